@@ -15,6 +15,8 @@ qp_spark_write_defaults() {
 spark.master.rest.enabled true
 spark.master.rest.port $QP_SPARK_REST_PORT
 spark.worker.cleanup.enabled true
+spark.driver.host $QP_BIND_HOST
+spark.driver.bindAddress $QP_BIND_HOST
 spark.jars $(qp_jar_list)
 spark.pyspark.python $QP_PYTHON
 spark.pyspark.driver.python $QP_PYTHON
@@ -41,7 +43,7 @@ EOF
 qp_spark_daemon() {
   local name="$1" spark_home; shift
   spark_home="$(qp_spark_home)"
-  SPARK_HOME="$spark_home" SPARK_CONF_DIR="$QP_SPARK_CONF_DIR" SPARK_LOG_DIR="$QP_LOG_DIR" \
+  SPARK_LOCAL_IP="$QP_BIND_HOST" SPARK_HOME="$spark_home" SPARK_CONF_DIR="$QP_SPARK_CONF_DIR" SPARK_LOG_DIR="$QP_LOG_DIR" \
     nohup "$spark_home/bin/spark-class" "$@" >>"$QP_LOG_DIR/$name.log" 2>&1 &
   echo $! >"$(qp_pid_file "$name")"
 }

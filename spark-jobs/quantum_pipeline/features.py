@@ -13,6 +13,7 @@ from typing import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 from . import tables
@@ -42,7 +43,9 @@ def with_processing_columns(df: DataFrame, batch: BatchContext) -> DataFrame:
 def _conform(df: DataFrame, spec: TableSpec, batch: BatchContext) -> DataFrame:
     """Add the processing columns and select the table's columns, in order, with its types."""
     df = with_processing_columns(df, batch)
-    return df.select([F.col(name).cast(dtype).alias(name) for name, dtype, _ in spec.columns])
+    return df.select([
+        F.col(name) if isinstance(dtype, (T.ArrayType, T.MapType, T.StructType)) else F.col(name).cast(dtype).alias(name)
+        for name, dtype, _ in spec.columns])
 
 
 def _id(*parts: Column) -> Column:

@@ -10,7 +10,9 @@ TS, DATE = T.TimestampType(), T.DateType()
 
 
 def _arr(item: T.DataType) -> T.ArrayType:
-    return T.ArrayType(item, containsNull=False)
+    # Elements are declared optional: the validator already guarantees none is null, and Spark's
+    # ANSI casts refuse to narrow array<x> to array<x NOT NULL>.
+    return T.ArrayType(item, containsNull=True)
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,8 @@ PROCESSING_METADATA = TableSpec(
     (
         _req("processing_batch_id", S), _req("processing_name", S), _req("processing_timestamp", TS),
         _req("processing_date", DATE), _req("table_names", _arr(S)),
-        _req("table_versions", T.MapType(S, S, valueContainsNull=False)),
-        _req("record_counts", T.MapType(S, L, valueContainsNull=False)), _req("source_data_info", S),
+        _req("table_versions", T.MapType(S, S)),
+        _req("record_counts", T.MapType(S, L)), _req("source_data_info", S),
     ),
     ("processing_batch_id",), ("processing_date",),
 )

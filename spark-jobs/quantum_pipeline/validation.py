@@ -20,7 +20,7 @@ class RecordError(ValueError):
 
     def __init__(self, path: str, problem: str, value: Any = None, show_value: bool = True) -> None:
         shown = f", got {_describe(value)}" if show_value else ""
-        super().__init__(f"{path or '<record>'}: {problem}{shown}")
+        super().__init__(f"{path}: {problem}{shown}" if path else f"{problem}{shown}")
         self.path = path
 
 

@@ -1,0 +1,95 @@
+"""Job arguments, parsed once into frozen dataclasses. Errors name the argument and the value."""
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]+$")
+
+
+class ConfigError(ValueError):
+    """An argument with a value the job cannot use."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit(2); a typed error is easier to test
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class CommonConfig:
+    run_id: str
+    catalog: str
+    namespace: str
+    summary_uri: str  # folder: the summary goes to <summary_uri>/<job>/<run_id>.json
+    processing_name: str
+
+
+@dataclass(frozen=True)
+class FeatureJobConfig(CommonConfig):
+    raw_uri: str
+    max_files: int | None  # bound one run (a large backfill then takes several runs)
+
+
+@dataclass(frozen=True)
+class MlJobConfig(CommonConfig):
+    rolling_window: int
+    trajectory_head: int
+    trajectory_tail: int
+
+
+def _common_parser(prog: str, default_name: str) -> _Parser:
+    p = _Parser(prog=prog)
+    p.add_argument("--run-id", required=True, help="caller's id of this run (e.g. the Step Functions execution)")
+    p.add_argument("--catalog", default="quantum_catalog")
+    p.add_argument("--namespace", default="quantum_features")
+    p.add_argument("--summary-uri", default="s3a://features/pipeline-runs")
+    p.add_argument("--processing-name", default=default_name)
+    return p
+
+
+def _check(condition: bool, argument: str, value: object, expectation: str) -> None:
+    if not condition:
+        raise ConfigError(f"{argument}={value!r}: {expectation}")
+
+
+def _check_common(ns: argparse.Namespace) -> None:
+    _check(bool(_RUN_ID.match(ns.run_id)), "--run-id", ns.run_id,
+           "expected 1-128 letters, digits or . _ : - (starting with a letter or digit)")
+    _check(bool(_IDENTIFIER.match(ns.catalog)), "--catalog", ns.catalog, "expected an identifier")
+    _check(bool(_IDENTIFIER.match(ns.namespace)), "--namespace", ns.namespace, "expected an identifier")
+    _check(bool(_URI.match(ns.summary_uri)), "--summary-uri", ns.summary_uri, "expected a URI such as s3a://bucket/prefix")
+    _check(bool(ns.processing_name.strip()), "--processing-name", ns.processing_name, "must not be empty")
+
+
+def _common_values(ns: argparse.Namespace) -> dict:
+    return dict(run_id=ns.run_id, catalog=ns.catalog, namespace=ns.namespace,
+                summary_uri=ns.summary_uri.rstrip("/"), processing_name=ns.processing_name)
+
+
+def parse_feature_args(argv: list[str]) -> FeatureJobConfig:
+    p = _common_parser("feature_processing", "quantum_feature_processing")
+    p.add_argument("--raw-uri", default="s3a://raw-results/experiments")
+    p.add_argument("--max-files", type=int, default=None)
+    ns = p.parse_args(argv)
+    _check_common(ns)
+    _check(bool(_URI.match(ns.raw_uri)), "--raw-uri", ns.raw_uri, "expected a URI such as s3a://raw-results/experiments")
+    _check(ns.max_files is None or ns.max_files > 0, "--max-files", ns.max_files, "expected a positive number")
+    return FeatureJobConfig(**_common_values(ns), raw_uri=ns.raw_uri.rstrip("/"), max_files=ns.max_files)
+
+
+def parse_ml_args(argv: list[str]) -> MlJobConfig:
+    p = _common_parser("ml_feature_processing", "quantum_ml_feature_processing")
+    p.add_argument("--rolling-window", type=int, default=5)
+    p.add_argument("--trajectory-head", type=int, default=10)
+    p.add_argument("--trajectory-tail", type=int, default=10)
+    ns = p.parse_args(argv)
+    _check_common(ns)
+    for argument, value in (("--rolling-window", ns.rolling_window), ("--trajectory-head", ns.trajectory_head),
+                            ("--trajectory-tail", ns.trajectory_tail)):
+        _check(1 <= value <= 1000, argument, value, "expected a whole number from 1 to 1000")
+    return MlJobConfig(**_common_values(ns), rolling_window=ns.rolling_window,
+                       trajectory_head=ns.trajectory_head, trajectory_tail=ns.trajectory_tail)

@@ -1,0 +1,147 @@
+"""Job 1: raw VQE results -> 9 Iceberg feature tables + processing_metadata.
+
+main() = parse args -> session -> extract (new objects only) -> transform -> load -> summary.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+import uuid
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from . import tables
+from .config import FeatureJobConfig, parse_feature_args
+from .features import FEATURE_TRANSFORMS, BatchContext, drop_known_experiments
+from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_iceberg_session, ensure_tables
+from .ledger import FileOutcome, PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
+from .raw_io import (list_raw_objects, read_avro_outcomes, read_json_outcomes, records_from_outcomes,
+                     unsupported_outcomes)
+from .run_summary import QuarantinedFile, RunSummary, publish
+from .session import build_session, configure_logging, fault_point
+
+JOB = "feature_processing"
+log = logging.getLogger(__name__)
+
+ALL_TABLES = tables.FEATURE_TABLES + (
+    tables.PROCESSING_METADATA, tables.INGESTION_PLAN, tables.INGESTED_FILES, tables.REJECTED_FILES)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def extract(spark: SparkSession, batch: PlannedBatch) -> tuple[DataFrame, dict[str, FileOutcome]]:
+    """Read and validate the batch's objects: (accepted records, outcome per object URI)."""
+    by_format: dict[str, list] = {"json": [], "avro": [], "unsupported": []}
+    for o in batch.objects:
+        by_format[o.file_format].append(o)
+    outcomes = (read_json_outcomes(spark, [o.uri for o in by_format["json"]])
+                .unionByName(read_avro_outcomes(spark, [o.uri for o in by_format["avro"]]))
+                .unionByName(unsupported_outcomes(spark, by_format["unsupported"]))
+                .persist(StorageLevel.MEMORY_AND_DISK))
+    per_file = {
+        r.object_uri: FileOutcome(r.object_uri, r.status, r.reason, r.n)
+        for r in outcomes.select("object_uri", "status", "reason", F.size("records").alias("n")).collect()
+    }
+    for o in batch.objects:  # deleted between listing and reading: reported, never silently lost
+        per_file.setdefault(o.uri, FileOutcome(o.uri, "rejected", "object vanished before it was read", 0))
+    uri_to_key = spark.createDataFrame([(o.uri, o.key) for o in batch.objects], "object_uri string, object_key string")
+    records = records_from_outcomes(outcomes, uri_to_key).persist(StorageLevel.MEMORY_AND_DISK)
+    return records, per_file
+
+
+def load_features(spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext) -> dict[str, AppendResult]:
+    results = {}
+    for spec, transform in FEATURE_TRANSFORMS:
+        results[spec.name] = append_once(spark, ref.fqn(spec.name), transform(records, ctx), ctx.batch_id)
+        fault_point(spark, spec.name)
+    return results
+
+
+def metadata_row(spark: SparkSession, ctx: BatchContext, results: dict[str, AppendResult], source: str) -> DataFrame:
+    names = [spec.name for spec, _ in FEATURE_TRANSFORMS]
+    row = (ctx.batch_id, ctx.processing_name, ctx.processing_timestamp, ctx.processing_date, names,
+           {n: results[n].tag if n in results else NO_CHANGES for n in names},
+           {n: results[n].rows if n in results else 0 for n in names}, source)
+    return spark.createDataFrame([row], tables.PROCESSING_METADATA.schema)
+
+
+def describe_source(config: FeatureJobConfig, batch: PlannedBatch | None, outcomes: dict[str, FileOutcome]) -> str:
+    if batch is None:
+        return f"{config.raw_uri}: no new objects"
+    formats = {f: sum(1 for o in batch.objects if o.file_format == f) for f in ("json", "avro", "unsupported")}
+    topics = sorted({o.topic for o in batch.objects})
+    rejected = sum(1 for o in outcomes.values() if o.status == "rejected")
+    return (f"{config.raw_uri}: {len(batch.objects)} new objects ({formats['json']} JSON, {formats['avro']} Avro, "
+            f"{formats['unsupported']} other) in topics {', '.join(topics)}; {rejected} quarantined")
+
+
+def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
+    started, started_at = time.monotonic(), _utc_now().isoformat()
+    ref = TableRef(config.catalog, config.namespace)
+    check_iceberg_session(spark, ref)
+    ensure_tables(spark, ref, ALL_TABLES)
+
+    batch = interrupted_batch(spark, ref, config.processing_name)
+    listed_count = None
+    if batch is None:
+        listed = list_raw_objects(spark, config.raw_uri)
+        listed_count = len(listed)
+        new = unprocessed(spark, ref, listed)
+        if config.max_files:
+            new = new[:config.max_files]
+        if new:
+            batch = plan_batch(spark, ref, new, config.processing_name)
+
+    if batch is None:
+        ctx = BatchContext(str(uuid.uuid4()), _utc_now().replace(tzinfo=None, microsecond=0), config.processing_name)
+        results: dict[str, AppendResult] = {}
+        outcomes: dict[str, FileOutcome] = {}
+        duplicates = 0
+    else:
+        ctx = batch.context
+        records, outcomes = extract(spark, batch)
+        known = (spark.table(ref.fqn(tables.MOLECULES.name))
+                 .where(F.col("processing_batch_id") != ctx.batch_id).select("experiment_id"))
+        fresh = drop_known_experiments(records, known).persist(StorageLevel.MEMORY_AND_DISK)
+        duplicates = records.count() - fresh.count()
+        results = load_features(spark, ref, fresh, ctx)
+
+    meta = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name),
+                       metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)), ctx.batch_id)
+    fault_point(spark, tables.PROCESSING_METADATA.name)
+    if batch is not None:
+        commit_batch(spark, ref, batch, outcomes)
+
+    rejected = [o for o in outcomes.values() if o.status == "rejected"]
+    key_of = {o.uri: o for o in batch.objects} if batch else {}
+    summary = RunSummary(
+        job=JOB, run_id=config.run_id, batch_id=ctx.batch_id,
+        status="succeeded" if batch else "no_changes", started_at=started_at, resumed_batch=bool(batch and batch.resumed),
+        new_rows={name: r.rows for name, r in results.items()} | {tables.PROCESSING_METADATA.name: meta.rows},
+        tags={name: r.tag for name, r in results.items()},
+        files={"listed": listed_count,  # None when resuming: the batch's objects were listed before
+               "in_batch": len(batch.objects) if batch else 0,
+               "ingested": sum(1 for o in outcomes.values() if o.status == "accepted"),
+               "quarantined": len(rejected)},
+        details={"duplicate_experiments": duplicates},
+    )
+    summary.add_quarantined([QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "")
+                             for o in rejected if o.uri in key_of])
+    summary.finished_at = _utc_now().isoformat()
+    summary.duration_seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_feature_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(JOB, config.run_id)
+    spark = build_session(f"quantum-{JOB}")
+    summary = run(spark, config)
+    publish(spark, summary, config.summary_uri)
+    spark.stop()

@@ -1,0 +1,116 @@
+"""Iceberg I/O: create tables from their specs, append a batch at most once, tag what was written.
+
+Exactly-once rests on one fact: an Iceberg commit is atomic and its snapshot summary carries the
+batch id (`qp.batch-id`). Before appending, a table's snapshots are asked whether the batch is
+already there; a resumed run therefore skips what an interrupted run committed and writes the rest.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+
+from .tables import TableSpec
+
+log = logging.getLogger(__name__)
+
+BATCH_PROPERTY = "qp.batch-id"
+NO_CHANGES = "no_changes"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    catalog: str
+    namespace: str
+
+    def fqn(self, table: str) -> str:
+        return f"{self.catalog}.{self.namespace}.{table}"
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    table: str
+    rows: int
+    tag: str  # the version tag, or NO_CHANGES
+    snapshot_id: int | None
+    already_committed: bool  # True when an interrupted run had committed it
+
+
+class MissingIcebergExtensions(RuntimeError):
+    """The session lacks IcebergSparkSessionExtensions (needed for tags)."""
+
+
+def check_iceberg_session(spark: SparkSession, ref: TableRef) -> None:
+    """Fail early, naming the Spark setting, when the catalog or the SQL extensions are missing."""
+    catalog_key = f"spark.sql.catalog.{ref.catalog}"
+    if not spark.conf.get(catalog_key, None):
+        raise RuntimeError(f"Spark conf {catalog_key} is not set: the Iceberg catalog '{ref.catalog}' "
+                           "must be configured by Spark conf (JDBC locally, Glue on AWS)")
+    extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    if "IcebergSparkSessionExtensions" not in extensions:
+        raise MissingIcebergExtensions(
+            "spark.sql.extensions must include org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions "
+            f"(got '{extensions}')")
+
+
+def ddl(spec: TableSpec, fqn: str) -> str:
+    columns = ", ".join(
+        f"`{name}` {dtype.simpleString()}{'' if nullable else ' NOT NULL'}" for name, dtype, nullable in spec.columns)
+    partitioning = f" PARTITIONED BY ({', '.join(spec.partition_by)})" if spec.partition_by else ""
+    return (f"CREATE TABLE IF NOT EXISTS {fqn} ({columns}) USING iceberg{partitioning} "
+            "TBLPROPERTIES ('format-version'='2', 'write.distribution-mode'='hash')")
+
+
+def ensure_tables(spark: SparkSession, ref: TableRef, specs: tuple[TableSpec, ...]) -> None:
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {ref.catalog}.{ref.namespace}")
+    for spec in specs:
+        spark.sql(ddl(spec, ref.fqn(spec.name)))
+
+
+def find_batch_snapshot(spark: SparkSession, fqn: str, batch_id: str) -> tuple[int, int | None, int] | None:
+    """(snapshot_id, parent_id, added rows) of the snapshot that wrote `batch_id`, if any."""
+    rows = spark.sql(
+        f"SELECT snapshot_id, parent_id, CAST(summary['added-records'] AS BIGINT) AS added "
+        f"FROM {fqn}.snapshots WHERE summary['{BATCH_PROPERTY}'] = :batch",
+        args={"batch": batch_id},
+    ).collect()
+    if not rows:
+        return None
+    row = rows[0]
+    return row.snapshot_id, row.parent_id, row.added or 0
+
+
+def version_tag(batch_id: str, first_snapshot: bool) -> str:
+    compact = batch_id.replace("-", "")
+    return f"v_{compact}" if first_snapshot else f"v_incr_{compact}"
+
+
+def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
+                extra_properties: dict[str, str] | None = None, tag: bool = True) -> AppendResult:
+    """Append `df` as the table's snapshot for `batch_id` unless that snapshot exists; tag it.
+
+    An empty frame writes nothing (so a table's first snapshot is always its first rows, tagged
+    v_<batch>) and reports NO_CHANGES. The row count comes from the snapshot summary rather than a
+    second full Spark action.
+    """
+    table = fqn.rsplit(".", 1)[-1]
+    found = find_batch_snapshot(spark, fqn, batch_id)
+    already = found is not None
+    if not already and not df.isEmpty():
+        writer = df.writeTo(fqn).option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)
+        for key, value in (extra_properties or {}).items():
+            writer = writer.option(f"snapshot-property.{key}", value)
+        writer.append()
+        found = find_batch_snapshot(spark, fqn, batch_id)
+    if found is None or found[2] == 0:
+        log.info("table %s: no new rows in batch %s", table, batch_id)
+        return AppendResult(table, 0, NO_CHANGES, None, already)
+    snapshot_id, parent_id, rows = found
+    name = version_tag(batch_id, first_snapshot=parent_id is None)
+    if tag:
+        # Idempotent: a run interrupted between the append and the tag creates it now.
+        spark.sql(f"ALTER TABLE {fqn} CREATE OR REPLACE TAG `{name}` AS OF VERSION {snapshot_id}")
+    log.info("table %s: %d rows, snapshot %d, tag %s%s", table, rows, snapshot_id, name if tag else "-",
+             " (committed by an interrupted run)" if already else "")
+    return AppendResult(table, rows, name if tag else "", snapshot_id, already)

@@ -1,0 +1,97 @@
+"""The ingestion ledger: which raw objects (key + ETag) are done, and the batch in progress.
+
+A batch moves through three commits, each atomic on its own:
+  1. plan      - rows in `ingestion_plan` (batch id, timestamp, the exact objects)
+  2. features  - each feature table appended once per batch (see iceberg_io.append_once)
+  3. commit    - rows in `rejected_files`, then `ingested_files` (the ledger proper)
+A batch planned but not committed was interrupted; the next run resumes it with the same id,
+timestamp and objects, so the rows it writes are identical and nothing is written twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from . import tables
+from .features import BatchContext
+from .iceberg_io import BATCH_PROPERTY, TableRef, append_once, find_batch_snapshot
+from .raw_io import RawObject
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    context: BatchContext
+    objects: tuple[RawObject, ...]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    uri: str
+    status: str  # "accepted" | "rejected"
+    reason: str | None
+    record_count: int
+
+
+def interrupted_batch(spark: SparkSession, ref: TableRef, processing_name: str) -> PlannedBatch | None:
+    """The last planned batch if the ledger never committed it (batches run one at a time)."""
+    plan = ref.fqn(tables.INGESTION_PLAN.name)
+    latest = spark.sql(
+        f"SELECT summary['{BATCH_PROPERTY}'] AS batch_id FROM {plan}.snapshots ORDER BY committed_at DESC LIMIT 1"
+    ).first()
+    if latest is None or find_batch_snapshot(spark, ref.fqn(tables.INGESTED_FILES.name), latest.batch_id):
+        return None
+    rows = spark.table(plan).where(F.col("batch_id") == latest.batch_id).orderBy("object_key").collect()
+    objects = tuple(RawObject(r.object_uri, r.object_key, r.etag, r.size_bytes, r.topic, r.file_format) for r in rows)
+    planned_at = rows[0].planned_at.replace(tzinfo=None)
+    log.warning("resuming interrupted batch %s (%d objects, planned %s)", latest.batch_id, len(objects), planned_at)
+    return PlannedBatch(BatchContext(latest.batch_id, planned_at, processing_name), objects, resumed=True)
+
+
+def unprocessed(spark: SparkSession, ref: TableRef, listed: list[RawObject]) -> list[RawObject]:
+    """Listed objects whose (key, ETag) the ledger has not seen; a changed object counts as new."""
+    if not listed:
+        return []
+    listing = spark.createDataFrame(
+        [(o.key, o.etag) for o in listed], "object_key string, etag string")
+    done = spark.table(ref.fqn(tables.INGESTED_FILES.name)).select("object_key", "etag")
+    new_keys = {(r.object_key, r.etag) for r in listing.join(done, ["object_key", "etag"], "left_anti").collect()}
+    return sorted((o for o in listed if (o.key, o.etag) in new_keys), key=lambda o: o.key)
+
+
+def plan_batch(spark: SparkSession, ref: TableRef, objects: list[RawObject], processing_name: str,
+               now: dt.datetime | None = None) -> PlannedBatch:
+    # Microseconds dropped: the timestamp is stored and read back, and must compare equal.
+    planned_at = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
+    context = BatchContext(str(uuid.uuid4()), planned_at, processing_name)
+    rows = [(context.batch_id, planned_at, o.uri, o.key, o.etag, o.size, o.topic, o.file_format) for o in objects]
+    frame = spark.createDataFrame(rows, tables.INGESTION_PLAN.schema)
+    append_once(spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False)
+    log.info("planned batch %s: %d objects", context.batch_id, len(objects))
+    return PlannedBatch(context, tuple(objects), resumed=False)
+
+
+def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcomes: dict[str, FileOutcome]) -> None:
+    """Record every planned object as ingested or rejected; the last write of a batch."""
+    ctx = batch.context
+    ledger_rows, rejected_rows = [], []
+    for o in batch.objects:
+        outcome = outcomes[o.uri]
+        status = "ingested" if outcome.status == "accepted" else "rejected"
+        ledger_rows.append((o.key, o.etag, o.size, o.topic, o.file_format, ctx.batch_id, status, outcome.reason,
+                            outcome.record_count, ctx.processing_timestamp))
+        if status == "rejected":
+            rejected_rows.append((o.key, o.etag, o.topic, outcome.reason, ctx.batch_id, ctx.processing_timestamp))
+    append_once(spark, ref.fqn(tables.REJECTED_FILES.name),
+                spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema), ctx.batch_id, tag=False)
+    append_once(spark, ref.fqn(tables.INGESTED_FILES.name),
+                spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema), ctx.batch_id, tag=False)
+    log.info("committed batch %s: %d ingested, %d rejected", ctx.batch_id,
+             len(ledger_rows) - len(rejected_rows), len(rejected_rows))

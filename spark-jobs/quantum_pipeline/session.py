@@ -1,0 +1,40 @@
+"""The Spark session and the small run-time helpers both jobs share."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+# Set by tests only: the driver exits hard right after the named table's commit, as a killed
+# process would, so crash safety can be tested at an exact point.
+FAULT_INJECTION_CONF = "spark.qp.test.exitAfterTable"
+
+
+def configure_logging(job: str, run_id: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s [{job} run={run_id}] %(name)s: %(message)s")
+    # py4j logs every gateway call at INFO; the summary must stay the last line of stdout.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def build_session(app_name: str) -> SparkSession:
+    """Catalog, S3 and cluster settings come from Spark conf (spark-defaults or the submission).
+
+    The job only fixes what defines its results: UTC, so processing_date does not depend on the
+    machine's time zone.
+    """
+    return (SparkSession.builder.appName(app_name)
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate())
+
+
+def fault_point(spark: SparkSession, after_table: str) -> None:
+    if spark.conf.get(FAULT_INJECTION_CONF, "") == after_table:
+        log.error("fault injection: exiting hard after committing %s", after_table)
+        sys.stderr.flush()
+        os._exit(137)
