@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, packages the Spark jobs, starts the local data plane
+# (unless it already runs), runs every test in one pytest session, and stops what it started.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+. localstack/lib/common.sh
+
+bash localstack/dataplane.sh install
+"$QP_PYTHON" spark-jobs/build.py
+
+started_here=0
+if ! bash localstack/dataplane.sh status >/dev/null 2>&1; then
+  bash localstack/dataplane.sh start
+  started_here=1
+fi
+stop_if_started() { if [ "$started_here" -eq 1 ]; then bash localstack/dataplane.sh stop; fi; }
+trap stop_if_started EXIT
+
+set -a
+. "$QP_STATE_DIR/dataplane.env"
+set +a
+export QP_SPARK_JARS="$(qp_jar_list)"
+export QP_DIST_DIR="$repo/dist/spark-jobs"
+"$QP_PYTHON" -m pytest spark-jobs/tests "$@"
