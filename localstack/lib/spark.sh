@@ -4,6 +4,9 @@
 QP_SPARK_DIR="$QP_STATE_DIR/spark"
 QP_SPARK_CONF_DIR="$QP_SPARK_DIR/conf"
 QP_CATALOG_DB="$QP_STATE_DIR/catalog/quantum_catalog.db"
+# WAL lets readers (tests, notebooks) work while a job commits; the busy timeout makes a writer
+# wait for a lock instead of failing at once. Commits stay atomic SQLite transactions.
+QP_CATALOG_URI="jdbc:sqlite:$QP_CATALOG_DB?journal_mode=WAL&busy_timeout=30000"
 
 # Cluster-wide defaults, the local counterpart of what EMR Serverless gets from the CDK config.
 # The master, the worker and every driver the worker launches read this file (SPARK_CONF_DIR is
@@ -25,7 +28,7 @@ spark.sql.shuffle.partitions 8
 spark.sql.extensions org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions
 spark.sql.catalog.quantum_catalog org.apache.iceberg.spark.SparkCatalog
 spark.sql.catalog.quantum_catalog.type jdbc
-spark.sql.catalog.quantum_catalog.uri jdbc:sqlite:$QP_CATALOG_DB
+spark.sql.catalog.quantum_catalog.uri $QP_CATALOG_URI
 spark.sql.catalog.quantum_catalog.jdbc.schema-version V1
 spark.sql.catalog.quantum_catalog.warehouse s3a://features/warehouse/
 spark.hadoop.fs.s3a.endpoint http://$QP_BIND_HOST:$QP_GARAGE_S3_PORT

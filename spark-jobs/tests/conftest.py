@@ -1,15 +1,14 @@
 """Shared fixtures: one local Spark session per test run, with a throwaway Iceberg JDBC catalog."""
 from __future__ import annotations
 
-import copy
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-SPARK_JOBS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(SPARK_JOBS))
+TESTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TESTS.parent), str(TESTS)]  # the job package, tools/, and support.py
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +19,7 @@ def spark(tmp_path_factory):
     if not jars:
         pytest.fail("QP_SPARK_JARS is not set: run the tests through `npm test` (scripts/test.sh sets it)")
     work = tmp_path_factory.mktemp("iceberg")
-    session = (
+    builder = (
         SparkSession.builder.master("local[2]").appName("quantum-pipeline-unit-tests")
         .config("spark.jars", jars)
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
@@ -28,69 +27,39 @@ def spark(tmp_path_factory):
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
-        .config("spark.sql.catalog.quantum_catalog", "org.apache.iceberg.spark.SparkCatalog")
-        .config("spark.sql.catalog.quantum_catalog.type", "jdbc")
-        .config("spark.sql.catalog.quantum_catalog.uri", f"jdbc:sqlite:{work}/catalog.db")
-        .config("spark.sql.catalog.quantum_catalog.jdbc.schema-version", "V1")
-        .config("spark.sql.catalog.quantum_catalog.warehouse", f"file://{work}/warehouse")
-        .getOrCreate()
+        .config("spark.sql.catalog.local_catalog", "org.apache.iceberg.spark.SparkCatalog")
+        .config("spark.sql.catalog.local_catalog.type", "jdbc")
+        .config("spark.sql.catalog.local_catalog.uri", f"jdbc:sqlite:{work}/catalog.db")
+        .config("spark.sql.catalog.local_catalog.jdbc.schema-version", "V1")
+        .config("spark.sql.catalog.local_catalog.warehouse", f"file://{work}/warehouse")
     )
+    session = _with_dataplane_catalog(builder).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     assert session.conf.get("spark.sql.ansi.enabled") == "true", "the tests assume Spark 4's ANSI default"
     yield session
     session.stop()
 
 
-def base_record(**overrides) -> dict:
-    """A small, valid H2 record: 2 atoms, 2 Hamiltonian terms, 3 iterations from step 1."""
-    record = {
-        "vqe_result": {
-            "initial_data": {
-                "backend": "aer_simulator", "num_qubits": 4,
-                "hamiltonian": [{"label": "IIZZ", "coefficients": {"real": 0.5, "imaginary": 0.0}},
-                                {"label": "XXII", "coefficients": {"real": -0.25, "imaginary": 0.1}}],
-                "num_parameters": 2, "initial_parameters": [0.5, 0.5], "optimizer": "COBYLA",
-                "ansatz": "OPENQASM 3.0;", "noise_backend": "undef", "default_shots": 1024, "ansatz_reps": 2,
-                "init_strategy": "hf", "seed": 7, "ansatz_name": "RealAmplitudes", "exact_estimator": True,
-            },
-            "iteration_list": [
-                {"iteration": 1, "parameters": [0.5, 0.5], "result": -1.0, "std": 0.01,
-                 "energy_delta": None, "parameter_delta_norm": None, "cumulative_min_energy": -1.0},
-                {"iteration": 2, "parameters": [0.25, 0.5], "result": -1.5, "std": 0.02,
-                 "energy_delta": -0.5, "parameter_delta_norm": 0.25, "cumulative_min_energy": -1.5},
-                {"iteration": 3, "parameters": [0.25, 0.25], "result": -1.25, "std": 0.03,
-                 "energy_delta": 0.25, "parameter_delta_norm": 0.25, "cumulative_min_energy": -1.5},
-            ],
-            "minimum": -1.5, "optimal_parameters": [0.25, 0.5], "maxcv": 0.0, "minimization_time": 2.0,
-            "nuclear_repulsion_energy": 0.7, "success": True, "nfev": 3, "nit": 2,
-        },
-        "molecule": {"molecule_data": {"symbols": ["H", "H"], "coords": [[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]],
-                                       "multiplicity": 1, "charge": 0, "units": "angstrom",
-                                       "masses": [1.008, 1.008]}},
-        "basis_set": "sto3g", "hamiltonian_time": 1.0, "mapping_time": 0.5, "vqe_time": 3.0, "total_time": 5.0,
-        "molecule_id": 0, "performance_start": None, "performance_end": None,
-    }
-    merged = copy.deepcopy(record)
-    for path, value in overrides.items():
-        target = merged
-        *parents, leaf = path.split(".")
-        for name in parents:
-            target = target[name]
-        target[leaf] = value
-    return merged
-
-
-def records_frame(spark, raw_records: list[dict]):
-    """Validated records as the transforms receive them (explicit schema, one row per record)."""
-    from pyspark.sql import types as T
-
-    from quantum_pipeline.record_spec import RECORD_SCHEMA
-    from quantum_pipeline.validation import experiment_id, validate_record
-
-    schema = T.StructType([T.StructField("experiment_id", T.StringType(), False),
-                           T.StructField("object_key", T.StringType(), False), *RECORD_SCHEMA.fields])
-    rows = []
-    for index, raw in enumerate(raw_records):
-        record = validate_record(raw)
-        rows.append({"experiment_id": experiment_id(record), "object_key": f"k{index}", **record})
-    return spark.createDataFrame(rows, schema)
+def _with_dataplane_catalog(builder):
+    """Integration tests read what the cluster wrote through the data plane's own JDBC catalog and
+    Garage (one Spark session per process, so it is added here). It must have the cluster's catalog
+    name: Iceberg's JDBC catalog keeps the name in its rows. Unit tests use `local_catalog`."""
+    if not os.environ.get("QP_CATALOG_URI"):
+        return builder
+    prefix = "spark.sql.catalog.quantum_catalog"
+    return (
+        builder.config(prefix, "org.apache.iceberg.spark.SparkCatalog")
+        .config(f"{prefix}.type", "jdbc")
+        .config(f"{prefix}.uri", os.environ["QP_CATALOG_URI"])
+        .config(f"{prefix}.jdbc.schema-version", "V1")
+        .config(f"{prefix}.warehouse", "s3a://features/warehouse/")
+        .config(f"{prefix}.cache-enabled", "false")  # see each commit the cluster makes
+        .config("spark.hadoop.fs.s3a.endpoint", os.environ["QP_S3_ENDPOINT"])
+        .config("spark.hadoop.fs.s3a.endpoint.region", os.environ["QP_S3_REGION"])
+        .config("spark.hadoop.fs.s3a.path.style.access", "true")
+        .config("spark.hadoop.fs.s3a.connection.ssl.enabled", "false")
+        .config("spark.hadoop.fs.s3a.aws.credentials.provider",
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+        .config("spark.hadoop.fs.s3a.access.key", os.environ["AWS_ACCESS_KEY_ID"])
+        .config("spark.hadoop.fs.s3a.secret.key", os.environ["AWS_SECRET_ACCESS_KEY"])
+    )

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from conftest import base_record, records_frame
+from support import base_record, records_frame
 from quantum_pipeline import features, tables
 from quantum_pipeline.validation import experiment_id, validate_record
 

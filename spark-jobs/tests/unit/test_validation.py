@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import base_record
+from support import base_record
 from quantum_pipeline.validation import (RecordError, experiment_id, parse_json_documents, validate_documents,
                                          validate_record)
 
