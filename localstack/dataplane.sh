@@ -10,6 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/common.sh"
 . "$here/lib/install.sh"
+. "$here/lib/postgres.sh"
 . "$here/lib/garage.sh"
 . "$here/lib/spark.sh"
 
@@ -18,8 +19,7 @@ QP_ENV_FILE="$QP_STATE_DIR/dataplane.env"
 # What clients (tests, benchmarks, the local pipeline runner) need to reach the data plane.
 # Values are single-quoted: the catalog URI holds an '&'.
 write_env_file() {
-  umask 077
-  cat >"$QP_ENV_FILE" <<EOF
+  (umask 077; cat >"$QP_ENV_FILE") <<EOF
 QP_S3_ENDPOINT='http://$QP_BIND_HOST:$QP_GARAGE_S3_PORT'
 QP_S3_REGION='$QP_GARAGE_REGION'
 AWS_ACCESS_KEY_ID='$AWS_ACCESS_KEY_ID'
@@ -30,8 +30,9 @@ QP_SPARK_CONF_DIR='$QP_SPARK_CONF_DIR'
 QP_SPARK_WORK_DIR='$QP_SPARK_DIR/work'
 QP_SPARK_HOME='$(qp_spark_home)'
 QP_PYTHON='$QP_PYTHON'
-QP_CATALOG_DB='$QP_CATALOG_DB'
 QP_CATALOG_URI='$QP_CATALOG_URI'
+QP_CATALOG_USER='$QP_PG_USER'
+QP_CATALOG_PASSWORD='$QP_PG_PASSWORD'
 QP_LOG_DIR='$QP_LOG_DIR'
 SPARK_LOCAL_IP='$QP_BIND_HOST'
 EOF
@@ -42,6 +43,8 @@ cmd_install() { qp_install_all; qp_log "installed: venv $QP_VENV_DIR, jars $QP_J
 cmd_start() {
   qp_install_all
   mkdir -p "$QP_LOG_DIR" "$QP_RUN_DIR"
+  qp_secrets
+  qp_pg_start
   qp_garage_start
   qp_spark_start
   write_env_file
@@ -51,11 +54,15 @@ cmd_start() {
 cmd_stop() {
   qp_spark_stop
   qp_garage_stop
+  qp_pg_stop
 }
 
 cmd_status() {
   local healthy=0
   report() { printf '%-13s %s\n' "$1" "$2"; }
+  if qp_is_running postgres "$QP_PG_DATA" && qp_pg_server_up; then
+    report postgres "healthy   127.0.0.1:$QP_PG_PORT (Iceberg JDBC catalog)"
+  else report postgres "down"; healthy=1; fi
   if qp_is_running garage "$QP_STATE_DIR/garage/garage.toml" && qp_garage_healthy; then
     report garage "healthy   S3 http://$QP_BIND_HOST:$QP_GARAGE_S3_PORT"
   else report garage "down"; healthy=1; fi

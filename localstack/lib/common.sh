@@ -24,6 +24,8 @@ QP_SPARK_WORKER_UI_PORT="${QP_SPARK_WORKER_UI_PORT:-8081}"
 QP_SPARK_WORKER_CORES="${QP_SPARK_WORKER_CORES:-4}"
 QP_SPARK_WORKER_MEMORY="${QP_SPARK_WORKER_MEMORY:-8g}"
 
+QP_CREDENTIALS_FILE="$QP_STATE_DIR/credentials.env"
+
 qp_log() { printf '[dataplane] %s\n' "$*" >&2; }
 qp_die() { printf '[dataplane] error: %s\n' "$*" >&2; exit 1; }
 
@@ -60,11 +62,11 @@ qp_is_running() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q -- "$2" "/proc/$pid/cmdline" 2>/dev/null
 }
 qp_stop_process() {
-  local name="$1" marker="$2" pid_file pid waited=0
+  local name="$1" marker="$2" signal="${3:-TERM}" pid_file pid waited=0
   pid_file="$(qp_pid_file "$name")"
   if ! qp_is_running "$name" "$marker"; then rm -f "$pid_file"; return 0; fi
   pid="$(cat "$pid_file")"
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-$signal" "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 30 ]; do sleep 1; waited=$((waited + 1)); done
   if kill -0 "$pid" 2>/dev/null; then qp_log "$name did not stop in 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$pid_file"
@@ -85,3 +87,21 @@ qp_wait_for() {
   done
 }
 qp_port_free() { ! (exec 3<>"/dev/tcp/$QP_BIND_HOST/$1") 2>/dev/null; }
+
+# Secrets are made once per state folder (never in the repository) and reused on restarts,
+# so objects and keys survive a stop/start.
+qp_secrets() {
+  mkdir -p "$QP_STATE_DIR"
+  if [ ! -f "$QP_CREDENTIALS_FILE" ]; then
+    (umask 077; {
+      echo "QP_GARAGE_RPC_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+      echo "QP_GARAGE_ADMIN_TOKEN=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+      # Garage key ids are 'GK' + 24 hex digits; secrets are 64 hex digits.
+      echo "AWS_ACCESS_KEY_ID=GK$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+      echo "AWS_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+      echo "QP_PG_PASSWORD=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+    } >"$QP_CREDENTIALS_FILE")
+  fi
+  # shellcheck disable=SC1090
+  . "$QP_CREDENTIALS_FILE"
+}

@@ -41,14 +41,14 @@ qp_install_garage() {
   [ -x "$QP_GARAGE_BIN" ] || qp_die "Garage build finished but $QP_GARAGE_BIN is missing"
 }
 
-# The three installs are independent and bound by different resources (network, CPU), so they
+# The installs are independent and bound by different resources (network, CPU), so they
 # run side by side; each writes its own log and the first failure is reported with its log.
 qp_install_all() {
   mkdir -p "$QP_CACHE_DIR" "$QP_LOG_DIR"
   exec 9>"$QP_CACHE_DIR/.install.lock"
   flock 9
   local step pids=() names=() failed=0 i
-  for step in venv jars garage; do
+  for step in venv jars garage postgres; do
     ( "qp_install_$step" ) >"$QP_LOG_DIR/install-$step.log" 2>&1 &
     pids+=($!); names+=("$step")
   done

@@ -3,18 +3,14 @@
 
 QP_SPARK_DIR="$QP_STATE_DIR/spark"
 QP_SPARK_CONF_DIR="$QP_SPARK_DIR/conf"
-QP_CATALOG_DB="$QP_STATE_DIR/catalog/quantum_catalog.db"
-# WAL lets readers (tests, notebooks) work while a job commits; the busy timeout makes a writer
-# wait for a lock instead of failing at once. Commits stay atomic SQLite transactions.
-QP_CATALOG_URI="jdbc:sqlite:$QP_CATALOG_DB?journal_mode=WAL&busy_timeout=30000"
+QP_CATALOG_URI="jdbc:postgresql://$QP_BIND_HOST:$QP_PG_PORT/$QP_PG_DATABASE"
 
 # Cluster-wide defaults, the local counterpart of what EMR Serverless gets from the CDK config.
 # The master, the worker and every driver the worker launches read this file (SPARK_CONF_DIR is
 # inherited), so a submission only carries what is specific to its job.
 qp_spark_write_defaults() {
-  mkdir -p "$QP_SPARK_CONF_DIR" "$(dirname "$QP_CATALOG_DB")"
-  umask 077
-  cat >"$QP_SPARK_CONF_DIR/spark-defaults.conf" <<EOF
+  mkdir -p "$QP_SPARK_CONF_DIR"
+  (umask 077; cat >"$QP_SPARK_CONF_DIR/spark-defaults.conf") <<EOF
 spark.master.rest.enabled true
 spark.master.rest.port $QP_SPARK_REST_PORT
 spark.worker.cleanup.enabled true
@@ -29,6 +25,8 @@ spark.sql.extensions org.apache.iceberg.spark.extensions.IcebergSparkSessionExte
 spark.sql.catalog.quantum_catalog org.apache.iceberg.spark.SparkCatalog
 spark.sql.catalog.quantum_catalog.type jdbc
 spark.sql.catalog.quantum_catalog.uri $QP_CATALOG_URI
+spark.sql.catalog.quantum_catalog.jdbc.user $QP_PG_USER
+spark.sql.catalog.quantum_catalog.jdbc.password $QP_PG_PASSWORD
 spark.sql.catalog.quantum_catalog.jdbc.schema-version V1
 spark.sql.catalog.quantum_catalog.warehouse s3a://features/warehouse/
 spark.hadoop.fs.s3a.endpoint http://$QP_BIND_HOST:$QP_GARAGE_S3_PORT
@@ -53,7 +51,9 @@ qp_spark_daemon() {
 
 qp_spark_master_ready() { curl -fsS "http://$QP_BIND_HOST:$QP_SPARK_REST_PORT/v1/submissions/readyz" >/dev/null; }
 qp_spark_worker_registered() {
-  curl -fsS "http://$QP_BIND_HOST:$QP_SPARK_MASTER_UI_PORT/json/" | grep -q '"aliveworkers" : [1-9]'
+  local state
+  state="$(curl -fsS "http://$QP_BIND_HOST:$QP_SPARK_MASTER_UI_PORT/json/")" || return 1
+  grep -q '"aliveworkers" : [1-9]' <<<"$state"
 }
 
 qp_spark_start() {

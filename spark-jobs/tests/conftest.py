@@ -1,4 +1,4 @@
-"""Shared fixtures: one local Spark session per test run, with a throwaway Iceberg JDBC catalog."""
+"""Shared fixtures: one local Spark session per test run, with a throwaway Iceberg catalog."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,8 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]  # the job package, tools/, and support.py
+
+from tools.dataplane_session import with_dataplane_catalog  # noqa: E402 - needs the path above
 
 
 @pytest.fixture(scope="session")
@@ -28,38 +30,16 @@ def spark(tmp_path_factory):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
         .config("spark.sql.catalog.local_catalog", "org.apache.iceberg.spark.SparkCatalog")
-        .config("spark.sql.catalog.local_catalog.type", "jdbc")
-        .config("spark.sql.catalog.local_catalog.uri", f"jdbc:sqlite:{work}/catalog.db")
-        .config("spark.sql.catalog.local_catalog.jdbc.schema-version", "V1")
+        # One process, one writer: a file-system catalog is safe here (never on an object store).
+        .config("spark.sql.catalog.local_catalog.type", "hadoop")
         .config("spark.sql.catalog.local_catalog.warehouse", f"file://{work}/warehouse")
     )
-    session = _with_dataplane_catalog(builder).getOrCreate()
+    # Integration tests read what the cluster wrote through its own catalog and Garage (one session
+    # per process, so it is added here); unit tests use `local_catalog`.
+    if os.environ.get("QP_CATALOG_URI"):
+        builder = with_dataplane_catalog(builder)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     assert session.conf.get("spark.sql.ansi.enabled") == "true", "the tests assume Spark 4's ANSI default"
     yield session
     session.stop()
-
-
-def _with_dataplane_catalog(builder):
-    """Integration tests read what the cluster wrote through the data plane's own JDBC catalog and
-    Garage (one Spark session per process, so it is added here). It must have the cluster's catalog
-    name: Iceberg's JDBC catalog keeps the name in its rows. Unit tests use `local_catalog`."""
-    if not os.environ.get("QP_CATALOG_URI"):
-        return builder
-    prefix = "spark.sql.catalog.quantum_catalog"
-    return (
-        builder.config(prefix, "org.apache.iceberg.spark.SparkCatalog")
-        .config(f"{prefix}.type", "jdbc")
-        .config(f"{prefix}.uri", os.environ["QP_CATALOG_URI"])
-        .config(f"{prefix}.jdbc.schema-version", "V1")
-        .config(f"{prefix}.warehouse", "s3a://features/warehouse/")
-        .config(f"{prefix}.cache-enabled", "false")  # see each commit the cluster makes
-        .config("spark.hadoop.fs.s3a.endpoint", os.environ["QP_S3_ENDPOINT"])
-        .config("spark.hadoop.fs.s3a.endpoint.region", os.environ["QP_S3_REGION"])
-        .config("spark.hadoop.fs.s3a.path.style.access", "true")
-        .config("spark.hadoop.fs.s3a.connection.ssl.enabled", "false")
-        .config("spark.hadoop.fs.s3a.aws.credentials.provider",
-                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
-        .config("spark.hadoop.fs.s3a.access.key", os.environ["AWS_ACCESS_KEY_ID"])
-        .config("spark.hadoop.fs.s3a.secret.key", os.environ["AWS_SECRET_ACCESS_KEY"])
-    )

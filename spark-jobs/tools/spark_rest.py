@@ -46,10 +46,16 @@ class SparkRestClient:
             "spark.driver.memory": "1g", "spark.executor.memory": "1536m", "spark.driver.supervise": "false",
             **(conf or {}),
         }
+        # SparkSubmit on the worker takes its master and conf from its own arguments (system
+        # properties alone would leave it on local[*]); the JVM settings stay in sparkProperties.
+        conf_args = [part for key, value in properties.items()
+                     if key not in ("spark.master", "spark.submit.deployMode")
+                     for part in ("--conf", f"{key}={value}")]
         body = {
             "action": "CreateSubmissionRequest", "clientSparkVersion": self.spark_version,
             "appResource": entry_point, "mainClass": "org.apache.spark.deploy.SparkSubmit",
-            "appArgs": ["--deploy-mode", "client", "--py-files", py_files, entry_point, *args],
+            "appArgs": ["--master", self.master_url, "--deploy-mode", "client", *conf_args,
+                        "--py-files", py_files, entry_point, *args],
             "environmentVariables": {"PYSPARK_PYTHON": self.python, "SPARK_LOCAL_IP": "127.0.0.1"},
             "sparkProperties": properties,
         }

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from dataplane_client import Plane
+from tools.dataplane_session import delete_prefix, drop_namespace
 from tools.spark_rest import SparkRestClient
 
 REQUIRED_ENV = ("QP_S3_ENDPOINT", "QP_S3_REGION", "QP_SPARK_REST_URL", "QP_SPARK_MASTER_URL", "QP_SPARK_WORK_DIR",
@@ -30,12 +31,6 @@ def plane(spark) -> Plane:
                            env["QP_PYTHON"])
     plane = Plane(uuid.uuid4().hex[:10], s3, rest, Path(env["QP_DIST_DIR"]))
     yield plane
-    namespaces = {row[0] for row in spark.sql("SHOW NAMESPACES IN quantum_catalog").collect()}
-    if plane.namespace in namespaces:
-        for row in spark.sql(f"SHOW TABLES IN quantum_catalog.{plane.namespace}").collect():
-            spark.sql(f"DROP TABLE IF EXISTS quantum_catalog.{plane.namespace}.{row.tableName} PURGE")
-        spark.sql(f"DROP NAMESPACE IF EXISTS quantum_catalog.{plane.namespace}")
-    for bucket, prefix in (("raw-results", f"it-{plane.name}/"), ("features", f"it-{plane.name}/")):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=item["Key"])
+    drop_namespace(spark, plane.namespace)
+    for bucket in ("raw-results", "features"):
+        delete_prefix(s3, bucket, f"it-{plane.name}/")

@@ -1,0 +1,116 @@
+"""Benchmark of both Spark jobs on the local cluster (not a test: it prints figures).
+
+    npm run bench:features -- [--records 3200] [--increment-percent 1] [--keep]
+
+Uploads N synthetic records (default 3,200 = one tier-1 batch) under a private prefix, then times
+through the REST API: a full run of job 1 and job 2, and an incremental run of both after adding
+--increment-percent new files. Wall time is submission to FINISHED, as a scheduler sees it.
+Everything it wrote is removed afterwards unless --keep is given.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "spark-jobs"), str(REPO / "spark-jobs" / "tools")]
+
+from build import build  # noqa: E402
+from dataplane_session import delete_prefix, drop_namespace, with_dataplane_catalog  # noqa: E402
+from spark_rest import SparkRestClient  # noqa: E402
+from synthetic_records import make_record  # noqa: E402
+
+
+def upload(s3, prefix: str, indexes: range) -> tuple[int, float]:
+    started = time.monotonic()
+
+    def put(i: int) -> int:
+        body = json.dumps(make_record(i, seed=3)).encode()
+        s3.put_object(Bucket="raw-results", Key=f"{prefix}/experiment.vqe/{i:06d}.json", Body=body)
+        return len(body)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        size = sum(pool.map(put, indexes))
+    return size, time.monotonic() - started
+
+
+def timed_run(rest: SparkRestClient, dist: Path, job: str, args: list[str]) -> tuple[float, dict]:
+    started = time.monotonic()
+    submission = rest.submit(str(dist / f"{job}.py"), args, str(dist / "quantum_pipeline.zip"),
+                             app_name=f"bench-{job}")
+    result = rest.wait(submission, timeout_s=3600)
+    wall = time.monotonic() - started
+    if result.state != "FINISHED":
+        raise SystemExit(f"{job} ended {result.state}; see {rest.work_dir / submission}/stderr")
+    return wall, json.loads(result.last_stdout_line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=3200)
+    parser.add_argument("--increment-percent", type=float, default=1.0)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark's tables and objects")
+    args = parser.parse_args()
+    for name in ("QP_S3_ENDPOINT", "QP_SPARK_REST_URL"):
+        if not os.environ.get(name):
+            parser.error(f"{name} is not set: start the data plane first (npm run dataplane:start)")
+
+    tag = uuid.uuid4().hex[:8]
+    namespace, prefix = f"bench_{tag}", f"bench-{tag}/experiments"
+    s3 = boto3.client("s3", endpoint_url=os.environ["QP_S3_ENDPOINT"], region_name=os.environ["QP_S3_REGION"])
+    rest = SparkRestClient(os.environ["QP_SPARK_REST_URL"], os.environ["QP_SPARK_MASTER_URL"],
+                           os.environ["QP_SPARK_WORK_DIR"], os.environ["QP_PYTHON"])
+    dist = REPO / "dist" / "spark-jobs"
+    build(dist)
+    common = ["--namespace", namespace, "--summary-uri", f"s3a://features/bench-{tag}/runs"]
+    features_args = common + ["--raw-uri", f"s3a://raw-results/{prefix}"]
+    increment = max(1, round(args.records * args.increment_percent / 100))
+
+    rows = []
+    try:
+        size, seconds = upload(s3, prefix, range(args.records))
+        print(f"uploaded {args.records} records ({size / 2**20:.1f} MiB) in {seconds:.1f}s", flush=True)
+        for label, job, run_args, count in (
+            ("full", "feature_processing", features_args, args.records),
+            ("full", "ml_feature_processing", common, args.records),
+        ):
+            wall, summary = timed_run(rest, dist, job, ["--run-id", f"{label}-{job[:2]}-{tag}", *run_args])
+            rows.append((job, label, count, wall, summary["duration_seconds"]))
+            print(f"  {job} {label}: {wall:.1f}s", flush=True)
+        upload(s3, prefix, range(args.records, args.records + increment))
+        for job, run_args in (("feature_processing", features_args), ("ml_feature_processing", common)):
+            wall, summary = timed_run(rest, dist, job, ["--run-id", f"incr-{job[:2]}-{tag}", *run_args])
+            rows.append((job, f"+{increment} files", increment, wall, summary["duration_seconds"]))
+            print(f"  {job} incremental: {wall:.1f}s", flush=True)
+    finally:
+        if not args.keep:
+            cleanup(s3, namespace, tag)
+
+    print(f"\n{'job':<24}{'run':<14}{'records':>8}{'wall s':>9}{'in-job s':>10}{'records/s':>11}")
+    for job, label, count, wall, in_job in rows:
+        print(f"{job:<24}{label:<14}{count:>8}{wall:>9.1f}{in_job:>10.1f}{count / wall:>11.1f}")
+
+
+def cleanup(s3, namespace: str, tag: str) -> None:
+    from pyspark.sql import SparkSession
+
+    jars = os.environ.get("QP_SPARK_JARS", "")
+    spark = with_dataplane_catalog(SparkSession.builder.master("local[1]").appName("bench-cleanup")
+                                   .config("spark.jars", jars).config("spark.ui.enabled", "false")
+                                   .config("spark.driver.host", "127.0.0.1")).getOrCreate()
+    drop_namespace(spark, namespace)
+    spark.stop()
+    delete_prefix(s3, "raw-results", f"bench-{tag}/")
+    delete_prefix(s3, "features", f"bench-{tag}/")
+
+
+if __name__ == "__main__":
+    main()
