@@ -57,6 +57,7 @@ qp_pg_start() {
   fi
   qp_port_free "$QP_PG_PORT" || qp_die "port $QP_PG_PORT is taken by another process; set QP_PG_PORT to a free port"
   qp_pg_init
+  qp_pg_clear_stale_lock
   local bin
   bin="$(qp_pg_bin_dir)"
   # No Unix socket (TCP on loopback only), and the log goes to the data plane's log folder.
@@ -72,6 +73,17 @@ qp_pg_start() {
       -c "CREATE DATABASE $QP_PG_DATABASE"
   fi
   qp_log "PostgreSQL running: 127.0.0.1:$QP_PG_PORT, database $QP_PG_DATABASE (the Iceberg catalog)"
+}
+# A server killed with its machine session leaves postmaster.pid behind; if that pid now belongs
+# to another program, PostgreSQL would refuse to start. Only a live postgres keeps the lock.
+qp_pg_clear_stale_lock() {
+  local lock="$QP_PG_DATA/postmaster.pid" pid
+  [ -f "$lock" ] || return 0
+  pid="$(head -n 1 "$lock")"
+  if ! grep -q postgres "/proc/$pid/comm" 2>/dev/null; then
+    qp_log "removing stale PostgreSQL lock (pid $pid is not a running postgres)"
+    rm -f "$lock"
+  fi
 }
 qp_pg_server_up() { pg_isready -q -h "$QP_BIND_HOST" -p "$QP_PG_PORT"; }
 

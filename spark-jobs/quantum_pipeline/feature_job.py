@@ -19,8 +19,8 @@ from .config import FeatureJobConfig, parse_feature_args
 from .features import FEATURE_TRANSFORMS, BatchContext, drop_known_experiments
 from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_iceberg_session, ensure_tables
 from .ledger import FileOutcome, PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
-from .raw_io import (list_raw_objects, read_avro_outcomes, read_json_outcomes, records_from_outcomes,
-                     unsupported_outcomes)
+from .raw_io import (is_readable, list_raw_objects, read_avro_outcomes, read_json_outcomes,
+                     records_from_outcomes, unreadable_outcomes)
 from .run_summary import QuarantinedFile, RunSummary, publish
 from .session import build_session, configure_logging, fault_point
 
@@ -37,12 +37,10 @@ def _utc_now() -> dt.datetime:
 
 def extract(spark: SparkSession, batch: PlannedBatch) -> tuple[DataFrame, dict[str, FileOutcome]]:
     """Read and validate the batch's objects: (accepted records, outcome per object URI)."""
-    by_format: dict[str, list] = {"json": [], "avro": [], "unsupported": []}
-    for o in batch.objects:
-        by_format[o.file_format].append(o)
-    outcomes = (read_json_outcomes(spark, [o.uri for o in by_format["json"]])
-                .unionByName(read_avro_outcomes(spark, [o.uri for o in by_format["avro"]]))
-                .unionByName(unsupported_outcomes(spark, by_format["unsupported"]))
+    readable = [o for o in batch.objects if is_readable(o)]
+    outcomes = (read_json_outcomes(spark, [o.uri for o in readable if o.file_format == "json"])
+                .unionByName(read_avro_outcomes(spark, [o.uri for o in readable if o.file_format == "avro"]))
+                .unionByName(unreadable_outcomes(spark, [o for o in batch.objects if not is_readable(o)]))
                 .persist(StorageLevel.MEMORY_AND_DISK))
     per_file = {
         r.object_uri: FileOutcome(r.object_uri, r.status, r.reason, r.n)

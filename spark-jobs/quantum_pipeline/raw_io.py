@@ -148,10 +148,19 @@ def read_avro_outcomes(spark: SparkSession, uris: list[str]) -> DataFrame:
     return spark.createDataFrame(outcomes, OUTCOME_SCHEMA)
 
 
-def unsupported_outcomes(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
-    rows = [(o.uri, "rejected", f"unsupported file type '{o.uri.rsplit('/', 1)[-1]}' (expected .json, .jsonl or .avro)",
-             [], []) for o in objects]
-    return spark.createDataFrame(rows, OUTCOME_SCHEMA)
+def is_readable(o: RawObject) -> bool:
+    return o.size > 0 and o.file_format != "unsupported"
+
+
+def unreadable_outcomes(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
+    """Rejections decided from the listing alone. Empty files must be caught here: Spark's file
+    scan makes no split for a 0-byte file, so reading it would yield no row at all."""
+    def reason(o: RawObject) -> str:
+        if o.size == 0:
+            return "empty file (0 bytes)"
+        return f"unsupported file type '{o.uri.rsplit('/', 1)[-1]}' (expected .json, .jsonl or .avro)"
+
+    return spark.createDataFrame([(o.uri, "rejected", reason(o), [], []) for o in objects], OUTCOME_SCHEMA)
 
 
 def records_from_outcomes(outcomes: DataFrame, uri_to_key: DataFrame) -> DataFrame:
