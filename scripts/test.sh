@@ -7,6 +7,7 @@ cd "$repo"
 . localstack/lib/common.sh
 
 bash localstack/dataplane.sh install
+bash scripts/npm-install.sh
 "$QP_PYTHON" spark-jobs/build.py
 
 started_here=0
@@ -20,6 +21,6 @@ trap stop_if_started EXIT
 set -a
 . "$QP_STATE_DIR/dataplane.env"
 set +a
-export QP_SPARK_JARS="$(qp_jar_list)"
+export QP_SPARK_JARS="$(qp_jar_list)" QP_SPARK_CLASSPATH_FIRST="$(qp_classpath_first)"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
 "$QP_PYTHON" -m pytest spark-jobs/tests "$@"

@@ -17,6 +17,8 @@ spark.worker.cleanup.enabled true
 spark.driver.host $QP_BIND_HOST
 spark.driver.bindAddress $QP_BIND_HOST
 spark.jars $(qp_jar_list)
+spark.driver.extraClassPath $(qp_classpath_first)
+spark.executor.extraClassPath $(qp_classpath_first)
 spark.pyspark.python $QP_PYTHON
 spark.pyspark.driver.python $QP_PYTHON
 spark.serializer org.apache.spark.serializer.KryoSerializer

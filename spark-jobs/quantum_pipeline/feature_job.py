@@ -4,9 +4,7 @@ main() = parse args -> session -> extract (new objects only) -> transform -> loa
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import sys
 import time
 import uuid
 
@@ -21,18 +19,14 @@ from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_i
 from .ledger import FileOutcome, PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
 from .raw_io import (is_readable, list_raw_objects, read_avro_outcomes, read_json_outcomes,
                      records_from_outcomes, unreadable_outcomes)
-from .run_summary import QuarantinedFile, RunSummary, publish
-from .session import build_session, configure_logging, fault_point
+from .run_summary import QuarantinedFile, RunSummary
+from .session import fault_point, job_main, utc_now
 
 JOB = "feature_processing"
 log = logging.getLogger(__name__)
 
 ALL_TABLES = tables.FEATURE_TABLES + (
     tables.PROCESSING_METADATA, tables.INGESTION_PLAN, tables.INGESTED_FILES, tables.REJECTED_FILES)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def extract(spark: SparkSession, batch: PlannedBatch) -> tuple[DataFrame, dict[str, FileOutcome]]:
@@ -80,7 +74,7 @@ def describe_source(config: FeatureJobConfig, batch: PlannedBatch | None, outcom
 
 
 def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
-    started, started_at = time.monotonic(), _utc_now().isoformat()
+    started, started_at = time.monotonic(), utc_now().isoformat()
     ref = TableRef(config.catalog, config.namespace)
     check_iceberg_session(spark, ref)
     ensure_tables(spark, ref, ALL_TABLES)
@@ -97,7 +91,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
             batch = plan_batch(spark, ref, new, config.processing_name)
 
     if batch is None:
-        ctx = BatchContext(str(uuid.uuid4()), _utc_now().replace(tzinfo=None, microsecond=0), config.processing_name)
+        ctx = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0), config.processing_name)
         results: dict[str, AppendResult] = {}
         outcomes: dict[str, FileOutcome] = {}
         duplicates = 0
@@ -131,15 +125,10 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     )
     summary.add_quarantined([QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "")
                              for o in rejected if o.uri in key_of])
-    summary.finished_at = _utc_now().isoformat()
+    summary.finished_at = utc_now().isoformat()
     summary.duration_seconds = round(time.monotonic() - started, 3)
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_feature_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(JOB, config.run_id)
-    spark = build_session(f"quantum-{JOB}")
-    summary = run(spark, config)
-    publish(spark, summary, config.summary_uri)
-    spark.stop()
+    job_main(JOB, parse_feature_args, run, argv)

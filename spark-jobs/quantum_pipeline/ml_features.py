@@ -31,6 +31,13 @@ class JoinFanOutError(RuntimeError):
 REQUIRED_CONTEXT = ("molecule_name", "optimizer", "basis_set", "num_qubits")
 
 
+def check_no_fan_out(source_iterations: int, joined_rows: int) -> None:
+    """Each iteration must meet at most one context row; more rows mean a duplicated experiment_id."""
+    if joined_rows > source_iterations:
+        raise JoinFanOutError(f"joining context onto {source_iterations} iterations gave {joined_rows} rows: "
+                              "a base table holds an experiment_id more than once")
+
+
 def ratio(numerator: Column, denominator: Column) -> Column:
     """numerator / denominator, NULL when the denominator is 0 or NULL (never an ANSI error)."""
     return F.try_divide(numerator.cast("double"), denominator.cast("double"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 import time
 import uuid
 
@@ -20,10 +19,10 @@ from . import tables
 from .config import MlJobConfig, parse_ml_args
 from .features import BatchContext
 from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, ensure_tables
-from .ml_features import (JoinFanOutError, MlParams, complete_rows, experiment_context, iteration_features,
+from .ml_features import (MlParams, check_no_fan_out, complete_rows, experiment_context, iteration_features,
                           join_iterations, run_summaries, to_iteration_table)
-from .run_summary import RunSummary, publish
-from .session import build_session, configure_logging, fault_point
+from .run_summary import RunSummary
+from .session import fault_point, job_main, utc_now
 
 JOB = "ml_feature_processing"
 log = logging.getLogger(__name__)
@@ -49,12 +48,12 @@ def read_pending(spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pen
 
 
 def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
-    started, started_at = time.monotonic(), dt.datetime.now(dt.timezone.utc).isoformat()
+    started, started_at = time.monotonic(), utc_now().isoformat()
     ref = TableRef(config.catalog, config.namespace)
     check_iceberg_session(spark, ref)
     ensure_tables(spark, ref, tables.FEATURE_TABLES + tables.ML_TABLES + (tables.PROCESSING_METADATA,))
     params = MlParams(config.rolling_window, config.trajectory_head, config.trajectory_tail)
-    batch = BatchContext(str(uuid.uuid4()), dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0),
+    batch = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0),
                          config.processing_name)
 
     missing_iterations, missing_summary = pending_experiments(spark, ref)
@@ -73,10 +72,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         joined = join_iterations(source["vqe_iterations"], context).persist(StorageLevel.MEMORY_AND_DISK)
         counts = joined.agg(F.count(F.lit(1)).alias("rows"),
                             F.sum(F.when(~complete_rows(joined), 1).otherwise(0)).alias("incomplete")).first()
-        source_rows = source["vqe_iterations"].count()
-        if counts.rows > source_rows:
-            raise JoinFanOutError(f"joining context onto {source_rows} iterations gave {counts.rows} rows: "
-                                  "a base table holds an experiment_id more than once")
+        check_no_fan_out(source["vqe_iterations"].count(), counts.rows)
         dropped = counts.incomplete or 0
         if dropped:
             log.warning("dropping %d iteration rows with null %s", dropped, "/".join(
@@ -105,15 +101,10 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         job=JOB, run_id=config.run_id, batch_id=batch.batch_id,
         status="succeeded" if any(rows.values()) else "no_changes", started_at=started_at,
         new_rows=rows | {tables.PROCESSING_METADATA.name: meta_result.rows}, tags=tags, details=details,
-        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        finished_at=utc_now().isoformat(),
         duration_seconds=round(time.monotonic() - started, 3))
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_ml_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(JOB, config.run_id)
-    spark = build_session(f"quantum-{JOB}")
-    summary = run(spark, config)
-    publish(spark, summary, config.summary_uri)
-    spark.stop()
+    job_main(JOB, parse_ml_args, run, argv)

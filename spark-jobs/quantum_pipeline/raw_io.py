@@ -33,7 +33,11 @@ class RawObject:
 
 
 def _split_uri(uri: str) -> tuple[str, str]:
-    """('s3a://bucket', 'key/inside') for an object URI."""
+    """('s3a://bucket', 'key/inside') for an object URI; ('file:', 'tmp/a.json') for Hadoop's
+    authority-less local form `file:/tmp/a.json`."""
+    if "://" not in uri:
+        scheme, _, path = uri.partition(":")
+        return f"{scheme}:", path.lstrip("/")
     scheme, rest = uri.split("://", 1)
     bucket, _, key = rest.partition("/")
     return f"{scheme}://{bucket}", key

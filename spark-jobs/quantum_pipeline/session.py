@@ -1,11 +1,16 @@
 """The Spark session and the small run-time helpers both jobs share."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
+from typing import Callable, TypeVar
 
 from pyspark.sql import SparkSession
+
+from .config import CommonConfig
+from .run_summary import RunSummary, publish
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +43,20 @@ def fault_point(spark: SparkSession, after_table: str) -> None:
         log.error("fault injection: exiting hard after committing %s", after_table)
         sys.stderr.flush()
         os._exit(137)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+Config = TypeVar("Config", bound=CommonConfig)
+
+
+def job_main(job: str, parse: Callable[[list[str]], Config], run: Callable[[SparkSession, Config], RunSummary],
+             argv: list[str] | None) -> None:
+    """The shape of both entry points: args -> logging -> session -> run -> publish the summary."""
+    config = parse(sys.argv[1:] if argv is None else argv)
+    configure_logging(job, config.run_id)
+    spark = build_session(f"quantum-{job}")
+    publish(spark, run(spark, config), config.summary_uri)
+    spark.stop()

@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from .record_spec import ArrayOf, Field, Obj, Scalar, Spec, VQE_DECORATED_RESULT
+from .record_spec import ArrayOf, Field, Scalar, Spec, VQE_DECORATED_RESULT
 
 _INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 

@@ -9,6 +9,11 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]  # the job package, tools/, and support.py
+# Python workers are separate processes started by the JVM: they see the package only through the
+# PYTHONPATH the JVM inherits, so it is exported before the first session launches the JVM.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(TESTS.parent)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+)
 
 from tools.dataplane_session import with_dataplane_catalog  # noqa: E402 - needs the path above
 
@@ -24,6 +29,8 @@ def spark(tmp_path_factory):
     builder = (
         SparkSession.builder.master("local[2]").appName("quantum-pipeline-unit-tests")
         .config("spark.jars", jars)
+        .config("spark.driver.extraClassPath", os.environ.get("QP_SPARK_CLASSPATH_FIRST", ""))
+        .config("spark.executor.extraClassPath", os.environ.get("QP_SPARK_CLASSPATH_FIRST", ""))
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")

@@ -126,4 +126,13 @@ def test_duplicated_context_fans_out_the_join(spark):
 
     joined = ml_features.join_iterations(base["vqe_iterations"], context)
 
-    assert joined.count() > base["vqe_iterations"].count()  # what ml_job.run turns into JoinFanOutError
+    with pytest.raises(ml_features.JoinFanOutError, match="joining context onto 3 iterations gave 6 rows"):
+        ml_features.check_no_fan_out(base["vqe_iterations"].count(), joined.count())
+
+
+def test_one_context_row_per_iteration_passes_the_fan_out_check(spark):
+    base = base_tables(spark, [base_record()])
+    context = ml_features.experiment_context(base["vqe_results"], base["ansatz_info"], base["molecules"],
+                                             base["performance_metrics"])
+
+    ml_features.check_no_fan_out(3, ml_features.join_iterations(base["vqe_iterations"], context).count())

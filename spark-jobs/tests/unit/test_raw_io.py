@@ -67,6 +67,8 @@ def test_avro_input_goes_through_the_same_validation(spark, tmp_path):
 
     accepted = outcomes[avro_file.name]
     assert accepted.status == "accepted" and len(accepted.records) == 2
+    # Avro 1.12.0 would read this non-null double array through float (0.7400000095367432).
+    assert json.loads(accepted.records[0])["molecule"]["molecule_data"]["coords"][1][2] == 0.74
     assert set(accepted.experiment_ids) == {experiment_id(validate_record(r)) for r in
                                             (base_record(), base_record(basis_set="6-31g"))}
     assert outcomes["corrupt.avro"].status == "rejected"
@@ -75,7 +77,7 @@ def test_avro_input_goes_through_the_same_validation(spark, tmp_path):
 
 def test_records_from_outcomes_yield_typed_rows_with_their_key(spark, tmp_path):
     (tmp_path / "good.json").write_bytes(json.dumps(base_record()).encode())
-    uri = f"file://{tmp_path / 'good.json'}"
+    uri = f"file:{tmp_path / 'good.json'}"  # how Hadoop names it in both the listing and the read
     outcomes = read_json_outcomes(spark, [uri])
     keys = spark.createDataFrame([(uri, "experiments/t/good.json")], "object_uri string, object_key string")
 
@@ -93,6 +95,7 @@ def test_listing_a_local_folder_uses_a_size_and_mtime_token(spark, tmp_path):
     [listed] = list_raw_objects(spark, f"file://{tmp_path}")
 
     assert listed.topic == "experiment.vqe" and listed.size == 2
+    assert listed.key == f"{tmp_path}/experiment.vqe/a.json".lstrip("/")
     assert listed.etag.startswith("size:2:mtime:")
 
 
