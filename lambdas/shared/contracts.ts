@@ -1,0 +1,230 @@
+/**
+ * The shapes that cross a boundary: console input, Lambda events and results, the Spark job
+ * spec and the run summary the Spark jobs write. Every handler parses its event with these
+ * schemas; the state machine definition (infra/) moves exactly these objects between states.
+ */
+import { z } from 'zod';
+
+/** Which of the two Spark jobs of the feature pipeline. */
+export const SparkJobKind = z.enum(['features', 'ml-features']);
+export type SparkJobKind = z.infer<typeof SparkJobKind>;
+
+/** The Python entry script of each job (dist/spark-jobs/<name>.py, s3://<artifacts>/spark-jobs/<name>.py). */
+export const ENTRY_SCRIPT: Record<SparkJobKind, string> = {
+  features: 'feature_processing.py',
+  'ml-features': 'ml_feature_processing.py',
+};
+/** The job name the Spark jobs use in their run-summary key: <summaryPrefix>/<jobName>/<runId>.json. */
+export const SUMMARY_JOB_NAME: Record<SparkJobKind, string> = {
+  features: 'feature_processing',
+  'ml-features': 'ml_feature_processing',
+};
+export const PY_FILES_ARCHIVE = 'quantum_pipeline.zip';
+
+// ---------------------------------------------------------------------------------------------
+// Console input of the "feature processing" state machine (strict: an unknown key is an error).
+// ---------------------------------------------------------------------------------------------
+export const MlParams = z
+  .object({
+    rollingWindow: z.number().int().min(1).max(1000).optional(),
+    trajectoryHead: z.number().int().min(1).max(1000).optional(),
+    trajectoryTail: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+export type MlParams = z.infer<typeof MlParams>;
+
+export const PipelineInput = z
+  .object({
+    /** Bound job 1 to this many new raw files (a large backlog then takes several runs). */
+    maxFiles: z.number().int().positive().optional(),
+    /** Recompute the two ML tables from all base rows (one atomic overwrite per table). */
+    fullRefresh: z.boolean().optional(),
+    /** Run job 1 only. */
+    skipMlFeatures: z.boolean().optional(),
+    /** W/H/T of job 2 (SPEC section 3); the deployed defaults apply when absent. */
+    mlParams: MlParams.optional(),
+    /** Free text recorded in the logs and the summary event (e.g. "schedule", "console"). */
+    trigger: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+export type PipelineInput = z.infer<typeof PipelineInput>;
+
+/** Event of the validate-input Lambda: the raw execution input plus the execution context. */
+export const ValidateInputEvent = z.object({
+  input: z.unknown(),
+  executionName: z.string().min(1),
+});
+/** Result of validate-input: what the rest of the execution reads at $.run. */
+export const RunContext = z.object({
+  /** The Spark jobs' --run-id: the execution name (letters, digits, - and _ only). */
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+  options: PipelineInput,
+  skipMlFeatures: z.boolean(),
+});
+export type RunContext = z.infer<typeof RunContext>;
+
+// ---------------------------------------------------------------------------------------------
+// Run slot: at most one execution of a state machine works on the tables at a time.
+// ---------------------------------------------------------------------------------------------
+export const AcquireRunSlotEvent = z.object({
+  stateMachineArn: z.string().min(1),
+  executionArn: z.string().min(1),
+  /** $$.Execution.StartTime (ISO 8601). The oldest running execution holds the slot. */
+  startTime: z.string().min(1),
+});
+export type AcquireRunSlotEvent = z.infer<typeof AcquireRunSlotEvent>;
+export const RunSlot = z.object({ holder: z.string(), waitedFor: z.array(z.string()) });
+export type RunSlot = z.infer<typeof RunSlot>;
+
+// ---------------------------------------------------------------------------------------------
+// Spark jobs
+// ---------------------------------------------------------------------------------------------
+/** Everything a spark-submit operator lets you set, independent of where the job runs. */
+export const JobSpec = z.object({
+  name: z.string().min(1).max(200),
+  /** Script path relative to the backend's artifacts location, or an absolute URI/path. */
+  entryPoint: z.string().min(1),
+  entryPointArguments: z.array(z.string()),
+  /** --py-files, resolved like entryPoint. */
+  pyFiles: z.array(z.string()),
+  sparkConf: z.record(z.string(), z.string()),
+  resources: z.object({
+    driverCores: z.number().int().positive(),
+    driverMemory: z.string().regex(/^\d+[mg]$/),
+    executorCores: z.number().int().positive(),
+    executorMemory: z.string().regex(/^\d+[mg]$/),
+    /** Fixed executor count; absent = the backend's dynamic allocation. */
+    numExecutors: z.number().int().positive().optional(),
+  }),
+  /** Extra spark-submit arguments passed through verbatim (e.g. ["--packages", "g:a:v"]). */
+  extraSubmitArgs: z.array(z.string()),
+  /** Idempotency token: a retried submit with the same token starts no second job. */
+  clientToken: z.string().min(1).max(64),
+});
+export type JobSpec = z.infer<typeof JobSpec>;
+
+export const BackendKind = z.enum(['emr-serverless', 'standalone']);
+export type BackendKind = z.infer<typeof BackendKind>;
+
+/** What the state machine keeps about a submitted job (at $.<phase>.job). */
+export const JobHandle = z.object({
+  backend: BackendKind,
+  jobId: z.string().min(1),
+  kind: SparkJobKind,
+  runId: z.string().min(1),
+  /** ISO 8601; the job-status Lambda measures the job timeout from here. */
+  submittedAt: z.string().min(1),
+  timeoutSeconds: z.number().int().positive(),
+});
+export type JobHandle = z.infer<typeof JobHandle>;
+
+/** Backend-neutral job state. CANCELLING and the pre-run states are not final. */
+export const JobState = z.enum(['PENDING', 'RUNNING', 'CANCELLING', 'SUCCEEDED', 'FAILED', 'CANCELLED']);
+export type JobState = z.infer<typeof JobState>;
+export const FINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+export const JobStatus = z.object({
+  state: JobState,
+  /** The backend's own state name (e.g. EMR "SCHEDULED", standalone "RELAUNCHING"). */
+  backendState: z.string(),
+  /** Failure reason or log tail when the backend gives one (kept short for the payload limit). */
+  detail: z.string().max(4000).optional(),
+  elapsedSeconds: z.number().nonnegative(),
+});
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** Event of submit-job. The clientToken comes from the state machine (States.UUID per attempt). */
+export const SubmitJobEvent = z.object({
+  kind: SparkJobKind,
+  run: RunContext,
+  clientToken: z.string().min(1).max(64),
+});
+export type SubmitJobEvent = z.infer<typeof SubmitJobEvent>;
+
+export const JobStatusEvent = z.object({ job: JobHandle });
+export const CancelJobEvent = z.object({ job: JobHandle.optional() });
+export const CancelJobResult = z.object({ cancelled: z.boolean(), jobId: z.string().optional(), note: z.string() });
+export type CancelJobResult = z.infer<typeof CancelJobResult>;
+export const ReadSummaryEvent = z.object({ job: JobHandle });
+
+// ---------------------------------------------------------------------------------------------
+// Run summary written by the Spark jobs (spark-jobs/quantum_pipeline/run_summary.py)
+// ---------------------------------------------------------------------------------------------
+export const QuarantinedFile = z.object({ key: z.string(), etag: z.string(), reason: z.string() });
+export const RunSummary = z.object({
+  job: z.string(),
+  run_id: z.string(),
+  batch_id: z.string(),
+  status: z.enum(['succeeded', 'no_changes']),
+  started_at: z.string(),
+  finished_at: z.string(),
+  duration_seconds: z.number(),
+  resumed_batch: z.boolean(),
+  new_rows: z.record(z.string(), z.number().int()),
+  tags: z.record(z.string(), z.string()),
+  files: z.record(z.string(), z.number().int().nullable()),
+  quarantined: z.array(QuarantinedFile),
+  quarantined_total: z.number().int(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+/** What read-summary returns into the execution: the summary, cut to fit the payload limit. */
+export const JobOutcome = z.object({
+  kind: SparkJobKind,
+  runId: z.string(),
+  status: z.enum(['succeeded', 'no_changes']),
+  batchId: z.string(),
+  newRows: z.record(z.string(), z.number().int()),
+  tags: z.record(z.string(), z.string()),
+  quarantinedTotal: z.number().int(),
+  /** At most 20 entries; quarantinedTotal has the full count. */
+  quarantined: z.array(QuarantinedFile),
+  durationSeconds: z.number(),
+  summaryUri: z.string(),
+});
+export type JobOutcome = z.infer<typeof JobOutcome>;
+
+/** detail of the "ML Features Updated" EventBridge event (source SUMMARY_EVENT_SOURCE). */
+export const SUMMARY_EVENT_SOURCE = 'quantum-pipeline.features';
+export const SUMMARY_EVENT_DETAIL_TYPE = 'ML Features Updated';
+
+// ---------------------------------------------------------------------------------------------
+// Deployed settings of the Spark Lambdas: one JSON environment variable, PIPELINE_SETTINGS,
+// written by infra/ from the typed CDK config and parsed with this schema at module load.
+// ---------------------------------------------------------------------------------------------
+export const PipelineSettings = z.object({
+  /** Iceberg catalog name the Spark conf defines (local: JDBC, AWS: Glue). */
+  catalog: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+  namespace: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+  /** Root of the raw results, e.g. s3a://raw-results/experiments (s3:// on EMR). */
+  rawUri: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/),
+  /** Folder of the run summaries: <summaryUri>/<job>/<runId>.json. */
+  summaryUri: z.string().regex(/^s3a?:\/\/[^/\s]+(\/\S*)?$/),
+  sparkConf: z.record(z.string(), z.string()),
+  resources: JobSpec.shape.resources,
+  extraSubmitArgs: z.array(z.string()),
+  jobTimeoutSeconds: z.object({ features: z.number().int().positive(), 'ml-features': z.number().int().positive() }),
+  mlDefaults: z.object({
+    rollingWindow: z.number().int().min(1).max(1000),
+    trajectoryHead: z.number().int().min(1).max(1000),
+    trajectoryTail: z.number().int().min(1).max(1000),
+  }),
+});
+export type PipelineSettings = z.infer<typeof PipelineSettings>;
+
+/** Names of the environment variables the Spark Lambdas read (infra/ sets them). */
+export const ENV = {
+  backend: 'SPARK_BACKEND',
+  artifactsUri: 'SPARK_ARTIFACTS_URI',
+  settings: 'PIPELINE_SETTINGS',
+  emrApplicationId: 'EMR_APPLICATION_ID',
+  emrExecutionRoleArn: 'EMR_EXECUTION_ROLE_ARN',
+  emrLogUri: 'EMR_LOG_URI',
+  sparkRestUrl: 'SPARK_REST_URL',
+  sparkMasterUrl: 'SPARK_MASTER_URL',
+  sparkPython: 'SPARK_PYTHON',
+  sparkWorkDir: 'SPARK_WORK_DIR',
+  s3Endpoint: 'S3_ENDPOINT',
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+} as const;

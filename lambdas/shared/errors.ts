@@ -1,0 +1,64 @@
+/**
+ * Named errors. Step Functions matches Retry/Catch on the error's `name` (the Lambda runtime
+ * reports it as errorType), so every name here is stable and part of the state machine contract.
+ */
+
+abstract class PipelineError extends Error {
+  /** Subclasses fix their own name; it must never be minified away (esbuild keepNames is on). */
+  abstract override readonly name: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Console/trigger input that fails validation. Not retried. */
+export class InvalidInputError extends PipelineError {
+  override readonly name = 'InvalidInputError';
+}
+
+/** Another execution of the same state machine holds the tables. Retried with backoff. */
+export class PipelineBusyError extends PipelineError {
+  override readonly name = 'PipelineBusyError';
+}
+
+/** The backend refused the submission (bad spec, missing application, permissions). Not retried. */
+export class SparkSubmitRejectedError extends PipelineError {
+  override readonly name = 'SparkSubmitRejectedError';
+}
+
+/** The backend could not be reached or throttled us. Retried by the task's Retry. */
+export class SparkBackendUnavailableError extends PipelineError {
+  override readonly name = 'SparkBackendUnavailableError';
+}
+
+/** The job ran longer than its timeout; the job-status Lambda cancels it before throwing this. */
+export class SparkJobTimeoutError extends PipelineError {
+  override readonly name = 'SparkJobTimeoutError';
+}
+
+/** The job ended FAILED or CANCELLED. The job phase retries on this (SPEC section 4 retries). */
+export class SparkJobFailedError extends PipelineError {
+  override readonly name = 'SparkJobFailedError';
+}
+
+/** The job succeeded but its run summary is missing or does not match the contract. */
+export class RunSummaryError extends PipelineError {
+  override readonly name = 'RunSummaryError';
+}
+
+/** A required environment variable is missing or malformed (thrown at module load). */
+export class ConfigurationError extends PipelineError {
+  override readonly name = 'ConfigurationError';
+}
+
+export const ERROR_NAMES = {
+  invalidInput: 'InvalidInputError',
+  pipelineBusy: 'PipelineBusyError',
+  submitRejected: 'SparkSubmitRejectedError',
+  backendUnavailable: 'SparkBackendUnavailableError',
+  jobTimeout: 'SparkJobTimeoutError',
+  jobFailed: 'SparkJobFailedError',
+  runSummary: 'RunSummaryError',
+  configuration: 'ConfigurationError',
+} as const;

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// One run for every TypeScript test. The end-to-end suites drive real Spark jobs, so their
+// own per-test timeouts are long; files run one at a time because they share one local cluster.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
