@@ -39,6 +39,7 @@ class MlJobConfig(CommonConfig):
     rolling_window: int
     trajectory_head: int
     trajectory_tail: int
+    full_refresh: bool  # recompute both ML tables from every experiment, replacing their content
 
 
 def _common_parser(prog: str, default_name: str) -> _Parser:
@@ -86,10 +87,12 @@ def parse_ml_args(argv: list[str]) -> MlJobConfig:
     p.add_argument("--rolling-window", type=int, default=5)
     p.add_argument("--trajectory-head", type=int, default=10)
     p.add_argument("--trajectory-tail", type=int, default=10)
+    p.add_argument("--full-refresh", action="store_true")
     ns = p.parse_args(argv)
     _check_common(ns)
     for argument, value in (("--rolling-window", ns.rolling_window), ("--trajectory-head", ns.trajectory_head),
                             ("--trajectory-tail", ns.trajectory_tail)):
         _check(1 <= value <= 1000, argument, value, "expected a whole number from 1 to 1000")
     return MlJobConfig(**_common_values(ns), rolling_window=ns.rolling_window,
-                       trajectory_head=ns.trajectory_head, trajectory_tail=ns.trajectory_tail)
+                       trajectory_head=ns.trajectory_head, trajectory_tail=ns.trajectory_tail,
+                       full_refresh=ns.full_refresh)

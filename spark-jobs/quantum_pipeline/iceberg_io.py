@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from .tables import TableSpec
 
@@ -81,18 +82,22 @@ def find_batch_snapshot(spark: SparkSession, fqn: str, batch_id: str) -> tuple[i
     return row.snapshot_id, row.parent_id, row.added or 0
 
 
-def version_tag(batch_id: str, first_snapshot: bool) -> str:
+def version_tag(batch_id: str, first_snapshot: bool, full_refresh: bool = False) -> str:
     compact = batch_id.replace("-", "")
+    if full_refresh and not first_snapshot:
+        return f"v_full_{compact}"
     return f"v_{compact}" if first_snapshot else f"v_incr_{compact}"
 
 
 def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
-                extra_properties: dict[str, str] | None = None, tag: bool = True) -> AppendResult:
+                extra_properties: dict[str, str] | None = None, tag: bool = True,
+                replace: bool = False) -> AppendResult:
     """Append `df` as the table's snapshot for `batch_id` unless that snapshot exists; tag it.
 
     An empty frame writes nothing (so a table's first snapshot is always its first rows, tagged
     v_<batch>) and reports NO_CHANGES. The row count comes from the snapshot summary rather than a
-    second full Spark action.
+    second full Spark action. `replace` swaps the whole table content for `df` in the same single
+    commit (a full refresh: readers see the old rows or the new ones, never a mix).
     """
     table = fqn.rsplit(".", 1)[-1]
     found = find_batch_snapshot(spark, fqn, batch_id)
@@ -101,13 +106,16 @@ def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
         writer = df.writeTo(fqn).option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)
         for key, value in (extra_properties or {}).items():
             writer = writer.option(f"snapshot-property.{key}", value)
-        writer.append()
+        if replace:
+            writer.overwrite(F.lit(True))
+        else:
+            writer.append()
         found = find_batch_snapshot(spark, fqn, batch_id)
     if found is None or found[2] == 0:
         log.info("table %s: no new rows in batch %s", table, batch_id)
         return AppendResult(table, 0, NO_CHANGES, None, already)
     snapshot_id, parent_id, rows = found
-    name = version_tag(batch_id, first_snapshot=parent_id is None)
+    name = version_tag(batch_id, first_snapshot=parent_id is None, full_refresh=replace)
     if tag:
         # Idempotent: a run interrupted between the append and the tag creates it now.
         spark.sql(f"ALTER TABLE {fqn} CREATE OR REPLACE TAG `{name}` AS OF VERSION {snapshot_id}")

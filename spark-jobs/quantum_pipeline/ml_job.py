@@ -3,6 +3,8 @@
 Each ML table gets only experiments it does not hold yet, so a run interrupted between the two
 appends is completed by the next run without duplicates. Source reads are pruned to the
 processing_date partitions where pending experiments live, so a daily run reads O(new) data.
+`--full-refresh` recomputes every experiment and replaces each ML table's content in one commit
+(after a change of W/H/T, say).
 """
 from __future__ import annotations
 
@@ -32,9 +34,12 @@ def _ids(spark: SparkSession, fqn: str) -> DataFrame:
     return spark.table(fqn).select("experiment_id").distinct()
 
 
-def pending_experiments(spark: SparkSession, ref: TableRef) -> tuple[DataFrame, DataFrame]:
-    """(ids missing from ml_iteration_features, ids missing from ml_run_summary)."""
+def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) -> tuple[DataFrame, DataFrame]:
+    """(ids missing from ml_iteration_features, ids missing from ml_run_summary); every id for a
+    full refresh."""
     source = _ids(spark, ref.fqn(tables.VQE_RESULTS.name))
+    if full_refresh:
+        return source, source
     missing_iterations = source.join(_ids(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name)), "experiment_id", "left_anti")
     missing_summary = source.join(_ids(spark, ref.fqn(tables.ML_RUN_SUMMARY.name)), "experiment_id", "left_anti")
     return missing_iterations, missing_summary
@@ -56,7 +61,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     batch = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0),
                          config.processing_name)
 
-    missing_iterations, missing_summary = pending_experiments(spark, ref)
+    missing_iterations, missing_summary = pending_experiments(spark, ref, config.full_refresh)
     pending = missing_iterations.union(missing_summary).distinct().persist(StorageLevel.MEMORY_AND_DISK)
     pending_count = pending.count()  # before the appends below change what is pending
     # The partitions holding pending experiments (vqe_results is one narrow row per experiment).
@@ -80,13 +85,16 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         features = iteration_features(joined.where(complete_rows(joined)), params).persist(StorageLevel.MEMORY_AND_DISK)
         iteration_rows = to_iteration_table(features, batch).join(F.broadcast(missing_iterations), "experiment_id", "left_semi")
         results["ml_iteration_features"] = append_once(
-            spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), iteration_rows, batch.batch_id)
+            spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), iteration_rows, batch.batch_id,
+            replace=config.full_refresh)
         fault_point(spark, tables.ML_ITERATION_FEATURES.name)
         summaries = run_summaries(features, context.where(complete_rows(context)), params, batch).join(
             F.broadcast(missing_summary), "experiment_id", "left_semi")
-        results["ml_run_summary"] = append_once(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), summaries, batch.batch_id)
+        results["ml_run_summary"] = append_once(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), summaries, batch.batch_id,
+                                                replace=config.full_refresh)
         fault_point(spark, tables.ML_RUN_SUMMARY.name)
         details = {"pending_experiments": pending_count, "dropped_incomplete_rows": dropped,
+                   "full_refresh": config.full_refresh,
                    "partitions_read": [d.isoformat() for d in sorted(dates)]}
 
     names = [spec.name for spec in tables.ML_TABLES]

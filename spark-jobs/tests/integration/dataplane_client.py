@@ -41,8 +41,11 @@ class Plane:
     def put_raw(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket="raw-results", Key=f"{self.raw_prefix}/{key}", Body=body)
 
+    def fqn(self, name: str) -> str:
+        return f"quantum_catalog.{self.namespace}.{name}"
+
     def table(self, spark, name: str):
-        return spark.table(f"quantum_catalog.{self.namespace}.{name}")
+        return spark.table(self.fqn(name))
 
     def submit(self, job: str, run_id: str, conf: dict[str, str] | None = None, extra_args: list[str] = ()) -> str:
         args = ["--run-id", run_id, "--catalog", "quantum_catalog", "--namespace", self.namespace,

@@ -198,3 +198,23 @@ def test_ml_job_killed_between_its_tables_resumes_exactly(spark, plane):
     assert plane.table(spark, "ml_iteration_features").count() == counts["vqe_iterations"]
     duplicates = plane.table(spark, "ml_iteration_features").groupBy("experiment_id", "iteration_step").count()
     assert duplicates.where("count > 1").count() == 0
+
+
+def test_ml_full_refresh_recomputes_with_new_parameters_in_one_commit_per_table(spark, plane):
+    before = plane.table(spark, "ml_run_summary").count()
+
+    summary = assert_succeeded(plane.run("ml_feature_processing", extra_args=["--full-refresh", "--trajectory-head", "2"]))
+
+    assert summary["details"]["full_refresh"] is True
+    assert summary["tags"]["ml_run_summary"].startswith("v_full_")
+    assert plane.table(spark, "ml_run_summary").count() == before  # replaced, not appended
+    assert plane.table(spark, "ml_iteration_features").count() == table_counts(spark, plane)["vqe_iterations"]
+    # Every row was recomputed with H = 2: first_10_mean_energy is now the mean of the first 2 steps.
+    first_two = {r.experiment_id: r.mean for r in spark.sql(
+        "SELECT experiment_id, avg(iteration_energy) AS mean FROM (SELECT experiment_id, iteration_energy, "
+        "row_number() OVER (PARTITION BY experiment_id ORDER BY iteration_step) AS n FROM {t}) WHERE n <= 2 "
+        "GROUP BY experiment_id".format(t=plane.fqn("vqe_iterations"))).collect()}
+    recomputed = {r.experiment_id: r.first_10_mean_energy
+                  for r in plane.table(spark, "ml_run_summary").select("experiment_id", "first_10_mean_energy").collect()}
+    assert recomputed.keys() == first_two.keys()
+    assert all(recomputed[e] == pytest.approx(first_two[e]) for e in first_two)

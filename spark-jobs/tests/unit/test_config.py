@@ -48,3 +48,8 @@ def test_feature_args_rejected_with_the_argument_named(argv, message):
 def test_ml_window_sizes_must_be_in_range(argument, value):
     with pytest.raises(ConfigError, match=f"{argument}={value}: expected a whole number from 1 to 1000"):
         parse_ml_args(["--run-id", "r", argument, value])
+
+
+def test_full_refresh_is_off_unless_asked():
+    assert parse_ml_args(["--run-id", "r1"]).full_refresh is False
+    assert parse_ml_args(["--run-id", "r1", "--full-refresh"]).full_refresh is True

@@ -38,6 +38,17 @@ def test_first_append_is_tagged_v_and_later_ones_v_incr(spark, table):
     assert tags["v_batch1"] == first.snapshot_id and tags["v_incr_batch2"] == second.snapshot_id
 
 
+def test_a_replacing_write_swaps_the_content_in_one_tagged_snapshot(spark, table):
+    append_once(spark, table, rows(spark, 1, 2), "batch-1")
+
+    refreshed = append_once(spark, table, rows(spark, 2, 3, 4), "batch-2", replace=True)
+    again = append_once(spark, table, rows(spark, 9), "batch-2", replace=True)
+
+    assert (refreshed.rows, refreshed.tag) == (3, "v_full_batch2")
+    assert again.already_committed and again.snapshot_id == refreshed.snapshot_id
+    assert sorted(r.id for r in spark.table(table).collect()) == [2, 3, 4]
+
+
 def test_a_batch_already_committed_is_not_written_again(spark, table):
     append_once(spark, table, rows(spark, 1, 2), "batch-1")
 
