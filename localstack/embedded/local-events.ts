@@ -1,0 +1,131 @@
+/**
+ * A local stand-in for EventBridge that runs the template's own rules: each event put on the bus
+ * is matched against every `AWS::Events::Rule` EventPattern of the synthesized template, and for
+ * each matching rule its SNS targets receive the message its InputTransformer builds. So the alert
+ * and summary messages seen locally are the ones the deployed rules would send.
+ */
+import { appendFileSync } from 'node:fs';
+import type { CfnTemplate } from './definition';
+import { placeholderArn } from './definition';
+
+export interface BusEvent {
+  readonly source: string;
+  readonly 'detail-type': string;
+  readonly detail: Record<string, unknown>;
+  readonly time?: string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly resources?: string[];
+}
+
+export interface Delivery {
+  readonly rule: string;
+  /** The logical id of the SNS topic the rule targets. */
+  readonly topic: string;
+  readonly message: string;
+}
+
+type Pattern = { [key: string]: Pattern | unknown[] };
+
+/** EventBridge matching for the subset our rules use: exact values in lists, nested objects, prefix. */
+export function matchesPattern(pattern: Pattern, event: unknown): boolean {
+  return Object.entries(pattern).every(([key, expected]) => {
+    const actual = (event as Record<string, unknown> | null)?.[key];
+    if (Array.isArray(expected)) {
+      return expected.some((candidate) => {
+        if (candidate !== null && typeof candidate === 'object') {
+          const prefix = (candidate as { prefix?: unknown }).prefix;
+          if (typeof prefix === 'string') return typeof actual === 'string' && actual.startsWith(prefix);
+          throw new Error(`event pattern operator ${JSON.stringify(candidate)} is not supported locally`);
+        }
+        return Array.isArray(actual) ? actual.includes(candidate) : actual === candidate;
+      });
+    }
+    return typeof expected === 'object' && expected !== null && matchesPattern(expected as Pattern, actual);
+  });
+}
+
+function valueAtPath(event: unknown, path: string): unknown {
+  if (!path.startsWith('$')) throw new Error(`input path ${path} must start with $`);
+  return path
+    .replace(/^\$\.?/, '')
+    .split('.')
+    .filter(Boolean)
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], event);
+}
+
+/** InputTransformer: `<name>` placeholders of the template filled from InputPathsMap. */
+export function transformInput(event: unknown, pathsMap: Record<string, string>, template: string): string {
+  return template.replace(/<([A-Za-z0-9_.-]+)>/g, (whole, name: string) => {
+    if (name === 'aws.events.event.json') return JSON.stringify(event);
+    if (!(name in pathsMap)) return whole;
+    const value = valueAtPath(event, pathsMap[name]);
+    return typeof value === 'string' ? value : JSON.stringify(value ?? null);
+  });
+}
+
+interface RuleTarget {
+  readonly Arn: unknown;
+  readonly Input?: string;
+  readonly InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+}
+
+export class LocalEventBridge {
+  readonly deliveries: Delivery[] = [];
+  readonly events: BusEvent[] = [];
+
+  constructor(
+    private readonly template: CfnTemplate,
+    /** Also append every event and delivery as JSON lines here (the local run's record). */
+    private readonly logFile?: string,
+  ) {}
+
+  put(event: BusEvent): Delivery[] {
+    const stamped: BusEvent = { time: new Date().toISOString(), account: '000000000000', region: 'us-east-1', ...event };
+    this.events.push(stamped);
+    this.log({ kind: 'event', event: stamped });
+    const delivered: Delivery[] = [];
+    for (const [ruleId, resource] of Object.entries(this.template.Resources)) {
+      if (resource.Type !== 'AWS::Events::Rule') continue;
+      const properties = resource.Properties as { EventPattern?: Pattern; State?: string; Targets?: RuleTarget[] };
+      if (!properties.EventPattern || properties.State === 'DISABLED') continue;
+      if (!matchesPattern(this.resolvePattern(properties.EventPattern), stamped)) continue;
+      for (const target of properties.Targets ?? []) {
+        const topic = this.snsTopicOf(target.Arn);
+        if (!topic) continue;
+        const message = target.InputTransformer
+          ? transformInput(stamped, target.InputTransformer.InputPathsMap ?? {}, target.InputTransformer.InputTemplate)
+          : (target.Input ?? JSON.stringify(stamped));
+        const delivery = { rule: ruleId, topic, message };
+        delivered.push(delivery);
+        this.deliveries.push(delivery);
+        this.log({ kind: 'delivery', ...delivery });
+      }
+    }
+    return delivered;
+  }
+
+  /** Tokens in patterns (e.g. the state machine ARN) become the same placeholders as in the ASL. */
+  private resolvePattern(pattern: unknown): Pattern {
+    const resolve = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(resolve);
+      if (value && typeof value === 'object') {
+        const ref = (value as { Ref?: unknown }).Ref;
+        if (typeof ref === 'string') return placeholderArn(this.template, ref);
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+      }
+      return value;
+    };
+    return resolve(pattern) as Pattern;
+  }
+
+  private snsTopicOf(arn: unknown): string | undefined {
+    const ref = (arn as { Ref?: unknown } | null)?.Ref;
+    if (typeof ref === 'string' && this.template.Resources[ref]?.Type === 'AWS::SNS::Topic') return ref;
+    return undefined;
+  }
+
+  private log(entry: Record<string, unknown>): void {
+    if (this.logFile) appendFileSync(this.logFile, `${JSON.stringify(entry)}\n`);
+  }
+}
