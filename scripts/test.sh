@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, packages the Spark jobs, starts the local data plane
-# (unless it already runs), runs every test in one pytest session, and stops what it started.
+# (unless it already runs), runs the Python tests (pytest) and the TypeScript tests (vitest), and
+# stops what it started. Extra arguments go to pytest.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -23,4 +24,10 @@ set -a
 set +a
 export QP_SPARK_JARS="$(qp_jar_list)" QP_SPARK_CLASSPATH_FIRST="$(qp_classpath_first)"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
-"$QP_PYTHON" -m pytest spark-jobs/tests "$@"
+export PATH="$repo/node_modules/.bin:$PATH"  # Node 22 from the npm `node` package (aws-local-stepfunctions needs it)
+
+# Both suites always run, so one failing suite does not hide the other's result.
+status=0
+"$QP_PYTHON" -m pytest spark-jobs/tests "$@" || status=$?
+vitest run || status=$?
+exit "$status"

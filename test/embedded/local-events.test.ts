@@ -1,0 +1,82 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CfnTemplate } from '../../localstack/embedded/definition';
+import { LocalEventBridge, matchesPattern, transformInput } from '../../localstack/embedded/local-events';
+
+const failureRule = {
+  Type: 'AWS::Events::Rule',
+  Properties: {
+    EventPattern: {
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: 'Machine' }] },
+    },
+    State: 'ENABLED',
+    Targets: [{
+      Arn: { Ref: 'Alerts' },
+      InputTransformer: {
+        InputPathsMap: { name: '$.detail.name', status: '$.detail.status' },
+        InputTemplate: '"Execution <name> ended <status>"',
+      },
+    }],
+  },
+};
+const template: CfnTemplate = {
+  Resources: {
+    Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: {} },
+    Alerts: { Type: 'AWS::SNS::Topic', Properties: {} },
+    FailureRule: failureRule as never,
+  },
+};
+const machineArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:Machine';
+
+function statusChange(status: string, stateMachineArn = machineArn) {
+  return {
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: { status, stateMachineArn, name: 'run-1' },
+  };
+}
+
+describe('matchesPattern', () => {
+  it('matches listed values, nested objects and prefixes', () => {
+    expect(matchesPattern({ a: ['x', 'y'], b: { c: [1] } }, { a: 'y', b: { c: 1 } })).toBe(true);
+    expect(matchesPattern({ a: ['x'] }, { a: 'z' })).toBe(false);
+    expect(matchesPattern({ b: { c: [1] } }, { b: {} })).toBe(false);
+    expect(matchesPattern({ a: [{ prefix: 'arn:' }] }, { a: 'arn:aws' })).toBe(true);
+  });
+
+  it('refuses operators it does not implement instead of guessing', () => {
+    expect(() => matchesPattern({ a: [{ 'anything-but': 'x' }] }, { a: 'y' })).toThrow(/not supported/);
+  });
+});
+
+describe('transformInput', () => {
+  it('fills placeholders from the paths map and leaves unknown ones alone', () => {
+    const text = transformInput({ detail: { n: 3, s: 'ok' } }, { n: '$.detail.n', s: '$.detail.s' }, '<s>: <n> <other>');
+
+    expect(text).toBe('ok: 3 <other>');
+  });
+});
+
+describe('LocalEventBridge', () => {
+  it('delivers the rule\'s transformed message for a failed execution of its state machine', () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'bus-')), 'events.jsonl');
+    const bus = new LocalEventBridge(template, log);
+
+    const delivered = bus.put(statusChange('FAILED'));
+
+    expect(delivered).toEqual([{ rule: 'FailureRule', topic: 'Alerts', message: '"Execution run-1 ended FAILED"' }]);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2); // the event and the delivery
+  });
+
+  it('delivers nothing for a success or for another state machine', () => {
+    const bus = new LocalEventBridge(template);
+
+    expect(bus.put(statusChange('SUCCEEDED'))).toEqual([]);
+    expect(bus.put(statusChange('FAILED', `${machineArn}Other`))).toEqual([]);
+    expect(bus.events).toHaveLength(2);
+  });
+});

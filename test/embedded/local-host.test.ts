@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { AslDefinition } from '../../localstack/embedded/definition';
+import { type ExecutionStatusChange, LocalStateMachineHost, type PutEventsEntry } from '../../localstack/embedded/local-host';
+
+const FN = 'arn:aws:lambda:us-east-1:000000000000:function:EchoFn';
+const MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Machine';
+
+/** Invoke (optimized integration) -> PutEvents, the two task kinds the pipeline uses. */
+const definition: AslDefinition = {
+  StartAt: 'Echo',
+  States: {
+    Echo: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: FN, 'Payload.$': '$' },
+      ResultSelector: { 'echo.$': '$.Payload' },
+      Next: 'Publish',
+    },
+    Publish: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::events:putEvents',
+      Parameters: { Entries: [{ Source: 'test', DetailType: 'Done', 'Detail.$': '$.echo' }] },
+      End: true,
+    },
+  },
+};
+
+class DeniedError extends Error {
+  override readonly name = 'DeniedError';
+}
+
+function host(handler: (event: unknown) => Promise<unknown>) {
+  const published: PutEventsEntry[] = [];
+  const ended: ExecutionStatusChange[] = [];
+  const instance = new LocalStateMachineHost({
+    definition,
+    stateMachineName: 'Machine',
+    stateMachineArn: MACHINE,
+    lambdaHandlers: { EchoFn: async (event) => handler(event) },
+    eventBus: (entries) => void published.push(...entries),
+    onExecutionEnd: (change) => void ended.push(change),
+  });
+  return { instance, published, ended };
+}
+
+describe('LocalStateMachineHost', () => {
+  it('passes the payload to the handler and its result back through the invoke envelope', async () => {
+    const { instance, published, ended } = host(async (event) => ({ got: event }));
+
+    const output = await instance.start({ n: 1 }, 'run-1').result;
+
+    expect(output).toEqual({ Entries: [{ EventId: expect.any(String) }], FailedEntryCount: 0 });
+    expect(published).toEqual([{ Source: 'test', DetailType: 'Done', Detail: { got: { n: 1 } } }]);
+    expect(ended.map((e) => [e.name, e.status, e.stateMachineArn])).toEqual([['run-1', 'SUCCEEDED', MACHINE]]);
+  });
+
+  it('lists an execution as running until it ends', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { instance } = host(async () => gate.then(() => ({})));
+
+    const execution = instance.start({}, 'run-2');
+    const whileRunning = instance.listRunning(MACHINE).map((e) => e.executionArn);
+    release();
+    await execution.result;
+
+    expect(whileRunning).toEqual([execution.executionArn]);
+    expect(instance.listRunning(MACHINE)).toEqual([]);
+    expect(instance.listRunning(`${MACHINE}-other`)).toEqual([]);
+  });
+
+  it('fails the execution with the handler error name and reports FAILED', async () => {
+    const { instance, ended } = host(async () => {
+      throw new DeniedError('no entry');
+    });
+
+    const failure = await instance.start({}, 'run-3').result.catch((error: Error) => error);
+
+    expect((failure as Error & { cause: Error }).cause.name).toBe('DeniedError');
+    expect(ended[0]).toMatchObject({ status: 'FAILED', error: 'DeniedError', cause: 'no entry' });
+  });
+
+  it('refuses an execution name Step Functions would refuse', () => {
+    const { instance } = host(async () => ({}));
+
+    expect(() => instance.start({}, 'has space')).toThrow(/execution name "has space"/);
+  });
+});
