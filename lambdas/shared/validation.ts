@@ -1,0 +1,59 @@
+/** zod failures turned into one message that names every bad field and the value it had. */
+import type { z } from 'zod';
+
+const KNOWN_SHORT = 60;
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > KNOWN_SHORT ? `${text.slice(0, KNOWN_SHORT - 3)}...` : text;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((node, key) =>
+    node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined, input);
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) =>
+    typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key), '');
+}
+
+/** Levenshtein distance, for "did you mean" hints on misspelt field names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i += 1) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  const ranked = known.map((candidate) => ({ candidate, d: distance(name.toLowerCase(), candidate.toLowerCase()) }))
+    .sort((x, y) => x.d - y.d);
+  const best = ranked[0];
+  return best && best.d <= Math.max(2, Math.floor(best.candidate.length / 4)) ? best.candidate : undefined;
+}
+
+/**
+ * One line per problem: `mlParams.rollingWindow: too small: expected number to be >=1, got 0`.
+ * `knownKeys` gives, per object path, the field names for "did you mean" hints on unknown keys.
+ */
+export function describeIssues(error: z.ZodError, input: unknown, knownKeys: (path: string) => readonly string[] = () => []): string {
+  return error.issues.map((issue) => {
+    const where = pathText(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => {
+        const hint = closestName(key, knownKeys(where));
+        return `${where ? `${where}: ` : ''}unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+      }).join('; ');
+    }
+    return `${where || '(input)'}: ${issue.message}, got ${describeValue(valueAt(input, issue.path))}`;
+  }).join('; ');
+}
