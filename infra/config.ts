@@ -1,0 +1,134 @@
+/**
+ * The one typed configuration of the CDK app, validated with zod. bin/app.ts builds it from the
+ * CDK context (cdk.json and `-c key=value`) and passes it down; constructs never read context.
+ */
+import { z } from 'zod';
+import { describeIssues } from '../lambdas/shared/validation';
+
+/** `-c key=value` arrives as a string: JSON for objects, and the words true/false/numbers. */
+function fromContext(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (/^[{[]/.test(text) || text === 'true' || text === 'false' || /^-?\d+(\.\d+)?$/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return value; // left as text; the schema then names the field
+    }
+  }
+  return value;
+}
+const ctx = <T extends z.ZodType>(schema: T) => z.preprocess(fromContext, schema);
+
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name');
+const memory = z.string().regex(/^\d+[mg]$/, 'expected a size such as 1536m or 2g');
+
+const JobPolicy = z.object({
+  /** Attempts after the first (SPEC section 4). */
+  retries: z.number().int().min(0).max(10),
+  retryIntervalSeconds: z.number().int().positive(),
+  backoffRate: z.number().min(1).max(10),
+  maxRetryDelaySeconds: z.number().int().positive(),
+  /** Per attempt, measured from submission; the job is cancelled when it is exceeded. */
+  timeoutSeconds: z.number().int().positive(),
+  /** An alarm fires when a run of the pipeline takes longer than the sum of the job SLAs. */
+  slaSeconds: z.number().int().positive(),
+}).strict();
+export type JobPolicy = z.infer<typeof JobPolicy>;
+
+export const AppConfig = z.object({
+  profile: z.enum(['aws', 'local']).default('aws'),
+  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'expected a CloudFormation stack name').default('QuantumPipeline'),
+  /** Bucket names; on AWS the default lets CloudFormation generate unique names. */
+  buckets: ctx(z.object({
+    rawResults: bucketName.optional(),
+    features: bucketName.optional(),
+    artifacts: bucketName.optional(),
+  }).strict()).default({}),
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+  schedule: ctx(z.object({
+    enabled: z.boolean().default(true),
+    /** EventBridge Scheduler expression: cron(...), rate(...) or at(...). */
+    expression: z.string().regex(/^(cron|rate|at)\(.+\)$/, 'expected cron(...), rate(...) or at(...)').default('cron(0 2 * * ? *)'),
+    timezone: z.string().min(1).default('UTC'),
+  }).strict()).default({ enabled: true, expression: 'cron(0 2 * * ? *)', timezone: 'UTC' }),
+  alertEmail: z.email('expected an email address').optional(),
+  emr: ctx(z.object({
+    releaseLabel: z.string().regex(/^emr-[a-z0-9.-]+$/).default('emr-spark-8.0.0'),
+    maximumCpu: z.string().regex(/^\d+ vCPU$/, "expected e.g. '16 vCPU'").default('16 vCPU'),
+    maximumMemory: z.string().regex(/^\d+ GB$/, "expected e.g. '64 GB'").default('64 GB'),
+    maximumDisk: z.string().regex(/^\d+ GB$/, "expected e.g. '200 GB'").default('200 GB'),
+    idleTimeoutMinutes: z.number().int().min(1).max(10080).default(15),
+  }).strict()).default({ releaseLabel: 'emr-spark-8.0.0', maximumCpu: '16 vCPU', maximumMemory: '64 GB', maximumDisk: '200 GB', idleTimeoutMinutes: 15 }),
+  /** SPEC section 4 defaults: 1 GB driver, 1536 MB executors, 8 shuffle partitions, Kryo. */
+  spark: ctx(z.object({
+    driverCores: z.number().int().positive().default(1),
+    driverMemory: memory.default('1g'),
+    executorCores: z.number().int().positive().default(1),
+    executorMemory: memory.default('1536m'),
+    shufflePartitions: z.number().int().positive().default(8),
+    extraConf: z.record(z.string(), z.string()).default({}),
+  }).strict()).default({ driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m', shufflePartitions: 8, extraConf: {} }),
+  catalog: ctx(z.object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('quantum_catalog'),
+    namespace: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('quantum_features'),
+  }).strict()).default({ name: 'quantum_catalog', namespace: 'quantum_features' }),
+  jobs: ctx(z.object({
+    features: JobPolicy.default({ retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 }),
+    mlFeatures: JobPolicy.default({ retries: 2, retryIntervalSeconds: 900, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 3600, slaSeconds: 2700 }),
+  }).strict()).default({
+    features: { retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 },
+    mlFeatures: { retries: 2, retryIntervalSeconds: 900, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 3600, slaSeconds: 2700 },
+  }),
+  pollIntervalSeconds: ctx(z.number().int().min(5).max(3600)).default(60),
+  /** How a second trigger waits for the running one (PipelineBusyError retries). */
+  runSlot: ctx(z.object({
+    retryIntervalSeconds: z.number().int().positive().default(300),
+    backoffRate: z.number().min(1).max(10).default(1.5),
+    maxAttempts: z.number().int().min(0).max(50).default(12),
+  }).strict()).default({ retryIntervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 }),
+  mlDefaults: ctx(z.object({
+    rollingWindow: z.number().int().min(1).max(1000).default(5),
+    trajectoryHead: z.number().int().min(1).max(1000).default(10),
+    trajectoryTail: z.number().int().min(1).max(1000).default(10),
+  }).strict()).default({ rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 }),
+  /** Endpoints of the local profile, as the Lambdas see them. */
+  local: ctx(z.object({
+    s3Endpoint: z.url().default('http://127.0.0.1:3900'),
+    s3Region: z.string().min(1).default('garage'),
+    sparkRestUrl: z.url().default('http://127.0.0.1:6066'),
+    sparkMasterUrl: z.string().regex(/^spark:\/\/[^\s/]+:\d+$/, 'expected spark://host:port').default('spark://127.0.0.1:7077'),
+    sparkArtifactsDir: z.string().min(1).default('/opt/spark-jobs/'),
+    sparkPython: z.string().min(1).default('python3'),
+  }).strict()).default({
+    s3Endpoint: 'http://127.0.0.1:3900', s3Region: 'garage', sparkRestUrl: 'http://127.0.0.1:6066',
+    sparkMasterUrl: 'spark://127.0.0.1:7077', sparkArtifactsDir: '/opt/spark-jobs/', sparkPython: 'python3',
+  }),
+}).strict();
+export type AppConfig = z.infer<typeof AppConfig>;
+
+/** Context keys the CDK CLI and libraries set themselves (not ours to validate). */
+const FOREIGN_CONTEXT = /^(aws:|@aws-cdk\/|cdk-|aws-cdk:|acknowledged-issue-numbers|availability-zones:)/;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The validated, frozen configuration, or a ConfigError naming each bad field and value. */
+export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig> {
+  const ours = Object.fromEntries(Object.entries(context).filter(([key]) => !FOREIGN_CONTEXT.test(key)));
+  const result = AppConfig.safeParse(ours);
+  if (!result.success) {
+    throw new ConfigError(`invalid configuration: ${describeIssues(result.error, ours, (path) =>
+      path === '' ? Object.keys(AppConfig.shape) : [])}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}

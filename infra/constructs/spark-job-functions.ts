@@ -1,0 +1,150 @@
+/**
+ * The Lambda steps of the feature pipeline: one small esbuild bundle per handler in lambdas/.
+ * Their settings reach them as environment variables (names in lambdas/shared/contracts.ts).
+ */
+import { join } from 'node:path';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ENV, type PipelineSettings } from '../../lambdas/shared/contracts';
+import type { SparkCompute } from './spark-compute';
+
+export const HANDLER_NAMES = ['validate-input', 'acquire-run-slot', 'submit-job', 'job-status', 'cancel-job', 'read-summary'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+const HANDLERS_DIR = join(__dirname, '..', '..', 'lambdas', 'handlers');
+
+/** Standalone master + S3-compatible store (local profile). */
+export interface StandaloneBackendSettings {
+  readonly kind: 'standalone';
+  readonly restUrl: string;
+  readonly masterUrl: string;
+  readonly artifactsDir: string;
+  readonly python: string;
+  readonly s3Endpoint: string;
+  readonly s3Region: string;
+}
+export interface EmrBackendSettings {
+  readonly kind: 'emr-serverless';
+  readonly compute: SparkCompute;
+}
+
+export interface SparkJobFunctionsProps {
+  readonly backend: StandaloneBackendSettings | EmrBackendSettings;
+  /** What the jobs are submitted with (PIPELINE_SETTINGS). */
+  readonly settings: PipelineSettings;
+  /** The bucket of the run summaries (read by read-summary). */
+  readonly features: s3.IBucket;
+  /** Name of the state machine whose running executions acquire-run-slot lists. */
+  readonly stateMachineName: string;
+  /** @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export class SparkJobFunctions extends Construct {
+  readonly functions: Readonly<Record<HandlerName, nodejs.NodejsFunction>>;
+
+  constructor(scope: Construct, id: string, props: SparkJobFunctionsProps) {
+    super(scope, id);
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
+      throw new Error(`SparkJobFunctions: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
+    }
+    const environment = this.environment(props);
+    const make = (name: HandlerName, timeout: Duration) => {
+      const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+      // An own role per function instead of the managed AWSLambdaBasicExecutionRole: it may
+      // write to its own log group only.
+      const role = new iam.Role(this, `${pascal(name)}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `quantum pipeline Lambda ${name}`,
+      });
+      logGroup.grantWrite(role);
+      return new nodejs.NodejsFunction(this, pascal(name), {
+        role,
+        entry: join(HANDLERS_DIR, `${name}.ts`),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout,
+        environment: { ...environment, LOG_LEVEL: 'INFO' },
+        logGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        description: `quantum pipeline: ${name}`,
+        bundling: {
+          minify: true,
+          sourceMap: true,
+          keepNames: true, // Step Functions matches Retry/Catch on error class names
+          target: 'node24',
+          externalModules: ['@aws-sdk/*'],
+        },
+      });
+    };
+    this.functions = {
+      'validate-input': make('validate-input', Duration.seconds(10)),
+      'acquire-run-slot': make('acquire-run-slot', Duration.seconds(30)),
+      'submit-job': make('submit-job', Duration.seconds(60)),
+      'job-status': make('job-status', Duration.seconds(60)),
+      'cancel-job': make('cancel-job', Duration.seconds(60)),
+      'read-summary': make('read-summary', Duration.seconds(30)),
+    };
+    this.grant(props);
+  }
+
+  private environment(props: SparkJobFunctionsProps): Record<string, string> {
+    const settings = JSON.stringify(props.settings);
+    if (props.backend.kind === 'emr-serverless') {
+      const { compute } = props.backend;
+      return {
+        [ENV.backend]: 'emr-serverless',
+        [ENV.settings]: settings,
+        [ENV.artifactsUri]: compute.artifactsUri,
+        [ENV.emrApplicationId]: compute.application.attrApplicationId,
+        [ENV.emrExecutionRoleArn]: compute.jobRole.roleArn,
+        [ENV.emrLogUri]: compute.logUri,
+      };
+    }
+    const b = props.backend;
+    return {
+      [ENV.backend]: 'standalone',
+      [ENV.settings]: settings,
+      [ENV.artifactsUri]: b.artifactsDir,
+      [ENV.sparkRestUrl]: b.restUrl,
+      [ENV.sparkMasterUrl]: b.masterUrl,
+      [ENV.sparkPython]: b.python,
+      [ENV.s3Endpoint]: b.s3Endpoint,
+      [ENV.s3ForcePathStyle]: 'true',
+    };
+  }
+
+  private grant(props: SparkJobFunctionsProps): void {
+    const fns = this.functions;
+    props.features.grantRead(fns['read-summary'], `${summaryPrefix(props.settings.summaryUri)}*`);
+    // The state machine references these functions, so its ARN is built from its fixed name
+    // rather than taken from the construct (which would be a circular reference).
+    const stateMachineArn = Stack.of(this).formatArn({
+      service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fns['acquire-run-slot'].addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ListOwnExecutions', actions: ['states:ListExecutions'], resources: [stateMachineArn],
+    }));
+    if (props.backend.kind === 'emr-serverless') {
+      for (const name of ['submit-job', 'job-status', 'cancel-job'] as const) props.backend.compute.grantStartJobRun(fns[name]);
+    }
+  }
+}
+
+/** 'submit-job' -> 'SubmitJob' */
+export function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, _dash, letter: string) => letter.toUpperCase());
+}
+
+/** s3://bucket/pipeline-runs -> 'pipeline-runs/' (the key prefix of the summaries). */
+export function summaryPrefix(summaryUri: string): string {
+  const key = summaryUri.replace(/^s3a?:\/\/[^/]+\/?/, '').replace(/\/+$/, '');
+  return key ? `${key}/` : '';
+}

@@ -1,0 +1,67 @@
+/**
+ * The pipeline's buckets. The code that reads and writes them uses only what Garage and
+ * LocalStack implement too (GET/PUT/LIST/DELETE, multipart, path-style): no versioning, object
+ * lock, tagging or notifications are relied on; those below are AWS-side hardening only.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface PipelineBucketsProps {
+  /** @default CloudFormation-generated names */
+  readonly rawResultsBucketName?: string;
+  /** @default CloudFormation-generated name */
+  readonly featuresBucketName?: string;
+  /** @default CloudFormation-generated name */
+  readonly artifactsBucketName?: string;
+  /** `destroy` also empties the buckets on stack deletion. @default 'retain' */
+  readonly removalPolicy?: 'retain' | 'destroy';
+  /** Days before quarantined raw objects and EMR logs expire. @default 90 and 30 */
+  readonly quarantineRetentionDays?: number;
+  readonly logRetentionDays?: number;
+}
+
+export class PipelineBuckets extends Construct {
+  readonly rawResults: s3.Bucket;
+  readonly features: s3.Bucket;
+  readonly artifacts: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: PipelineBucketsProps = {}) {
+    super(scope, id);
+    const quarantineDays = props.quarantineRetentionDays ?? 90;
+    const logDays = props.logRetentionDays ?? 30;
+    for (const [name, days] of [['quarantineRetentionDays', quarantineDays], ['logRetentionDays', logDays]] as const) {
+      if (!Number.isInteger(days) || days < 1) throw new Error(`PipelineBuckets: ${name} must be a whole number of days >= 1, got ${days}`);
+    }
+    const destroy = (props.removalPolicy ?? 'retain') === 'destroy';
+    const common: s3.BucketProps = {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      autoDeleteObjects: destroy,
+    };
+    const abortUploads: s3.LifecycleRule = { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) };
+
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      ...common,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }, abortUploads],
+    });
+    const logged = (prefix: string): Partial<s3.BucketProps> => ({ serverAccessLogsBucket: this.accessLogs, serverAccessLogsPrefix: `${prefix}/` });
+
+    this.rawResults = new s3.Bucket(this, 'RawResults', {
+      ...common, ...logged('raw-results'), bucketName: props.rawResultsBucketName,
+      lifecycleRules: [{ id: 'expire-quarantine', prefix: 'quarantine/', expiration: Duration.days(quarantineDays) }, abortUploads],
+    });
+    this.features = new s3.Bucket(this, 'Features', {
+      ...common, ...logged('features'), bucketName: props.featuresBucketName,
+      lifecycleRules: [abortUploads],
+    });
+    this.artifacts = new s3.Bucket(this, 'Artifacts', {
+      ...common, ...logged('artifacts'), bucketName: props.artifactsBucketName,
+      lifecycleRules: [{ id: 'expire-emr-logs', prefix: 'emr-logs/', expiration: Duration.days(logDays) }, abortUploads],
+    });
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The feature pipeline stack, for both profiles. `aws`: EMR Serverless + Glue + uploaded job
+ * code. `local`: the same buckets, Lambdas, state machine, schedule and alerts, but the Lambdas
+ * submit to a Spark standalone master and use an S3-compatible endpoint (Garage or LocalStack),
+ * and nothing LocalStack lacks is in the template.
+ */
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { PipelineSettings } from '../lambdas/shared/contracts';
+import type { AppConfig } from './config';
+import { PipelineAlerts } from './constructs/alerts';
+import { FeaturePipeline } from './constructs/feature-pipeline';
+import { SparkCompute } from './constructs/spark-compute';
+import { SparkJobFunctions } from './constructs/spark-job-functions';
+import { PipelineBuckets } from './constructs/storage';
+import { PipelineSchedule } from './constructs/triggers';
+
+export interface QuantumPipelineStackProps extends StackProps {
+  readonly config: Readonly<AppConfig>;
+  /** `npm run build:spark` output uploaded on AWS; undefined skips the upload (tests). */
+  readonly sparkArtifactsDir?: string;
+}
+
+/** Fixed bucket names of the local profile: the local data plane and compose create these. */
+const LOCAL_BUCKETS = { rawResults: 'raw-results', features: 'features', artifacts: 'artifacts' } as const;
+
+export class QuantumPipelineStack extends Stack {
+  readonly buckets: PipelineBuckets;
+  readonly compute?: SparkCompute;
+  readonly functions: SparkJobFunctions;
+  readonly pipeline: FeaturePipeline;
+  readonly schedule: PipelineSchedule;
+  readonly alerts: PipelineAlerts;
+
+  constructor(scope: Construct, id: string, props: QuantumPipelineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const local = config.profile === 'local';
+    const names = local ? { ...LOCAL_BUCKETS, ...config.buckets } : config.buckets;
+    this.buckets = new PipelineBuckets(this, 'Buckets', {
+      rawResultsBucketName: names.rawResults,
+      featuresBucketName: names.features,
+      artifactsBucketName: names.artifacts,
+      removalPolicy: config.removalPolicy,
+    });
+
+    const stateMachineName = `${config.stackName}-feature-processing`;
+    const scheme = local ? 's3a' : 's3';
+    const settings = (sparkConf: Record<string, string>): PipelineSettings => ({
+      catalog: config.catalog.name,
+      namespace: config.catalog.namespace,
+      rawUri: `${scheme}://${this.buckets.rawResults.bucketName}/experiments`,
+      summaryUri: `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`,
+      sparkConf,
+      resources: {
+        driverCores: config.spark.driverCores, driverMemory: config.spark.driverMemory,
+        executorCores: config.spark.executorCores, executorMemory: config.spark.executorMemory,
+      },
+      extraSubmitArgs: [],
+      jobTimeoutSeconds: { features: config.jobs.features.timeoutSeconds, 'ml-features': config.jobs.mlFeatures.timeoutSeconds },
+      mlDefaults: { ...config.mlDefaults },
+    });
+
+    if (local) {
+      this.functions = new SparkJobFunctions(this, 'Functions', {
+        backend: {
+          kind: 'standalone', restUrl: config.local.sparkRestUrl, masterUrl: config.local.sparkMasterUrl,
+          artifactsDir: config.local.sparkArtifactsDir, python: config.local.sparkPython,
+          s3Endpoint: config.local.s3Endpoint, s3Region: config.local.s3Region,
+        },
+        // The local cluster brings its own catalog and S3 settings (spark-defaults.conf).
+        settings: settings({ ...config.spark.extraConf }),
+        features: this.buckets.features,
+        stateMachineName,
+      });
+    } else {
+      this.compute = new SparkCompute(this, 'Spark', {
+        rawResults: this.buckets.rawResults, features: this.buckets.features, artifacts: this.buckets.artifacts,
+        releaseLabel: config.emr.releaseLabel, maximumCpu: config.emr.maximumCpu, maximumMemory: config.emr.maximumMemory,
+        maximumDisk: config.emr.maximumDisk, idleTimeoutMinutes: config.emr.idleTimeoutMinutes,
+        catalogName: config.catalog.name, namespace: config.catalog.namespace,
+        artifactsSourceDir: props.sparkArtifactsDir,
+      });
+      this.functions = new SparkJobFunctions(this, 'Functions', {
+        backend: { kind: 'emr-serverless', compute: this.compute },
+        settings: settings(this.compute.sparkConf(config.spark.shufflePartitions, config.spark.extraConf)),
+        features: this.buckets.features,
+        stateMachineName,
+      });
+    }
+
+    this.pipeline = new FeaturePipeline(this, 'FeatureProcessing', {
+      stateMachineName,
+      functions: this.functions.functions,
+      featuresJob: config.jobs.features,
+      mlFeaturesJob: config.jobs.mlFeatures,
+      pollIntervalSeconds: config.pollIntervalSeconds,
+      runSlotRetry: {
+        intervalSeconds: config.runSlot.retryIntervalSeconds, backoffRate: config.runSlot.backoffRate,
+        maxAttempts: config.runSlot.maxAttempts,
+      },
+    });
+    this.schedule = new PipelineSchedule(this, 'Schedule', {
+      stateMachine: this.pipeline.stateMachine,
+      expression: config.schedule.expression,
+      timezone: config.schedule.timezone,
+      enabled: config.schedule.enabled,
+    });
+    this.alerts = new PipelineAlerts(this, 'Alerts', {
+      stateMachine: this.pipeline.stateMachine,
+      email: config.alertEmail,
+      slaSeconds: config.jobs.features.slaSeconds + config.jobs.mlFeatures.slaSeconds,
+    });
+  }
+}
