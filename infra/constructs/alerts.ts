@@ -66,7 +66,12 @@ export class PipelineAlerts extends Construct {
     this.successRule.addTarget(new eventTargets.SnsTopic(this.topic, {
       message: events.RuleTargetInput.fromText(
         `Feature pipeline run ${events.EventField.fromPath('$.detail.runId')} succeeded. `
-        + `Job 1: ${events.EventField.fromPath('$.detail.features')}. Job 2: ${events.EventField.fromPath('$.detail.mlFeatures')}`),
+        + `Job 1: ${events.EventField.fromPath('$.detail.features.status')}, `
+        + `${events.EventField.fromPath('$.detail.features.quarantinedTotal')} file(s) quarantined, `
+        + `new rows ${events.EventField.fromPath('$.detail.features.newRows')}. `
+        + `Job 2: ${events.EventField.fromPath('$.detail.mlFeatures.status')}, `
+        + `new rows ${events.EventField.fromPath('$.detail.mlFeatures.newRows')}. `
+        + `Summaries: ${events.EventField.fromPath('$.detail.features.summaryUri')}`),
     }));
     key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
 

@@ -59,11 +59,13 @@ export class FeaturePipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly logGroup: logs.LogGroup;
   readonly worstCaseHistoryEvents: number;
+  readonly stateMachineName: string;
   private readonly poll: number;
   private readonly failure: sfn.Fail;
 
   constructor(scope: Construct, id: string, private readonly props: FeaturePipelineProps) {
     super(scope, id);
+    this.stateMachineName = props.stateMachineName;
     this.poll = props.pollIntervalSeconds ?? 60;
     if (!Number.isInteger(this.poll) || this.poll < 5) {
       throw new Error(`FeaturePipeline: pollIntervalSeconds must be a whole number >= 5, got ${this.poll}`);

@@ -1,44 +1,7 @@
-/**
- * One poll of a running job. Past its timeout the job is cancelled here, before the error, so a
- * timed-out run never leaves a job behind (the state machine's own timeout would run nothing).
- */
+/** Lambda entry of the poll step (core: ../steps/job-status.ts); settings checked at load. */
 import type { Handler } from 'aws-lambda';
-import { FINAL_JOB_STATES, type JobStatus, JobStatusEvent } from '../shared/contracts';
+import type { JobStatus } from '../shared/contracts';
 import { backendFromEnv } from '../shared/env';
-import { InvalidInputError, SparkJobTimeoutError } from '../shared/errors';
-import { Logger } from '../shared/logger';
-import type { SparkBackend } from '../shared/backends/types';
-import { describeIssues } from '../shared/validation';
-
-export interface StatusDeps {
-  readonly backend: SparkBackend;
-  readonly now?: () => Date;
-  readonly log?: Logger;
-}
-
-export function createJobStatus({ backend, now = () => new Date(), log = new Logger('job-status') }: StatusDeps) {
-  return async (event: unknown): Promise<JobStatus> => {
-    const parsed = JobStatusEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`job-status event: ${describeIssues(parsed.error, event)}`);
-    const { job } = parsed.data;
-    const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind });
-    const status = await backend.describe(job.jobId);
-    const elapsedSeconds = Math.max(0, Math.round((now().getTime() - Date.parse(job.submittedAt)) / 1000));
-    if (!FINAL_JOB_STATES.has(status.state) && elapsedSeconds > job.timeoutSeconds) {
-      const cancel = await backend.cancel(job.jobId);
-      jobLog.error('job timed out', { elapsedSeconds, timeoutSeconds: job.timeoutSeconds, cancel });
-      throw new SparkJobTimeoutError(
-        `${job.kind} job ${job.jobId} still ${status.backendState} after ${elapsedSeconds}s (limit ${job.timeoutSeconds}s); `
-        + `cancel: ${cancel.note}`);
-    }
-    const result: JobStatus = {
-      state: status.state, backendState: status.backendState, elapsedSeconds,
-      // Always a string: the state machine's Fail state quotes it as the cause.
-      detail: (status.detail ?? `${job.backend} job ${status.backendState}`).slice(-4000),
-    };
-    jobLog.info('job polled', { state: result.state, backendState: result.backendState, elapsedSeconds });
-    return result;
-  };
-}
+import { createJobStatus } from '../steps/job-status';
 
 export const handler: Handler<unknown, JobStatus> = createJobStatus({ backend: backendFromEnv(process.env) });

@@ -1,35 +1,8 @@
-/** Submits one Spark job of the pipeline and returns the handle the state machine polls with. */
+/** Lambda entry of the submit step (core: ../steps/submit-job.ts); settings checked at load. */
 import type { Handler } from 'aws-lambda';
-import { type JobHandle, type PipelineSettings, SubmitJobEvent } from '../shared/contracts';
+import type { JobHandle } from '../shared/contracts';
 import { backendFromEnv, readSettings } from '../shared/env';
-import { InvalidInputError } from '../shared/errors';
-import { buildJobSpec } from '../shared/job-spec';
-import { Logger } from '../shared/logger';
-import type { SparkBackend } from '../shared/backends/types';
-import { describeIssues } from '../shared/validation';
-
-export interface SubmitDeps {
-  readonly backend: SparkBackend;
-  readonly settings: PipelineSettings;
-  readonly now?: () => Date;
-  readonly log?: Logger;
-}
-
-export function createSubmitJob({ backend, settings, now = () => new Date(), log = new Logger('submit-job') }: SubmitDeps) {
-  return async (event: unknown): Promise<JobHandle> => {
-    const parsed = SubmitJobEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`submit-job event: ${describeIssues(parsed.error, event)}`);
-    const { kind, run, clientToken } = parsed.data;
-    const spec = buildJobSpec(kind, run, settings, clientToken);
-    const { jobId } = await backend.submit(spec);
-    const handle: JobHandle = {
-      backend: backend.kind, jobId, kind, runId: run.runId, submittedAt: now().toISOString(),
-      timeoutSeconds: settings.jobTimeoutSeconds[kind],
-    };
-    log.info('job submitted', { runId: run.runId, kind, jobId, backend: backend.kind, arguments: spec.entryPointArguments });
-    return handle;
-  };
-}
+import { createSubmitJob } from '../steps/submit-job';
 
 export const handler: Handler<unknown, JobHandle> = createSubmitJob({
   backend: backendFromEnv(process.env),

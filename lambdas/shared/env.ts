@@ -64,8 +64,10 @@ export function backendFromEnv(env: Environment): SparkBackend {
 /** S3 client that also works against Garage and LocalStack (custom endpoint, path style). */
 export function s3ClientFromEnv(env: Environment): S3Client {
   const endpoint = env[ENV.s3Endpoint] || undefined;
+  const region = env.AWS_REGION || undefined;
   return new S3Client({
     ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
     forcePathStyle: env[ENV.s3ForcePathStyle] === 'true',
     // Checksums only where an API requires them: S3-compatible stores reject some defaults.
     requestChecksumCalculation: 'WHEN_REQUIRED',

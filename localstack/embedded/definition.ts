@@ -33,6 +33,22 @@ export function placeholderArn(template: CfnTemplate, logicalId: string): string
   }
 }
 
+/** What `Ref` returns for a resource: a bucket's name, a function's name, otherwise its ARN. */
+export function resolveRef(template: CfnTemplate, logicalId: string): string {
+  const resource = template.Resources[logicalId];
+  if (resource?.Type === 'AWS::S3::Bucket') {
+    const name = resource.Properties?.BucketName;
+    return typeof name === 'string' ? name : logicalId.toLowerCase();
+  }
+  if (resource?.Type === 'AWS::Lambda::Function') return logicalId;
+  return placeholderArn(template, logicalId);
+}
+
+/** A template value (string or token expression) as the string it stands for locally. */
+export function resolveValue(template: CfnTemplate, value: unknown): string {
+  return resolveToken(template, value as TemplateValue);
+}
+
 /** The logical id a placeholder Lambda ARN stands for (or undefined for anything else). */
 export function logicalIdOfLambdaArn(arn: string): string | undefined {
   const match = /^arn:aws:lambda:[^:]+:\d{12}:function:([A-Za-z0-9]+)(?::\$LATEST)?$/.exec(arn);
@@ -50,7 +66,7 @@ function resolveToken(template: CfnTemplate, value: TemplateValue): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     if ('Ref' in value && typeof value.Ref === 'string') {
-      return PSEUDO_PARAMETERS[value.Ref] ?? placeholderArn(template, value.Ref);
+      return PSEUDO_PARAMETERS[value.Ref] ?? resolveRef(template, value.Ref);
     }
     const getAtt = value['Fn::GetAtt'];
     if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {

@@ -1,0 +1,168 @@
+/**
+ * The feature pipeline, synthesized for the local profile and executed in this process: the real
+ * state machine definition, the real Lambda handler code (bound with the environment the template
+ * gives each function), the local data plane's Spark master and Garage, and the template's own
+ * EventBridge rules for alerts.
+ */
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { buildApp } from '../../infra/app';
+import { loadConfig } from '../../infra/config';
+import { HANDLER_NAMES, type HandlerName } from '../../infra/constructs/spark-job-functions';
+import type { QuantumPipelineStack } from '../../infra/stack';
+import { ENV, PipelineSettings } from '../../lambdas/shared/contracts';
+import { backendFromEnv, type Environment, readSettings, s3ClientFromEnv } from '../../lambdas/shared/env';
+import { createAcquireRunSlot } from '../../lambdas/steps/acquire-run-slot';
+import { createCancelJob } from '../../lambdas/steps/cancel-job';
+import { createJobStatus } from '../../lambdas/steps/job-status';
+import { createReadSummary } from '../../lambdas/steps/read-summary';
+import { createSubmitJob } from '../../lambdas/steps/submit-job';
+import { validateInput } from '../../lambdas/steps/validate-input';
+import { Logger } from '../../lambdas/shared/logger';
+import { allStates, type AslDefinition, type CfnTemplate, placeholderArn, resolveDefinition, resolveValue } from './definition';
+import { LocalEventBridge } from './local-events';
+import { type LambdaHandler, LocalStateMachineHost } from './local-host';
+
+/** The local data plane as `localstack/dataplane.sh` describes it in dataplane.env. */
+export interface Dataplane {
+  readonly s3Endpoint: string;
+  readonly s3Region: string;
+  readonly sparkRestUrl: string;
+  readonly sparkMasterUrl: string;
+  readonly sparkWorkDir: string;
+  readonly python: string;
+  /** dist/spark-jobs: the packaged jobs (npm run build:spark). */
+  readonly distDir: string;
+}
+
+export function dataplaneFromEnv(env: Environment): Dataplane {
+  const need = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} is not set: start the data plane (npm run dataplane:start) and load its dataplane.env`);
+    return value;
+  };
+  return {
+    s3Endpoint: need('QP_S3_ENDPOINT'), s3Region: need('QP_S3_REGION'), sparkRestUrl: need('QP_SPARK_REST_URL'),
+    sparkMasterUrl: need('QP_SPARK_MASTER_URL'), sparkWorkDir: need('QP_SPARK_WORK_DIR'), python: need('QP_PYTHON'),
+    distDir: need('QP_DIST_DIR'),
+  };
+}
+
+export interface LocalPipelineOptions {
+  readonly dataplane: Dataplane;
+  /** CDK context on top of the local profile (e.g. `{ jobs: {...} }` for shorter timeouts). */
+  readonly context?: Record<string, unknown>;
+  /** Changes to what the jobs are submitted with (tests use their own namespace and prefixes). */
+  readonly settings?: Partial<PipelineSettings>;
+  /** Duration of each poll Wait state. @default 2000 */
+  readonly pollMs?: number;
+  /** Retry pauses by state name; unset states keep the definition's intervals. */
+  readonly retryOverridesMs?: Record<string, number | number[]>;
+  /** JSON-lines record of events and alert deliveries. @default none */
+  readonly eventLog?: string;
+  /** Where the handlers' JSON log lines go (CloudWatch Logs on AWS). @default dropped */
+  readonly lambdaLog?: (line: string) => void;
+}
+
+export interface LocalPipeline {
+  readonly host: LocalStateMachineHost;
+  readonly bus: LocalEventBridge;
+  readonly stack: QuantumPipelineStack;
+  readonly template: CfnTemplate;
+  readonly definition: AslDefinition;
+  readonly settings: PipelineSettings;
+}
+
+function logicalId(stack: QuantumPipelineStack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** Each function's environment, as the template sets it, with its tokens resolved locally. */
+function functionEnvironment(template: CfnTemplate, id: string): Record<string, string> {
+  const variables = (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  return Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolveValue(template, value)]));
+}
+
+export function createLocalPipeline(options: LocalPipelineOptions): LocalPipeline {
+  const { dataplane } = options;
+  const config = loadConfig({
+    ...options.context,
+    profile: 'local',
+    local: {
+      s3Endpoint: dataplane.s3Endpoint, s3Region: dataplane.s3Region, sparkRestUrl: dataplane.sparkRestUrl,
+      sparkMasterUrl: dataplane.sparkMasterUrl, sparkArtifactsDir: dataplane.distDir, sparkPython: dataplane.python,
+    },
+  });
+  // Bundling is skipped: the handlers run from source here, not from the esbuild bundles.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = buildApp(app, config, undefined, { nag: false });
+  const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+  const machineId = logicalId(stack, stack.pipeline.stateMachine);
+  const definition = resolveDefinition(template, machineId);
+
+  let host: LocalStateMachineHost | undefined;
+  let settings: PipelineSettings | undefined;
+  const handlers: Record<string, LambdaHandler> = {};
+  for (const name of HANDLER_NAMES) {
+    const id = logicalId(stack, stack.functions.functions[name]);
+    const env: Record<string, string> = {
+      ...functionEnvironment(template, id),
+      [ENV.sparkWorkDir]: dataplane.sparkWorkDir,
+      AWS_REGION: dataplane.s3Region,
+    };
+    if (options.settings && env[ENV.settings]) {
+      env[ENV.settings] = JSON.stringify(PipelineSettings.parse({ ...JSON.parse(env[ENV.settings]), ...options.settings }));
+    }
+    if (env[ENV.settings]) settings = readSettings(env);
+    handlers[id] = bindHandler(name, env, new Logger(name, {}, 'INFO', options.lambdaLog ?? (() => undefined)), () => {
+      if (!host) throw new Error('the local host is not ready');
+      return host;
+    });
+  }
+  if (!settings) throw new Error('no function of the template carries PIPELINE_SETTINGS');
+
+  const bus = new LocalEventBridge(template, options.eventLog);
+  const waits = Object.fromEntries(allStates(definition)
+    .filter(([, state]) => state.Type === 'Wait')
+    .map(([name]) => [name, options.pollMs ?? 2000]));
+  host = new LocalStateMachineHost({
+    definition,
+    stateMachineName: stack.pipeline.stateMachineName,
+    stateMachineArn: placeholderArn(template, machineId),
+    lambdaHandlers: handlers,
+    eventBus: (entries) => {
+      for (const entry of entries) {
+        const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : (entry.Detail ?? {});
+        bus.put({ source: entry.Source ?? '', 'detail-type': entry.DetailType ?? '', detail });
+      }
+    },
+    onExecutionEnd: (change) => void bus.put({
+      source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { ...change },
+      resources: [change.executionArn],
+    }),
+    waitOverridesMs: waits,
+    retryOverridesMs: options.retryOverridesMs,
+  });
+  return { host, bus, stack, template, definition, settings };
+}
+
+/** The handler code of each function, wired with that function's own environment. */
+function bindHandler(name: HandlerName, env: Environment, log: Logger, host: () => LocalStateMachineHost): LambdaHandler {
+  switch (name) {
+    case 'validate-input':
+      return async (event) => {
+        const run = validateInput(event);
+        log.info('input accepted', { runId: run.runId, options: run.options });
+        return run;
+      };
+    case 'acquire-run-slot':
+      return createAcquireRunSlot({ list: async (arn) => host().listRunning(arn) }, log);
+    case 'submit-job':
+      return createSubmitJob({ backend: backendFromEnv(env), settings: readSettings(env), log });
+    case 'job-status':
+      return createJobStatus({ backend: backendFromEnv(env), log });
+    case 'cancel-job':
+      return createCancelJob({ backend: backendFromEnv(env), log });
+    case 'read-summary':
+      return createReadSummary({ s3: s3ClientFromEnv(env), settings: readSettings(env), log });
+  }
+}
