@@ -38,7 +38,7 @@ export function closestName(name: string, known: readonly string[]): string | un
   const ranked = known.map((candidate) => ({ candidate, d: distance(name.toLowerCase(), candidate.toLowerCase()) }))
     .sort((x, y) => x.d - y.d);
   const best = ranked[0];
-  return best && best.d <= Math.max(2, Math.floor(best.candidate.length / 4)) ? best.candidate : undefined;
+  return best && best.d <= Math.max(2, Math.ceil(best.candidate.length * 0.4)) ? best.candidate : undefined;
 }
 
 /**

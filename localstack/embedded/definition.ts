@@ -71,11 +71,10 @@ function resolveToken(template: CfnTemplate, value: TemplateValue): string {
     const getAtt = value['Fn::GetAtt'];
     if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {
       const [logicalId, attribute] = getAtt as [string, string];
-      if (attribute === 'Arn' || attribute === 'Name') {
-        const arn = placeholderArn(template, logicalId);
-        return attribute === 'Arn' ? arn : logicalId;
-      }
-      throw new Error(`cannot resolve Fn::GetAtt ${logicalId}.${attribute} locally`);
+      if (attribute === 'Arn') return placeholderArn(template, logicalId);
+      if (!template.Resources[logicalId]) throw new Error(`cannot resolve Fn::GetAtt ${logicalId}.${attribute}: no such resource`);
+      // Other attributes (ids, names) have no local meaning: a readable stand-in.
+      return attribute === 'Name' ? logicalId : `${logicalId}.${attribute}`;
     }
     const join = value['Fn::Join'];
     if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {

@@ -1,0 +1,104 @@
+/**
+ * The synthesized "feature processing" state machine executed locally on the real data plane:
+ * real Lambda handler code, Spark standalone through its REST API, Garage, the Iceberg catalog.
+ */
+import { describe, expect, it } from 'vitest';
+import { ERROR_NAMES } from '../../lambdas/shared/errors';
+import { driverState, entered, execute, exitedOutput, isolatedPipeline, uploadRecords } from './harness';
+
+const BASE_TABLES = ['molecules', 'ansatz_info', 'performance_metrics', 'vqe_results', 'initial_parameters',
+  'optimal_parameters', 'vqe_iterations', 'iteration_parameters', 'hamiltonian_terms'];
+const ML_TABLES = ['ml_iteration_features', 'ml_run_summary'];
+const MINUTES = 60_000;
+
+describe('feature processing state machine, executed locally', () => {
+  it('runs job 1 then job 2: rows land in all 11 tables and the summary event goes out', async () => {
+    // Prepare
+    const { pipeline, rawPrefix } = isolatedPipeline();
+    uploadRecords(rawPrefix, 6);
+
+    // Act
+    const run = await execute(pipeline, {}, 'e2e-happy');
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    const features = run.output?.features.outcome;
+    const ml = run.output?.mlFeatures.outcome;
+    expect(features.status).toBe('succeeded');
+    for (const table of BASE_TABLES) expect(features.newRows[table], table).toBeGreaterThan(0);
+    for (const table of ML_TABLES) expect(ml.newRows[table], table).toBeGreaterThan(0);
+    expect(ml.newRows.ml_run_summary).toBe(6);
+    expect(features.newRows.vqe_iterations).toBe(ml.newRows.ml_iteration_features);
+    const summaryEvent = pipeline.bus.events.find((e) => e['detail-type'] === 'ML Features Updated');
+    expect(summaryEvent?.detail).toMatchObject({ runId: 'e2e-happy', features: { status: 'succeeded' } });
+    expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(/run e2e-happy succeeded/);
+  }, 12 * MINUTES);
+
+  it('fails fast on invalid input, naming the fields, before any job is submitted', async () => {
+    const { pipeline } = isolatedPipeline();
+
+    const run = await execute(pipeline, { maxFiles: 0, fullRefesh: true }, 'e2e-invalid');
+
+    expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
+    expect(run.error?.message).toMatch(/maxFiles/);
+    expect(run.error?.message).toMatch(/unknown field "fullRefesh" \(did you mean "fullRefresh"\?\)/);
+    expect(entered(run, 'SubmitFeatureJob')).toHaveLength(0);
+    expect(pipeline.bus.deliveries.some((d) => /e2e-invalid ended FAILED/.test(d.message))).toBe(true);
+  }, 2 * MINUTES);
+
+  it('retries a failing Spark job as the policy says, then takes the alert path', async () => {
+    // Prepare: job 1 dies right after its first table commit, on every attempt; 1 retry.
+    const { pipeline, rawPrefix } = isolatedPipeline({
+      context: { jobs: { features: { retries: 1, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 900, slaSeconds: 900 } } },
+      settings: { sparkConf: { 'spark.qp.test.exitAfterTable': 'molecules' } },
+      retryOverridesMs: { FeatureJob: 0 },
+    });
+    uploadRecords(rawPrefix, 2);
+
+    const run = await execute(pipeline, { skipMlFeatures: true }, 'e2e-failing');
+
+    expect(run.error?.name).toBe(ERROR_NAMES.jobFailed);
+    expect(entered(run, 'SubmitFeatureJob')).toHaveLength(2); // first attempt + 1 retry
+    expect(run.events.filter((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'FeatureJob')).toHaveLength(1);
+    expect(entered(run, 'PipelineFailed')).toHaveLength(1);
+    expect(pipeline.bus.deliveries.some((d) => /e2e-failing ended FAILED: SparkJobFailedError/.test(d.message))).toBe(true);
+  }, 10 * MINUTES);
+
+  it('cancels a job that runs past its timeout and fails with SparkJobTimeoutError', async () => {
+    const { pipeline, rawPrefix } = isolatedPipeline({
+      context: { jobs: { features: { retries: 3, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 6, slaSeconds: 900 } } },
+    });
+    uploadRecords(rawPrefix, 2);
+
+    const run = await execute(pipeline, {}, 'e2e-timeout');
+
+    expect(run.error?.name).toBe(ERROR_NAMES.jobTimeout);
+    expect(entered(run, 'SubmitFeatureJob')).toHaveLength(1); // a timeout is not retried
+    const [cancel] = exitedOutput(run, 'CancelFeatureJob');
+    expect(cancel.cancel.cancelled === true || /not killed/.test(cancel.cancel.note)).toBe(true);
+    const jobId = exitedOutput(run, 'SubmitFeatureJob')[0].job.jobId;
+    await expect.poll(() => driverState(jobId), { timeout: 60_000, interval: 2000 }).toMatch(/^(KILLED|FAILED)$/);
+  }, 5 * MINUTES);
+
+  it('lets two concurrent triggers take turns: the second waits, then finds nothing new', async () => {
+    const { pipeline, rawPrefix } = isolatedPipeline({
+      context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
+      retryOverridesMs: { AcquireRunSlot: 3000 },
+    });
+    uploadRecords(rawPrefix, 3);
+
+    const [first, second] = await Promise.all([
+      execute(pipeline, { skipMlFeatures: true }, 'e2e-first'),
+      new Promise((resolve) => setTimeout(resolve, 300)).then(() => execute(pipeline, { skipMlFeatures: true }, 'e2e-second')),
+    ]);
+
+    expect(first.error).toBeUndefined();
+    expect(second.error).toBeUndefined();
+    const firstDone = first.events.find((e) => e.type === 'ExecutionSucceeded')!.timestamp;
+    const secondSubmit = entered(second, 'SubmitFeatureJob')[0].timestamp;
+    expect(secondSubmit).toBeGreaterThanOrEqual(firstDone);
+    expect(second.events.some((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'AcquireRunSlot')).toBe(true);
+    expect(first.output?.features.outcome.status).toBe('succeeded');
+    expect(second.output?.features.outcome.status).toBe('no_changes');
+  }, 12 * MINUTES);
+});

@@ -1,0 +1,84 @@
+/**
+ * Helpers of the end-to-end tests: each test gets its own namespace and S3 prefixes on the real
+ * local data plane, uploads synthetic records, and executes the synthesized state machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline, type LocalPipelineOptions } from '../../localstack/embedded/local-pipeline';
+import type { ExecutionEvent } from '../../localstack/embedded/local-host';
+
+const REPO = join(__dirname, '..', '..');
+
+export interface Isolated {
+  readonly id: string;
+  readonly rawPrefix: string;
+  readonly pipeline: LocalPipeline;
+}
+
+/** A pipeline whose jobs use a namespace and prefixes of their own. */
+export function isolatedPipeline(options: Omit<LocalPipelineOptions, 'dataplane'> = {}): Isolated {
+  const id = randomBytes(4).toString('hex');
+  const rawPrefix = `e2e-${id}/experiments`;
+  const pipeline = createLocalPipeline({
+    pollMs: 2000,
+    ...options,
+    dataplane: dataplaneFromEnv(process.env),
+    settings: {
+      namespace: `e2e_${id}`,
+      rawUri: `s3a://raw-results/${rawPrefix}`,
+      summaryUri: `s3a://features/e2e-${id}/runs`,
+      ...options.settings,
+    },
+  });
+  return { id, rawPrefix, pipeline };
+}
+
+/** Uploads synthetic VQE records (spark-jobs/tools/demo_data.py) under the raw prefix. */
+export function uploadRecords(rawPrefix: string, count: number, start = 0): void {
+  const python = process.env.QP_PYTHON;
+  if (!python) throw new Error('QP_PYTHON is not set: run the tests through `npm test`');
+  execFileSync(python, [join(REPO, 'spark-jobs', 'tools', 'demo_data.py'), '--count', String(count), '--start', String(start),
+    '--prefix', rawPrefix], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export interface Finished {
+  readonly output?: Record<string, any>;
+  readonly error?: { name: string; message: string };
+  readonly events: ExecutionEvent[];
+}
+
+/** Runs one execution to its end and keeps every event of it. */
+export async function execute(pipeline: LocalPipeline, input: unknown, name: string): Promise<Finished> {
+  const execution = pipeline.host.start(input, name);
+  const events: ExecutionEvent[] = [];
+  const collected = (async () => {
+    for await (const event of execution.events) events.push(event);
+  })();
+  let output: Record<string, any> | undefined;
+  let error: { name: string; message: string } | undefined;
+  try {
+    output = (await execution.result) as Record<string, any>;
+  } catch (failure) {
+    const cause = (failure as { cause?: Error }).cause;
+    error = { name: cause?.name ?? (failure as Error).name, message: cause?.message ?? (failure as Error).message };
+  }
+  await collected;
+  return { output, error, events };
+}
+
+export function entered(finished: Finished, state: string): ExecutionEvent[] {
+  return finished.events.filter((e) => e.type === 'StateEntered' && 'state' in e && e.state.name === state);
+}
+
+export function exitedOutput(finished: Finished, state: string): any[] {
+  return finished.events
+    .filter((e) => e.type === 'StateExited' && 'state' in e && e.state.name === state)
+    .map((e) => ('state' in e ? e.state.output : undefined));
+}
+
+/** The driver state of a standalone submission, straight from the master's REST API. */
+export async function driverState(submissionId: string): Promise<string> {
+  const response = await fetch(`${process.env.QP_SPARK_REST_URL}/v1/submissions/status/${submissionId}`);
+  return ((await response.json()) as { driverState: string }).driverState;
+}

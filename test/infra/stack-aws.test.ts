@@ -1,0 +1,134 @@
+/** The aws profile: every property that matters, asserted on a fresh stack per test. */
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { PipelineSettings } from '../../lambdas/shared/contracts';
+import { environmentOf, synth } from './support';
+
+describe('aws profile: storage', () => {
+  it('makes four private, encrypted, TLS-only buckets; three log to the fourth', () => {
+    const { template } = synth();
+
+    template.resourceCountIs('AWS::S3::Bucket', 4);
+    template.allResourcesProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    });
+    expect(Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { LoggingConfiguration: Match.anyValue() } }))).toHaveLength(3);
+    template.resourcePropertiesCountIs('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    }, 4);
+  });
+
+  it('expires quarantined raw objects after 90 days and EMR logs after 30', () => {
+    const { template } = synth();
+
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'quarantine/', ExpirationInDays: 90, Status: 'Enabled' })]) },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'emr-logs/', ExpirationInDays: 30 })]) },
+    });
+  });
+
+  it('retains buckets by default and deletes them with their objects when removalPolicy is destroy', () => {
+    synth().template.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    const destroyed = synth({ removalPolicy: 'destroy' }).template;
+    destroyed.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    destroyed.resourceCountIs('Custom::S3AutoDeleteObjects', 4);
+  });
+});
+
+describe('aws profile: Spark compute', () => {
+  it('runs an EMR Serverless Spark application on emr-spark-8.0.0 with auto start/stop and a capacity cap', () => {
+    synth({ emr: { idleTimeoutMinutes: 20, maximumCpu: '8 vCPU' } }).template.hasResourceProperties('AWS::EMRServerless::Application', {
+      Type: 'SPARK',
+      ReleaseLabel: 'emr-spark-8.0.0',
+      AutoStartConfiguration: { Enabled: true },
+      AutoStopConfiguration: { Enabled: true, IdleTimeoutMinutes: 20 },
+      MaximumCapacity: { Cpu: '8 vCPU', Memory: '64 GB', Disk: '200 GB' },
+    });
+  });
+
+  it('gives the job role only its buckets and the one Glue database', () => {
+    const { template } = synth();
+
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'emr-serverless.amazonaws.com' } })] },
+    });
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'quantum_features' } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+        Sid: 'IcebergGlueCatalog',
+        Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
+      })]) },
+    });
+    const statements = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(statements).not.toMatch(/"Action":"(s3|glue|emr-serverless):\*"/);
+  });
+
+  it('uploads the packaged jobs to the artifacts bucket', () => {
+    synth().template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketKeyPrefix: 'spark-jobs/', Prune: true });
+  });
+
+  it('refuses to deploy without the packaged jobs', async () => {
+    const { SparkCompute } = await import('../../infra/constructs/spark-compute');
+    const { Stack } = await import('aws-cdk-lib');
+    const { Bucket } = await import('aws-cdk-lib/aws-s3');
+    const stack = new Stack();
+    const bucket = new Bucket(stack, 'B');
+
+    expect(() => new SparkCompute(stack, 'S', { rawResults: bucket, features: bucket, artifacts: bucket, artifactsSourceDir: '/nonexistent' }))
+      .toThrow(/artifactsSourceDir \/nonexistent lacks feature_processing\.py.*npm run build:spark/);
+    expect(() => new SparkCompute(stack, 'T', { rawResults: bucket, features: bucket, artifacts: bucket, idleTimeoutMinutes: 0 }))
+      .toThrow(/idleTimeoutMinutes must be >= 1, got 0/);
+  });
+});
+
+describe('aws profile: Lambda steps', () => {
+  it('bundles six Node 24 ARM functions with tracing, each logging to its own group', () => {
+    const { template } = synth();
+
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Handler: 'index.handler',
+      LoggingConfig: { LogGroup: Match.anyValue() },
+    }, 6);
+  });
+
+  it('configures the EMR Serverless backend and the job settings of SPEC section 4', () => {
+    const s = synth();
+    const env = environmentOf(s, 'submit-job');
+
+    expect(env.SPARK_BACKEND).toBe('emr-serverless');
+    expect(env.SPARK_ARTIFACTS_URI).toMatch(/^s3:\/\/.+\/spark-jobs\/$/);
+    expect(env.EMR_APPLICATION_ID).toBeTruthy();
+    const settings = PipelineSettings.parse(JSON.parse(env.PIPELINE_SETTINGS));
+    expect(settings.resources).toEqual({ driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' });
+    expect(settings.jobTimeoutSeconds).toEqual({ features: 7200, 'ml-features': 3600 });
+    expect(settings.sparkConf).toMatchObject({
+      'spark.sql.catalog.quantum_catalog.type': 'glue',
+      'spark.serializer': 'org.apache.spark.serializer.KryoSerializer',
+      'spark.sql.shuffle.partitions': '8',
+    });
+    expect(settings.rawUri).toMatch(/^s3:\/\/[^/]+\/experiments$/);
+  });
+
+  it('lets the submit, status and cancel functions drive job runs and pass the job role, nothing more', () => {
+    const { template } = synth();
+
+    template.resourcePropertiesCountIs('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([
+        Match.objectLike({ Action: ['emr-serverless:StartJobRun', 'emr-serverless:GetJobRun', 'emr-serverless:CancelJobRun'] }),
+        Match.objectLike({ Action: 'iam:PassRole' }),
+      ]) },
+    }, 3);
+  });
+
+  it('lets the run-slot function list the executions of its own state machine only', () => {
+    synth().template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+        Sid: 'ListOwnExecutions', Action: 'states:ListExecutions',
+        Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-processing'])] },
+      })]) },
+    });
+  });
+});
