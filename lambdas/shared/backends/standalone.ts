@@ -41,7 +41,7 @@ const STATE_MAP: Record<string, JobState> = {
   ERROR: 'FAILED',
   KILLED: 'CANCELLED',
 };
-const STDERR_TAIL_LINES = 40;
+const LOG_TAIL_LINES = 20;
 const DETAIL_LIMIT = 3500;
 
 interface RestReply {
@@ -105,7 +105,7 @@ export class StandaloneBackend implements SparkBackend {
     }
     const state = STATE_MAP[driverState] ?? 'PENDING';
     const detail = state === 'FAILED'
-      ? (await this.stderrTail(jobId)) ?? reply.message ?? `driver ${driverState}`
+      ? (await this.logTail(jobId)) ?? reply.message ?? `driver ${driverState}`
       : `standalone driver ${driverState}`;
     return { state, backendState: driverState, detail: detail.slice(-DETAIL_LIMIT) };
   }
@@ -117,14 +117,23 @@ export class StandaloneBackend implements SparkBackend {
       : { cancelled: false, note: `${jobId} not killed: ${reply.message ?? 'no message'}` };
   }
 
-  private async stderrTail(jobId: string): Promise<string | undefined> {
+  /**
+   * The end of the driver's logs: its stderr holds the Spark log, its stdout the Python traceback
+   * (SparkSubmit runs the script as a child process); the traceback comes last so a cut keeps it.
+   */
+  private async logTail(jobId: string): Promise<string | undefined> {
     if (!this.props.workDir || !/^[A-Za-z0-9_-]+$/.test(jobId)) return undefined;
-    try {
-      const text = await readFile(join(this.props.workDir, jobId, 'stderr'), 'utf8');
-      return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
-    } catch {
-      return undefined; // the worker may be another machine; the master's message remains
-    }
+    const tail = async (name: string) => {
+      try {
+        const text = await readFile(join(this.props.workDir!, jobId, name), 'utf8');
+        return text.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
+      } catch {
+        return ''; // the worker may be another machine; the master's message remains
+      }
+    };
+    const [stderr, stdout] = await Promise.all([tail('stderr'), tail('stdout')]);
+    const text = [stderr && `--- driver stderr ---\n${stderr}`, stdout && `--- driver stdout ---\n${stdout}`].filter(Boolean).join('\n');
+    return text || undefined;
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RestReply> {
