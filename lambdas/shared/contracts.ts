@@ -73,7 +73,8 @@ export const AcquireRunSlotEvent = z.object({
   startTime: z.string().min(1),
 });
 export type AcquireRunSlotEvent = z.infer<typeof AcquireRunSlotEvent>;
-export const RunSlot = z.object({ holder: z.string(), waitedFor: z.array(z.string()) });
+/** The slot this execution holds, and how many executions were running when it took it. */
+export const RunSlot = z.object({ holder: z.string(), runningExecutions: z.number().int().positive() });
 export type RunSlot = z.infer<typeof RunSlot>;
 
 // ---------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@
  */
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { AcquireRunSlotEvent, type RunSlot } from '../shared/contracts';
-import { PipelineBusyError, SparkBackendUnavailableError } from '../shared/errors';
+import { InvalidInputError, PipelineBusyError, SparkBackendUnavailableError } from '../shared/errors';
 import { Logger } from '../shared/logger';
+import { describeIssues } from '../shared/validation';
 
 export interface RunningExecution {
   readonly executionArn: string;
@@ -30,12 +31,14 @@ export function decideRunSlot(self: { executionArn: string; startTime: string },
   if (holder !== self.executionArn) {
     throw new PipelineBusyError(`execution ${holder} (started ${contenders[0].startDate.toISOString()}) is working on the tables; waiting for it`);
   }
-  return { holder, waitedFor: [] };
+  return { holder, runningExecutions: contenders.length };
 }
 
 export function createAcquireRunSlot(executions: RunningExecutions, log = new Logger('acquire-run-slot')) {
   return async (event: unknown): Promise<RunSlot> => {
-    const request = AcquireRunSlotEvent.parse(event);
+    const parsed = AcquireRunSlotEvent.safeParse(event);
+    if (!parsed.success) throw new InvalidInputError(`acquire-run-slot event: ${describeIssues(parsed.error, event)}`);
+    const request = parsed.data;
     const running = await executions.list(request.stateMachineArn);
     const slot = decideRunSlot(request, running);
     log.info('run slot acquired', { executionArn: request.executionArn, running: running.length });

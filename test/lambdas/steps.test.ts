@@ -116,7 +116,13 @@ describe('acquire-run-slot', () => {
   });
 
   it('counts itself even when the listing does not show it yet', () => {
-    expect(decideRunSlot(me, []).holder).toBe('arn:b');
+    expect(decideRunSlot(me, [])).toEqual({ holder: 'arn:b', runningExecutions: 1 });
+  });
+
+  it('refuses an event without the execution context, naming the field', async () => {
+    const acquire = createAcquireRunSlot({ list: async () => [] }, quiet);
+
+    await expect(acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b' })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/startTime/) });
   });
 
   it('lists RUNNING executions of its state machine page by page', async () => {
