@@ -30,10 +30,20 @@ function elapsed(ms: number): string {
 }
 
 /** Follows the event log until the execution ends; `write` gets each line (no newline). */
+function jobIdOf(output: unknown): string | undefined {
+  const job = (output as { job?: { jobId?: unknown } } | null)?.job;
+  return typeof job?.jobId === 'string' ? job.jobId : undefined;
+}
+
+/** States worth a line when entered: work and outcomes, not plumbing (Pass, Choice, Wait). */
+const ANNOUNCED = new Set(['Task', 'Parallel', 'Succeed', 'Fail']);
+
+/** Follows the event log until the execution ends; `write` gets each line (no newline). */
 export async function followProgress(events: ExecutionEvents, write: Write, label = ''): Promise<ProgressRecord> {
   const record: ProgressRecord = { timings: [], retries: [], caught: [] };
   const enteredAt = new Map<string, number>();
-  const lastJobState = new Map<string, string>();
+  const pollStates = new Set<string>();
+  let lastJobState: string | undefined;
   let started = 0;
   const prefix = label ? `[${label}] ` : '';
   const line = (event: ExecutionEvent, text: string) =>
@@ -47,18 +57,22 @@ export async function followProgress(events: ExecutionEvents, write: Write, labe
         break;
       case 'StateEntered':
         enteredAt.set(event.state.name, event.timestamp);
-        if (event.state.type !== 'Wait' && !lastJobState.has(event.state.name)) line(event, `▶ ${event.state.name}`);
+        if (/^Submit/.test(event.state.name)) lastJobState = undefined; // a new job: report its states afresh
+        if (ANNOUNCED.has(event.state.type) && !pollStates.has(event.state.name)) line(event, `▶ ${event.state.name}`);
         break;
       case 'StateExited': {
         const since = enteredAt.get(event.state.name) ?? event.timestamp;
         record.timings.push({ name: event.state.name, entered: since, seconds: (event.timestamp - since) / 1000 });
+        if (event.state.type !== 'Task' && event.state.type !== 'Parallel') break;
         const jobState = jobStateOf(event.state.output);
-        if (jobState !== undefined) {
-          if (lastJobState.get(event.state.name) !== jobState) line(event, `  ${event.state.name}: job ${jobState}`);
-          lastJobState.set(event.state.name, jobState);
-        } else if (event.state.type !== 'Wait' && event.state.type !== 'Choice' && event.state.type !== 'Pass') {
-          line(event, `✓ ${event.state.name} (${elapsed(event.timestamp - since)})`);
+        if (jobState !== undefined && event.state.type === 'Task' && !/^Read/.test(event.state.name)) {
+          pollStates.add(event.state.name);
+          if (jobState !== lastJobState) line(event, `  ${event.state.name}: job ${jobState}`);
+          lastJobState = jobState;
+          break;
         }
+        const jobId = /^Submit/.test(event.state.name) ? jobIdOf(event.state.output) : undefined;
+        line(event, `✓ ${event.state.name} (${elapsed(event.timestamp - since)})${jobId ? ` job ${jobId}` : ''}`);
         break;
       }
       case 'StateRetried':
