@@ -3,26 +3,42 @@ import {
   CancelJobRunCommand,
   ConflictException,
   EMRServerlessClient,
+  EMRServerlessServiceException,
   GetJobRunCommand,
   InternalServerException,
   JobRunState,
   ResourceNotFoundException,
+  ServiceQuotaExceededException,
   StartJobRunCommand,
   ValidationException,
 } from '@aws-sdk/client-emr-serverless';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobSpec } from '../../lambdas/shared/contracts';
-import { EmrServerlessBackend, sparkSubmitParameters } from '../../lambdas/shared/backends/emr-serverless';
+import { EmrServerlessBackend, type EmrServerlessBackendProps, sparkSubmitParameters } from '../../lambdas/shared/backends/emr-serverless';
 
 const emr = mockClient(EMRServerlessClient);
 const meta = { $metadata: {} };
 
-function backend(): EmrServerlessBackend {
+function backend(overrides: Partial<EmrServerlessBackendProps> = {}): EmrServerlessBackend {
   return new EmrServerlessBackend({
     client: new EMRServerlessClient({ region: 'eu-west-1' }), applicationId: 'app-1',
     executionRoleArn: 'arn:aws:iam::123456789012:role/job', artifactsUri: 's3://artifacts/spark-jobs/', logUri: 's3://artifacts/emr-logs/',
+    ...overrides,
   });
+}
+
+/**
+ * How the SDK surfaces an error code it has no class for (ThrottlingException and
+ * AccessDeniedException are not modelled by client-emr-serverless): the service base class
+ * carrying the code as its name.
+ */
+function unmodelled(name: string, httpStatusCode: number, message: string): EMRServerlessServiceException {
+  return new EMRServerlessServiceException({ name, $fault: httpStatusCode >= 500 ? 'server' : 'client', $metadata: { httpStatusCode }, message });
+}
+/** What the Node HTTP handler throws when the endpoint cannot be reached. */
+function networkError(code: string): Error {
+  return Object.assign(new Error(`connect ${code} 10.0.0.1:443`), { code, errno: -111, syscall: 'connect' });
 }
 
 const spec: JobSpec = {
@@ -61,14 +77,39 @@ describe('EmrServerlessBackend.submit', () => {
     expect(parameters).toContain("--conf 'spark.driver.extraJavaOptions=-Da=1 -Db=2'");
   });
 
+  it('sends no log location or execution timeout unless configured, and the timeout when it is', async () => {
+    emr.on(StartJobRunCommand).resolves({ ...meta, applicationId: 'app-1', jobRunId: 'jr-1', arn: 'arn' });
+
+    await backend({ logUri: undefined }).submit(spec);
+    await backend({ executionTimeoutMinutes: 180 }).submit(spec);
+
+    const [plain, bounded] = emr.commandCalls(StartJobRunCommand).map((call) => call.args[0].input);
+    expect(plain).not.toHaveProperty('configurationOverrides');
+    expect(plain).not.toHaveProperty('executionTimeoutMinutes');
+    expect(bounded.executionTimeoutMinutes).toBe(180);
+  });
+
+  it('keeps an absolute entry point and py-files URI as given', async () => {
+    emr.on(StartJobRunCommand).resolves({ ...meta, applicationId: 'app-1', jobRunId: 'jr-1', arn: 'arn' });
+
+    await backend().submit({ ...spec, entryPoint: 's3://other/job.py', pyFiles: ['s3://other/lib.zip'] });
+
+    const input = emr.commandCalls(StartJobRunCommand)[0].args[0].input;
+    expect(input.jobDriver!.sparkSubmit!.entryPoint).toBe('s3://other/job.py');
+    expect(input.jobDriver!.sparkSubmit!.sparkSubmitParameters).toContain('--py-files s3://other/lib.zip');
+  });
+
   it.each([
-    [new ValidationException({ message: 'bad entry point', $metadata: {} }), 'SparkSubmitRejectedError'],
-    [new ResourceNotFoundException({ message: 'no application', $metadata: {} }), 'SparkSubmitRejectedError'],
-    [new ConflictException({ message: 'token reused with other parameters', $metadata: {} }), 'SparkSubmitRejectedError'],
-    [Object.assign(new Error('denied'), { name: 'AccessDeniedException' }), 'SparkSubmitRejectedError'],
-    [new InternalServerException({ message: 'oops', $metadata: {} }), 'SparkBackendUnavailableError'],
-    [Object.assign(new Error('slow down'), { name: 'ThrottlingException' }), 'SparkBackendUnavailableError'],
-    [Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error', code: 'ECONNREFUSED' }), 'SparkBackendUnavailableError'],
+    [new ValidationException({ message: 'bad entry point', $metadata: { httpStatusCode: 400 } }), 'SparkSubmitRejectedError'],
+    [new ResourceNotFoundException({ message: 'no application', $metadata: { httpStatusCode: 404 } }), 'SparkSubmitRejectedError'],
+    [new ConflictException({ message: 'token reused with other parameters', $metadata: { httpStatusCode: 409 } }), 'SparkSubmitRejectedError'],
+    [unmodelled('AccessDeniedException', 403, 'not authorized to perform emr-serverless:StartJobRun'), 'SparkSubmitRejectedError'],
+    [new InternalServerException({ message: 'oops', $metadata: { httpStatusCode: 500 } }), 'SparkBackendUnavailableError'],
+    [new ServiceQuotaExceededException({ message: 'max concurrent runs', $metadata: { httpStatusCode: 402 } }), 'SparkBackendUnavailableError'],
+    [unmodelled('ThrottlingException', 429, 'Rate exceeded'), 'SparkBackendUnavailableError'],
+    [networkError('ECONNREFUSED'), 'SparkBackendUnavailableError'],
+    [networkError('ENOTFOUND'), 'SparkBackendUnavailableError'],
+    [Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), 'SparkBackendUnavailableError'],
   ])('maps %s to %s, keeping the cause', async (error, expected) => {
     emr.on(StartJobRunCommand).rejects(error);
 
@@ -110,10 +151,14 @@ describe('EmrServerlessBackend.describe', () => {
     await expect(backend().describe('jr-1')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
-  it('retries throttling through SparkBackendUnavailableError', async () => {
-    emr.on(GetJobRunCommand).rejects(Object.assign(new Error('rate'), { name: 'ThrottlingException' }));
+  it.each([
+    unmodelled('ThrottlingException', 429, 'Rate exceeded'),
+    new InternalServerException({ message: 'oops', $metadata: { httpStatusCode: 500 } }),
+    networkError('ECONNRESET'),
+  ])('retries %s through SparkBackendUnavailableError', async (error) => {
+    emr.on(GetJobRunCommand).rejects(error);
 
-    await expect(backend().describe('jr-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError' });
+    await expect(backend().describe('jr-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', cause: error });
   });
 });
 
@@ -124,12 +169,22 @@ describe('EmrServerlessBackend.cancel', () => {
     expect(await backend().cancel('jr-1')).toEqual({ cancelled: true, note: 'CancelJobRun accepted for jr-1' });
   });
 
-  it('reports a job that already ended instead of failing', async () => {
-    emr.on(CancelJobRunCommand).rejects(new ValidationException({ message: 'job run is in a terminal state', $metadata: {} }));
+  it.each([
+    new ValidationException({ message: 'Job run jr-1 is in a terminal state SUCCESS', $metadata: { httpStatusCode: 400 } }),
+    new ConflictException({ message: 'Job run jr-1 is in a terminal state CANCELLED', $metadata: { httpStatusCode: 409 } }),
+  ])('reports a job that already ended (%s) instead of failing', async (error) => {
+    emr.on(CancelJobRunCommand).rejects(error);
 
     const outcome = await backend().cancel('jr-1');
 
     expect(outcome.cancelled).toBe(false);
-    expect(outcome.note).toMatch(/terminal state/);
+    expect(outcome.note).toMatch(new RegExp(`${error.name}: .*terminal state`));
+  });
+
+  it('reports throttling on cancel as SparkBackendUnavailableError, so the caller may retry', async () => {
+    const error = unmodelled('ThrottlingException', 429, 'Rate exceeded');
+    emr.on(CancelJobRunCommand).rejects(error);
+
+    await expect(backend().cancel('jr-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', cause: error });
   });
 });

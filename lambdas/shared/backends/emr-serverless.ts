@@ -23,6 +23,11 @@ export interface EmrServerlessBackendProps {
   readonly artifactsUri: string;
   /** Where EMR writes driver and executor logs. @default no S3 logs */
   readonly logUri?: string;
+  /**
+   * EMR's own limit on a job run, a backstop should the state machine stop polling (the
+   * job-status step enforces the pipeline's per-job timeout itself). @default EMR's default (12 h)
+   */
+  readonly executionTimeoutMinutes?: number;
 }
 
 const STATE_MAP: Record<EmrJobRunState, JobState> = {
@@ -37,11 +42,16 @@ const STATE_MAP: Record<EmrJobRunState, JobState> = {
   CANCELLED: 'CANCELLED',
 };
 
-/** Errors worth retrying: the service throttled us, failed inside, or could not be reached. */
+/**
+ * Errors worth retrying: the service throttled us, failed inside, is at its concurrency quota,
+ * or could not be reached (the Node HTTP handler's socket and DNS errors carry a `code`).
+ * ThrottlingException and AccessDeniedException are not modelled classes of this SDK: they
+ * arrive as EMRServerlessServiceException with that `name`, so names are compared, not classes.
+ */
 const TRANSIENT = new Set([
   'ThrottlingException', 'TooManyRequestsException', 'InternalServerException', 'ServiceUnavailable',
-  'ServiceQuotaExceededException', 'RequestTimeout', 'TimeoutError', 'NetworkingError',
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE',
+  'ServiceUnavailableException', 'ServiceQuotaExceededException', 'RequestTimeout', 'RequestTimeoutException',
+  'TimeoutError', 'NetworkingError', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
 ]);
 
 export function isTransient(error: unknown): boolean {
@@ -86,6 +96,7 @@ export class EmrServerlessBackend implements SparkBackend {
       ...(this.props.logUri
         ? { configurationOverrides: { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.props.logUri } } } }
         : {}),
+      ...(this.props.executionTimeoutMinutes !== undefined ? { executionTimeoutMinutes: this.props.executionTimeoutMinutes } : {}),
     });
     const reply = await this.call('StartJobRun', () => this.props.client.send(command), true);
     if (!reply.jobRunId) throw new SparkSubmitRejectedError('StartJobRun returned no jobRunId');
