@@ -1,93 +1,162 @@
 /**
- * The standalone backend: the request it sends (unit), and the real local master (integration:
- * scripts submitted through the REST API, to success, failure and cancellation).
+ * The standalone backend against a scripted REST master (a fake `fetch` returning the replies
+ * Spark 4.0.2's StandaloneRestServer gives): request shape, state mapping, errors, log tail.
+ * The real master is exercised in standalone-backend.integration.test.ts.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { JobSpec, JobState } from '../../lambdas/shared/contracts';
-import { StandaloneBackend } from '../../lambdas/shared/backends/standalone';
+import type { JobSpec } from '../../lambdas/shared/contracts';
+import { StandaloneBackend, type StandaloneBackendProps } from '../../lambdas/shared/backends/standalone';
 
 const spec: JobSpec = {
   name: 'quantum-features-run-1', entryPoint: 'job.py', entryPointArguments: ['--run-id', 'run-1'], pyFiles: ['lib.zip'],
-  sparkConf: { 'spark.sql.shuffle.partitions': '2' }, resources: { driverCores: 1, driverMemory: '512m', executorCores: 1, executorMemory: '512m' },
-  extraSubmitArgs: [], clientToken: 'unused-here',
+  sparkConf: { 'spark.sql.shuffle.partitions': '2' },
+  resources: { driverCores: 1, driverMemory: '512m', executorCores: 2, executorMemory: '768m', numExecutors: 2 },
+  extraSubmitArgs: ['--packages', 'g:a:1'], clientToken: 'unused-here',
 };
 
-describe('StandaloneBackend request', () => {
-  it('launches SparkSubmit in client mode on the worker with the master, conf, py-files and script', () => {
-    const backend = new StandaloneBackend({ restUrl: 'http://m:6066', masterUrl: 'spark://m:7077', artifactsDir: '/opt/jobs/', python: '/venv/bin/python' });
+interface Call { url: string; method: string; body?: unknown }
 
-    const body = backend.request(spec) as { appArgs: string[]; mainClass: string; environmentVariables: Record<string, string> };
+/** A fetch that records each call and answers with the next scripted reply. */
+type Reply = { status?: number; json?: unknown; text?: string } | Error;
 
-    expect(body.mainClass).toBe('org.apache.spark.deploy.SparkSubmit');
+function scriptedFetch(replies: Reply[]) {
+  const calls: Call[] = [];
+  const fetch = (async (url: string, init: RequestInit) => {
+    calls.push({ url, method: init.method ?? 'GET', body: init.body ? JSON.parse(String(init.body)) : undefined });
+    const reply = replies.shift() ?? new Error('no scripted reply left');
+    if (reply instanceof Error) throw reply;
+    return new Response(reply.text ?? JSON.stringify(reply.json ?? {}), { status: reply.status ?? 200 });
+  }) as unknown as typeof globalThis.fetch;
+  return { fetch, calls };
+}
+
+function backend(fetch: typeof globalThis.fetch, props: Partial<StandaloneBackendProps> = {}): StandaloneBackend {
+  return new StandaloneBackend({ restUrl: 'http://m:6066/', masterUrl: 'spark://m:7077', artifactsDir: '/opt/jobs/', python: '/venv/bin/python', fetch, ...props });
+}
+
+const statusReply = (driverState: string, extra: Record<string, unknown> = {}) =>
+  ({ json: { action: 'SubmissionStatusResponse', serverSparkVersion: '4.0.2', submissionId: 'driver-1', success: true, driverState, ...extra } });
+
+describe('StandaloneBackend.submit', () => {
+  it('launches SparkSubmit in client mode on the worker with master, resources, conf, py-files, extra args and script', async () => {
+    const { fetch, calls } = scriptedFetch([{ json: { action: 'CreateSubmissionResponse', success: true, submissionId: 'driver-1' } }]);
+
+    const { jobId } = await backend(fetch).submit(spec);
+
+    expect(jobId).toBe('driver-1');
+    expect(calls[0]).toMatchObject({ url: 'http://m:6066/v1/submissions/create', method: 'POST' });
+    const body = calls[0].body as { appArgs: string[]; sparkProperties: Record<string, string>; [key: string]: unknown };
+    expect(body).toMatchObject({
+      action: 'CreateSubmissionRequest', clientSparkVersion: '4.0.2', appResource: '/opt/jobs/job.py',
+      mainClass: 'org.apache.spark.deploy.SparkSubmit',
+      environmentVariables: { PYSPARK_PYTHON: '/venv/bin/python', SPARK_LOCAL_IP: '127.0.0.1' },
+    });
+    expect(body.sparkProperties).toMatchObject({
+      'spark.master': 'spark://m:7077', 'spark.submit.deployMode': 'cluster', 'spark.app.name': 'quantum-features-run-1',
+      'spark.driver.memory': '512m', 'spark.sql.shuffle.partitions': '2',
+    });
     expect(body.appArgs.slice(0, 4)).toEqual(['--master', 'spark://m:7077', '--deploy-mode', 'client']);
-    expect(body.appArgs).toEqual(expect.arrayContaining(['--conf', 'spark.driver.memory=512m', '--conf', 'spark.sql.shuffle.partitions=2']));
-    expect(body.appArgs.slice(-5)).toEqual(['--py-files', '/opt/jobs/lib.zip', '/opt/jobs/job.py', '--run-id', 'run-1']);
-    expect(body.environmentVariables.PYSPARK_PYTHON).toBe('/venv/bin/python');
+    for (const conf of ['spark.driver.cores=1', 'spark.driver.memory=512m', 'spark.executor.cores=2', 'spark.executor.memory=768m',
+      'spark.executor.instances=2', 'spark.sql.shuffle.partitions=2']) {
+      expect(body.appArgs.join(' ')).toContain(`--conf ${conf}`);
+    }
+    // The worker's SparkSubmit must not be told to run in cluster mode again.
+    expect(body.appArgs.join(' ')).not.toContain('spark.submit.deployMode');
+    expect(body.appArgs.slice(-7)).toEqual(['--py-files', '/opt/jobs/lib.zip', '--packages', 'g:a:1', '/opt/jobs/job.py', '--run-id', 'run-1']);
   });
 
-  it('reports an unreachable master as SparkBackendUnavailableError', async () => {
-    const backend = new StandaloneBackend({ restUrl: 'http://127.0.0.1:9', masterUrl: 'spark://127.0.0.1:7077', artifactsDir: '/x', python: 'python3' });
+  it('keeps absolute entry points and py-files as they are', async () => {
+    const { fetch, calls } = scriptedFetch([{ json: { success: true, submissionId: 'driver-1' } }]);
 
-    await expect(backend.describe('driver-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', message: expect.stringMatching(/unreachable/) });
+    await backend(fetch).submit({ ...spec, entryPoint: '/elsewhere/job.py', pyFiles: ['file:///dist/lib.zip'] });
+
+    expect((calls[0].body as { appArgs: string[] }).appArgs).toEqual(expect.arrayContaining(['file:///dist/lib.zip', '/elsewhere/job.py']));
+  });
+
+  it('reports a refused submission as SparkSubmitRejectedError with the master\'s message', async () => {
+    const { fetch } = scriptedFetch([{ status: 400, json: { action: 'ErrorResponse', message: 'Malformed request: appResource missing', serverSparkVersion: '4.0.2' } }]);
+
+    await expect(backend(fetch).submit(spec)).rejects.toMatchObject({ name: 'SparkSubmitRejectedError', message: expect.stringMatching(/appResource missing/) });
+  });
+
+  it.each<[string, Reply]>([
+    ['a refused connection', new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6066'), { code: 'ECONNREFUSED' }) })],
+    ['an HTTP 503', { status: 503, text: 'Service Unavailable' }],
+    ['a reply that is not JSON', { status: 200, text: '<html>proxy error</html>' }],
+  ])('reports %s as SparkBackendUnavailableError, keeping the cause', async (_label, reply) => {
+    const { fetch } = scriptedFetch([reply]);
+
+    const thrown = (await backend(fetch).submit(spec).catch((e: Error) => e)) as Error;
+
+    expect(thrown.name).toBe('SparkBackendUnavailableError');
+    if (reply instanceof Error) expect(thrown.cause).toBe(reply);
   });
 });
 
-function realBackend(scriptsDir: string): StandaloneBackend {
-  const env = process.env;
-  for (const name of ['QP_SPARK_REST_URL', 'QP_SPARK_MASTER_URL', 'QP_SPARK_WORK_DIR', 'QP_PYTHON']) {
-    if (!env[name]) throw new Error(`${name} is not set: run the tests through \`npm test\`, which starts the data plane`);
-  }
-  return new StandaloneBackend({
-    restUrl: env.QP_SPARK_REST_URL!, masterUrl: env.QP_SPARK_MASTER_URL!, artifactsDir: scriptsDir,
-    python: env.QP_PYTHON!, workDir: env.QP_SPARK_WORK_DIR!,
+describe('StandaloneBackend.describe', () => {
+  it.each([
+    ['SUBMITTED', 'PENDING'], ['RELAUNCHING', 'PENDING'], ['UNKNOWN', 'PENDING'], ['RUNNING', 'RUNNING'],
+    ['FINISHED', 'SUCCEEDED'], ['FAILED', 'FAILED'], ['ERROR', 'FAILED'], ['KILLED', 'CANCELLED'],
+  ])('maps driver state %s to %s, always with a detail', async (driverState, state) => {
+    const { fetch, calls } = scriptedFetch([statusReply(driverState)]);
+
+    const status = await backend(fetch).describe('driver-1');
+
+    expect(calls[0]).toMatchObject({ url: 'http://m:6066/v1/submissions/status/driver-1', method: 'GET' });
+    expect(status.state).toBe(state);
+    expect(status.backendState).toBe(driverState);
+    expect(status.detail).toEqual(expect.stringContaining(driverState));
   });
-}
 
-async function waitFinal(backend: StandaloneBackend, jobId: string): Promise<{ state: JobState; detail?: string }> {
-  for (;;) {
-    const status = await backend.describe(jobId);
-    if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(status.state)) return status;
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-  }
-}
+  it('quotes the end of a failed driver\'s stderr and stdout (where the Python traceback lands)', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'spark-work-'));
+    mkdirSync(join(workDir, 'driver-1'));
+    writeFileSync(join(workDir, 'driver-1', 'stderr'), `${Array.from({ length: 100 }, (_, i) => `log line ${i}`).join('\n')}\n`);
+    writeFileSync(join(workDir, 'driver-1', 'stdout'), 'Traceback (most recent call last):\nRuntimeError: boom\n');
+    const { fetch } = scriptedFetch([statusReply('FAILED')]);
 
-describe('StandaloneBackend against the local master', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'standalone-'));
-  writeFileSync(join(dir, 'ok.py'), 'import sys\nprint("hello from", sys.argv[1:])\n');
-  writeFileSync(join(dir, 'boom.py'), 'raise RuntimeError("boom: this job fails on purpose")\n');
-  writeFileSync(join(dir, 'sleepy.py'), 'import time\ntime.sleep(600)\n');
-  const small = { ...spec, pyFiles: [], sparkConf: {} };
+    const { detail } = await backend(fetch, { workDir }).describe('driver-1');
 
-  it('runs a script to SUCCEEDED', async () => {
-    const backend = realBackend(dir);
-    const { jobId } = await backend.submit({ ...small, entryPoint: 'ok.py' });
+    expect(detail).toMatch(/log line 99\n--- driver stdout ---\nTraceback \(most recent call last\):\nRuntimeError: boom$/);
+    expect(detail).not.toContain('log line 79\n');
+    expect(detail!.length).toBeLessThanOrEqual(3500);
+  });
 
-    expect(jobId).toMatch(/^driver-/);
-    expect((await waitFinal(backend, jobId)).state).toBe('SUCCEEDED');
-  }, 180_000);
+  it('falls back to the master\'s message when the work dir is not readable here', async () => {
+    const { fetch } = scriptedFetch([statusReply('ERROR', { message: 'Exception from the cluster:\njava.io.IOException: no python' })]);
 
-  it('reports a failing script as FAILED with the end of its logs (the Python traceback)', async () => {
-    const backend = realBackend(dir);
-    const { jobId } = await backend.submit({ ...small, entryPoint: 'boom.py' });
+    const { detail } = await backend(fetch, { workDir: '/nonexistent/work' }).describe('driver-1');
 
-    const status = await waitFinal(backend, jobId);
+    expect(detail).toMatch(/no python/);
+  });
 
-    expect(status.state).toBe('FAILED');
-    expect(status.detail).toMatch(/boom: this job fails on purpose/);
-  }, 180_000);
+  it('reports a driver the master no longer knows as SparkJobFailedError, so the phase resubmits', async () => {
+    const { fetch } = scriptedFetch([{ json: { action: 'SubmissionStatusResponse', submissionId: 'driver-1', success: false } }]);
 
-  it('cancels a running driver', async () => {
-    const backend = realBackend(dir);
-    const { jobId } = await backend.submit({ ...small, entryPoint: 'sleepy.py' });
-    await expect.poll(async () => (await backend.describe(jobId)).state, { timeout: 120_000, interval: 1000 }).toBe('RUNNING');
+    await expect(backend(fetch).describe('driver-1')).rejects.toMatchObject({ name: 'SparkJobFailedError', message: expect.stringMatching(/driver-1 is unknown/) });
+  });
 
-    const outcome = await backend.cancel(jobId);
+  it('reports an unreachable master as SparkBackendUnavailableError', async () => {
+    const real = new StandaloneBackend({ restUrl: 'http://127.0.0.1:9', masterUrl: 'spark://127.0.0.1:7077', artifactsDir: '/x', python: 'python3' });
 
-    expect(outcome.cancelled).toBe(true);
-    expect((await waitFinal(backend, jobId)).state).toBe('CANCELLED');
-    expect((await backend.cancel(jobId)).cancelled).toBe(false); // already gone: reported, not thrown
-  }, 180_000);
+    await expect(real.describe('driver-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', message: expect.stringMatching(/unreachable/) });
+  });
+});
+
+describe('StandaloneBackend.cancel', () => {
+  it('kills a running driver', async () => {
+    const { fetch, calls } = scriptedFetch([{ json: { action: 'KillSubmissionResponse', success: true, message: 'Kill request for driver-1 submitted' } }]);
+
+    expect(await backend(fetch).cancel('driver-1')).toEqual({ cancelled: true, note: 'kill accepted for driver-1' });
+    expect(calls[0]).toMatchObject({ url: 'http://m:6066/v1/submissions/kill/driver-1', method: 'POST' });
+  });
+
+  it('reports a driver that already finished instead of failing', async () => {
+    const { fetch } = scriptedFetch([{ json: { action: 'KillSubmissionResponse', success: false, message: 'Driver driver-1 has already finished or does not exist' } }]);
+
+    expect(await backend(fetch).cancel('driver-1')).toEqual({ cancelled: false, note: 'driver-1 not killed: Driver driver-1 has already finished or does not exist' });
+  });
 });

@@ -4,14 +4,17 @@
  * spark-submit refuses cluster mode for Python on standalone, so the request launches
  * SparkSubmit itself as the "main class" on a worker, in client mode there; that process then
  * runs the script. SparkSubmit takes master and conf from its own arguments (system properties
- * alone would leave it on local[*]). The REST API has no idempotency token: a retried submit
- * can start a second driver. The jobs tolerate that (a batch is planned once and appended at
- * most once per table), and the state machine only retries a submit on a connection failure.
+ * alone would leave it on local[*]).
+ *
+ * The REST API has no idempotency token (JobSpec.clientToken is unused here): a retried submit
+ * can start a second driver. The Spark jobs are themselves idempotent per batch (a batch is
+ * planned once and appended at most once per table), and the state machine only retries a
+ * submit on SparkBackendUnavailableError, i.e. when the master could not be reached.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobSpec, JobState } from '../contracts';
-import { SparkBackendUnavailableError, SparkSubmitRejectedError } from '../errors';
+import { SparkBackendUnavailableError, SparkJobFailedError, SparkSubmitRejectedError } from '../errors';
 import { type BackendJobStatus, type CancelOutcome, resolveArtifact, resourceConf, type SparkBackend } from './types';
 
 export interface StandaloneBackendProps {
@@ -41,7 +44,9 @@ const STATE_MAP: Record<string, JobState> = {
   ERROR: 'FAILED',
   KILLED: 'CANCELLED',
 };
+/** Lines kept from the end of each of the driver's stderr and stdout (~40 in all). */
 const LOG_TAIL_LINES = 20;
+/** Keeps JobStatus.detail (max 4,000) and the Fail state's cause small. */
 const DETAIL_LIMIT = 3500;
 
 interface RestReply {
@@ -99,13 +104,16 @@ export class StandaloneBackend implements SparkBackend {
 
   async describe(jobId: string): Promise<BackendJobStatus> {
     const reply = await this.call('GET', `/v1/submissions/status/${encodeURIComponent(jobId)}`);
-    const driverState = reply.driverState ?? 'UNKNOWN';
     if (reply.success === false && !reply.driverState) {
-      throw new SparkSubmitRejectedError(`driver ${jobId}: ${reply.message ?? 'unknown submission'}`);
+      // The master does not know the driver: it restarted without recovery and lost it. Nothing
+      // runs any more, so this is a failed job, which the job phase retries with a new submit.
+      throw new SparkJobFailedError(`driver ${jobId} is unknown to the Spark master at ${this.props.restUrl}`
+        + ` (lost in a master restart?)${reply.message ? `: ${reply.message}` : ''}`);
     }
+    const driverState = reply.driverState ?? 'UNKNOWN';
     const state = STATE_MAP[driverState] ?? 'PENDING';
     const detail = state === 'FAILED'
-      ? (await this.logTail(jobId)) ?? reply.message ?? `driver ${driverState}`
+      ? (await this.logTail(jobId)) ?? reply.message ?? `standalone driver ${driverState}`
       : `standalone driver ${driverState}`;
     return { state, backendState: driverState, detail: detail.slice(-DETAIL_LIMIT) };
   }
