@@ -39,6 +39,10 @@ export function createAcquireRunSlot(executions: RunningExecutions, log = new Lo
     const parsed = AcquireRunSlotEvent.safeParse(event);
     if (!parsed.success) throw new InvalidInputError(`acquire-run-slot event: ${describeIssues(parsed.error, event)}`);
     const request = parsed.data;
+    if (Number.isNaN(Date.parse(request.startTime))) {
+      // An unparseable start time would sort arbitrarily and let two executions both take the slot.
+      throw new InvalidInputError(`acquire-run-slot event: startTime: expected an ISO 8601 time, got ${JSON.stringify(request.startTime)}`);
+    }
     const running = await executions.list(request.stateMachineArn);
     const slot = decideRunSlot(request, running);
     log.info('run slot acquired', { executionArn: request.executionArn, running: running.length });

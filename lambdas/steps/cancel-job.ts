@@ -15,7 +15,7 @@ export function createCancelJob({ backend, log = new Logger('cancel-job') }: { b
       log.info('no job to cancel');
       return { cancelled: false, note: 'no job was submitted' };
     }
-    const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind });
+    const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind, backend: job.backend });
     try {
       const outcome = await backend.cancel(job.jobId);
       jobLog.info('cancel requested', { ...outcome });

@@ -19,10 +19,17 @@ export function createJobStatus({ backend, now = () => new Date(), log = new Log
     const parsed = JobStatusEvent.safeParse(event);
     if (!parsed.success) throw new InvalidInputError(`job-status event: ${describeIssues(parsed.error, event)}`);
     const { job } = parsed.data;
-    const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind });
+    const submittedAt = Date.parse(job.submittedAt);
+    if (Number.isNaN(submittedAt)) {
+      throw new InvalidInputError(`job-status event: job.submittedAt: expected an ISO 8601 time, got ${JSON.stringify(job.submittedAt)}`);
+    }
+    const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind, backend: job.backend });
     const status = await backend.describe(job.jobId);
-    const elapsedSeconds = Math.max(0, Math.round((now().getTime() - Date.parse(job.submittedAt)) / 1000));
+    const elapsedSeconds = Math.max(0, Math.round((now().getTime() - submittedAt) / 1000));
     if (!FINAL_JOB_STATES.has(status.state) && elapsedSeconds > job.timeoutSeconds) {
+      // Cancel first, so a timed-out run leaves nothing running. Should the cancel itself fail
+      // (backend unreachable), that error goes up instead: the task's Retry polls again, which
+      // retries the cancel, and the failure path's cancel-job step tries once more after that.
       const cancel = await backend.cancel(job.jobId);
       jobLog.error('job timed out', { elapsedSeconds, timeoutSeconds: job.timeoutSeconds, cancel });
       throw new SparkJobTimeoutError(

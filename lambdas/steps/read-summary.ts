@@ -52,7 +52,7 @@ export function createReadSummary({ s3, settings, log = new Logger('read-summary
       quarantinedTotal: s.quarantined_total, quarantined: s.quarantined.slice(0, QUARANTINE_LIMIT),
       durationSeconds: s.duration_seconds, summaryUri: where,
     };
-    log.info('run summary read', { runId: job.runId, jobId: job.jobId, kind: job.kind, status: s.status, newRows: s.new_rows });
+    log.info('run summary read', { runId: job.runId, jobId: job.jobId, kind: job.kind, backend: job.backend, status: s.status, newRows: s.new_rows });
     return outcome;
   };
 }

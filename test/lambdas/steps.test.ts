@@ -72,6 +72,23 @@ describe('job-status', () => {
     expect(backend.cancelled).toEqual(['driver-1']);
   });
 
+  it('lets an unreachable backend during the timeout cancel go up as SparkBackendUnavailableError, so the poll is retried', async () => {
+    const backend = Object.assign(new FakeBackend(), {
+      cancel: async () => { throw Object.assign(new Error('down'), { name: 'SparkBackendUnavailableError' }); },
+    });
+    const status = createJobStatus({ backend, now: at('2026-01-01T00:01:01Z'), log: quiet });
+
+    await expect(status({ job: handle() })).rejects.toMatchObject({ name: 'SparkBackendUnavailableError' });
+  });
+
+  it('refuses a handle whose submittedAt is not a time', async () => {
+    const status = createJobStatus({ backend: new FakeBackend(), log: quiet });
+
+    await expect(status({ job: handle({ submittedAt: 'yesterday' }) })).rejects.toMatchObject({
+      name: 'InvalidInputError', message: expect.stringMatching(/job\.submittedAt: .*got "yesterday"/),
+    });
+  });
+
   it('does not time out a job that already ended', async () => {
     const backend = new FakeBackend({ state: 'FAILED', backendState: 'FAILED', detail: 'Traceback ...' });
     const status = createJobStatus({ backend, now: at('2026-01-02T00:00:00Z'), log: quiet });
@@ -117,6 +134,22 @@ describe('acquire-run-slot', () => {
 
   it('counts itself even when the listing does not show it yet', () => {
     expect(decideRunSlot(me, [])).toEqual({ holder: 'arn:b', runningExecutions: 1 });
+    expect(decideRunSlot(me, [{ executionArn: 'arn:c', startDate: new Date('2026-01-01T00:00:20Z') }]))
+      .toEqual({ holder: 'arn:b', runningExecutions: 2 });
+    expect(() => decideRunSlot(me, [{ executionArn: 'arn:a', startDate: new Date('2026-01-01T00:00:01Z') }])).toThrow(/arn:a/);
+  });
+
+  it('refuses a start time that is not a time (it would sort arbitrarily)', async () => {
+    const acquire = createAcquireRunSlot({ list: async () => [] }, quiet);
+
+    await expect(acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b', startTime: 'soon' }))
+      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/startTime: .*got "soon"/) });
+  });
+
+  it('takes the slot through an in-memory list of running executions (the local runner\'s)', async () => {
+    const acquire = createAcquireRunSlot({ list: async () => [{ executionArn: 'arn:b', startDate: new Date(me.startTime) }] }, quiet);
+
+    expect(await acquire({ stateMachineArn: 'arn:sm', ...me })).toEqual({ holder: 'arn:b', runningExecutions: 1 });
   });
 
   it('refuses an event without the execution context, naming the field', async () => {
