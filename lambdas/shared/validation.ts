@@ -41,12 +41,22 @@ export function closestName(name: string, known: readonly string[]): string | un
   return best && best.d <= Math.max(2, Math.ceil(best.candidate.length * 0.4)) ? best.candidate : undefined;
 }
 
+/** Per field path (e.g. `mlParams.rollingWindow`), the plain-words rule the value broke. */
+export type Expectations = (path: string) => string | undefined;
+
 /**
- * One line per problem: `mlParams.rollingWindow: too small: expected number to be >=1, got 0`.
- * `knownKeys` gives, per object path, the field names for "did you mean" hints on unknown keys.
+ * One line per problem: `mlParams.rollingWindow: expected a whole number from 1 to 1000, got 0`.
+ * `knownKeys` gives, per object path, the field names for "did you mean" hints on unknown keys;
+ * `expectations` replaces zod's wording (which names one bound at a time) for the fields it knows.
+ * A field with several broken rules is named once.
  */
-export function describeIssues(error: z.ZodError, input: unknown, knownKeys: (path: string) => readonly string[] = () => []): string {
-  return error.issues.map((issue) => {
+export function describeIssues(
+  error: z.ZodError,
+  input: unknown,
+  knownKeys: (path: string) => readonly string[] = () => [],
+  expectations: Expectations = () => undefined,
+): string {
+  const lines = error.issues.map((issue) => {
     const where = pathText(issue.path);
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
@@ -54,6 +64,8 @@ export function describeIssues(error: z.ZodError, input: unknown, knownKeys: (pa
         return `${where ? `${where}: ` : ''}unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
       }).join('; ');
     }
-    return `${where || '(input)'}: ${issue.message}, got ${describeValue(valueAt(input, issue.path))}`;
-  }).join('; ');
+    const rule = expectations(where) ?? issue.message;
+    return `${where || '(input)'}: ${rule}, got ${describeValue(valueAt(input, issue.path))}`;
+  });
+  return [...new Set(lines)].join('; ');
 }
