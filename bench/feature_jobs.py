@@ -102,9 +102,9 @@ def main() -> None:
 def cleanup(s3, namespace: str, tag: str) -> None:
     from pyspark.sql import SparkSession
 
-    jars = os.environ.get("QP_SPARK_JARS", "")
+    classpath = os.environ.get("QP_SPARK_CLASSPATH", "")
     spark = with_dataplane_catalog(SparkSession.builder.master("local[1]").appName("bench-cleanup")
-                                   .config("spark.jars", jars).config("spark.ui.enabled", "false")
+                                   .config("spark.driver.extraClassPath", classpath).config("spark.ui.enabled", "false")
                                    .config("spark.driver.host", "127.0.0.1")).getOrCreate()
     drop_namespace(spark, namespace)
     spark.stop()

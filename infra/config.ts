@@ -23,18 +23,22 @@ const ctx = <T extends z.ZodType>(schema: T) => z.preprocess(fromContext, schema
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name');
 const memory = z.string().regex(/^\d+[mg]$/, 'expected a size such as 1536m or 2g');
 
-const JobPolicy = z.object({
+const FEATURES_POLICY = { retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 };
+const ML_FEATURES_POLICY = { retries: 2, retryIntervalSeconds: 900, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 3600, slaSeconds: 2700 };
+
+/** A job's retry and time policy; every field defaults on its own, so `{"retries": 5}` is enough. */
+const jobPolicy = (defaults: typeof FEATURES_POLICY) => z.object({
   /** Attempts after the first (SPEC section 4). */
-  retries: z.number().int().min(0).max(10),
-  retryIntervalSeconds: z.number().int().positive(),
-  backoffRate: z.number().min(1).max(10),
-  maxRetryDelaySeconds: z.number().int().positive(),
+  retries: z.number().int().min(0).max(10).default(defaults.retries),
+  retryIntervalSeconds: z.number().int().positive().default(defaults.retryIntervalSeconds),
+  backoffRate: z.number().min(1).max(10).default(defaults.backoffRate),
+  maxRetryDelaySeconds: z.number().int().positive().default(defaults.maxRetryDelaySeconds),
   /** Per attempt, measured from submission; the job is cancelled when it is exceeded. */
-  timeoutSeconds: z.number().int().positive(),
+  timeoutSeconds: z.number().int().positive().default(defaults.timeoutSeconds),
   /** An alarm fires when a run of the pipeline takes longer than the sum of the job SLAs. */
-  slaSeconds: z.number().int().positive(),
+  slaSeconds: z.number().int().positive().default(defaults.slaSeconds),
 }).strict();
-export type JobPolicy = z.infer<typeof JobPolicy>;
+export type JobPolicy = z.infer<ReturnType<typeof jobPolicy>>;
 
 export const AppConfig = z.object({
   profile: z.enum(['aws', 'local']).default('aws'),
@@ -74,12 +78,9 @@ export const AppConfig = z.object({
     namespace: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('quantum_features'),
   }).strict()).default({ name: 'quantum_catalog', namespace: 'quantum_features' }),
   jobs: ctx(z.object({
-    features: JobPolicy.default({ retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 }),
-    mlFeatures: JobPolicy.default({ retries: 2, retryIntervalSeconds: 900, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 3600, slaSeconds: 2700 }),
-  }).strict()).default({
-    features: { retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 },
-    mlFeatures: { retries: 2, retryIntervalSeconds: 900, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 3600, slaSeconds: 2700 },
-  }),
+    features: jobPolicy(FEATURES_POLICY).default(FEATURES_POLICY),
+    mlFeatures: jobPolicy(ML_FEATURES_POLICY).default(ML_FEATURES_POLICY),
+  }).strict()).default({ features: FEATURES_POLICY, mlFeatures: ML_FEATURES_POLICY }),
   pollIntervalSeconds: ctx(z.number().int().min(5).max(3600)).default(60),
   /** How a second trigger waits for the running one (PipelineBusyError retries). */
   runSlot: ctx(z.object({

@@ -5,5 +5,5 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$repo/localstack/lib/common.sh"
 [ -x "$QP_PYTHON" ] || bash "$repo/localstack/dataplane.sh" install
 if [ -f "$QP_STATE_DIR/dataplane.env" ]; then set -a; . "$QP_STATE_DIR/dataplane.env"; set +a; fi
-export QP_SPARK_JARS="$(qp_jar_list)" QP_SPARK_CLASSPATH_FIRST="$(qp_classpath_first)" QP_REPO_DIR="$repo" PYTHONPATH="$repo/spark-jobs:$repo/spark-jobs/tools${PYTHONPATH:+:$PYTHONPATH}"
+export QP_SPARK_CLASSPATH="$(qp_spark_classpath)" QP_REPO_DIR="$repo" PYTHONPATH="$repo/spark-jobs:$repo/spark-jobs/tools${PYTHONPATH:+:$PYTHONPATH}"
 exec "$QP_PYTHON" "$@"

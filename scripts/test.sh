@@ -22,7 +22,7 @@ trap stop_if_started EXIT
 set -a
 . "$QP_STATE_DIR/dataplane.env"
 set +a
-export QP_SPARK_JARS="$(qp_jar_list)" QP_SPARK_CLASSPATH_FIRST="$(qp_classpath_first)"
+export QP_SPARK_CLASSPATH="$(qp_spark_classpath)"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
 export PATH="$repo/node_modules/.bin:$PATH"  # Node 22 from the npm `node` package (aws-local-stepfunctions needs it)
 

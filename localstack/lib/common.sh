@@ -43,21 +43,18 @@ QP_GARAGE_BIN="$QP_CACHE_DIR/garage-$QP_GARAGE_VERSION/bin/garage"
 qp_spark_home() { "$QP_PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'; }
 
 # Jar file names in the order of localstack/jars.txt, as Maven's dependency:copy names them.
-# Every artifact to download; `classpath-first:` marks those that must precede Spark's own jars.
+# Every artifact to download; `classpath-first:` marks those that must precede the others.
 qp_jar_coordinates() { grep -v -E '^\s*(#|$)' "$QP_REPO_DIR/localstack/jars.txt" | sed 's/^classpath-first://'; }
-qp_user_jar_coordinates() { grep -v -E '^\s*(#|$)|^classpath-first:' "$QP_REPO_DIR/localstack/jars.txt"; }
-qp_classpath_first_coordinates() { sed -n 's/^classpath-first://p' "$QP_REPO_DIR/localstack/jars.txt"; }
 qp_jar_file() { local g a v; IFS=: read -r g a v <<<"$1"; printf '%s/%s-%s.jar' "$QP_JARS_DIR" "$a" "$v"; }
-# spark.jars: comma-separated.
-qp_jar_list() {
+# spark.driver.extraClassPath / spark.executor.extraClassPath: colon-separated, `classpath-first:`
+# jars first. Every process runs on this machine, so the cached jars are put on the class path
+# where they lie. (spark.jars would copy them - the AWS SDK bundle alone is over 500 MB - into
+# the work folder of every driver and executor: gigabytes per test run, a full disk in CI.)
+qp_spark_classpath() {
   local coordinate files=()
-  while read -r coordinate; do files+=("$(qp_jar_file "$coordinate")"); done < <(qp_user_jar_coordinates)
-  (IFS=,; printf '%s' "${files[*]}")
-}
-# spark.driver.extraClassPath / spark.executor.extraClassPath: colon-separated.
-qp_classpath_first() {
-  local coordinate files=()
-  while read -r coordinate; do files+=("$(qp_jar_file "$coordinate")"); done < <(qp_classpath_first_coordinates)
+  while read -r coordinate; do files+=("$(qp_jar_file "$coordinate")"); done \
+    < <(sed -n 's/^classpath-first://p' "$QP_REPO_DIR/localstack/jars.txt"; \
+        grep -v -E '^\s*(#|$)|^classpath-first:' "$QP_REPO_DIR/localstack/jars.txt")
   (IFS=:; printf '%s' "${files[*]}")
 }
 

@@ -14,11 +14,12 @@ qp_spark_write_defaults() {
 spark.master.rest.enabled true
 spark.master.rest.port $QP_SPARK_REST_PORT
 spark.worker.cleanup.enabled true
+spark.worker.cleanup.interval 600
+spark.worker.cleanup.appDataTtl 3600
 spark.driver.host $QP_BIND_HOST
 spark.driver.bindAddress $QP_BIND_HOST
-spark.jars $(qp_jar_list)
-spark.driver.extraClassPath $(qp_classpath_first)
-spark.executor.extraClassPath $(qp_classpath_first)
+spark.driver.extraClassPath $(qp_spark_classpath)
+spark.executor.extraClassPath $(qp_spark_classpath)
 spark.pyspark.python $QP_PYTHON
 spark.pyspark.driver.python $QP_PYTHON
 spark.serializer org.apache.spark.serializer.KryoSerializer

@@ -22,15 +22,14 @@ from tools.dataplane_session import with_dataplane_catalog  # noqa: E402 - needs
 def spark(tmp_path_factory):
     from pyspark.sql import SparkSession
 
-    jars = os.environ.get("QP_SPARK_JARS", "")
-    if not jars:
-        pytest.fail("QP_SPARK_JARS is not set: run the tests through `npm test` (scripts/test.sh sets it)")
+    classpath = os.environ.get("QP_SPARK_CLASSPATH", "")
+    if not classpath:
+        pytest.fail("QP_SPARK_CLASSPATH is not set: run the tests through `npm test` (scripts/test.sh sets it)")
     work = tmp_path_factory.mktemp("iceberg")
     builder = (
         SparkSession.builder.master("local[2]").appName("quantum-pipeline-unit-tests")
-        .config("spark.jars", jars)
-        .config("spark.driver.extraClassPath", os.environ.get("QP_SPARK_CLASSPATH_FIRST", ""))
-        .config("spark.executor.extraClassPath", os.environ.get("QP_SPARK_CLASSPATH_FIRST", ""))
+        .config("spark.driver.extraClassPath", classpath)
+        .config("spark.executor.extraClassPath", classpath)
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")

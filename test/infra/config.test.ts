@@ -23,6 +23,13 @@ describe('loadConfig', () => {
     expect(config.alertEmail).toBe('team@example.org');
   });
 
+  it('keeps the defaults of the job policy fields an override leaves out', () => {
+    const config = loadConfig({ jobs: '{"features": {"retries": 5}}' });
+
+    expect(config.jobs.features).toEqual({ retries: 5, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 });
+    expect(config.jobs.mlFeatures.retries).toBe(2);
+  });
+
   it('ignores context keys that belong to the CDK itself', () => {
     expect(() => loadConfig({ 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:newStyleStackSynthesis': true })).not.toThrow();
   });
@@ -37,7 +44,7 @@ describe('loadConfig', () => {
     [{ profile: 'gcp' }, /profile: .*got "gcp"/],
     [{ alertEmail: 'not-an-email' }, /alertEmail: .*got "not-an-email"/],
     [{ sheduel: {} }, /unknown field "sheduel" \(did you mean "schedule"\?\)/],
-    [{ jobs: { features: { retries: 11, retryIntervalSeconds: 1, backoffRate: 2, maxRetryDelaySeconds: 1, timeoutSeconds: 1, slaSeconds: 1 } } }, /jobs\.features\.retries: .*got 11/],
+    [{ jobs: { features: { retries: 11 } } }, /^invalid configuration: jobs\.features\.retries: [^;]*got 11$/],
     [{ schedule: { expression: 'daily' } }, /schedule\.expression: expected cron\(\.\.\.\), rate\(\.\.\.\) or at\(\.\.\.\), got "daily"/],
     [{ spark: { executorMemory: '2GB' } }, /spark\.executorMemory: .*got "2GB"/],
     [{ pollIntervalSeconds: '2' }, /pollIntervalSeconds: .*got "2"/],
