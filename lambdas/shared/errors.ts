@@ -52,6 +52,16 @@ export class ConfigurationError extends PipelineError {
   override readonly name = 'ConfigurationError';
 }
 
+/** A side of an R2 sync is unreachable, unreadable or not writable; the message names the side. */
+export class SyncEndpointError extends PipelineError {
+  override readonly name = 'SyncEndpointError';
+}
+
+/** Copies or deletions of a sync failed; the next attempt lists both sides again and resumes. */
+export class SyncIncompleteError extends PipelineError {
+  override readonly name = 'SyncIncompleteError';
+}
+
 export const ERROR_NAMES = {
   invalidInput: 'InvalidInputError',
   pipelineBusy: 'PipelineBusyError',
@@ -61,4 +71,6 @@ export const ERROR_NAMES = {
   jobFailed: 'SparkJobFailedError',
   runSummary: 'RunSummaryError',
   configuration: 'ConfigurationError',
+  syncEndpoint: 'SyncEndpointError',
+  syncIncomplete: 'SyncIncompleteError',
 } as const;

@@ -14,6 +14,9 @@ QP_GARAGE_RPC_PORT="${QP_GARAGE_RPC_PORT:-3901}"
 QP_GARAGE_ADMIN_PORT="${QP_GARAGE_ADMIN_PORT:-3903}"
 QP_GARAGE_REGION="${QP_GARAGE_REGION:-garage}"
 QP_BUCKETS="${QP_BUCKETS:-raw-results features artifacts}"
+# The local stand-in for Cloudflare R2 (SPEC section 6's default bucket), on the same Garage but
+# under a key of its own that can reach nothing else - as an R2 API token cannot reach S3.
+QP_R2_BUCKET="${QP_R2_BUCKET:-qp-data}"
 
 QP_SPARK_MASTER_PORT="${QP_SPARK_MASTER_PORT:-7077}"
 QP_SPARK_REST_PORT="${QP_SPARK_REST_PORT:-6066}"
@@ -108,6 +111,13 @@ qp_secrets() {
       echo "AWS_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
       echo "QP_PG_PASSWORD=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
     } >"$QP_CREDENTIALS_FILE")
+  fi
+  # Added later than the rest: a state folder made before R2 sync existed gets its key now.
+  if ! grep -q '^QP_R2_ACCESS_KEY_ID=' "$QP_CREDENTIALS_FILE"; then
+    (umask 077; {
+      echo "QP_R2_ACCESS_KEY_ID=GK$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+      echo "QP_R2_SECRET_ACCESS_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+    } >>"$QP_CREDENTIALS_FILE")
   fi
   # shellcheck disable=SC1090
   . "$QP_CREDENTIALS_FILE"

@@ -52,6 +52,10 @@ qp_garage_key_and_buckets() {
     qp_garage bucket info "$bucket" >/dev/null 2>&1 || qp_garage bucket create "$bucket" >/dev/null || return 1
     qp_garage bucket allow --read --write --owner "$bucket" --key qp-pipeline >/dev/null || return 1
   done
+  qp_garage key info qp-r2-standin >/dev/null 2>&1 \
+    || qp_garage key import --yes -n qp-r2-standin "$QP_R2_ACCESS_KEY_ID" "$QP_R2_SECRET_ACCESS_KEY" >/dev/null || return 1
+  qp_garage bucket info "$QP_R2_BUCKET" >/dev/null 2>&1 || qp_garage bucket create "$QP_R2_BUCKET" >/dev/null || return 1
+  qp_garage bucket allow --read --write --owner "$QP_R2_BUCKET" --key qp-r2-standin >/dev/null || return 1
 }
 
 qp_garage_start() {
@@ -71,7 +75,7 @@ qp_garage_start() {
   # Idempotent, so it also completes a start that was interrupted half-way.
   qp_garage_provision
   qp_wait_for "Garage" 60 "$QP_LOG_DIR/garage.log" qp_garage_healthy || qp_die "Garage is not healthy"
-  qp_log "Garage running: S3 http://$QP_BIND_HOST:$QP_GARAGE_S3_PORT (region $QP_GARAGE_REGION), buckets: $QP_BUCKETS"
+  qp_log "Garage running: S3 http://$QP_BIND_HOST:$QP_GARAGE_S3_PORT (region $QP_GARAGE_REGION), buckets: $QP_BUCKETS, R2 stand-in: $QP_R2_BUCKET"
 }
 qp_garage_rpc_up() { qp_garage status >/dev/null 2>&1; }
 
