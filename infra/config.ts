@@ -3,6 +3,7 @@
  * CDK context (cdk.json and `-c key=value`) and passes it down; constructs never read context.
  */
 import { z } from 'zod';
+import { ML_TABLES } from '../lambdas/shared/sync/contracts';
 import { describeIssues } from '../lambdas/shared/validation';
 
 /** `-c key=value` arrives as a string: JSON for objects, and the words true/false/numbers. */
@@ -93,6 +94,38 @@ export const AppConfig = z.object({
     trajectoryHead: z.number().int().min(1).max(1000).default(10),
     trajectoryTail: z.number().int().min(1).max(1000).default(10),
   }).strict()).default({ rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 }),
+  /** The mirror of the two ML tables on Cloudflare R2 (SPEC section 6). */
+  r2: ctx(z.object({
+    /** Deploy the r2-sync state machine. @default true on the local profile or when accountId is set */
+    enabled: z.boolean().optional(),
+    /** The Cloudflare account id: the endpoint is https://<accountId>.r2.cloudflarestorage.com. */
+    accountId: z.string().regex(/^[0-9a-f]{32}$/, 'expected the 32 hexadecimal digits of a Cloudflare account id').optional(),
+    /** Another S3-compatible endpoint instead of R2's (the local profile's stand-in). @default R2's, or local.s3Endpoint */
+    endpoint: z.url().optional(),
+    /** @default 'auto' (R2), or local.s3Region with the local stand-in */
+    region: z.string().min(1).optional(),
+    bucket: bucketName.default('qp-data'),
+    prefix: z.string().regex(/^([^/].*\/)?$/, 'expected a key prefix ending in / (or empty)').default('features/'),
+    /** Secrets Manager secret holding {"accessKeyId": ..., "secretAccessKey": ...} of an R2 API token. */
+    credentialsSecretName: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'expected a Secrets Manager secret name').default('quantum-pipeline/r2-credentials'),
+    tables: z.array(z.enum(ML_TABLES)).min(1).default([...ML_TABLES]),
+    transfers: z.number().int().min(1).max(64).default(8),
+    checkers: z.number().int().min(1).max(64).default(4),
+    partSizeMiB: z.number().int().min(5).max(5120).default(8),
+    multipartThresholdMiB: z.number().int().min(5).max(5120).default(16),
+    partConcurrency: z.number().int().min(1).max(16).default(4),
+    /** Start a sync when the feature pipeline publishes "ML Features Updated". */
+    onFeaturesUpdated: z.boolean().default(true),
+    schedule: z.object({
+      enabled: z.boolean().default(false),
+      expression: z.string().regex(/^(cron|rate|at)\(.+\)$/, 'expected cron(...), rate(...) or at(...)').default('cron(0 4 * * ? *)'),
+      timezone: z.string().min(1).default('UTC'),
+    }).strict().default({ enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' }),
+  }).strict()).default({
+    bucket: 'qp-data', prefix: 'features/', credentialsSecretName: 'quantum-pipeline/r2-credentials', tables: [...ML_TABLES],
+    transfers: 8, checkers: 4, partSizeMiB: 8, multipartThresholdMiB: 16, partConcurrency: 4, onFeaturesUpdated: true,
+    schedule: { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' },
+  }),
   /** Endpoints of the local profile, as the Lambdas see them. */
   local: ctx(z.object({
     s3Endpoint: z.url().default('http://127.0.0.1:3900'),
@@ -123,7 +156,24 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
     throw new ConfigError(`invalid configuration: ${describeIssues(result.error, ours, (path) =>
       path === '' ? Object.keys(AppConfig.shape) : [])}`);
   }
+  const { r2, profile } = result.data;
+  if (r2.enabled === true && profile === 'aws' && !r2.accountId && !r2.endpoint) {
+    throw new ConfigError('invalid configuration: r2.accountId: required when r2.enabled is true on the aws profile (or set r2.endpoint), got nothing');
+  }
   return deepFreeze(result.data);
+}
+
+/** Where the r2-sync state machine mirrors to, or undefined when it is not deployed. */
+export interface R2Target { readonly endpoint: string; readonly region: string }
+
+export function r2Target(config: Readonly<AppConfig>): R2Target | undefined {
+  const { r2 } = config;
+  const local = config.profile === 'local';
+  if (!(r2.enabled ?? (local || r2.accountId !== undefined || r2.endpoint !== undefined))) return undefined;
+  if (r2.endpoint) return { endpoint: r2.endpoint, region: r2.region ?? (local ? config.local.s3Region : 'auto') };
+  if (r2.accountId) return { endpoint: `https://${r2.accountId}.r2.cloudflarestorage.com`, region: r2.region ?? 'auto' };
+  // The local profile's stand-in: a bucket of the local S3 store.
+  return { endpoint: config.local.s3Endpoint, region: r2.region ?? config.local.s3Region };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -12,7 +12,7 @@ import { Logger } from '../logger';
 import { listSide, type ObjectEntry, type Side } from './listing';
 import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
 import { runPool } from './pool';
-import { copyObject, type TransferSettings } from './transfer';
+import { copyObject, OutOfTimeError, type TransferSettings } from './transfer';
 
 /** Keys of the health check's probe objects: never synced, never deleted by a sync. */
 export const HEALTH_PROBE_PREFIX = '.qp-sync-health/';
@@ -103,15 +103,17 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       pending += wave.length;
       continue;
     }
+    let interrupted = 0;
     const result = await runPool(wave, options.transfers, async (item) => {
       try {
         await copyObject(options.source, options.destination, item, options.transfer, inTime);
         copied.push(item);
       } catch (error) {
-        fail(item.key, error);
+        if (error instanceof OutOfTimeError) interrupted += 1;
+        else fail(item.key, error);
       }
     }, inTime);
-    pending += wave.length - result.started;
+    pending += wave.length - result.started + interrupted;
   }
 
   const deleted: ObjectEntry[] = [];

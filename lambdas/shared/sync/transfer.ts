@@ -19,6 +19,11 @@ export const MIB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MIB;
 const MAX_PARTS = 10_000;
 
+/** A multipart copy stopped between parts because the run's time is up: pending, not failed. */
+export class OutOfTimeError extends Error {
+  override readonly name = 'OutOfTimeError';
+}
+
 export interface TransferSettings {
   /** Objects larger than this go as multipart uploads. */
   readonly multipartThreshold: number;
@@ -47,7 +52,7 @@ function provenance(item: CopyItem): Record<string, string> {
 
 /**
  * Copies `item` from source to destination with its provenance in the metadata. `keepGoing`
- * is asked before each part: when it says no, the upload is aborted and an Error thrown.
+ * is asked before each part: when it says no, the upload is aborted and OutOfTimeError thrown.
  */
 export async function copyObject(
   source: Side, destination: Side, item: CopyItem, settings: TransferSettings, keepGoing: () => boolean = () => true,
@@ -74,7 +79,7 @@ export async function copyObject(
     const etags: string[] = new Array(count);
     const numbers = Array.from({ length: count }, (_, index) => index + 1);
     await runPool(numbers, settings.partConcurrency, async (partNumber) => {
-      if (!keepGoing()) throw new Error(`stopped before part ${partNumber} of ${key}: out of time`);
+      if (!keepGoing()) throw new OutOfTimeError(`stopped before part ${partNumber} of ${key}: out of time`);
       const start = (partNumber - 1) * partSize;
       const end = Math.min(item.size, start + partSize) - 1;
       const body = await readRange(source, item.key, { start, end });

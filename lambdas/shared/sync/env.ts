@@ -1,0 +1,48 @@
+/**
+ * The r2-sync Lambdas' settings: SYNC_SETTINGS (JSON, checked at module load) and the R2 token's
+ * secret, read once per container on first use. The source side uses the function's own role.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConfigurationError } from '../errors';
+import { type Environment, requireEnv } from '../env';
+import { describeIssues } from '../validation';
+import { credentialsFromSecret, s3ClientFor } from './clients';
+import { SyncSettings } from './contracts';
+
+export const SYNC_ENV = {
+  settings: 'SYNC_SETTINGS',
+  credentialsSecret: 'R2_CREDENTIALS_SECRET_ARN',
+} as const;
+
+export function readSyncSettings(env: Environment): SyncSettings {
+  const text = requireEnv(env, SYNC_ENV.settings);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigurationError(`environment variable ${SYNC_ENV.settings} is not JSON`, { cause });
+  }
+  const result = SyncSettings.safeParse(parsed);
+  if (!result.success) throw new ConfigurationError(`environment variable ${SYNC_ENV.settings}: ${describeIssues(result.error, parsed)}`);
+  return result.data;
+}
+
+/** Wraps a step core so that its clients are built on the first invocation (the secret is read then) and reused. */
+export function withSyncClients<E, C, R>(
+  env: Environment,
+  settings: SyncSettings,
+  core: (clients: { source: ReturnType<typeof s3ClientFor>; destination: ReturnType<typeof s3ClientFor> }) => (event: E, context: C) => Promise<R>,
+): (event: E, context: C) => Promise<R> {
+  const secretArn = requireEnv(env, SYNC_ENV.credentialsSecret);
+  const maxSockets = settings.transfers * settings.partConcurrency + settings.checkers;
+  let ready: Promise<(event: E, context: C) => Promise<R>> | undefined;
+  return async (event, context) => {
+    ready ??= credentialsFromSecret(new SecretsManagerClient({}), secretArn).then((credentials) => core({
+      source: s3ClientFor(settings.source, undefined, maxSockets),
+      destination: s3ClientFor(settings.destination, credentials, maxSockets),
+    }));
+    // A failed secret read is not cached: the next invocation tries again.
+    ready.catch(() => { ready = undefined; });
+    return (await ready)(event, context);
+  };
+}
