@@ -61,6 +61,26 @@ export function acknowledgeNagFindings(stack: QuantumPipelineStack): void {
       'Iceberg creates and updates the tables of its one Glue database');
     acknowledgeBucketDeployment(stack, buckets.artifacts);
   }
+  if (stack.r2Sync) acknowledgeR2Sync(stack, stack.r2Sync, xray);
+}
+
+function acknowledgeR2Sync(stack: QuantumPipelineStack, sync: NonNullable<QuantumPipelineStack['r2Sync']>, xray: string): void {
+  const features = arnOf(stack.buckets.features);
+  const { source } = sync.settings;
+  for (const fn of [sync.healthCheck, sync.syncTable]) {
+    const role = fn.role!;
+    ack(role, 'IAM5[Resource::*]', xray);
+    for (const action of S3_ACTION_GROUPS) ack(role, `IAM5[Action::${action}]`, 'grantRead action groups of CDK, limited to the ML tables\' warehouse prefix');
+    ack(role, `IAM5[Resource::${features}/${source.prefix}*]`, 'the sync lists and reads every file of the tables it mirrors (Iceberg names them at write time)');
+  }
+  const health = sync.healthCheck.role!;
+  for (const action of S3_WRITE_GROUPS) ack(health, `IAM5[Action::${action}]`, 'grantDelete action group of CDK, limited to the health probe prefix');
+  ack(health, `IAM5[Resource::${features}/${source.prefix}.qp-sync-health/*]`, 'the health check writes and deletes one probe object with a random name under this prefix');
+  const machineRole = sync.stateMachine.role;
+  ack(machineRole, 'IAM5[Resource::*]', 'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions');
+  for (const fn of [sync.healthCheck, sync.syncTable]) {
+    ack(machineRole, `IAM5[Resource::${arnOf(fn)}:*]`, 'LambdaInvoke grants the function and its versions/aliases (<arn>:*); only the sync\'s own functions');
+  }
 }
 
 /** The singleton Lambda behind BucketDeployment is CDK's own code (not configurable here). */

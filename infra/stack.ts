@@ -7,13 +7,15 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { PipelineSettings } from '../lambdas/shared/contracts';
-import type { AppConfig } from './config';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { type AppConfig, r2Target } from './config';
 import { PipelineAlerts } from './constructs/alerts';
 import { FeaturePipeline } from './constructs/feature-pipeline';
 import { SparkCompute } from './constructs/spark-compute';
 import { SparkJobFunctions } from './constructs/spark-job-functions';
 import { PipelineBuckets } from './constructs/storage';
-import { PipelineSchedule } from './constructs/triggers';
+import { R2Sync } from './constructs/r2-sync';
+import { PipelineSchedule, R2SyncTriggers } from './constructs/triggers';
 
 export interface QuantumPipelineStackProps extends StackProps {
   readonly config: Readonly<AppConfig>;
@@ -31,6 +33,9 @@ export class QuantumPipelineStack extends Stack {
   readonly pipeline: FeaturePipeline;
   readonly schedule: PipelineSchedule;
   readonly alerts: PipelineAlerts;
+  /** The mirror of the ML tables on R2; undefined when not configured (see r2Target). */
+  readonly r2Sync?: R2Sync;
+  readonly r2SyncTriggers?: R2SyncTriggers;
 
   constructor(scope: Construct, id: string, props: QuantumPipelineStackProps) {
     super(scope, id, props);
@@ -111,5 +116,30 @@ export class QuantumPipelineStack extends Stack {
       email: config.alertEmail,
       slaSeconds: config.jobs.features.slaSeconds + config.jobs.mlFeatures.slaSeconds,
     });
+
+    const target = r2Target(config);
+    if (target) {
+      const { r2 } = config;
+      this.r2Sync = new R2Sync(this, 'R2Sync', {
+        stateMachineName: `${config.stackName}-r2-sync`,
+        source: {
+          bucket: this.buckets.features,
+          // Where the catalogs put the tables: the JDBC catalog under <namespace>/, Glue under <namespace>.db/.
+          prefix: `warehouse/${config.catalog.namespace}${local ? '' : '.db'}/`,
+          ...(local ? { endpoint: config.local.s3Endpoint, region: config.local.s3Region } : {}),
+        },
+        destination: {
+          endpoint: target.endpoint, region: target.region, bucket: r2.bucket, prefix: r2.prefix,
+          credentialsSecret: secretsmanager.Secret.fromSecretNameV2(this, 'R2Credentials', r2.credentialsSecretName),
+        },
+        tables: r2.tables,
+        transfers: r2.transfers, checkers: r2.checkers, partSizeMiB: r2.partSizeMiB,
+        multipartThresholdMiB: r2.multipartThresholdMiB, partConcurrency: r2.partConcurrency,
+      });
+      this.r2SyncTriggers = new R2SyncTriggers(this, 'R2SyncTriggers', {
+        stateMachine: this.r2Sync.stateMachine, onFeaturesUpdated: r2.onFeaturesUpdated, schedule: r2.schedule,
+      });
+      this.alerts.watch(this.r2Sync.stateMachine, 'R2 sync');
+    }
   }
 }

@@ -44,20 +44,7 @@ export class PipelineAlerts extends Construct {
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     const arn = props.stateMachine.stateMachineArn;
 
-    this.failureRule = new events.Rule(this, 'ExecutionFailed', {
-      description: 'Feature pipeline execution failed, timed out or was aborted',
-      eventPattern: {
-        source: ['aws.states'],
-        detailType: ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [arn] },
-      },
-    });
-    this.failureRule.addTarget(new eventTargets.SnsTopic(this.topic, {
-      message: events.RuleTargetInput.fromText(
-        `Feature pipeline execution ${events.EventField.fromPath('$.detail.name')} ended `
-        + `${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.error')} - `
-        + `${events.EventField.fromPath('$.detail.cause')}`),
-    }));
+    this.failureRule = this.failureRuleFor('ExecutionFailed', props.stateMachine, 'Feature pipeline');
 
     this.successRule = new events.Rule(this, 'FeaturesUpdated', {
       description: 'Success summary of a feature pipeline run',
@@ -100,5 +87,28 @@ export class PipelineAlerts extends Construct {
     });
     for (const alarm of [this.slaAlarm, this.failureAlarm]) alarm.addAlarmAction(new actions.SnsAction(this.topic));
     key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+  }
+
+  /** Alerts on failed, timed-out or aborted executions of another state machine (e.g. the R2 sync). */
+  watch(stateMachine: sfn.IStateMachine, label: string): events.Rule {
+    return this.failureRuleFor(`${label.replace(/[^A-Za-z0-9]/g, '')}ExecutionFailed`, stateMachine, label);
+  }
+
+  private failureRuleFor(id: string, stateMachine: sfn.IStateMachine, label: string): events.Rule {
+    const rule = new events.Rule(this, id, {
+      description: `${label} execution failed, timed out or was aborted`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [stateMachine.stateMachineArn] },
+      },
+    });
+    rule.addTarget(new eventTargets.SnsTopic(this.topic, {
+      message: events.RuleTargetInput.fromText(
+        `${label} execution ${events.EventField.fromPath('$.detail.name')} ended `
+        + `${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.error')} - `
+        + `${events.EventField.fromPath('$.detail.cause')}`),
+    }));
+    return rule;
   }
 }

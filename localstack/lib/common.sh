@@ -49,10 +49,10 @@ qp_spark_home() { "$QP_PYTHON" -c 'import os, pyspark; print(os.path.dirname(pys
 # Every artifact to download; `classpath-first:` marks those that must precede the others.
 qp_jar_coordinates() { grep -v -E '^\s*(#|$)' "$QP_REPO_DIR/localstack/jars.txt" | sed 's/^classpath-first://'; }
 qp_jar_file() { local g a v; IFS=: read -r g a v <<<"$1"; printf '%s/%s-%s.jar' "$QP_JARS_DIR" "$a" "$v"; }
-# spark.driver.extraClassPath / spark.executor.extraClassPath: colon-separated, `classpath-first:`
-# jars first. Every process runs on this machine, so the cached jars are put on the class path
-# where they lie. (spark.jars would copy them - the AWS SDK bundle alone is over 500 MB - into
-# the work folder of every driver and executor: gigabytes per test run, a full disk in CI.)
+# The class path of the local Spark processes (colon-separated, `classpath-first:` jars first).
+# Every process runs on this machine, so the cached jars are used where they lie. (spark.jars
+# would copy them - the AWS SDK bundle alone is over 500 MB - into the work folder of every
+# driver and executor, or a temp folder in local mode: gigabytes per test run, a full disk in CI.)
 qp_spark_classpath() {
   local coordinate files=()
   while read -r coordinate; do files+=("$(qp_jar_file "$coordinate")"); done \

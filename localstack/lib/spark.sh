@@ -44,9 +44,14 @@ EOF
 }
 
 # spark-class ends in 'exec java', so the pid of this background job is the daemon's own.
+# SPARK_DIST_CLASSPATH: the worker puts it on the class path of every driver and executor it
+# launches. A REST-submitted driver needs that: its JVM is started from the submission alone
+# (the cluster's spark.driver.extraClassPath does not reach it), and spark.jars would copy every
+# jar - the AWS SDK bundle alone is over 500 MB - into each driver's and executor's folder.
 qp_spark_daemon() {
   local name="$1" spark_home; shift
   spark_home="$(qp_spark_home)"
+  SPARK_DIST_CLASSPATH="$(qp_spark_classpath)" \
   SPARK_LOCAL_IP="$QP_BIND_HOST" SPARK_HOME="$spark_home" SPARK_CONF_DIR="$QP_SPARK_CONF_DIR" SPARK_LOG_DIR="$QP_LOG_DIR" \
     nohup "$spark_home/bin/spark-class" "$@" >>"$QP_LOG_DIR/$name.log" 2>&1 &
   echo $! >"$(qp_pid_file "$name")"

@@ -10,8 +10,9 @@ describe('local profile', () => {
     for (const type of ['AWS::EMRServerless::Application', 'AWS::Glue::Database', 'Custom::CDKBucketDeployment']) {
       template.resourceCountIs(type, 0);
     }
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    // The feature pipeline and the R2 sync (to the local stand-in), each with its schedule.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
   });
 
   it('names the buckets as the local data plane does', () => {
