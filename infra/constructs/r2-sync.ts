@@ -75,6 +75,7 @@ export interface R2SyncProps {
 }
 
 export class R2Sync extends Construct {
+  readonly stateMachineName: string;
   readonly healthCheck: nodejs.NodejsFunction;
   readonly syncTable: nodejs.NodejsFunction;
   readonly stateMachine: sfn.StateMachine;
@@ -92,6 +93,7 @@ export class R2Sync extends Construct {
     if (!Number.isInteger(maxInvocations) || maxInvocations < 1 || maxInvocations > 1000) {
       throw new Error(`R2Sync: maxInvocationsPerTable must be a whole number from 1 to 1000, got ${maxInvocations}`);
     }
+    this.stateMachineName = props.stateMachineName;
     this.settings = this.validatedSettings(props);
 
     this.healthCheck = this.makeFunction('r2-sync-health-check', Duration.seconds(60), 256);

@@ -6,6 +6,8 @@
  * well-formed placeholder ARN that names the template resource it stood for; the local runner
  * maps those ARNs back to the in-process handlers.
  */
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -126,4 +128,15 @@ export function allStates(definition: AslDefinition): Array<[string, AslState]> 
     );
     return [[name, state] as [string, AslState], ...nested.flatMap(allStates)];
   });
+}
+
+/** The logical id of a construct's CloudFormation resource in its stack. */
+export function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** A function's environment, as the template sets it, with its tokens resolved locally. */
+export function functionEnvironment(template: CfnTemplate, id: string): Record<string, string> {
+  const variables = (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  return Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolveValue(template, value)]));
 }

@@ -1,12 +1,15 @@
 /**
  * A local stand-in for EventBridge that runs the template's own rules: each event put on the bus
  * is matched against every `AWS::Events::Rule` EventPattern of the synthesized template, and for
- * each matching rule its SNS targets receive the message its InputTransformer builds. So the alert
- * and summary messages seen locally are the ones the deployed rules would send.
+ * each matching rule its SNS targets receive the message its InputTransformer builds, and its
+ * state machine targets are started with the rule's input. So the alert and summary messages
+ * seen locally are the ones the deployed rules would send, and one state machine starts another
+ * as it would on AWS.
  */
 import { appendFileSync } from 'node:fs';
 import type { CfnTemplate } from './definition';
 import { placeholderArn } from './definition';
+import type { ExecutionStatusChange, PutEventsEntry } from './local-host';
 
 export interface BusEvent {
   readonly source: string;
@@ -24,6 +27,16 @@ export interface Delivery {
   readonly topic: string;
   readonly message: string;
 }
+
+/** A state machine a rule started: its logical id and the input the rule gave it. */
+export interface Start {
+  readonly rule: string;
+  readonly stateMachine: string;
+  readonly input: unknown;
+}
+
+/** Starts an execution of the state machine with this logical id. */
+export type StartExecution = (input: unknown) => void;
 
 type Pattern = { [key: string]: Pattern | unknown[] };
 
@@ -73,12 +86,19 @@ interface RuleTarget {
 export class LocalEventBridge {
   readonly deliveries: Delivery[] = [];
   readonly events: BusEvent[] = [];
+  readonly starts: Start[] = [];
+  private readonly stateMachines = new Map<string, StartExecution>();
 
   constructor(
     private readonly template: CfnTemplate,
     /** Also append every event and delivery as JSON lines here (the local run's record). */
     private readonly logFile?: string,
   ) {}
+
+  /** Rules targeting the state machine with this logical id start executions through `start`. */
+  connectStateMachine(logicalId: string, start: StartExecution): void {
+    this.stateMachines.set(logicalId, start);
+  }
 
   put(event: BusEvent): Delivery[] {
     const stamped: BusEvent = { time: new Date().toISOString(), account: '000000000000', region: 'us-east-1', ...event };
@@ -91,6 +111,15 @@ export class LocalEventBridge {
       if (!properties.EventPattern || properties.State === 'DISABLED') continue;
       if (!matchesPattern(this.resolvePattern(properties.EventPattern), stamped)) continue;
       for (const target of properties.Targets ?? []) {
+        const machine = (target.Arn as { Ref?: string } | null)?.Ref;
+        const start = machine ? this.stateMachines.get(machine) : undefined;
+        if (machine && start) {
+          const input: unknown = target.Input ? JSON.parse(target.Input) : stamped;
+          this.starts.push({ rule: ruleId, stateMachine: machine, input });
+          this.log({ kind: 'start', rule: ruleId, stateMachine: machine, input });
+          start(input);
+          continue;
+        }
         const topic = this.snsTopicOf(target.Arn);
         if (!topic) continue;
         const message = target.InputTransformer
@@ -128,4 +157,22 @@ export class LocalEventBridge {
   private log(entry: Record<string, unknown>): void {
     if (this.logFile) appendFileSync(this.logFile, `${JSON.stringify(entry)}\n`);
   }
+}
+
+/** How a local host reaches the bus: PutEvents tasks, and the aws.states status change of each ended execution. */
+export function hostBusBindings(bus: LocalEventBridge): {
+  eventBus: (entries: PutEventsEntry[]) => void; onExecutionEnd: (change: ExecutionStatusChange) => void;
+} {
+  return {
+    eventBus: (entries) => {
+      for (const entry of entries) {
+        const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : (entry.Detail ?? {});
+        bus.put({ source: entry.Source ?? '', 'detail-type': entry.DetailType ?? '', detail });
+      }
+    },
+    onExecutionEnd: (change) => void bus.put({
+      source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { ...change },
+      resources: [change.executionArn],
+    }),
+  };
 }

@@ -60,6 +60,8 @@ export interface LocalHostProps {
   readonly waitOverridesMs?: Readonly<Record<string, number>>;
   /** Retry pauses in ms by state name. */
   readonly retryOverridesMs?: Readonly<Record<string, number | number[]>>;
+  /** What context.getRemainingTimeInMillis() starts from in each invocation. @default 900000 (Lambda's maximum) */
+  readonly lambdaBudgetMs?: number;
 }
 
 export interface LocalExecution {
@@ -176,7 +178,7 @@ export class LocalStateMachineHost {
       logGroupName: `/local/${logicalId}`,
       logStreamName: executionName,
       callbackWaitsForEmptyEventLoop: true,
-      getRemainingTimeInMillis: () => Math.max(0, 900_000 - (Date.now() - started)),
+      getRemainingTimeInMillis: () => Math.max(0, (this.props.lambdaBudgetMs ?? 900_000) - (Date.now() - started)),
       done: () => undefined,
       fail: () => undefined,
       succeed: () => undefined,

@@ -4,7 +4,7 @@
  * gives each function), the local data plane's Spark master and Garage, and the template's own
  * EventBridge rules for alerts.
  */
-import { App, type CfnElement } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../infra/app';
 import { loadConfig } from '../../infra/config';
 import { HANDLER_NAMES, type HandlerName } from '../../infra/constructs/spark-job-functions';
@@ -18,8 +18,11 @@ import { createReadSummary } from '../../lambdas/steps/read-summary';
 import { createSubmitJob } from '../../lambdas/steps/submit-job';
 import { validateInput } from '../../lambdas/steps/validate-input';
 import { Logger } from '../../lambdas/shared/logger';
-import { allStates, type AslDefinition, type CfnTemplate, placeholderArn, resolveDefinition, resolveValue } from './definition';
-import { LocalEventBridge } from './local-events';
+import { allStates, type AslDefinition, type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
+import { hostBusBindings, LocalEventBridge } from './local-events';
+import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
+import type { StaticCredentials } from '../../lambdas/shared/sync/clients';
+import type { SyncSettings } from '../../lambdas/shared/sync/contracts';
 import { type LambdaHandler, LocalStateMachineHost } from './local-host';
 
 /** The local data plane as `localstack/dataplane.sh` describes it in dataplane.env. */
@@ -32,6 +35,8 @@ export interface Dataplane {
   readonly python: string;
   /** dist/spark-jobs: the packaged jobs (npm run build:spark). */
   readonly distDir: string;
+  /** The key of the R2 stand-in bucket (in place of the R2 token in Secrets Manager). */
+  readonly r2Credentials: StaticCredentials;
 }
 
 export function dataplaneFromEnv(env: Environment): Dataplane {
@@ -44,6 +49,7 @@ export function dataplaneFromEnv(env: Environment): Dataplane {
     s3Endpoint: need('QP_S3_ENDPOINT'), s3Region: need('QP_S3_REGION'), sparkRestUrl: need('QP_SPARK_REST_URL'),
     sparkMasterUrl: need('QP_SPARK_MASTER_URL'), sparkWorkDir: need('QP_SPARK_WORK_DIR'), python: need('QP_PYTHON'),
     distDir: need('QP_DIST_DIR'),
+    r2Credentials: { accessKeyId: need('QP_R2_ACCESS_KEY_ID'), secretAccessKey: need('QP_R2_SECRET_ACCESS_KEY') },
   };
 }
 
@@ -61,6 +67,10 @@ export interface LocalPipelineOptions {
   readonly eventLog?: string;
   /** Where the handlers' JSON log lines go (CloudWatch Logs on AWS). @default dropped */
   readonly lambdaLog?: (line: string) => void;
+  /** Changes to the R2 sync's deployed settings (tests use their own prefixes). */
+  readonly r2Settings?: Partial<SyncSettings>;
+  /** Each R2 sync invocation's time budget (getRemainingTimeInMillis). @default 900000 */
+  readonly r2LambdaBudgetMs?: number;
 }
 
 export interface LocalPipeline {
@@ -70,16 +80,8 @@ export interface LocalPipeline {
   readonly template: CfnTemplate;
   readonly definition: AslDefinition;
   readonly settings: PipelineSettings;
-}
-
-function logicalId(stack: QuantumPipelineStack, construct: { node: { defaultChild?: unknown } }): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
-
-/** Each function's environment, as the template sets it, with its tokens resolved locally. */
-function functionEnvironment(template: CfnTemplate, id: string): Record<string, string> {
-  const variables = (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-  return Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolveValue(template, value)]));
+  /** The R2 sync, started by the bus when job 2 changed the ML tables; undefined when r2.enabled is false. */
+  readonly r2Sync?: LocalR2Sync;
 }
 
 export function createLocalPipeline(options: LocalPipelineOptions): LocalPipeline {
@@ -96,14 +98,14 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = buildApp(app, config, undefined, { nag: false });
   const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
-  const machineId = logicalId(stack, stack.pipeline.stateMachine);
+  const machineId = logicalIdOf(stack, stack.pipeline.stateMachine);
   const definition = resolveDefinition(template, machineId);
 
   let host: LocalStateMachineHost | undefined;
   let settings: PipelineSettings | undefined;
   const handlers: Record<string, LambdaHandler> = {};
   for (const name of HANDLER_NAMES) {
-    const id = logicalId(stack, stack.functions.functions[name]);
+    const id = logicalIdOf(stack, stack.functions.functions[name]);
     const env: Record<string, string> = {
       ...functionEnvironment(template, id),
       [ENV.sparkWorkDir]: dataplane.sparkWorkDir,
@@ -129,20 +131,15 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     stateMachineName: stack.pipeline.stateMachineName,
     stateMachineArn: placeholderArn(template, machineId),
     lambdaHandlers: handlers,
-    eventBus: (entries) => {
-      for (const entry of entries) {
-        const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : (entry.Detail ?? {});
-        bus.put({ source: entry.Source ?? '', 'detail-type': entry.DetailType ?? '', detail });
-      }
-    },
-    onExecutionEnd: (change) => void bus.put({
-      source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { ...change },
-      resources: [change.executionArn],
-    }),
+    ...hostBusBindings(bus),
     waitOverridesMs: waits,
     retryOverridesMs: options.retryOverridesMs,
   });
-  return { host, bus, stack, template, definition, settings };
+  const r2Sync = createLocalR2Sync({
+    template, stack, bus, destinationCredentials: dataplane.r2Credentials, settings: options.r2Settings,
+    lambdaBudgetMs: options.r2LambdaBudgetMs, retryOverridesMs: options.retryOverridesMs, lambdaLog: options.lambdaLog,
+  });
+  return { host, bus, stack, template, definition, settings, r2Sync };
 }
 
 /** The handler code of each function, wired with that function's own environment. */

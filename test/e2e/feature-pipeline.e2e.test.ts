@@ -32,6 +32,13 @@ describe('feature processing state machine, executed locally', () => {
     const summaryEvent = pipeline.bus.events.find((e) => e['detail-type'] === 'ML Features Updated');
     expect(summaryEvent?.detail).toMatchObject({ runId: 'e2e-happy', features: { status: 'succeeded' } });
     expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(/run e2e-happy succeeded/);
+
+    // ... and the event starts the R2 sync, which mirrors both ML tables (data and metadata).
+    expect(pipeline.r2Sync?.triggered).toHaveLength(1);
+    const sync = (await pipeline.r2Sync!.triggered[0].result) as { tables: Array<{ table: string; complete: boolean; copied: { objects: number } }> };
+    expect(sync.tables.map((t) => [t.table, t.complete])).toEqual([['ml_iteration_features', true], ['ml_run_summary', true]]);
+    for (const table of sync.tables) expect(table.copied.objects, table.table).toBeGreaterThanOrEqual(3);
+    expect(pipeline.bus.events.some((e) => e['detail-type'] === 'R2 Sync Completed')).toBe(true);
   }, 12 * MINUTES);
 
   it('fails fast on invalid input, naming the fields, before any job is submitted', async () => {
@@ -83,7 +90,8 @@ describe('feature processing state machine, executed locally', () => {
   it('lets two concurrent triggers take turns: the second waits, then finds nothing new', async () => {
     const { pipeline, rawPrefix } = isolatedPipeline({
       context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
-      retryOverridesMs: { AcquireRunSlot: 3000 },
+      // Up to 50 x 6 s = 5 minutes of waiting for the first execution, ample on a loaded CI machine.
+      retryOverridesMs: { AcquireRunSlot: 6000 },
     });
     uploadRecords(rawPrefix, 3);
 

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline, type LocalPipelineOptions } from '../../localstack/embedded/local-pipeline';
 import type { ExecutionEvent } from '../../localstack/embedded/local-host';
+import type { SyncSettings } from '../../lambdas/shared/sync/contracts';
 
 const REPO = join(__dirname, '..', '..');
 
@@ -30,8 +31,18 @@ export function isolatedPipeline(options: Omit<LocalPipelineOptions, 'dataplane'
       summaryUri: `s3a://features/e2e-${id}/runs`,
       ...options.settings,
     },
+    // The R2 sync that "ML Features Updated" starts mirrors this test's tables to its own prefix.
+    r2Settings: { source: syncSource(id), destination: { ...syncDestination(), prefix: `e2e-${id}/` }, ...options.r2Settings },
   });
   return { id, rawPrefix, pipeline };
+}
+
+function syncSource(id: string): SyncSettings['source'] {
+  return { bucket: 'features', prefix: `warehouse/e2e_${id}/`, endpoint: process.env.QP_S3_ENDPOINT, region: process.env.QP_S3_REGION ?? '', forcePathStyle: true };
+}
+
+function syncDestination(): SyncSettings['destination'] {
+  return { bucket: process.env.QP_R2_BUCKET ?? 'qp-data', prefix: '', endpoint: process.env.QP_R2_ENDPOINT, region: process.env.QP_S3_REGION ?? '', forcePathStyle: true };
 }
 
 /** Uploads synthetic VQE records (spark-jobs/tools/demo_data.py) under the raw prefix. */

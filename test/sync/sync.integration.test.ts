@@ -131,30 +131,45 @@ describe('syncPrefix between two real endpoints', () => {
   });
 
   it('resumes a multipart copy interrupted between parts: the half upload is aborted, the rerun completes it', async () => {
-    const key = 'ml_iteration_features/data/big-2.parquet';
-    await putAll(source, { [key]: randomBytes(LARGE) });
-    // The clock runs out as soon as the first part is in.
-    let partsUploaded = 0;
+    // Two large objects side by side. The larger starts first and is the run's guaranteed copy
+    // (every run finishes one); the clock runs out once the smaller one has its first part in.
+    const first = 'ml_iteration_features/data/big-2.parquet';
+    const second = 'ml_iteration_features/data/big-3.parquet';
+    await putAll(source, { [first]: randomBytes(LARGE), [second]: randomBytes(LARGE - MIB) });
+    let secondParts = 0;
     const counting = s3ClientFor(endpoints.destination, endpoints.destinationCredentials);
     counting.middlewareStack.add((next) => async (args) => {
       const result = await next(args);
-      if ((args.input as { PartNumber?: number }).PartNumber !== undefined) partsUploaded += 1;
+      const input = args.input as { PartNumber?: number; Key?: string };
+      if (input.PartNumber !== undefined && input.Key?.endsWith(second)) secondParts += 1;
       return result;
     }, { step: 'initialize', name: 'countParts' });
+
     const report = await syncPrefix(options({
-      destination: { ...destination, client: counting },
+      destination: { ...destination, client: counting }, transfers: 2,
       transfer: { multipartThreshold: 5 * MIB, partSize: 5 * MIB, partConcurrency: 1 },
-      deadline: 1, now: () => (partsUploaded > 0 ? 2 : 0),
+      deadline: 1, now: () => (secondParts > 0 ? 2 : 0),
     }));
 
-    expect(partsUploaded).toBe(1);
+    expect(secondParts).toBe(1);
+    expect(report).toMatchObject({ complete: false, pending: 1, failedTotal: 0, copied: { objects: 1 } });
     const open = await destination.client.send(new ListMultipartUploadsCommand({ Bucket: destination.bucket, Prefix: destination.prefix }));
     expect(open.Uploads ?? []).toEqual([]);
-    expect(report).toMatchObject({ complete: false, pending: 1, failedTotal: 0 });
-    expect((await contents(destination)).has(key)).toBe(false);
+    const mirrored = await contents(destination);
+    expect(mirrored.has(first)).toBe(true);
+    expect(mirrored.has(second)).toBe(false);
 
     await syncPrefix(options());
     await expectMirrored();
+  });
+
+  it('finishes at least one copy per run, even with its time already up', async () => {
+    await putAll(source, { 'ml_run_summary/data/late-1.parquet': 'a', 'ml_run_summary/data/late-2.parquet': 'b' });
+
+    const report = await syncPrefix(options({ deadline: 0, now: () => 1 }));
+
+    expect(report).toMatchObject({ complete: false, copied: { objects: 1 } });
+    expect(report.pending).toBeGreaterThanOrEqual(1); // the other file (and any check left undone)
   });
 });
 

@@ -29,7 +29,7 @@ export interface SyncOptions {
   readonly transfer: TransferSettings;
   /** Report what would be copied and deleted, change nothing. */
   readonly dryRun: boolean;
-  /** Epoch ms after which no new copy, check or delete starts (a Lambda's remaining time). */
+  /** Epoch ms after which no new copy or delete starts (a Lambda's remaining time); one copy always runs. */
   readonly deadline?: number;
   readonly now?: () => number;
   readonly log?: Logger;
@@ -85,8 +85,10 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     } catch (error) {
       fail(entry.key, error);
     }
-  }, inTime);
-  let pending = plan.check.length - checks.started;
+  });
+  // Checks are HEAD requests, far cheaper than copies: they always all run, so every run
+  // has the whole plan and the copy waves keep their order.
+  let pending = 0;
   log.info('sync planned', {
     source: sourceObjects.size, destination: destinationObjects.size,
     copy: toCopy.length, delete: plan.delete.length, unchanged: unchanged.length, checked: checks.started,
@@ -97,6 +99,15 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   }
 
   const copied: CopyItem[] = [];
+  // Every run starts - and finishes - at least one copy, even when listing alone used up its
+  // time: so each run makes progress, and a sync that needs many runs cannot stall.
+  let copiesStarted = 0;
+  let guaranteed: CopyItem | undefined;
+  const mayStartCopy = (): boolean => {
+    if (copiesStarted > 0 && !inTime()) return false;
+    copiesStarted += 1;
+    return true;
+  };
   for (const wave of copyWaves(toCopy)) {
     // A later wave (Iceberg metadata) waits until every earlier one (the data it points to) is in.
     if (failures.length > 0 || pending > 0) {
@@ -106,13 +117,14 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     let interrupted = 0;
     const result = await runPool(wave, options.transfers, async (item) => {
       try {
-        await copyObject(options.source, options.destination, item, options.transfer, inTime);
+        guaranteed ??= item;
+        await copyObject(options.source, options.destination, item, options.transfer, item === guaranteed ? () => true : inTime);
         copied.push(item);
       } catch (error) {
         if (error instanceof OutOfTimeError) interrupted += 1;
         else fail(item.key, error);
       }
-    }, inTime);
+    }, mayStartCopy);
     pending += wave.length - result.started + interrupted;
   }
 
