@@ -179,7 +179,9 @@ export class R2Sync extends Construct {
       lambdaFunction: this.healthCheck,
       payload: sfn.TaskInput.fromObject({ 'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name' }),
       resultSelector: { 'run.$': '$.Payload' },
-      resultPath: '$',
+      // The validated run replaces the raw input: later states read $.run only.
+      outputPath: '$.checked',
+      resultPath: '$.checked',
       retryOnServiceExceptions: true,
     });
     check.addCatch(this.failure, { resultPath: '$.failure' });
@@ -190,7 +192,8 @@ export class R2Sync extends Construct {
     const retry = this.props.retry ?? { intervalSeconds: 60, backoffRate: 2, maxAttempts: 3 };
     const syncOnce = new tasks.LambdaInvoke(this, 'SyncTable', {
       lambdaFunction: this.syncTable,
-      payload: sfn.TaskInput.fromObject({ 'run.$': '$.run', 'table.$': '$.table', 'progress.$': '$.progress' }),
+      // {run, table} from the Map, plus {progress} from the second invocation on.
+      payload: sfn.TaskInput.fromJsonPathAt('$'),
       resultSelector: { 'progress.$': '$.Payload' },
       resultPath: '$.latest',
       retryOnServiceExceptions: true,
@@ -211,9 +214,6 @@ export class R2Sync extends Construct {
       .when(sfn.Condition.booleanEquals('$.progress.complete', true), done)
       .when(sfn.Condition.numberGreaterThanEquals('$.progress.invocations', maxInvocations), tooLong)
       .otherwise(syncOnce);
-    const start = new sfn.Pass(this, 'StartTableSync', {
-      parameters: { 'run.$': '$.run', 'table.$': '$.table', progress: null },
-    });
 
     const tables = new sfn.Map(this, 'SyncTables', {
       itemsPath: '$.run.tables',
@@ -221,7 +221,7 @@ export class R2Sync extends Construct {
       maxConcurrency: 2,
       resultPath: '$.tables',
     });
-    tables.itemProcessor(start.next(syncOnce).next(carry).next(isDone));
+    tables.itemProcessor(syncOnce.next(carry).next(isDone));
     tables.addCatch(this.failure, { resultPath: '$.failure' });
     return tables;
   }

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline, type LocalPipelineOptions } from '../../localstack/embedded/local-pipeline';
-import type { ExecutionEvent } from '../../localstack/embedded/local-host';
+import type { ExecutionEvent, LocalStateMachineHost } from '../../localstack/embedded/local-host';
 import type { SyncSettings } from '../../lambdas/shared/sync/contracts';
 
 const REPO = join(__dirname, '..', '..');
@@ -60,8 +60,8 @@ export interface Finished {
 }
 
 /** Runs one execution to its end and keeps every event of it. */
-export async function execute(pipeline: LocalPipeline, input: unknown, name: string): Promise<Finished> {
-  const execution = pipeline.host.start(input, name);
+export async function execute(target: { readonly host: LocalStateMachineHost }, input: unknown, name: string): Promise<Finished> {
+  const execution = target.host.start(input, name);
   const events: ExecutionEvent[] = [];
   const collected = (async () => {
     for await (const event of execution.events) events.push(event);

@@ -131,7 +131,8 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   const deleted: ObjectEntry[] = [];
   if (failures.length === 0 && pending === 0) {
     for (let first = 0; first < plan.delete.length; first += DELETE_BATCH) {
-      if (!inTime()) {
+      // A run that copied nothing still deletes one batch, for the same progress guarantee.
+      if (!inTime() && (copiesStarted > 0 || first > 0)) {
         pending += plan.delete.length - first;
         break;
       }
