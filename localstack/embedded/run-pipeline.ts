@@ -2,32 +2,15 @@
  * `npm run pipeline:local -- [input JSON] [--name execution-name]`
  *
  * Executes the synthesized "feature processing" state machine on this machine: progress per state
- * on stderr while it runs, then a summary; the execution output (or error) as JSON on stdout.
- * Exit code 0 only when the execution succeeded.
+ * on stderr while it runs, then a summary - including the R2 sync its "ML Features Updated" event
+ * started - and the execution output (or error) as JSON on stdout. Exit code 0 only when the
+ * execution (and the sync it started) succeeded.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { JobOutcome } from '../../lambdas/shared/contracts';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 import { errorCause, errorName } from './local-host';
 import { followProgress } from './progress';
-
-function parseArgs(argv: string[]): { input: unknown; name: string } {
-  let input: unknown = {};
-  let name = `local-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
-  for (let i = 0; i < argv.length; i += 1) {
-    if (argv[i] === '--name') {
-      name = argv[(i += 1)] ?? '';
-    } else {
-      try {
-        input = JSON.parse(argv[i]);
-      } catch {
-        throw new Error(`argument ${JSON.stringify(argv[i])}: expected the execution input as JSON, e.g. '{"maxFiles": 100}'`);
-      }
-    }
-  }
-  return { input, name };
-}
+import { describeSync, parseArgs, runRecords } from './cli';
 
 function describeOutcome(label: string, outcome: JobOutcome | null | undefined): string {
   if (!outcome) return `${label}: skipped`;
@@ -39,14 +22,10 @@ function describeOutcome(label: string, outcome: JobOutcome | null | undefined):
 }
 
 async function main(): Promise<number> {
-  const { input, name } = parseArgs(process.argv.slice(2));
+  const { input, name } = parseArgs(process.argv.slice(2), 'local', '{"maxFiles": 100}');
   const dataplane = dataplaneFromEnv(process.env);
-  const stateDir = process.env.QP_STATE_DIR ?? join(process.env.HOME ?? '.', '.local', 'state', 'quantum-pipeline');
-  mkdirSync(stateDir, { recursive: true });
-  const eventLog = join(stateDir, 'local-events.jsonl');
-  const lambdaLogFile = join(stateDir, 'logs', 'local-lambdas.jsonl');
-  mkdirSync(join(stateDir, 'logs'), { recursive: true });
-  const pipeline = createLocalPipeline({ dataplane, eventLog, lambdaLog: (line) => appendFileSync(lambdaLogFile, `${line}\n`) });
+  const { eventLog, lambdaLogFile, lambdaLog } = runRecords();
+  const pipeline = createLocalPipeline({ dataplane, eventLog, lambdaLog });
   const write = (line: string) => process.stderr.write(`${line}\n`);
   write(`feature processing: execution ${name} of ${pipeline.host.stateMachineArn}`);
   write(`input: ${JSON.stringify(input)}`);
@@ -67,6 +46,19 @@ async function main(): Promise<number> {
     const state = output as { features?: { outcome?: JobOutcome }; mlFeatures?: { outcome?: JobOutcome | null } };
     write(describeOutcome('job 1 (features)', state.features?.outcome));
     write(describeOutcome('job 2 (ML features)', state.mlFeatures?.outcome));
+  }
+  // "ML Features Updated" started the R2 sync when job 2 changed the ML tables.
+  for (const sync of pipeline.r2Sync?.triggered ?? []) {
+    const { destination } = pipeline.r2Sync!.settings;
+    const mirror = `s3://${destination.bucket}/${destination.prefix}`;
+    try {
+      const synced = await sync.result;
+      write(`R2 sync ${sync.name} (to the local stand-in ${mirror}):`);
+      describeSync(synced, mirror).forEach(write);
+    } catch (error) {
+      write(`R2 sync ${sync.name} failed: ${errorName(error as Error)}: ${errorCause(error as Error)}`);
+      failure ??= error as Error;
+    }
   }
   for (const delivery of pipeline.bus.deliveries) write(`notification (${delivery.rule}): ${delivery.message}`);
   write(`events and notifications: ${eventLog}; Lambda logs: ${lambdaLogFile}`);
