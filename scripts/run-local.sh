@@ -5,18 +5,12 @@
 # Spark standalone, real Garage. `scripts/run-local.sh --sync [input JSON]` runs the R2 sync alone.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-. localstack/lib/common.sh
-bash localstack/dataplane.sh start
-bash scripts/npm-install.sh
-"$QP_PYTHON" spark-jobs/build.py >&2
-set -a
-. "$QP_STATE_DIR/dataplane.env"
-set +a
-export QP_DIST_DIR="$repo/dist/spark-jobs" QP_STATE_DIR
-export PATH="$repo/node_modules/.bin:$PATH"  # Node 22 (aws-local-stepfunctions needs it)
+. "$repo/localstack/lib/common.sh"
+export QP_DIST_DIR="$repo/dist/spark-jobs"
 if [ "${1:-}" = "--sync" ]; then
   shift
-  exec tsx localstack/embedded/run-r2-sync.ts "$@"
+  exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/run-r2-sync.ts "$@"
 fi
-exec tsx localstack/embedded/run-pipeline.ts "$@"
+bash "$repo/localstack/dataplane.sh" install >&2
+"$QP_PYTHON" "$repo/spark-jobs/build.py" >&2
+exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/run-pipeline.ts "$@"

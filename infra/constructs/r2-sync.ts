@@ -5,12 +5,9 @@
  *
  * State names are a contract: the embedded local runner and the tests address states by name.
  */
-import { join } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -21,9 +18,8 @@ import { ERROR_NAMES } from '../../lambdas/shared/errors';
 import { SYNC_EVENT_DETAIL_TYPE, SYNC_EVENT_SOURCE, SyncSettings, type SyncTable } from '../../lambdas/shared/sync/contracts';
 import { SYNC_ENV } from '../../lambdas/shared/sync/env';
 import { HEALTH_PROBE_PREFIX } from '../../lambdas/shared/sync/sync';
-import { pascal } from './spark-job-functions';
+import { pipelineFunction } from './pipeline-function';
 
-const HANDLERS_DIR = join(__dirname, '..', '..', 'lambdas', 'handlers');
 /** Lambda's maximum; each invocation stops starting copies `safetyMarginSeconds` before it. */
 const SYNC_TIMEOUT = Duration.minutes(15);
 
@@ -137,29 +133,12 @@ export class R2Sync extends Construct {
   }
 
   private makeFunction(name: string, timeout: Duration, memorySize: number): nodejs.NodejsFunction {
-    const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, { retention: this.props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-    const role = new iam.Role(this, `${pascal(name)}Role`, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `quantum pipeline Lambda ${name}`,
-    });
-    logGroup.grantWrite(role);
-    return new nodejs.NodejsFunction(this, pascal(name), {
-      role,
-      entry: join(HANDLERS_DIR, `${name}.ts`),
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize,
-      timeout,
+    return pipelineFunction(this, name, {
+      timeout, memorySize, logRetention: this.props.logRetention,
       environment: {
         [SYNC_ENV.settings]: JSON.stringify(this.settings),
         [SYNC_ENV.credentialsSecret]: this.props.destination.credentialsSecret.secretArn,
-        LOG_LEVEL: 'INFO',
       },
-      logGroup,
-      tracing: lambda.Tracing.ACTIVE,
-      description: `quantum pipeline: ${name}`,
-      bundling: { minify: true, sourceMap: true, keepNames: true, target: 'node24', externalModules: ['@aws-sdk/*'] },
     });
   }
 

@@ -2,21 +2,18 @@
  * The Lambda steps of the feature pipeline: one small esbuild bundle per handler in lambdas/.
  * Their settings reach them as environment variables (names in lambdas/shared/contracts.ts).
  */
-import { join } from 'node:path';
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV, type PipelineSettings } from '../../lambdas/shared/contracts';
+import { pipelineFunction } from './pipeline-function';
 import type { SparkCompute } from './spark-compute';
 
 export const HANDLER_NAMES = ['validate-input', 'acquire-run-slot', 'submit-job', 'job-status', 'cancel-job', 'read-summary'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
-
-const HANDLERS_DIR = join(__dirname, '..', '..', 'lambdas', 'handlers');
 
 /** Standalone master + S3-compatible store (local profile). */
 export interface StandaloneBackendSettings {
@@ -54,36 +51,7 @@ export class SparkJobFunctions extends Construct {
       throw new Error(`SparkJobFunctions: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
     }
     const environment = this.environment(props);
-    const make = (name: HandlerName, timeout: Duration) => {
-      const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-      // An own role per function instead of the managed AWSLambdaBasicExecutionRole: it may
-      // write to its own log group only.
-      const role = new iam.Role(this, `${pascal(name)}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `quantum pipeline Lambda ${name}`,
-      });
-      logGroup.grantWrite(role);
-      return new nodejs.NodejsFunction(this, pascal(name), {
-        role,
-        entry: join(HANDLERS_DIR, `${name}.ts`),
-        handler: 'handler',
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: 256,
-        timeout,
-        environment: { ...environment, LOG_LEVEL: 'INFO' },
-        logGroup,
-        tracing: lambda.Tracing.ACTIVE,
-        description: `quantum pipeline: ${name}`,
-        bundling: {
-          minify: true,
-          sourceMap: true,
-          keepNames: true, // Step Functions matches Retry/Catch on error class names
-          target: 'node24',
-          externalModules: ['@aws-sdk/*'],
-        },
-      });
-    };
+    const make = (name: HandlerName, timeout: Duration) => pipelineFunction(this, name, { timeout, environment, logRetention: props.logRetention });
     this.functions = {
       'validate-input': make('validate-input', Duration.seconds(10)),
       'acquire-run-slot': make('acquire-run-slot', Duration.seconds(30)),
@@ -136,11 +104,6 @@ export class SparkJobFunctions extends Construct {
       for (const name of ['submit-job', 'job-status', 'cancel-job'] as const) props.backend.compute.grantStartJobRun(fns[name]);
     }
   }
-}
-
-/** 'submit-job' -> 'SubmitJob' */
-export function pascal(name: string): string {
-  return name.replace(/(^|-)([a-z])/g, (_m, _dash, letter: string) => letter.toUpperCase());
 }
 
 /** s3://bucket/pipeline-runs -> 'pipeline-runs/' (the key prefix of the summaries). */

@@ -4,6 +4,7 @@
  */
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { z } from 'zod';
 import { BackendKind, ENV, PipelineSettings } from './contracts';
 import { ConfigurationError } from './errors';
 import { describeIssues } from './validation';
@@ -21,19 +22,24 @@ export function requireEnv(env: Environment, name: string): string {
   return value;
 }
 
-export function readSettings(env: Environment): PipelineSettings {
-  const text = requireEnv(env, ENV.settings);
+/** A variable holding JSON that must match `schema`; a ConfigurationError names the variable and the field. */
+export function readJsonEnv<T extends z.ZodType>(env: Environment, name: string, schema: T): z.infer<T> {
+  const text = requireEnv(env, name);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new ConfigurationError(`environment variable ${ENV.settings} is not JSON`, { cause });
+    throw new ConfigurationError(`environment variable ${name} is not JSON`, { cause });
   }
-  const result = PipelineSettings.safeParse(parsed);
+  const result = schema.safeParse(parsed);
   if (!result.success) {
-    throw new ConfigurationError(`environment variable ${ENV.settings}: ${describeIssues(result.error, parsed)}`);
+    throw new ConfigurationError(`environment variable ${name}: ${describeIssues(result.error, parsed)}`);
   }
   return result.data;
+}
+
+export function readSettings(env: Environment): PipelineSettings {
+  return readJsonEnv(env, ENV.settings, PipelineSettings);
 }
 
 export function backendFromEnv(env: Environment): SparkBackend {

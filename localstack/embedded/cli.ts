@@ -2,6 +2,43 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TableProgress } from '../../lambdas/shared/sync/contracts';
+import { errorCause, errorName, type LocalExecution } from './local-host';
+import type { LocalEventBridge } from './local-events';
+import { followProgress } from './progress';
+
+export type Write = (line: string) => void;
+export const writeErr: Write = (line) => process.stderr.write(`${line}\n`);
+
+/** Follows an execution's progress to its end; the output, or the error it failed with. */
+export async function runToEnd(execution: LocalExecution, write: Write): Promise<{ output?: unknown; failure?: Error }> {
+  const progress = followProgress(execution.events, write);
+  let output: unknown;
+  let failure: Error | undefined;
+  try {
+    output = await execution.result;
+  } catch (error) {
+    failure = error as Error;
+  }
+  await progress;
+  write('');
+  return { output, failure };
+}
+
+/** The closing lines of a local run: notifications, where the records are, the output as JSON; the exit code. */
+export function finish(bus: LocalEventBridge, records: RunRecords, output: unknown, failure: Error | undefined, write: Write): number {
+  for (const delivery of bus.deliveries) write(`notification (${delivery.rule}): ${delivery.message}`);
+  write(`events and notifications: ${records.eventLog}; Lambda logs: ${records.lambdaLogFile}`);
+  process.stdout.write(`${JSON.stringify(failure ? { error: errorName(failure), cause: errorCause(failure) } : output)}\n`);
+  return failure ? 1 : 0;
+}
+
+/** For a command's main(): exit with its code, or 2 and the error on stderr. */
+export function exitWith(main: () => Promise<number>): void {
+  main().then((code) => process.exit(code), (error: Error) => {
+    process.stderr.write(`${error.name}: ${error.message}\n`);
+    process.exit(2);
+  });
+}
 
 export function parseArgs(argv: string[], prefix: string, example: string): { input: unknown; name: string } {
   let input: unknown = {};

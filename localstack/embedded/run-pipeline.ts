@@ -9,8 +9,7 @@
 import type { JobOutcome } from '../../lambdas/shared/contracts';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 import { errorCause, errorName } from './local-host';
-import { followProgress } from './progress';
-import { describeSync, parseArgs, runRecords } from './cli';
+import { describeSync, exitWith, finish, parseArgs, runRecords, runToEnd, writeErr } from './cli';
 
 function describeOutcome(label: string, outcome: JobOutcome | null | undefined): string {
   if (!outcome) return `${label}: skipped`;
@@ -23,25 +22,14 @@ function describeOutcome(label: string, outcome: JobOutcome | null | undefined):
 
 async function main(): Promise<number> {
   const { input, name } = parseArgs(process.argv.slice(2), 'local', '{"maxFiles": 100}');
-  const dataplane = dataplaneFromEnv(process.env);
-  const { eventLog, lambdaLogFile, lambdaLog } = runRecords();
-  const pipeline = createLocalPipeline({ dataplane, eventLog, lambdaLog });
-  const write = (line: string) => process.stderr.write(`${line}\n`);
+  const records = runRecords();
+  const pipeline = createLocalPipeline({ dataplane: dataplaneFromEnv(process.env), eventLog: records.eventLog, lambdaLog: records.lambdaLog });
+  const write = writeErr;
   write(`feature processing: execution ${name} of ${pipeline.host.stateMachineArn}`);
   write(`input: ${JSON.stringify(input)}`);
 
-  const execution = pipeline.host.start(input, name);
-  const progress = followProgress(execution.events, write);
-  let output: unknown;
-  let failure: Error | undefined;
-  try {
-    output = await execution.result;
-  } catch (error) {
-    failure = error as Error;
-  }
-  await progress;
-
-  write('');
+  const { output, failure: pipelineFailure } = await runToEnd(pipeline.host.start(input, name), write);
+  let failure = pipelineFailure;
   if (output) {
     const state = output as { features?: { outcome?: JobOutcome }; mlFeatures?: { outcome?: JobOutcome | null } };
     write(describeOutcome('job 1 (features)', state.features?.outcome));
@@ -60,13 +48,7 @@ async function main(): Promise<number> {
       failure ??= error as Error;
     }
   }
-  for (const delivery of pipeline.bus.deliveries) write(`notification (${delivery.rule}): ${delivery.message}`);
-  write(`events and notifications: ${eventLog}; Lambda logs: ${lambdaLogFile}`);
-  process.stdout.write(`${JSON.stringify(failure ? { error: errorName(failure), cause: errorCause(failure) } : output)}\n`);
-  return failure ? 1 : 0;
+  return finish(pipeline.bus, records, output, failure, write);
 }
 
-main().then((code) => process.exit(code), (error: Error) => {
-  process.stderr.write(`${error.name}: ${error.message}\n`);
-  process.exit(2);
-});
+exitWith(main);

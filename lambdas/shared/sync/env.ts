@@ -3,9 +3,7 @@
  * secret, read once per container on first use. The source side uses the function's own role.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigurationError } from '../errors';
-import { type Environment, requireEnv } from '../env';
-import { describeIssues } from '../validation';
+import { type Environment, readJsonEnv, requireEnv } from '../env';
 import { credentialsFromSecret, s3ClientFor } from './clients';
 import { SyncSettings } from './contracts';
 
@@ -15,16 +13,7 @@ export const SYNC_ENV = {
 } as const;
 
 export function readSyncSettings(env: Environment): SyncSettings {
-  const text = requireEnv(env, SYNC_ENV.settings);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw new ConfigurationError(`environment variable ${SYNC_ENV.settings} is not JSON`, { cause });
-  }
-  const result = SyncSettings.safeParse(parsed);
-  if (!result.success) throw new ConfigurationError(`environment variable ${SYNC_ENV.settings}: ${describeIssues(result.error, parsed)}`);
-  return result.data;
+  return readJsonEnv(env, SYNC_ENV.settings, SyncSettings);
 }
 
 /** Wraps a step core so that its clients are built on the first invocation (the secret is read then) and reused. */
