@@ -3,7 +3,8 @@
  * figures). Both mirror from the features bucket (pipeline key) into the R2 stand-in bucket (its
  * own key) on the local Garage, with the same concurrency: 8 transfers, 4 checkers.
  *
- *   npm run bench:sync -- [--small 5000] [--large 20] [--large-mib 64] [--keep]
+ *   npm run bench:sync -- [--small 5000] [--large 20] [--large-mib 64] [--part-mib 8]
+ *                         [--threshold-mib 16] [--part-concurrency 4] [--keep]
  *
  * Scenarios: N small objects (1-16 KiB, in nested folders), M large objects (multipart), then a
  * no-op resync of both. rclone is the Debian package (installed by this script when missing).
@@ -52,8 +53,15 @@ function rcloneSync(endpoints: ReturnType<typeof localEndpoints>, from: string, 
   execFileSync('rclone', ['sync', `src:${endpoints.source.bucket}/${from}`, `dst:${endpoints.destination.bucket}/${to}`,
     '--transfers', '8', '--checkers', '4'], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...remote('SRC', endpoints.source, endpoints.sourceCredentials), ...remote('DST', endpoints.destination, endpoints.destinationCredentials) },
+    // rclone's S3 client cannot combine AWS_CA_BUNDLE with its own HTTP transport (it refuses to
+    // start); the endpoints here are plain http, so the bundle is left out of its environment.
+    env: { ...withoutCaBundle(process.env), ...remote('SRC', endpoints.source, endpoints.sourceCredentials), ...remote('DST', endpoints.destination, endpoints.destinationCredentials) },
   });
+}
+
+function withoutCaBundle(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { AWS_CA_BUNDLE: _ignored, ...rest } = env;
+  return rest;
 }
 
 async function timed(action: () => Promise<unknown> | void): Promise<number> {
@@ -66,6 +74,7 @@ async function main(): Promise<void> {
   const small = option('small', 5000);
   const large = option('large', 20);
   const largeMib = option('large-mib', 64);
+  const transfer = { partSize: option('part-mib', 8) * MIB, multipartThreshold: option('threshold-mib', 16) * MIB, partConcurrency: option('part-concurrency', 4) };
   const rclone = ensureRclone();
   const base = `bench-sync-${randomUUID().slice(0, 8)}/`;
   const endpoints = localEndpoints(base);
@@ -76,7 +85,7 @@ async function main(): Promise<void> {
 
   const ours = (scenario: string) => () => syncPrefix({
     source: side('source', `src/${scenario}`), destination: side('destination', `ours/${scenario}`), transfers: 8, checkers: 4, dryRun: false,
-    transfer: { multipartThreshold: 16 * MIB, partSize: 8 * MIB, partConcurrency: 4 },
+    transfer,
   });
   const theirs = (scenario: string) => () => rcloneSync(endpoints, `${base}src/${scenario}`, `${base}rclone/${scenario}`);
   const rows: Array<[string, number, number]> = [];
@@ -86,7 +95,8 @@ async function main(): Promise<void> {
     rows.push([label, oursSeconds, rcloneSeconds]);
   }
 
-  process.stdout.write(`\n${rclone}; ours: 8 transfers, 4 checkers, parts of 8 MiB x 4; rclone: --transfers 8 --checkers 4\n`);
+  process.stdout.write(`\n${rclone}; ours: 8 transfers, 4 checkers, multipart above ${transfer.multipartThreshold / MIB} MiB in parts of `
+    + `${transfer.partSize / MIB} MiB x ${transfer.partConcurrency}; rclone: --transfers 8 --checkers 4\n`);
   process.stdout.write(`${'scenario'.padEnd(28)}${'ours s'.padStart(9)}${'rclone s'.padStart(10)}${'ours/rclone'.padStart(13)}\n`);
   for (const [label, a, b] of rows) process.stdout.write(`${label.padEnd(28)}${a.toFixed(1).padStart(9)}${b.toFixed(1).padStart(10)}${(a / b).toFixed(2).padStart(13)}\n`);
   if (!process.argv.includes('--keep')) {

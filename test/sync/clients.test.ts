@@ -1,5 +1,6 @@
 /** Client settings R2 needs, and the R2 token read from Secrets Manager (mocked at the SDK boundary). */
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { credentialsFromSecret, r2Endpoint, s3ClientFor, sideFor } from '../../lambdas/shared/sync/clients';
@@ -23,6 +24,27 @@ describe('s3ClientFor', () => {
     const client = s3ClientFor({ bucket: 'b', prefix: '', region: 'auto', forcePathStyle: true }, { accessKeyId: 'AK', secretAccessKey: 'SK' });
 
     expect(await client.config.credentials()).toMatchObject({ accessKeyId: 'AK', secretAccessKey: 'SK' });
+  });
+});
+
+describe('upload signing', () => {
+  async function signedHeaders(command: PutObjectCommand | GetObjectCommand): Promise<Record<string, string>> {
+    const client = s3ClientFor({ bucket: 'b', prefix: '', endpoint: 'http://127.0.0.1:9', region: 'auto', forcePathStyle: true }, { accessKeyId: 'AK', secretAccessKey: 'SK' });
+    let headers: Record<string, string> = {};
+    client.middlewareStack.add((_next) => async (args) => {
+      headers = (args.request as { headers: Record<string, string> }).headers;
+      throw new Error('captured');
+    }, { step: 'finalizeRequest', priority: 'low', name: 'capture' });
+    await expect(client.send(command as never)).rejects.toThrow('captured');
+    return headers;
+  }
+
+  it('signs uploads without hashing the payload, and leaves other requests alone', async () => {
+    const put = await signedHeaders(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: new Uint8Array(1024) }));
+    expect(put['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+    expect(put.authorization).toMatch(/SignedHeaders=.*x-amz-content-sha256/);
+    const get = await signedHeaders(new GetObjectCommand({ Bucket: 'b', Key: 'k' }));
+    expect(get['x-amz-content-sha256']).not.toBe('UNSIGNED-PAYLOAD');
   });
 });
 

@@ -20,9 +20,19 @@ export function r2Endpoint(accountId: string): string {
   return `https://${accountId}.r2.cloudflarestorage.com`;
 }
 
-/** A client for one side; without credentials the SDK's default chain (the Lambda's role) is used. */
+/** Uploads whose payload is not hashed for the signature (see s3ClientFor). */
+const UNSIGNED_UPLOADS = new Set(['PutObjectCommand', 'UploadPartCommand']);
+
+/**
+ * A client for one side; without credentials the SDK's default chain (the Lambda's role) is used.
+ *
+ * Uploads are signed with UNSIGNED-PAYLOAD: the SDK would otherwise hash every byte with SHA-256
+ * for the signature, a CPU cost per byte copied that a Lambda (or a 2-core box also running the
+ * store) pays in wall time. Integrity is checked instead where it is free: a single-part copy
+ * must come back with the source's ETag (see transfer.ts), and TLS protects the bytes on R2.
+ */
 export function s3ClientFor(endpoint: EndpointSettings, credentials?: StaticCredentials, maxSockets = 32): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: endpoint.region,
     ...(endpoint.endpoint ? { endpoint: endpoint.endpoint } : {}),
     forcePathStyle: endpoint.forcePathStyle,
@@ -33,6 +43,14 @@ export function s3ClientFor(endpoint: EndpointSettings, credentials?: StaticCred
     // but an explicit bound keeps the socket count predictable.
     requestHandler: { httpsAgent: { maxSockets }, httpAgent: { maxSockets } },
   });
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (UNSIGNED_UPLOADS.has(context.commandName ?? '')) {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    }
+    return next(args);
+  }, { step: 'build', name: 'unsignedUploadPayload' });
+  return client;
 }
 
 /** The side of a sync for one table folder (or, with table '', the side's own prefix). */
