@@ -178,7 +178,9 @@ export class R2Sync extends Construct {
       retryOnServiceExceptions: true,
     });
     syncOnce.addRetry({
-      errors: [ERROR_NAMES.syncIncomplete, ERROR_NAMES.syncEndpoint],
+      // Sandbox.Timedout: an invocation that overran the Lambda timeout (one huge object); the
+      // next one resumes from the listings like any other.
+      errors: [ERROR_NAMES.syncIncomplete, ERROR_NAMES.syncEndpoint, 'Sandbox.Timedout'],
       interval: Duration.seconds(retry.intervalSeconds), backoffRate: retry.backoffRate, maxAttempts: retry.maxAttempts,
     });
     const carry = new sfn.Pass(this, 'CarryProgress', {

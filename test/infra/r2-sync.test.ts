@@ -111,7 +111,7 @@ describe('R2 sync state machine', () => {
   it('retries a table sync with failed copies (it resumes), and sends every failure to one Fail state', () => {
     const inner = states.SyncTables.ItemProcessor.States;
     expect(inner.SyncTable.Retry).toEqual(expect.arrayContaining([
-      expect.objectContaining({ ErrorEquals: ['SyncIncompleteError', 'SyncEndpointError'], IntervalSeconds: 60, BackoffRate: 2, MaxAttempts: 3 }),
+      expect.objectContaining({ ErrorEquals: ['SyncIncompleteError', 'SyncEndpointError', 'Sandbox.Timedout'], IntervalSeconds: 60, BackoffRate: 2, MaxAttempts: 3 }),
     ]));
     for (const name of ['CheckHealth', 'SyncTables', 'PublishSyncCompleted']) {
       expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'SyncFailed' }]);
