@@ -3,8 +3,8 @@
  * figures). Both mirror from the features bucket (pipeline key) into the R2 stand-in bucket (its
  * own key) on the local Garage, with the same concurrency: 8 transfers, 4 checkers.
  *
- *   npm run bench:sync -- [--small 5000] [--large 20] [--large-mib 64] [--part-mib 8]
- *                         [--threshold-mib 16] [--part-concurrency 4] [--keep]
+ *   npm run bench:sync -- [--small 5000] [--large 20] [--large-mib 64] [--part-mib 16]
+ *                         [--threshold-mib 128] [--part-concurrency 4] [--keep]
  *
  * Scenarios: N small objects (1-16 KiB, in nested folders), M large objects (multipart), then a
  * no-op resync of both. rclone is the Debian package (installed by this script when missing).
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const small = option('small', 5000);
   const large = option('large', 20);
   const largeMib = option('large-mib', 64);
-  const transfer = { partSize: option('part-mib', 8) * MIB, multipartThreshold: option('threshold-mib', 16) * MIB, partConcurrency: option('part-concurrency', 4) };
+  const transfer = { partSize: option('part-mib', 16) * MIB, multipartThreshold: option('threshold-mib', 128) * MIB, partConcurrency: option('part-concurrency', 4) };
   const rclone = ensureRclone();
   const base = `bench-sync-${randomUUID().slice(0, 8)}/`;
   const endpoints = localEndpoints(base);

@@ -111,8 +111,8 @@ export const AppConfig = z.object({
     tables: z.array(z.enum(ML_TABLES)).min(1).default([...ML_TABLES]),
     transfers: z.number().int().min(1).max(64).default(8),
     checkers: z.number().int().min(1).max(64).default(4),
-    partSizeMiB: z.number().int().min(5).max(5120).default(8),
-    multipartThresholdMiB: z.number().int().min(5).max(5120).default(16),
+    partSizeMiB: z.number().int().min(5).max(5120).default(16),
+    multipartThresholdMiB: z.number().int().min(5).max(5120).default(128),
     partConcurrency: z.number().int().min(1).max(16).default(4),
     /** Start a sync when the feature pipeline publishes "ML Features Updated". */
     onFeaturesUpdated: z.boolean().default(true),
@@ -123,7 +123,7 @@ export const AppConfig = z.object({
     }).strict().default({ enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' }),
   }).strict()).default({
     bucket: 'qp-data', prefix: 'features/', credentialsSecretName: 'quantum-pipeline/r2-credentials', tables: [...ML_TABLES],
-    transfers: 8, checkers: 4, partSizeMiB: 8, multipartThresholdMiB: 16, partConcurrency: 4, onFeaturesUpdated: true,
+    transfers: 8, checkers: 4, partSizeMiB: 16, multipartThresholdMiB: 128, partConcurrency: 4, onFeaturesUpdated: true,
     schedule: { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' },
   }),
   /** Endpoints of the local profile, as the Lambdas see them. */

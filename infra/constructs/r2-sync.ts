@@ -54,9 +54,9 @@ export interface R2SyncProps {
   readonly transfers?: number;
   /** Destination HEADs at once. @default 4 */
   readonly checkers?: number;
-  /** @default 8 */
-  readonly partSizeMiB?: number;
   /** @default 16 */
+  readonly partSizeMiB?: number;
+  /** Larger objects go as multipart uploads; smaller ones as one streamed PUT. @default 128 */
   readonly multipartThresholdMiB?: number;
   /** Parts of one object in flight. @default 4 */
   readonly partConcurrency?: number;
@@ -119,8 +119,8 @@ export class R2Sync extends Construct {
       tables: [...props.tables],
       transfers: props.transfers ?? 8,
       checkers: props.checkers ?? 4,
-      partSizeMiB: props.partSizeMiB ?? 8,
-      multipartThresholdMiB: props.multipartThresholdMiB ?? 16,
+      partSizeMiB: props.partSizeMiB ?? 16,
+      multipartThresholdMiB: props.multipartThresholdMiB ?? 128,
       partConcurrency: props.partConcurrency ?? 4,
       safetyMarginSeconds: 120,
     };

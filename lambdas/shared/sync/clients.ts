@@ -39,6 +39,9 @@ export function s3ClientFor(endpoint: EndpointSettings, credentials?: StaticCred
     ...(credentials ? { credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // No "Expect: 100-continue" round trip before each large body: a refused upload (bad token)
+    // then sends its bytes in vain, but every accepted one - nearly all - starts at once.
+    expectContinueHeader: false,
     // Transfers, their parts and the checkers share these; the SDK's default of 50 is enough too,
     // but an explicit bound keeps the socket count predictable.
     requestHandler: { httpsAgent: { maxSockets }, httpAgent: { maxSockets } },
