@@ -1,7 +1,7 @@
 """Ansatz circuits (qiskit's circuit library), their starting parameters and their QASM 3 text."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit, qasm3
@@ -9,9 +9,10 @@ from qiskit.circuit.library import efficient_su2, excitation_preserving, real_am
 
 from .choices import ANSATZ_NAMES, INIT_STRATEGIES
 
-# The exact Hartree-Fock point is stationary (Brillouin's theorem: no gradient along single
-# excitations), so a gradient optimizer started there stops at once. A small seeded kick, well
-# inside the HF basin, lets it leave and makes the seed matter.
+# For ExcitationPreserving the exact Hartree-Fock point is stationary (its parameters reach the
+# determinant's doubles only at second order, and singles do not couple: Brillouin's theorem), so
+# L-BFGS-B started there stops after 0 iterations. A small seeded kick, well inside the HF basin,
+# lets every ansatz leave it and makes the seed matter for `hf` starts too.
 HF_PERTURBATION_RAD = 0.1
 
 _BUILDERS: dict[str, Callable[..., QuantumCircuit]] = {
@@ -32,7 +33,8 @@ def hf_state_circuit(occupation: Sequence[bool]) -> QuantumCircuit:
 def build_ansatz(name: str, occupation: Sequence[bool], reps: int) -> QuantumCircuit:
     """The parametrised circuit. ExcitationPreserving keeps the number of 1s of its input, so it
     starts from the Hartree-Fock determinant; from |0...0> it could never reach the electrons'
-    sector. The hardware-efficient ones start from |0...0> and find the sector themselves."""
+    sector. The hardware-efficient ones start from |0...0> and roam the whole Fock space; their
+    energy is taken in the electrons' sector (optimize.sector_energy)."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown ansatz {name!r} (choose from {', '.join(ANSATZ_NAMES)})")
     body = _BUILDERS[name](len(occupation), reps=reps)

@@ -1,7 +1,13 @@
 """From a molecule to its qubit Hamiltonian: PySCF integrals, qiskit-nature Jordan-Wigner mapping.
 
 Every number comes from the libraries: the geometry from the input file, the integrals and
-nuclear repulsion from PySCF, the Pauli operator from qiskit-nature's mapper.
+nuclear repulsion from PySCF, the Pauli operators from qiskit-nature's mapper.
+
+The Jordan-Wigner operator acts on the whole Fock space: its 2^n basis states hold every electron
+count. A hardware-efficient ansatz does not conserve that count, and for a cation the state with
+one electron more is lower (HeH+/sto3g: the 3-electron state lies 162 mHa below the 2-electron
+FCI energy). So the energies are taken in the molecule's sector (its alpha and beta electron
+counts), found here from the mapped number and magnetization operators.
 """
 from __future__ import annotations
 
@@ -10,12 +16,14 @@ import time
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 from pyscf import gto
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_nature.second_q.circuit.library.initial_states.hartree_fock import hartree_fock_bitstring_mapped
 from qiskit_nature.second_q.drivers import MethodType, PySCFDriver
-from qiskit_nature.second_q.mappers import JordanWignerMapper
+from qiskit_nature.second_q.mappers import JordanWignerMapper, QubitMapper
 from qiskit_nature.second_q.problems import ElectronicStructureProblem
+from qiskit_nature.second_q.properties import Magnetization, ParticleNumber
 from qiskit_nature.units import DistanceUnit
 
 from .molecules import Molecule
@@ -28,6 +36,7 @@ class QubitHamiltonian:
     operator: SparsePauliOp  # electronic part only: nuclear repulsion is carried apart
     nuclear_repulsion_energy: float
     hf_occupation: tuple[bool, ...]  # per qubit, in the operator's qubit order
+    sector: np.ndarray  # bool per computational basis state: has the molecule's electron counts
     hf_total_energy: float  # PySCF's SCF energy, nuclear repulsion included
     hamiltonian_time: float
     mapping_time: float
@@ -39,7 +48,8 @@ class QubitHamiltonian:
 
 def pyscf_atom(molecule: Molecule) -> str:
     """PySCF's atom string ("H 0 0 0; H 0 0 0.74"); the unit travels separately."""
-    return "; ".join(f"{symbol} {x!r} {y!r} {z!r}" for symbol, (x, y, z) in zip(molecule.symbols, molecule.coords))
+    atoms = zip(molecule.symbols, molecule.coords, strict=True)
+    return "; ".join(f"{symbol} {x!r} {y!r} {z!r}" for symbol, (x, y, z) in atoms)
 
 
 def pyscf_unit(molecule: Molecule) -> str:
@@ -61,6 +71,31 @@ def basis_error(basis: str, symbols: tuple[str, ...]) -> str | None:
     return None
 
 
+def _diagonal(operator: SparsePauliOp) -> np.ndarray:
+    # Under Jordan-Wigner, number-like operators are sums of I and Z: diagonal in the
+    # computational basis, so one value per basis state says everything.
+    if np.any(operator.paulis.x):
+        raise ValueError("expected an operator diagonal in the computational basis")
+    return np.real(operator.to_matrix(sparse=True).diagonal())
+
+
+def _sizes(problem: ElectronicStructureProblem) -> tuple[int, tuple[int, int]]:
+    """Spatial orbitals and (alpha, beta) electrons; a driver run always sets both."""
+    orbitals, particles = problem.num_spatial_orbitals, problem.num_particles
+    if orbitals is None or particles is None:
+        raise ValueError("the electronic structure problem has no orbital or electron counts")
+    return orbitals, particles
+
+
+def electron_sector(problem: ElectronicStructureProblem, mapper: QubitMapper) -> np.ndarray:
+    """Which computational basis states hold the molecule's alpha and beta electron counts."""
+    orbitals, (n_alpha, n_beta) = _sizes(problem)
+    number = mapper.map(ParticleNumber(orbitals).second_q_ops()["ParticleNumber"])
+    magnetization = mapper.map(Magnetization(orbitals).second_q_ops()["Magnetization"])
+    return (np.isclose(_diagonal(number), n_alpha + n_beta)
+            & np.isclose(_diagonal(magnetization), (n_alpha - n_beta) / 2))
+
+
 def electronic_problem(molecule: Molecule, basis: str) -> ElectronicStructureProblem:
     unit = DistanceUnit.BOHR if molecule.units.lower() == "bohr" else DistanceUnit.ANGSTROM
     # Restricted HF for closed shells (the cpu lane); restricted open-shell keeps one set of
@@ -80,18 +115,25 @@ def qubit_hamiltonian(molecule: Molecule, basis: str) -> QubitHamiltonian:
     started = time.perf_counter()
     mapper = JordanWignerMapper()
     operator = mapper.map(fermionic)
-    occupation = hartree_fock_bitstring_mapped(problem.num_spatial_orbitals, problem.num_particles, mapper)
+    occupation = hartree_fock_bitstring_mapped(*_sizes(problem), mapper)
+    sector = electron_sector(problem, mapper)
     mapping_time = time.perf_counter() - started
 
+    # None only for a single atom, whose nuclear repulsion is 0.
     nuclear = float(problem.hamiltonian.nuclear_repulsion_energy or 0.0)
-    log.info("%s in %s: %d qubits, %d Pauli terms, HF energy %.8f Ha (nuclear repulsion %.8f)",
-             "".join(molecule.symbols), basis, operator.num_qubits, len(operator),
-             problem.reference_energy, nuclear)
+    if problem.reference_energy is None:
+        raise ValueError("the driver returned no Hartree-Fock energy")
+    hf_total_energy = float(problem.reference_energy)
+    log.info("%s (charge %+d) in %s: %d qubits, %d Pauli terms, %d of %d basis states in its electron "
+             "sector, HF energy %.8f Ha (nuclear repulsion %.8f)",
+             "".join(molecule.symbols), molecule.charge, basis, operator.num_qubits, len(operator),
+             int(sector.sum()), sector.size, hf_total_energy, nuclear)
     return QubitHamiltonian(
         operator=operator,
         nuclear_repulsion_energy=nuclear,
         hf_occupation=tuple(bool(bit) for bit in occupation),
-        hf_total_energy=float(problem.reference_energy),
+        sector=sector,
+        hf_total_energy=hf_total_energy,
         hamiltonian_time=hamiltonian_time,
         mapping_time=mapping_time,
     )

@@ -9,9 +9,9 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .choices import ANSATZ_NAMES, DEFAULT_REPS, INIT_STRATEGIES, OPTIMIZERS, SIMULATION_METHODS
 from .molecules import Molecule, MoleculeFileError, load_molecules
@@ -20,6 +20,7 @@ from .output import DEFAULT_S3_TARGET, S3Target, object_name, parse_s3_target
 log = logging.getLogger("mini_vqe")
 
 DEFAULT_THRESHOLD = 1e-6  # SPEC section 5: every batch run converges to 1e-6
+MAX_SEED = 2**63 - 1  # the record's seed is a long in the feature tables
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,15 @@ class RunArguments:
         return self.threshold if self.convergence else None
 
 
-def _int_at_least(minimum: int):
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"expected an integer {bounds}, got {text!r}")
         return value
     return parse
 
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--basis", default="sto3g", help="basis set as PySCF names it (default sto3g)")
     run.add_argument("--optimizer", choices=OPTIMIZERS, default="L-BFGS-B")
     run.add_argument("--init-strategy", choices=INIT_STRATEGIES, default="random")
-    run.add_argument("--seed", type=_int_at_least(0), default=None, help="seed of the initial parameters")
+    run.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=None,
+                     help="seed of the initial parameters (default: unseeded, recorded as null)")
     run.add_argument("--ansatz", choices=ANSATZ_NAMES, default="EfficientSU2")
     run.add_argument("--ansatz-reps", type=_int_at_least(1), default=DEFAULT_REPS,
                      help=f"repetitions of the ansatz layers (default {DEFAULT_REPS})")

@@ -10,8 +10,9 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 # evaluated, so looking it up avoids a second simulation. Small, because only the latest
 # points are ever asked for again.
 _ENERGY_CACHE_SIZE = 256
+# Below this squared norm the projected state is numerical noise, not a state.
+_MIN_SECTOR_WEIGHT = 1e-12
 
 EnergyFunction = Callable[[np.ndarray], float]
 
@@ -42,8 +45,23 @@ class OptimizationOutcome:
     minimization_time: float
 
 
-def energy_function(circuit: QuantumCircuit, operator: SparsePauliOp) -> EnergyFunction:
-    """<psi(theta)|H|psi(theta)> computed exactly from the statevector (no shots, so std = 0)."""
+def sector_energy(state: np.ndarray, matrix: Any, sector: np.ndarray) -> float:
+    """<P psi|H|P psi> / <P psi|P psi>, P the projector on the molecule's electron sector.
+
+    This is the energy a device reports after post-selecting on the electron count (symmetry
+    verification), and it is variational: never below the sector's FCI energy. With no weight
+    at all in the sector there is nothing to post-select; 0 Ha, the energy of no electrons
+    (above every bound state), is returned so that the optimizer is pushed away, not rewarded.
+    """
+    projected = np.where(sector, state, 0.0)
+    weight = float(np.real(np.vdot(projected, projected)))
+    if weight < _MIN_SECTOR_WEIGHT:
+        return 0.0
+    return float(np.real(np.vdot(projected, matrix @ projected))) / weight
+
+
+def energy_function(circuit: QuantumCircuit, operator: SparsePauliOp, sector: np.ndarray) -> EnergyFunction:
+    """The exact sector energy of the ansatz state at `parameters` (no shots, so std = 0)."""
     # A sparse matrix built once: applying it costs far less than summing Pauli terms each time.
     matrix = operator.to_matrix(sparse=True)
     cache: OrderedDict[bytes, float] = OrderedDict()
@@ -54,8 +72,7 @@ def energy_function(circuit: QuantumCircuit, operator: SparsePauliOp) -> EnergyF
         if key in cache:
             cache.move_to_end(key)
             return cache[key]
-        state = Statevector(circuit.assign_parameters(values)).data
-        value = float(np.real(np.vdot(state, matrix @ state)))
+        value = sector_energy(Statevector(circuit.assign_parameters(values)).data, matrix, sector)
         cache[key] = value
         if len(cache) > _ENERGY_CACHE_SIZE:
             cache.popitem(last=False)

@@ -43,7 +43,7 @@ def hamiltonian_terms(operator: SparsePauliOp) -> list[dict[str, Any]]:
     """Pauli strings in qiskit's order (rightmost character = qubit 0) with their coefficients."""
     return [
         {"label": label, "coefficients": {"real": float(coefficient.real), "imaginary": float(coefficient.imag)}}
-        for label, coefficient in zip(operator.paulis.to_labels(), operator.coeffs)
+        for label, coefficient in zip(operator.paulis.to_labels(), operator.coeffs, strict=True)
     ]
 
 

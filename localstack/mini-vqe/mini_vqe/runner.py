@@ -30,7 +30,7 @@ def run_vqe(molecule: Molecule, settings: RunSettings, tolerance: float | None,
     log.info("%s (reps %d, %d parameters), %s start, seed %s, %s, tolerance %s, max iterations %s",
              settings.ansatz_name, settings.ansatz_reps, circuit.num_parameters, settings.init_strategy,
              settings.seed, settings.optimizer, tolerance, max_iterations)
-    outcome = minimize_energy(energy_function(circuit, hamiltonian.operator), initial,
+    outcome = minimize_energy(energy_function(circuit, hamiltonian.operator, hamiltonian.sector), initial,
                               settings.optimizer, tolerance, max_iterations)
     initial_block = initial_data(settings, hamiltonian, ansatz_qasm(circuit), circuit.num_parameters,
                                  list(initial))
