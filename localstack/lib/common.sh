@@ -32,13 +32,10 @@ QP_CREDENTIALS_FILE="$QP_STATE_DIR/credentials.env"
 qp_log() { printf '[dataplane] %s\n' "$*" >&2; }
 qp_die() { printf '[dataplane] error: %s\n' "$*" >&2; exit 1; }
 
-# A venv per content of the requirement files, so a change of pins builds a new one
-# instead of mutating the one a running cluster uses.
-qp_requirements_hash() {
-  cat "$QP_REPO_DIR/spark-jobs/requirements.txt" "$QP_REPO_DIR/spark-jobs/requirements-dev.txt" \
-    | sha256sum | cut -c1-12
-}
-QP_VENV_DIR="${QP_VENV_DIR:-$QP_CACHE_DIR/venv-$(qp_requirements_hash)}"
+# A venv per content of its requirement files (12 hex digits of their hash), so a change of pins
+# builds a new one instead of mutating the one a running cluster uses.
+qp_requirements_hash() { cat "$@" | sha256sum | cut -c1-12; }
+QP_VENV_DIR="${QP_VENV_DIR:-$QP_CACHE_DIR/venv-$(qp_requirements_hash "$QP_REPO_DIR/spark-jobs/requirements.txt" "$QP_REPO_DIR/spark-jobs/requirements-dev.txt")}"
 QP_PYTHON="$QP_VENV_DIR/bin/python"
 QP_JARS_DIR="$QP_CACHE_DIR/jars"
 QP_GARAGE_BIN="$QP_CACHE_DIR/garage-$QP_GARAGE_VERSION/bin/garage"

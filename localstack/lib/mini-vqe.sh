@@ -4,13 +4,8 @@
 
 QP_MINI_VQE_DIR="$QP_REPO_DIR/localstack/mini-vqe"
 
-# A venv per content of the requirement files, so a change of pins builds a new venv instead of
-# mutating one a running batch uses.
-qp_mini_vqe_requirements_hash() {
-  cat "$QP_MINI_VQE_DIR/requirements.txt" "$QP_MINI_VQE_DIR/requirements-dev.txt" \
-    | sha256sum | cut -c1-12
-}
-QP_MINI_VQE_VENV_DIR="${QP_MINI_VQE_VENV_DIR:-$QP_CACHE_DIR/mini-vqe-venv-$(qp_mini_vqe_requirements_hash)}"
+# A venv per content of its requirement files (see qp_requirements_hash in common.sh).
+QP_MINI_VQE_VENV_DIR="${QP_MINI_VQE_VENV_DIR:-$QP_CACHE_DIR/mini-vqe-venv-$(qp_requirements_hash "$QP_MINI_VQE_DIR/requirements.txt" "$QP_MINI_VQE_DIR/requirements-dev.txt")}"
 QP_MINI_VQE_PYTHON="$QP_MINI_VQE_VENV_DIR/bin/python"
 # The interpreter the venv is made from: the pins are chosen for CPython 3.11 wheels.
 QP_MINI_VQE_BASE_PYTHON="${QP_MINI_VQE_BASE_PYTHON:-python3.11}"
