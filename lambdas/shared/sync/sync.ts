@@ -75,6 +75,8 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   const unchanged: ObjectEntry[] = [...plan.unchanged];
   const toCopy: CopyItem[] = [...plan.copy];
 
+  // Checks are HEAD requests, far cheaper than copies: they always all run (no deadline), so
+  // every run has the whole plan and the copy waves keep their order.
   const checks = await runPool(plan.check, options.checkers, async (entry) => {
     try {
       const head = await options.destination.client.send(new HeadObjectCommand({
@@ -86,8 +88,7 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       fail(entry.key, error);
     }
   });
-  // Checks are HEAD requests, far cheaper than copies: they always all run, so every run
-  // has the whole plan and the copy waves keep their order.
+  /** Copies and deletions this run did not get to (out of time, or held back behind a failure). */
   let pending = 0;
   log.info('sync planned', {
     source: sourceObjects.size, destination: destinationObjects.size,
