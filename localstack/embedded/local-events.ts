@@ -28,13 +28,6 @@ export interface Delivery {
   readonly message: string;
 }
 
-/** A state machine a rule started: its logical id and the input the rule gave it. */
-export interface Start {
-  readonly rule: string;
-  readonly stateMachine: string;
-  readonly input: unknown;
-}
-
 /** Starts an execution of the state machine with this logical id. */
 export type StartExecution = (input: unknown) => void;
 
@@ -86,7 +79,6 @@ interface RuleTarget {
 export class LocalEventBridge {
   readonly deliveries: Delivery[] = [];
   readonly events: BusEvent[] = [];
-  readonly starts: Start[] = [];
   private readonly stateMachines = new Map<string, StartExecution>();
 
   constructor(
@@ -115,7 +107,6 @@ export class LocalEventBridge {
         const start = machine ? this.stateMachines.get(machine) : undefined;
         if (machine && start) {
           const input: unknown = target.Input ? JSON.parse(target.Input) : stamped;
-          this.starts.push({ rule: ruleId, stateMachine: machine, input });
           this.log({ kind: 'start', rule: ruleId, stateMachine: machine, input });
           start(input);
           continue;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { EndpointSettings } from '../../lambdas/shared/sync/contracts';
-import { s3ClientFor, type StaticCredentials } from '../../lambdas/shared/sync/clients';
+import { s3ClientFor, sideFor, type StaticCredentials } from '../../lambdas/shared/sync/clients';
 import type { Side } from '../../lambdas/shared/sync/listing';
 
 const REQUIRED = ['QP_S3_ENDPOINT', 'QP_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY',
@@ -36,8 +36,8 @@ export function localEndpoints(prefix = `sync-test-${randomUUID().slice(0, 8)}/`
 
 export function sides(endpoints: Endpoints): { source: Side; destination: Side } {
   return {
-    source: { name: 'source', client: s3ClientFor(endpoints.source, endpoints.sourceCredentials), bucket: endpoints.source.bucket, prefix: endpoints.source.prefix },
-    destination: { name: 'destination', client: s3ClientFor(endpoints.destination, endpoints.destinationCredentials), bucket: endpoints.destination.bucket, prefix: endpoints.destination.prefix },
+    source: sideFor('source', s3ClientFor(endpoints.source, endpoints.sourceCredentials), endpoints.source, ''),
+    destination: sideFor('destination', s3ClientFor(endpoints.destination, endpoints.destinationCredentials), endpoints.destination, ''),
   };
 }
 
