@@ -126,6 +126,44 @@ export const AppConfig = z.object({
     transfers: 8, checkers: 4, partSizeMiB: 16, multipartThresholdMiB: 128, partConcurrency: 4, onFeaturesUpdated: true,
     schedule: { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' },
   }),
+  /** "vqe batch generation" (SPEC section 5): the simulation containers on a GPU host managed by SSM. */
+  batch: ctx(z.object({
+    /** Deploy the batch state machines. @default true on the local profile or when host is set */
+    enabled: z.boolean().optional(),
+    /** The GPU host: an EC2 instance or an on-premises box registered with SSM, by id or by tag. */
+    host: z.union([
+      z.object({ instanceId: z.string().regex(/^m?i-[0-9a-f]{8,17}$/, 'expected an instance id i-... or a managed node id mi-...') }).strict(),
+      z.object({ tag: z.object({ key: z.string().min(1).max(128), value: z.string().min(1).max(256) }).strict() }).strict(),
+    ]).optional(),
+    image: z.string().min(1).default('quantum-pipeline-simulation:latest-gpu'),
+    /** `docker run --gpus` value. */
+    gpus: z.string().min(1).default('all'),
+    /** More `docker run` options, e.g. ["-e", "KAFKA_SERVERS=...", "-v", "/data:/data"]. */
+    dockerRunOptions: z.array(z.string()).default([]),
+    /** The molecules file of each lane inside the image. */
+    moleculesFiles: z.object({ gpu1: z.string().min(1), gpu2: z.string().min(1), cpu: z.string().min(1) }).strict()
+      .default({ gpu1: 'data/molecules.gpu1.json', gpu2: 'data/molecules.gpu2.json', cpu: 'data/molecules.cpu.json' }),
+    /** Arguments after SPEC section 5's, e.g. ["--kafka"]. */
+    extraArgs: z.array(z.string()).default([]),
+    /** `docker build --build-arg CUDA_ARCH=<cudaArch>` on the host before each batch. */
+    build: z.object({
+      enabled: z.boolean().default(false),
+      contextDir: z.string().min(1).default('/opt/quantum-pipeline'),
+      cudaArch: z.string().regex(/^\d+\.\d+$/, 'expected a CUDA compute capability such as 6.1').default('6.1'),
+      dockerfile: z.string().min(1).optional(),
+    }).strict().default({ enabled: false, contextDir: '/opt/quantum-pipeline', cudaArch: '6.1' }),
+    runTimeoutMinutes: z.number().int().min(1).max(1440).default(120),
+    pollIntervalSeconds: z.number().int().min(5).max(3600).default(60),
+    /** Runs per child execution. @default the most that fit the history limit */
+    chunkSize: z.number().int().min(1).max(100).optional(),
+    /** Start the feature pipeline when a batch that produced records finishes. */
+    startFeaturePipeline: z.boolean().default(true),
+  }).strict()).default({
+    image: 'quantum-pipeline-simulation:latest-gpu', gpus: 'all', dockerRunOptions: [],
+    moleculesFiles: { gpu1: 'data/molecules.gpu1.json', gpu2: 'data/molecules.gpu2.json', cpu: 'data/molecules.cpu.json' },
+    extraArgs: [], build: { enabled: false, contextDir: '/opt/quantum-pipeline', cudaArch: '6.1' },
+    runTimeoutMinutes: 120, pollIntervalSeconds: 60, startFeaturePipeline: true,
+  }),
   /** Endpoints of the local profile, as the Lambdas see them. */
   local: ctx(z.object({
     s3Endpoint: z.url().default('http://127.0.0.1:3900'),
@@ -160,7 +198,16 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
   if (r2.enabled === true && profile === 'aws' && !r2.accountId && !r2.endpoint) {
     throw new ConfigError('invalid configuration: r2.accountId: required when r2.enabled is true on the aws profile (or set r2.endpoint), got nothing');
   }
+  const { batch } = result.data;
+  if (batch.enabled === true && profile === 'aws' && !batch.host) {
+    throw new ConfigError('invalid configuration: batch.host: required when batch.enabled is true on the aws profile ({"instanceId": ...} or {"tag": {"key": ..., "value": ...}}), got nothing');
+  }
   return deepFreeze(result.data);
+}
+
+/** Whether "vqe batch generation" is deployed: always locally, on AWS once a GPU host is named. */
+export function batchEnabled(config: Readonly<AppConfig>): boolean {
+  return config.batch.enabled ?? (config.profile === 'local' || config.batch.host !== undefined);
 }
 
 /** Where the r2-sync state machine mirrors to, or undefined when it is not deployed. */

@@ -62,6 +62,46 @@ export function acknowledgeNagFindings(stack: QuantumPipelineStack): void {
     acknowledgeBucketDeployment(stack, buckets.artifacts);
   }
   if (stack.r2Sync) acknowledgeR2Sync(stack, stack.r2Sync, xray);
+  if (stack.vqeBatch) acknowledgeVqeBatch(stack, stack.vqeBatch, xray);
+}
+
+function acknowledgeVqeBatch(stack: QuantumPipelineStack, batch: NonNullable<QuantumPipelineStack['vqeBatch']>, xray: string): void {
+  const state = `${arnOf(stack.buckets.rawResults)}/${batch.settings.statePrefix}`;
+  const writes: Array<[keyof typeof batch.functions, string, string]> = [
+    ['plan', 'batches/*', 'one plan object per lane and batch, named by the batch id'],
+    ['start-run', 'runs/*', 'one state object per run, named by its run key'],
+    ['check-run', 'runs/*', 'one state object per run, named by its run key'],
+    ['check-run', 'done/*', 'one marker per finished run, named by its run key'],
+  ];
+  for (const fn of Object.values(batch.functions)) {
+    const role = fn.role!;
+    ack(role, 'IAM5[Resource::*]', `${xray}; SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope`);
+    for (const action of S3_ACTION_GROUPS) ack(role, `IAM5[Action::${action}]`, 'grantRead action groups of CDK, limited to the batch state prefix');
+    ack(role, `IAM5[Resource::${state}*]`, 'the batch state: run states, done markers and plans, named by run keys and batch ids');
+  }
+  for (const [name, suffix, reason] of writes) {
+    ack(batch.functions[name].role!, 'IAM5[Action::s3:Abort*]', 'grantPut action group of CDK, limited to the batch state prefix');
+    ack(batch.functions[name].role!, `IAM5[Resource::${state}${suffix}]`, reason);
+  }
+  const { launcher } = batch.settings;
+  if (launcher.kind === 'ssm' && 'tag' in launcher.target) {
+    for (const name of ['start-run', 'check-run', 'image-build'] as const) {
+      const role = batch.functions[name].role!;
+      const reason = `SendCommand to the GPU hosts tagged ${launcher.target.tag.key}=${launcher.target.tag.value} only (ssm:resourceTag condition)`;
+      ack(role, 'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]', reason);
+      ack(role, 'IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]', reason);
+    }
+  }
+  const machines = [batch.stateMachine, batch.chunkStateMachine];
+  for (const machine of machines) {
+    ack(machine.role, 'IAM5[Resource::*]', 'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions');
+    for (const fn of Object.values(batch.functions)) {
+      ack(machine.role, `IAM5[Resource::${arnOf(fn)}:*]`, 'LambdaInvoke grants the function and its versions/aliases (<arn>:*); only the batch\'s own functions');
+    }
+  }
+  const chunkId = stack.getLogicalId(batch.chunkStateMachine.node.defaultChild as CfnElement);
+  ack(batch.stateMachine.role, `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${chunkId}"}]}]}*]`,
+    'StartExecution.sync describes and stops the chunk executions it starts; their names are generated');
 }
 
 function acknowledgeR2Sync(stack: QuantumPipelineStack, sync: NonNullable<QuantumPipelineStack['r2Sync']>, xray: string): void {

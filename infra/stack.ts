@@ -4,18 +4,19 @@
  * submit to a Spark standalone master and use an S3-compatible endpoint (Garage or LocalStack),
  * and nothing LocalStack lacks is in the template.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { PipelineSettings } from '../lambdas/shared/contracts';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { type AppConfig, r2Target } from './config';
+import { type AppConfig, batchEnabled, r2Target } from './config';
 import { PipelineAlerts } from './constructs/alerts';
 import { FeaturePipeline } from './constructs/feature-pipeline';
 import { SparkCompute } from './constructs/spark-compute';
 import { SparkJobFunctions } from './constructs/spark-job-functions';
 import { PipelineBuckets } from './constructs/storage';
 import { R2Sync } from './constructs/r2-sync';
-import { PipelineSchedule, R2SyncTriggers } from './constructs/triggers';
+import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './constructs/triggers';
+import { VqeBatch } from './constructs/vqe-batch';
 
 export interface QuantumPipelineStackProps extends StackProps {
   readonly config: Readonly<AppConfig>;
@@ -25,6 +26,8 @@ export interface QuantumPipelineStackProps extends StackProps {
 
 /** Fixed bucket names of the local profile: the local data plane and compose create these. */
 const LOCAL_BUCKETS = { rawResults: 'raw-results', features: 'features', artifacts: 'artifacts' } as const;
+/** mini-VQE's molecule files, relative to its folder (localstack/mini-vqe, or /app in its image). Only the cpu lane has one. */
+const LOCAL_MOLECULES = { gpu1: 'molecules/gpu1.json', gpu2: 'molecules/gpu2.json', cpu: 'molecules/cpu.json' } as const;
 
 export class QuantumPipelineStack extends Stack {
   readonly buckets: PipelineBuckets;
@@ -36,6 +39,9 @@ export class QuantumPipelineStack extends Stack {
   /** The mirror of the ML tables on R2; undefined when not configured (see r2Target). */
   readonly r2Sync?: R2Sync;
   readonly r2SyncTriggers?: R2SyncTriggers;
+  /** "vqe batch generation"; undefined on AWS until a GPU host is configured (see batchEnabled). */
+  readonly vqeBatch?: VqeBatch;
+  readonly batchFinishedTrigger?: BatchFinishedTrigger;
 
   constructor(scope: Construct, id: string, props: QuantumPipelineStackProps) {
     super(scope, id, props);
@@ -141,5 +147,34 @@ export class QuantumPipelineStack extends Stack {
       });
       this.alerts.watch(this.r2Sync.stateMachine, 'R2 sync');
     }
+
+    if (batchEnabled(config)) {
+      this.vqeBatch = this.makeVqeBatch(config, local);
+      this.batchFinishedTrigger = new BatchFinishedTrigger(this, 'BatchFinishedTrigger', {
+        featurePipeline: this.pipeline.stateMachine, enabled: config.batch.startFeaturePipeline,
+      });
+      this.alerts.watch(this.vqeBatch.stateMachine, 'VQE batch');
+    }
+  }
+
+  private makeVqeBatch(config: Readonly<AppConfig>, local: boolean): VqeBatch {
+    const { batch } = config;
+    const rawResults = this.buckets.rawResults;
+    return new VqeBatch(this, 'VqeBatch', {
+      stateMachineName: `${config.stackName}-vqe-batch`,
+      stateBucket: rawResults,
+      ...(local ? { stateEndpoint: { endpoint: config.local.s3Endpoint, region: config.local.s3Region } } : {}),
+      launcher: local ? { kind: 'local' } : {
+        kind: 'ssm', target: batch.host!, image: batch.image, gpus: batch.gpus, dockerRunOptions: batch.dockerRunOptions,
+        ...(batch.build.enabled ? { build: { contextDir: batch.build.contextDir, cudaArch: batch.build.cudaArch,
+          ...(batch.build.dockerfile ? { dockerfile: batch.build.dockerfile } : {}) } } : {}),
+      },
+      moleculesFiles: local ? LOCAL_MOLECULES : batch.moleculesFiles,
+      // Locally the records go straight to the raw bucket, where job 1 reads them (the image on the GPU host has its own sink).
+      extraArgs: local ? ['--output', `s3://${rawResults.bucketName}/experiments/experiment.vqe/`, ...batch.extraArgs] : batch.extraArgs,
+      runTimeout: Duration.minutes(batch.runTimeoutMinutes),
+      pollInterval: Duration.seconds(batch.pollIntervalSeconds),
+      chunkSize: batch.chunkSize,
+    });
   }
 }

@@ -7,6 +7,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/shared/contracts';
+import { BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE } from '../../lambdas/shared/batch/contracts';
 
 export interface PipelineScheduleProps {
   readonly stateMachine: sfn.IStateMachine;
@@ -86,6 +87,33 @@ export class R2SyncTriggers extends Construct {
         input: scheduler.ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
         retryAttempts: 2,
       }),
+    });
+  }
+}
+
+export interface BatchFinishedTriggerProps {
+  readonly featurePipeline: sfn.IStateMachine;
+  /** Deployed disabled when false (it can be switched on in the console). @default true */
+  readonly enabled?: boolean;
+  /** @default the account's default bus */
+  readonly eventBus?: events.IEventBus;
+}
+
+/** Starts the feature pipeline when a VQE batch that wrote records finishes ("VQE Batch Finished", producedRecords true). */
+export class BatchFinishedTrigger extends Construct {
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: BatchFinishedTriggerProps) {
+    super(scope, id);
+    this.rule = new events.Rule(this, 'OnBatchFinished', {
+      description: 'Runs the feature pipeline on the records of a finished VQE batch',
+      eventBus: props.eventBus,
+      enabled: props.enabled ?? true,
+      eventPattern: { source: [BATCH_EVENT_SOURCE], detailType: [BATCH_EVENT_DETAIL_TYPE], detail: { producedRecords: [true] } },
+      targets: [new eventTargets.SfnStateMachine(props.featurePipeline, {
+        input: events.RuleTargetInput.fromObject({ trigger: 'vqe-batch' }),
+        retryAttempts: 2,
+      })],
     });
   }
 }

@@ -62,6 +62,16 @@ export class SyncIncompleteError extends PipelineError {
   override readonly name = 'SyncIncompleteError';
 }
 
+/** A VQE run could not be started (image missing, host refused it): the run is recorded as failed, the lane goes on. */
+export class RunLaunchError extends PipelineError {
+  override readonly name = 'RunLaunchError';
+}
+
+/** The launcher's host or service could not be reached or throttled us. Retried by the task's Retry. */
+export class LauncherUnavailableError extends PipelineError {
+  override readonly name = 'LauncherUnavailableError';
+}
+
 export const ERROR_NAMES = {
   invalidInput: 'InvalidInputError',
   pipelineBusy: 'PipelineBusyError',
@@ -73,4 +83,6 @@ export const ERROR_NAMES = {
   configuration: 'ConfigurationError',
   syncEndpoint: 'SyncEndpointError',
   syncIncomplete: 'SyncIncompleteError',
+  runLaunch: 'RunLaunchError',
+  launcherUnavailable: 'LauncherUnavailableError',
 } as const;

@@ -49,13 +49,25 @@ describe('planBatch', () => {
     expect(resumed.lanes.cpu![0].key).toBe(first.lanes.cpu![150].key);
   });
 
-  it('takes at most `limit` runs, lane by lane, and only the selected lanes', () => {
+  it('deals at most `limit` runs to the lanes in turn; a lane that runs out leaves the rest to the others', () => {
     const plan = planBatch(BatchInput.parse({ tier: 4, limit: 70 }), new Set());
 
     expect(Object.keys(plan.lanes)).toEqual(['gpu2', 'cpu']); // tier 4 has no gpu1 molecule
-    expect(plan.lanes.gpu2).toHaveLength(60);
-    expect(plan.lanes.cpu).toHaveLength(10);
+    expect(plan.lanes.gpu2).toHaveLength(35);
+    expect(plan.lanes.cpu).toHaveLength(35);
     expect(plan.toRun).toBe(70);
+    const uneven = planBatch(BatchInput.parse({ tier: 4, lanes: ['cpu', 'gpu2'], limit: 150 }), new Set());
+    expect(uneven.lanes.gpu2).toHaveLength(60); // all of tier 4's gpu2 runs (LiH only)
+    expect(uneven.lanes.cpu).toHaveLength(90);
+  });
+
+  it('takes only the selected lanes, in the order given, with the first runs of each', () => {
+    const plan = planBatch(BatchInput.parse({ tier: 1, lanes: ['cpu', 'gpu1'], limit: 3 }), new Set());
+
+    expect(Object.keys(plan.lanes)).toEqual(['cpu', 'gpu1']);
+    expect(plan.lanes.cpu!.map((run) => run.key)).toEqual(tierRuns(1).cpu.slice(0, 2).map((run) => run.key));
+    expect(plan.lanes.gpu1!.map((run) => run.key)).toEqual([tierRuns(1).gpu1[0].key]);
+    expect(plan).toMatchObject({ total: 1600, toRun: 3 });
   });
 
   it('plans nothing when every run is done', () => {
@@ -76,6 +88,8 @@ describe('BatchInput', () => {
     [{ lanes: ['gpu3'] }, /^lanes\[0\]: .*got "gpu3"$/],
     [{ limit: 0 }, /^limit: .*got 0$/],
     [{ dryrun: true }, /^unknown field "dryrun"$/],
+    [{ lanes: ['cpu', 'cpu'] }, /^lanes: expected each lane once/],
+    [{ runTimeoutSeconds: 0 }, /^runTimeoutSeconds: .*got 0$/],
   ])('refuses %j, naming the field and the value', (input, message) => {
     const result = BatchInput.safeParse(input);
 

@@ -10,8 +10,8 @@ describe('local profile', () => {
     for (const type of ['AWS::EMRServerless::Application', 'AWS::Glue::Database', 'Custom::CDKBucketDeployment']) {
       template.resourceCountIs(type, 0);
     }
-    // The feature pipeline and the R2 sync (to the local stand-in), each with its schedule.
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    // The feature pipeline, the R2 sync (to the local stand-in) and the VQE batch with its chunk machine, each with its schedule.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     template.resourceCountIs('AWS::Scheduler::Schedule', 2);
   });
 

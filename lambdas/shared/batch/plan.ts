@@ -44,12 +44,18 @@ export const TIERS: Readonly<Record<1 | 2 | 3 | 4, TierSpec>> = {
 /** Console input of the batch state machine (strict: an unknown key is an error). */
 export const BatchInput = z.object({
   tier: z.number().int().min(1).max(4).default(1),
-  /** Only these lanes; all three when absent. */
-  lanes: z.array(z.enum(LANES)).min(1).optional(),
-  /** At most this many runs (of those not done yet), taken lane by lane in run order. */
+  /** Only these lanes, in this order; all three when absent. */
+  lanes: z.array(z.enum(LANES)).min(1).refine((lanes) => new Set(lanes).size === lanes.length, 'expected each lane once').optional(),
+  /** At most this many runs (of those not done yet), handed to the lanes in turn. */
   limit: z.number().int().positive().optional(),
   /** Plan and report, launch nothing. */
   dryRun: z.boolean().default(false),
+  /** This batch's per-run timeout, up to the deployed one. @default the deployed runTimeoutSeconds */
+  runTimeoutSeconds: z.number().int().min(1).max(86400).optional(),
+  /** Build the simulation image on the GPU host first (SSM launcher). @default the deployed build setting */
+  buildImage: z.boolean().optional(),
+  /** Free text carried into the logs and the batch record ("console", "schedule", ...). */
+  trigger: z.string().min(1).max(64).optional(),
 }).strict();
 export type BatchInput = z.infer<typeof BatchInput>;
 
@@ -104,24 +110,40 @@ export interface BatchPlan {
   readonly toRun: number;
 }
 
-/** The runs of `input.tier` still to do: selected lanes, done keys left out, at most `limit`. */
+/** The runs of `input.tier` still to do: selected lanes, done keys left out, at most `limit` (dealt to the lanes in turn). */
 export function planBatch(input: BatchInput, done: ReadonlySet<string>): BatchPlan {
   const all = tierRuns(input.tier as 1 | 2 | 3 | 4);
   const selected = input.lanes ?? [...LANES];
-  let budget = input.limit ?? Number.POSITIVE_INFINITY;
   let total = 0;
   let alreadyDone = 0;
-  const lanes: Partial<Record<Lane, PlannedRun[]>> = {};
-  for (const lane of selected) {
-    const runs = all[lane];
-    total += runs.length;
-    const open = runs.filter((run) => !done.has(run.key));
-    alreadyDone += runs.length - open.length;
-    const taken = open.slice(0, Math.max(0, Math.min(open.length, budget)));
-    budget -= taken.length;
-    if (taken.length > 0) lanes[lane] = taken;
+  const open = selected.map((lane) => {
+    total += all[lane].length;
+    const runs = all[lane].filter((run) => !done.has(run.key));
+    alreadyDone += all[lane].length - runs.length;
+    return { lane, runs };
+  });
+  // A small trial batch should touch every selected lane, so the limit is dealt out one run per lane in turn.
+  const taken = new Map<Lane, number>(selected.map((lane) => [lane, 0]));
+  let budget = input.limit ?? Number.POSITIVE_INFINITY;
+  while (budget > 0) {
+    let dealt = false;
+    for (const { lane, runs } of open) {
+      const count = taken.get(lane)!;
+      if (budget > 0 && count < runs.length) {
+        const step = input.limit === undefined ? runs.length - count : 1;
+        taken.set(lane, count + step);
+        budget -= step;
+        dealt = true;
+      }
+    }
+    if (!dealt) break;
   }
-  const toRun = Object.values(lanes).reduce((sum, runs) => sum + (runs?.length ?? 0), 0);
+  const lanes: Partial<Record<Lane, PlannedRun[]>> = {};
+  for (const { lane, runs } of open) {
+    const count = taken.get(lane)!;
+    if (count > 0) lanes[lane] = runs.slice(0, count);
+  }
+  const toRun = [...taken.values()].reduce((sum, count) => sum + count, 0);
   return { tier: input.tier, lanes, total, alreadyDone, toRun };
 }
 

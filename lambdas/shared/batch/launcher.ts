@@ -1,0 +1,59 @@
+/**
+ * How a VQE run reaches a machine: one interface, three launchers (SSM Run Command on a managed
+ * GPU host, the Docker Engine API, a local process runner). A launch returns a handle that is
+ * plain JSON: it travels through Step Functions and the per-run state object, and any later
+ * invocation (another Lambda container, another CLI process) can poll or stop the run with it.
+ */
+import { z } from 'zod';
+
+/** What a launcher is asked to start. */
+export interface LaunchRequest {
+  /** The run key (lane/basis/molecule/optimizer/ansatz/init/seed-N); names the container. */
+  readonly runKey: string;
+  /** The simulation image's CLI arguments (SPEC section 5), without the program itself. */
+  readonly args: readonly string[];
+}
+
+export const RunHandle = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('ssm'), commandId: z.string().min(1), instanceId: z.string().min(1), containerName: z.string().min(1) }),
+  z.object({ kind: z.literal('docker'), containerId: z.string().min(1) }),
+  z.object({ kind: z.literal('process'), pid: z.number().int().positive(), runDir: z.string().min(1) }),
+]);
+export type RunHandle = z.infer<typeof RunHandle>;
+
+/** Where a launched run is. `exitCode` is the container's (or process's); `stderrTail` its last bytes of stderr. */
+export type RunStatus =
+  | { readonly state: 'running' }
+  | { readonly state: 'exited'; readonly exitCode: number; readonly stderrTail: string; readonly detail?: string };
+
+export interface Launcher {
+  readonly kind: RunHandle['kind'];
+  /** Starts the run and returns at once. Throws RunLaunchError when the run itself cannot start. */
+  launch(request: LaunchRequest): Promise<RunHandle>;
+  status(handle: RunHandle): Promise<RunStatus>;
+  /** Stops the run (a timeout); safe to call on a run that already ended. */
+  stop(handle: RunHandle): Promise<void>;
+}
+
+/** How much of stderr a run's state keeps. */
+export const STDERR_TAIL_BYTES = 4000;
+
+/** The last `STDERR_TAIL_BYTES` of a text, cut at a character boundary. */
+export function tail(text: string, bytes: number = STDERR_TAIL_BYTES): string {
+  const buffer = Buffer.from(text, 'utf8');
+  if (buffer.length <= bytes) return text;
+  return buffer.subarray(buffer.length - bytes).toString('utf8').replace(/^\uFFFD+/, '');
+}
+
+/** A container name Docker accepts, unique per run key: qp-<readable part>-<hash>. */
+export function containerNameFor(runKey: string): string {
+  let hash = 0x811c9dc5;
+  for (const char of runKey) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  const readable = runKey.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
+  return `qp-${readable}-${hash.toString(16).padStart(8, '0')}`;
+}
+
+/** A POSIX shell word: the value single-quoted, safe for any content. */
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'"'"'`)}'`;
+}
