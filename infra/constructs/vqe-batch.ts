@@ -105,7 +105,7 @@ export class VqeBatch extends Construct {
       Duration.seconds(chunkSize * (runTimeoutSeconds + 2 * pollSeconds) + 3600));
     this.failure = new sfn.Fail(this, 'BatchFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     const definition = this.planPhase(pollSeconds);
-    this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(30));
+    this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(21));
   }
 
   private validatedSettings(runTimeoutSeconds: number, pollIntervalSeconds: number, chunkSize: number): BatchSettings {

@@ -15,6 +15,8 @@ export type ExecutionEvents = ReturnType<StateMachine['run']>['eventLogs'];
 export type ExecutionEvent = ExecutionEvents extends AsyncGenerator<infer E> ? E : never;
 import { allStates, type AslDefinition, LOCAL_ACCOUNT, LOCAL_REGION, logicalIdOfLambdaArn } from './definition';
 
+interface StartExecutionParameters { readonly StateMachineArn: string; readonly Input?: unknown; readonly Name?: string }
+
 /** A Lambda handler as the Node.js runtime calls it. */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -62,6 +64,8 @@ export interface LocalHostProps {
   readonly retryOverridesMs?: Readonly<Record<string, number | number[]>>;
   /** What context.getRemainingTimeInMillis() starts from in each invocation. @default 900000 (Lambda's maximum) */
   readonly lambdaBudgetMs?: number;
+  /** Starts an execution of another local state machine (StartExecution tasks), by its ARN. */
+  readonly startExecution?: (stateMachineArn: string, input: unknown, name?: string) => LocalExecution;
 }
 
 export interface LocalExecution {
@@ -154,6 +158,9 @@ export class LocalStateMachineHost {
     if (logicalIdOfLambdaArn(resource)) {
       return (payload) => this.invoke(stateName, resource, payload, executionName);
     }
+    if (/^arn:aws:states:::states:startExecution\.sync(:2)?$/.test(resource)) {
+      return (parameters) => this.runChild(stateName, parameters as StartExecutionParameters, resource.endsWith(':2'));
+    }
     if (/^arn:aws:states:::events:putEvents$/.test(resource)) {
       return async (parameters) => {
         const entries = (parameters as { Entries: PutEventsEntry[] }).Entries;
@@ -162,6 +169,25 @@ export class LocalStateMachineHost {
       };
     }
     throw new Error(`state ${stateName}: resource ${resource} has no local binding`);
+  }
+
+  /** StartExecution.sync: the child runs to its end; its failure fails the task with States.TaskFailed, as on AWS. */
+  private async runChild(stateName: string, parameters: StartExecutionParameters, jsonOutput: boolean): Promise<unknown> {
+    const start = this.props.startExecution;
+    if (!start) throw new Error(`state ${stateName}: this host starts no other state machine`);
+    const input = typeof parameters.Input === 'string' ? JSON.parse(parameters.Input) : parameters.Input;
+    const child = start(parameters.StateMachineArn, input, parameters.Name);
+    try {
+      const output = await child.result;
+      return {
+        ExecutionArn: child.executionArn, StateMachineArn: parameters.StateMachineArn, Name: child.name, Status: 'SUCCEEDED',
+        StartDate: child.startDate.getTime(), StopDate: Date.now(), Input: input, Output: jsonOutput ? output : JSON.stringify(output),
+      };
+    } catch (error) {
+      const failure = new Error(`child execution ${child.name} failed: ${errorName(error as Error)}: ${errorCause(error as Error)}`);
+      failure.name = 'States.TaskFailed';
+      throw failure;
+    }
   }
 
   private async invoke(stateName: string, functionArn: string, payload: unknown, executionName: string): Promise<unknown> {

@@ -23,7 +23,8 @@ import { hostBusBindings, LocalEventBridge } from './local-events';
 import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
 import type { StaticCredentials } from '../../lambdas/shared/sync/clients';
 import type { SyncSettings } from '../../lambdas/shared/sync/contracts';
-import { type LambdaHandler, LocalStateMachineHost } from './local-host';
+import { type LambdaHandler, type LocalExecution, LocalStateMachineHost } from './local-host';
+import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
 
 /** The local data plane as `localstack/dataplane.sh` describes it in dataplane.env. */
 export interface Dataplane {
@@ -71,6 +72,8 @@ export interface LocalPipelineOptions {
   readonly r2Settings?: Partial<SyncSettings>;
   /** Each R2 sync invocation's time budget (getRemainingTimeInMillis). @default 900000 */
   readonly r2LambdaBudgetMs?: number;
+  /** The VQE batch's settings changes, launcher and poll pause; its environment. @default process.env */
+  readonly batch?: Pick<LocalVqeBatchOptions, 'settings' | 'launcher' | 'pollMs'> & { readonly env?: Environment };
 }
 
 export interface LocalPipeline {
@@ -82,6 +85,10 @@ export interface LocalPipeline {
   readonly settings: PipelineSettings;
   /** The R2 sync, started by the bus when job 2 changed the ML tables; undefined when r2.enabled is false. */
   readonly r2Sync?: LocalR2Sync;
+  /** "vqe batch generation"; undefined when batch.enabled is false. */
+  readonly vqeBatch?: LocalVqeBatch;
+  /** Feature pipeline executions the bus started (a finished batch's rule), in order. */
+  readonly triggered: LocalExecution[];
 }
 
 export function createLocalPipeline(options: LocalPipelineOptions): LocalPipeline {
@@ -139,7 +146,16 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     template, stack, bus, destinationCredentials: dataplane.r2Credentials, settings: options.r2Settings,
     lambdaBudgetMs: options.r2LambdaBudgetMs, retryOverridesMs: options.retryOverridesMs, lambdaLog: options.lambdaLog,
   });
-  return { host, bus, stack, template, definition, settings, r2Sync };
+  const vqeBatch = createLocalVqeBatch({
+    template, stack, bus, env: options.batch?.env ?? process.env, settings: options.batch?.settings,
+    launcher: options.batch?.launcher, pollMs: options.batch?.pollMs, lambdaLog: options.lambdaLog,
+  });
+  const triggered: LocalExecution[] = [];
+  const started = host;
+  bus.connectStateMachine(machineId, (input) => {
+    triggered.push(started.start(input, `${(input as { trigger?: string } | null)?.trigger ?? 'event'}-${Date.now()}-${triggered.length + 1}`));
+  });
+  return { host, bus, stack, template, definition, settings, r2Sync, vqeBatch, triggered };
 }
 
 /** The handler code of each function, wired with that function's own environment. */

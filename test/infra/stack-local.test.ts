@@ -10,7 +10,7 @@ describe('local profile', () => {
     for (const type of ['AWS::EMRServerless::Application', 'AWS::Glue::Database', 'Custom::CDKBucketDeployment']) {
       template.resourceCountIs(type, 0);
     }
-    // The feature pipeline, the R2 sync (to the local stand-in) and the VQE batch with its chunk machine, each with its schedule.
+    // The feature pipeline, the R2 sync (to the local stand-in) and the VQE batch with its chunk machine; the first two have a schedule each.
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     template.resourceCountIs('AWS::Scheduler::Schedule', 2);
   });

@@ -2,7 +2,7 @@
  * The batch's durable state in S3 (AWS, LocalStack and Garage alike), under one prefix:
  *
  *   runs/<run key>.json              the run's state (RunState), rewritten at each transition
- *   done/<run key>                   an empty marker once a run is done: the planner lists these
+ *   done/<run key>                   a marker once a run is done (its batch id): the planner lists these
  *   batches/<batch id>/batch.json    the batch record (BatchRef and the console input)
  *   batches/<batch id>/<lane>.json   the lane's planned runs, in order (too large for a payload)
  *
@@ -30,7 +30,8 @@ export class RunStateStore {
 
   async writeRun(state: RunState): Promise<void> {
     await this.put(`${this.prefix}runs/${state.key}.json`, JSON.stringify(RunState.parse(state)));
-    if (state.status === 'done') await this.put(`${this.prefix}done/${state.key}`, '');
+    // The marker holds the id of the batch that did the run.
+    if (state.status === 'done') await this.put(`${this.prefix}done/${state.key}`, state.batchId);
   }
 
   /** Every run key marked done, in any batch. */

@@ -1,0 +1,150 @@
+/**
+ * The synthesized "vqe batch generation" state machines, executed in this process: the real
+ * definitions (the parent starts the chunk machine through StartExecution.sync, as on AWS), the
+ * real step code, the run states in the local Garage, and a local launcher in place of SSM: the
+ * Docker Engine API when a Docker socket exists, otherwise a process runner of mini-VQE.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { BatchSettings } from '../../lambdas/shared/batch/contracts';
+import { DockerEngineLauncher, dockerSocketPath } from '../../lambdas/shared/batch/docker-launcher';
+import { readBatchSettings, stateStoreFor } from '../../lambdas/shared/batch/env';
+import type { LaunchRequest, Launcher, RunHandle, RunStatus } from '../../lambdas/shared/batch/launcher';
+import { ProcessLauncher } from '../../lambdas/shared/batch/process-launcher';
+import type { RunStateStore } from '../../lambdas/shared/batch/state-store';
+import type { Environment } from '../../lambdas/shared/env';
+import { Logger } from '../../lambdas/shared/logger';
+import { createCheckRun } from '../../lambdas/steps/batch-check-run';
+import { createImageBuild } from '../../lambdas/steps/batch-image-build';
+import { createPlanBatch } from '../../lambdas/steps/batch-plan';
+import { createStartRun } from '../../lambdas/steps/batch-start-run';
+import { createBatchSummary } from '../../lambdas/steps/batch-summary';
+import type { QuantumPipelineStack } from '../../infra/stack';
+import { type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
+import { hostBusBindings, type LocalEventBridge } from './local-events';
+import { type LambdaHandler, LocalStateMachineHost } from './local-host';
+
+/** The image the Docker launcher runs locally (localstack/mini-vqe/Dockerfile). */
+export const LOCAL_MINI_VQE_IMAGE = 'quantum-pipeline-mini-vqe:latest';
+
+export interface LocalVqeBatchOptions {
+  readonly template: CfnTemplate;
+  readonly stack: QuantumPipelineStack;
+  readonly bus: LocalEventBridge;
+  /** The process environment: dataplane.env, QP_MINI_VQE_PYTHON, DOCKER_HOST, QP_STATE_DIR. */
+  readonly env: Environment;
+  /** Changes to the deployed BATCH_SETTINGS (tests use their own prefixes). */
+  readonly settings?: Partial<BatchSettings>;
+  /** @default chosen from the environment (localLauncher) */
+  readonly launcher?: Launcher;
+  /** Duration of each poll Wait state. @default 1000 */
+  readonly pollMs?: number;
+  readonly lambdaLog?: (line: string) => void;
+}
+
+export interface LocalVqeBatch {
+  readonly host: LocalStateMachineHost;
+  readonly chunkHost: LocalStateMachineHost;
+  readonly settings: BatchSettings;
+  readonly store: RunStateStore;
+  readonly launcher: Launcher;
+}
+
+/** mini-VQE's folder: its molecule files are relative to it. */
+export function miniVqeDir(): string {
+  return join(__dirname, '..', 'mini-vqe');
+}
+
+/** The Docker Engine API when a socket exists, else mini-VQE as local processes (QP_MINI_VQE_PYTHON). */
+export function localLauncher(env: Environment): Launcher {
+  const socketPath = dockerSocketPath(env);
+  const passOn = ['QP_S3_ENDPOINT', 'QP_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
+    .filter((name) => env[name]).map((name) => `${name}=${env[name]}`);
+  if (socketPath) {
+    // Host networking: the container reaches the data plane on 127.0.0.1 like the host does.
+    return new DockerEngineLauncher({ socketPath, image: LOCAL_MINI_VQE_IMAGE, env: passOn, network: 'host' });
+  }
+  const python = env.QP_MINI_VQE_PYTHON;
+  if (!python) throw new Error('QP_MINI_VQE_PYTHON is not set: run through npm (scripts/with-dataplane.sh installs mini-VQE)');
+  const stateDir = env.QP_STATE_DIR ?? join(env.HOME ?? '.', '.local', 'state', 'quantum-pipeline');
+  return new ProcessLauncher({
+    command: [python, '-m', 'mini_vqe'],
+    cwd: miniVqeDir(),
+    env: { PYTHONPATH: miniVqeDir() },
+    runsDir: join(stateDir, 'vqe-runs'),
+  });
+}
+
+/** Chooses the local launcher on first use: the feature pipeline's runs need no mini-VQE installed. */
+class DeferredLauncher implements Launcher {
+  private chosen?: Launcher;
+
+  constructor(private readonly choose: () => Launcher) {}
+
+  get kind(): Launcher['kind'] {
+    return this.launcher().kind;
+  }
+
+  launch(request: LaunchRequest): Promise<RunHandle> { return this.launcher().launch(request); }
+  status(handle: RunHandle): Promise<RunStatus> { return this.launcher().status(handle); }
+  stop(handle: RunHandle): Promise<void> { return this.launcher().stop(handle); }
+
+  private launcher(): Launcher {
+    this.chosen ??= this.choose();
+    return this.chosen;
+  }
+}
+
+export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatch | undefined {
+  const { stack, template } = options;
+  const batch = stack.vqeBatch;
+  if (!batch) return undefined;
+  const ids = Object.fromEntries(Object.entries(batch.functions).map(([name, fn]) => [name, logicalIdOf(stack, fn)]));
+  const deployed = readBatchSettings(functionEnvironment(template, ids.plan));
+  const settings = options.settings ? BatchSettings.parse({ ...deployed, ...options.settings }) : deployed;
+  const store = stateStoreFor(settings);
+  const launcher = options.launcher ?? new DeferredLauncher(() => localLauncher(options.env));
+  const log = (service: string) => new Logger(service, {}, 'INFO', options.lambdaLog ?? (() => undefined));
+
+  const plan = createPlanBatch({ settings, store, log: log('vqe-batch-plan') });
+  const startRun = createStartRun({ settings, store, launcher, log: log('vqe-batch-start-run') });
+  const checkRun = createCheckRun({ store, launcher, log: log('vqe-batch-check-run') });
+  const summary = createBatchSummary({ store, log: log('vqe-batch-summary') });
+  const imageBuild = createImageBuild({
+    settings, log: log('vqe-batch-image-build'),
+    builder: { buildImage: async () => { throw new Error('no image build on the local profile'); }, status: (handle) => launcher.status(handle) },
+  });
+  const handlers: Record<string, LambdaHandler> = {
+    [ids.plan]: async (event) => plan(event),
+    [ids['start-run']]: async (event) => startRun(event),
+    [ids['check-run']]: async (event) => checkRun(event),
+    [ids['image-build']]: async (event) => imageBuild(event),
+    [ids.summary]: async (event) => summary(event),
+  };
+  const waits = { WaitForRun: options.pollMs ?? 1000, WaitForImageBuild: options.pollMs ?? 1000 };
+
+  const chunkId = logicalIdOf(stack, batch.chunkStateMachine);
+  const chunkHost = new LocalStateMachineHost({
+    definition: resolveDefinition(template, chunkId),
+    stateMachineName: `${batch.stateMachineName}-chunk`,
+    stateMachineArn: placeholderArn(template, chunkId),
+    lambdaHandlers: handlers,
+    ...hostBusBindings(options.bus),
+    waitOverridesMs: waits,
+  });
+  const machineId = logicalIdOf(stack, batch.stateMachine);
+  const host = new LocalStateMachineHost({
+    definition: resolveDefinition(template, machineId),
+    stateMachineName: batch.stateMachineName,
+    stateMachineArn: placeholderArn(template, machineId),
+    lambdaHandlers: handlers,
+    ...hostBusBindings(options.bus),
+    waitOverridesMs: waits,
+    startExecution: (arn, input, name) => {
+      if (arn !== chunkHost.stateMachineArn) throw new Error(`no local state machine ${arn}`);
+      const cursor = input as { lane?: string; start?: number };
+      return chunkHost.start(input, name ?? `${cursor.lane ?? 'chunk'}-${cursor.start ?? 0}-${randomUUID().slice(0, 8)}`);
+    },
+  });
+  return { host, chunkHost, settings, store, launcher };
+}

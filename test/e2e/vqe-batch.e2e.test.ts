@@ -1,0 +1,112 @@
+/**
+ * The synthesized "vqe batch generation" state machines executed locally: the parent starts the
+ * chunk machine per chunk, the local process launcher runs the real mini-VQE, and the run states
+ * and records land in the local Garage. One batch has a run that fails (a GPU lane: mini-VQE has
+ * no GPU), the next has a run that times out, and a re-trigger resumes it.
+ */
+import { randomBytes } from 'node:crypto';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ERROR_NAMES } from '../../lambdas/shared/errors';
+import type { BatchProgress } from '../../lambdas/shared/batch/contracts';
+import { tierRuns } from '../../lambdas/shared/batch/plan';
+import { readBatchProgress } from '../../lambdas/steps/batch-summary';
+import { createLocalPipeline, dataplaneFromEnv } from '../../localstack/embedded/local-pipeline';
+import { removeAll } from '../sync/support';
+import { entered, execute } from './harness';
+
+const id = randomBytes(4).toString('hex');
+const statePrefix = `e2e-batch-${id}/state/`;
+const recordsPrefix = `e2e-batch-${id}/experiment.vqe/`;
+const MINUTES = 60_000;
+const s3 = new S3Client({ endpoint: process.env.QP_S3_ENDPOINT, region: process.env.QP_S3_REGION, forcePathStyle: true });
+
+const pipeline = createLocalPipeline({
+  dataplane: dataplaneFromEnv(process.env),
+  batch: { settings: { statePrefix, extraArgs: ['--output', `s3://raw-results/${recordsPrefix}`] }, pollMs: 300 },
+});
+const batch = pipeline.vqeBatch!;
+// The rule of a finished batch starts the feature pipeline; here its starts are only recorded.
+const pipelineStarts: unknown[] = [];
+pipeline.bus.connectStateMachine(pipeline.stack.getLogicalId(pipeline.stack.pipeline.stateMachine.node.defaultChild as never), (input) => {
+  pipelineStarts.push(input);
+});
+
+async function records(): Promise<string[]> {
+  const page = await s3.send(new ListObjectsV2Command({ Bucket: 'raw-results', Prefix: recordsPrefix }));
+  return (page.Contents ?? []).map((object) => object.Key!);
+}
+
+afterAll(async () => {
+  await removeAll(s3, 'raw-results', `e2e-batch-${id}/`);
+});
+
+const cpuRuns = tierRuns(1).cpu;
+const gpu1First = tierRuns(1).gpu1[0];
+
+describe('vqe batch generation, executed locally with mini-VQE', () => {
+  it('runs the lanes, records a failing run without stopping its lane, and announces the finished batch', async () => {
+    // Act
+    const run = await execute(batch, { lanes: ['cpu', 'gpu1'], limit: 3 }, `e2e-${id}-first`);
+
+    // Assess: two cpu runs done, the gpu1 run failed with mini-VQE's own refusal
+    expect(run.error).toBeUndefined();
+    const progress = run.output?.progress as BatchProgress;
+    expect(progress.lanes.map((lane) => [lane.lane, lane.planned, lane.done, lane.failed])).toEqual([['cpu', 2, 2, 0], ['gpu1', 1, 0, 1]]);
+    expect(progress).toMatchObject({ finished: true, totals: { done: 2, failed: 1, pending: 0, planned: 3 } });
+    const failed = await batch.store.readRun(gpu1First.key);
+    expect(failed).toMatchObject({ status: 'failed', exitCode: 2, attempt: 1 });
+    expect(failed?.stderrTail).toMatch(/--gpu: mini-vqe simulates on the CPU only/);
+    const done = await batch.store.readRun(cpuRuns[1].key);
+    expect(done).toMatchObject({ status: 'done', exitCode: 0 });
+    expect(Date.parse(done!.endedAt!)).toBeGreaterThan(Date.parse(done!.startedAt!));
+    expect(await records()).toHaveLength(2);
+    // Each lane's chunk ran as a child execution of the chunk machine, which reported its tally.
+    expect((run.output?.chunks as unknown[][]).flat()).toEqual([
+      { lane: 'cpu', start: 0, end: 2, tally: { pending: 0, in_progress: 0, done: 2, failed: 0, timed_out: 0 } },
+      { lane: 'gpu1', start: 0, end: 1, tally: { pending: 0, in_progress: 0, done: 0, failed: 1, timed_out: 0 } },
+    ]);
+    const finishedEvent = pipeline.bus.events.find((event) => event['detail-type'] === 'VQE Batch Finished');
+    expect(finishedEvent?.detail).toMatchObject({ batchId: progress.batchId, producedRecords: true, totals: { done: 2, failed: 1 } });
+    expect(pipelineStarts).toEqual([{ trigger: 'vqe-batch' }]);
+  }, 5 * MINUTES);
+
+  it('stops a run that passes its timeout and records it timed_out; a re-trigger resumes with it', async () => {
+    // Act: the third cpu run gets one second (mini-VQE needs several)
+    const timedOut = await execute(batch, { lanes: ['cpu'], limit: 1, runTimeoutSeconds: 1 }, `e2e-${id}-timeout`);
+    const stateAfterTimeout = await batch.store.readRun(cpuRuns[2].key);
+    const resumed = await execute(batch, { lanes: ['cpu'], limit: 1 }, `e2e-${id}-resume`);
+
+    // Assess
+    expect(timedOut.error).toBeUndefined();
+    expect((timedOut.output?.progress as BatchProgress).totals).toMatchObject({ timed_out: 1, done: 0 });
+    expect(stateAfterTimeout).toMatchObject({ status: 'timed_out', attempt: 1, detail: 'no exit within 1 s: stopped' });
+    expect(resumed.error).toBeUndefined();
+    const resumedProgress = resumed.output?.progress as BatchProgress;
+    expect(resumedProgress.lanes).toEqual([expect.objectContaining({ lane: 'cpu', planned: 1, done: 1 })]);
+    expect(await batch.store.readRun(cpuRuns[2].key)).toMatchObject({ status: 'done', attempt: 2, batchId: resumedProgress.batchId });
+    expect(await records()).toHaveLength(3);
+    // The batch CLI reads the same progress from S3.
+    expect((await readBatchProgress(batch.store, resumedProgress.batchId, Date.now())).totals).toMatchObject({ done: 1, planned: 1 });
+  }, 5 * MINUTES);
+
+  it('plans a dry run without launching or writing anything, leaving out the runs done', async () => {
+    // Prepare
+    const batchesBefore = await batch.store.batchIds();
+    // Act
+    const run = await execute(batch, { lanes: ['cpu'], dryRun: true }, `e2e-${id}-dry`);
+    // Assess
+    expect(run.error).toBeUndefined();
+    expect(run.output).toMatchObject({ dryRun: true, total: 800, alreadyDone: 3, toRun: 797, lanes: [{ lane: 'cpu', runs: 797 }] });
+    expect(run.output?.preview.cpu[0]).toBe(cpuRuns[3].key);
+    expect(entered(run, 'RunLanes')).toHaveLength(0);
+    expect(await batch.store.batchIds()).toEqual(batchesBefore);
+  }, MINUTES);
+
+  it('refuses bad console input, naming the field and the value', async () => {
+    const run = await execute(batch, { tier: 7, lanes: ['cpu'] }, `e2e-${id}-bad`);
+
+    expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
+    expect(run.error?.message).toMatch(/tier: .*got 7/);
+  }, MINUTES);
+});
