@@ -2,15 +2,24 @@
 # `npm run pipeline:local -- [input JSON]`: the feature pipeline on this machine (and the R2 sync
 # it triggers). Starts the data plane if needed, packages the Spark jobs, and executes the
 # synthesized state machines in-process (localstack/embedded/run-pipeline.ts): real handlers, real
-# Spark standalone, real Garage. `scripts/run-local.sh --sync [input JSON]` runs the R2 sync alone.
+# Spark standalone, real Garage. `scripts/run-local.sh --sync [input JSON]` runs the R2 sync alone;
+# `--batch [input JSON]` runs a VQE batch with mini-VQE, then the feature pipeline its records start;
+# `--progress [batch id]` prints a batch's progress per lane.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$repo/localstack/lib/common.sh"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
-if [ "${1:-}" = "--sync" ]; then
-  shift
-  exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/run-r2-sync.ts "$@"
-fi
+case "${1:-}" in
+  --sync) shift; exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/run-r2-sync.ts "$@" ;;
+  --progress) shift; exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/batch-progress.ts "$@" ;;
+esac
 bash "$repo/localstack/dataplane.sh" install >&2
+entry=localstack/embedded/run-pipeline.ts
+if [ "${1:-}" = "--batch" ]; then
+  shift
+  . "$repo/localstack/lib/mini-vqe.sh"
+  qp_install_mini_vqe >&2
+  entry=localstack/embedded/run-vqe-batch.ts
+fi
 "$QP_PYTHON" "$repo/spark-jobs/build.py" >&2
-exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/run-pipeline.ts "$@"
+exec bash "$repo/scripts/with-dataplane.sh" tsx "$entry" "$@"

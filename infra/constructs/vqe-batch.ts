@@ -205,11 +205,15 @@ export class VqeBatch extends Construct {
       parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' },
     });
     // A step that keeps failing gives up on its run, never on the lane: the run stays in_progress
-    // (pending for the next batch) and the error is kept in the log.
+    // (pending for the next batch) and the error is in the function's log.
     const skip = new sfn.Pass(chunk, 'SkipRun', { parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' } });
     start.addCatch(skip, { resultPath: '$.error' });
     check.addCatch(skip, { resultPath: '$.error' });
-    skip.next(start);
+    // Past the end, StartRun only reports the tally; if even that keeps failing, the chunk fails
+    // (its runs stay pending for the next batch) instead of skipping forever.
+    skip.next(new sfn.Choice(chunk, 'CanGoOn')
+      .when(sfn.Condition.numberLessThanEqualsJsonPath('$.cursor', '$.end'), start)
+      .otherwise(new sfn.Fail(chunk, 'ChunkStepsFailed', { error: 'ChunkStepsFailedError', cause: 'the steps of this chunk kept failing; see the functions\' logs' })));
     next.next(start);
     const wait = new sfn.Wait(chunk, 'WaitForRun', { time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
     const done = new sfn.Succeed(chunk, 'ChunkDone', { outputPath: '$.turn.result.chunk' });

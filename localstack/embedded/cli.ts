@@ -1,7 +1,9 @@
 /** What the local run commands share: arguments, where their records go, and the R2 sync summary. */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { JobOutcome } from '../../lambdas/shared/contracts';
 import type { TableProgress } from '../../lambdas/shared/sync/contracts';
+import type { LocalPipeline } from './local-pipeline';
 import { errorCause, errorName, type LocalExecution } from './local-host';
 import type { LocalEventBridge } from './local-events';
 import { followProgress } from './progress';
@@ -76,4 +78,38 @@ export function describeSync(output: unknown, mirror: string): string[] {
   return (state?.tables ?? []).map((t) => `  ${t.table}: ${verb} ${t.copied.objects} object(s) (${mib(t.copied.bytes)}), `
     + `${state?.run?.dryRun ? 'would delete' : 'deleted'} ${t.deleted.objects}, unchanged ${t.unchanged.objects}, `
     + `${t.invocations} invocation(s) -> ${mirror}${t.table}/`);
+}
+
+function describeOutcome(label: string, outcome: JobOutcome | null | undefined): string {
+  if (!outcome) return `${label}: skipped`;
+  const rows = Object.entries(outcome.newRows).filter(([, n]) => n > 0).map(([table, n]) => `${table} +${n}`);
+  return `${label}: ${outcome.status} in ${outcome.durationSeconds.toFixed(0)}s, batch ${outcome.batchId}`
+    + `${rows.length ? `\n    ${rows.join(', ')}` : ''}`
+    + `${outcome.quarantinedTotal ? `\n    quarantined ${outcome.quarantinedTotal} file(s): `
+      + outcome.quarantined.slice(0, 5).map((q) => `${q.key} (${q.reason})`).join('; ') : ''}`;
+}
+
+/** The two job lines of a feature pipeline's output (nothing when it failed). */
+export function describeJobs(output: unknown): string[] {
+  if (!output) return [];
+  const state = output as { features?: { outcome?: JobOutcome }; mlFeatures?: { outcome?: JobOutcome | null } };
+  return [describeOutcome('job 1 (features)', state.features?.outcome), describeOutcome('job 2 (ML features)', state.mlFeatures?.outcome)];
+}
+
+/** Waits for the R2 syncs the bus started and reports each; the first failure, if any. */
+export async function reportTriggeredSyncs(pipeline: LocalPipeline, write: Write): Promise<Error | undefined> {
+  let failure: Error | undefined;
+  for (const sync of pipeline.r2Sync?.triggered ?? []) {
+    const { destination } = pipeline.r2Sync!.settings;
+    const mirror = `s3://${destination.bucket}/${destination.prefix}`;
+    try {
+      const synced = await sync.result;
+      write(`R2 sync ${sync.name} (to the local stand-in ${mirror}):`);
+      describeSync(synced, mirror).forEach(write);
+    } catch (error) {
+      write(`R2 sync ${sync.name} failed: ${errorName(error as Error)}: ${errorCause(error as Error)}`);
+      failure ??= error as Error;
+    }
+  }
+  return failure;
 }
