@@ -73,7 +73,7 @@ export interface LocalPipelineOptions {
   /** Each R2 sync invocation's time budget (getRemainingTimeInMillis). @default 900000 */
   readonly r2LambdaBudgetMs?: number;
   /** The VQE batch's settings changes, launcher and poll pause; its environment. @default process.env */
-  readonly batch?: Pick<LocalVqeBatchOptions, 'settings' | 'launcher' | 'pollMs'> & { readonly env?: Environment };
+  readonly batch?: Pick<LocalVqeBatchOptions, 'settings' | 'launcher' | 'pollMs' | 'retryOverridesMs'> & { readonly env?: Environment };
 }
 
 export interface LocalPipeline {
@@ -148,7 +148,8 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
   });
   const vqeBatch = createLocalVqeBatch({
     template, stack, bus, env: options.batch?.env ?? process.env, settings: options.batch?.settings,
-    launcher: options.batch?.launcher, pollMs: options.batch?.pollMs, lambdaLog: options.lambdaLog,
+    launcher: options.batch?.launcher, pollMs: options.batch?.pollMs, retryOverridesMs: options.batch?.retryOverridesMs,
+    lambdaLog: options.lambdaLog,
   });
   const triggered: LocalExecution[] = [];
   const started = host;

@@ -39,6 +39,8 @@ export interface LocalVqeBatchOptions {
   readonly launcher?: Launcher;
   /** Duration of each poll Wait state. @default 1000 */
   readonly pollMs?: number;
+  /** Retry pauses in ms by state name; unset states keep the definition's intervals. */
+  readonly retryOverridesMs?: Record<string, number | number[]>;
   readonly lambdaLog?: (line: string) => void;
 }
 
@@ -131,6 +133,7 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
     lambdaHandlers: handlers,
     ...hostBusBindings(options.bus),
     waitOverridesMs: waits,
+    retryOverridesMs: options.retryOverridesMs,
   });
   const machineId = logicalIdOf(stack, batch.stateMachine);
   const host = new LocalStateMachineHost({

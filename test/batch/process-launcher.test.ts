@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { STDERR_TAIL_BYTES, type Launcher, type RunHandle, type RunStatus } from '../../lambdas/shared/batch/launcher';
-import { ProcessLauncher } from '../../lambdas/shared/batch/process-launcher';
+import { isAlive, ProcessLauncher } from '../../lambdas/shared/batch/process-launcher';
 
 const runsDir = mkdtempSync(join(tmpdir(), 'qp-process-launcher-'));
 afterAll(() => rmSync(runsDir, { recursive: true, force: true }));
@@ -17,20 +17,6 @@ async function waitForExit(launcher: Launcher, handle: RunHandle, timeoutMs = 10
     const status = await launcher.status(handle);
     if (status.state === 'exited' || Date.now() > until) return status;
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Alive and not a zombie: a killed orphan stays a zombie until its new parent reaps it. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\)\s+Z\s/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false; // gone between the two checks
   }
 }
 
@@ -86,7 +72,7 @@ describe('ProcessLauncher', () => {
     const status = await waitForExit(withEnv, handle);
     // Assess
     expect(status).toMatchObject({ state: 'exited', exitCode: 143, detail: 'stopped' });
-    expect(isRunning(grandchild)).toBe(false);
+    expect(isAlive(grandchild)).toBe(false);
   });
 
   it('stopping a run that already ended changes nothing', async () => {

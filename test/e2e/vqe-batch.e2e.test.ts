@@ -8,10 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/shared/errors';
+import type { Launcher, RunHandle } from '../../lambdas/shared/batch/launcher';
+import { localLauncher } from '../../localstack/embedded/local-vqe-batch';
 import type { BatchProgress } from '../../lambdas/shared/batch/contracts';
 import { tierRuns } from '../../lambdas/shared/batch/plan';
 import { readBatchProgress } from '../../lambdas/steps/batch-summary';
-import { createLocalPipeline, dataplaneFromEnv } from '../../localstack/embedded/local-pipeline';
+import { logicalIdOf } from '../../localstack/embedded/definition';
+import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline } from '../../localstack/embedded/local-pipeline';
 import { removeAll } from '../sync/support';
 import { entered, execute } from './harness';
 
@@ -26,11 +29,13 @@ const pipeline = createLocalPipeline({
   batch: { settings: { statePrefix, extraArgs: ['--output', `s3://raw-results/${recordsPrefix}`] }, pollMs: 300 },
 });
 const batch = pipeline.vqeBatch!;
-// The rule of a finished batch starts the feature pipeline; here its starts are only recorded.
-const pipelineStarts: unknown[] = [];
-pipeline.bus.connectStateMachine(pipeline.stack.getLogicalId(pipeline.stack.pipeline.stateMachine.node.defaultChild as never), (input) => {
-  pipelineStarts.push(input);
-});
+/** The rule of a finished batch starts the feature pipeline; in these tests its starts are only recorded. */
+function recordPipelineStarts(local: LocalPipeline): unknown[] {
+  const starts: unknown[] = [];
+  local.bus.connectStateMachine(logicalIdOf(local.stack, local.stack.pipeline.stateMachine), (input) => starts.push(input));
+  return starts;
+}
+const pipelineStarts = recordPipelineStarts(pipeline);
 
 async function records(): Promise<string[]> {
   const page = await s3.send(new ListObjectsV2Command({ Bucket: 'raw-results', Prefix: recordsPrefix }));
@@ -109,4 +114,46 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
     expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
     expect(run.error?.message).toMatch(/tier: .*got 7/);
   }, MINUTES);
+});
+
+describe('vqe batch generation when a step keeps failing for one run', () => {
+  it('gives up on that run after its retries (left in_progress for the next batch) and goes on with the lane', async () => {
+    // Prepare: the launcher cannot report on the first run it launches (as if its host vanished)
+    const real = localLauncher(process.env);
+    let broken: RunHandle | undefined;
+    const flaky: Launcher = {
+      kind: real.kind,
+      launch: async (request) => {
+        const handle = await real.launch(request);
+        broken ??= handle;
+        return handle;
+      },
+      status: async (handle) => {
+        if (JSON.stringify(handle) === JSON.stringify(broken)) throw new Error('the host of this run does not answer');
+        return real.status(handle);
+      },
+      stop: (handle) => real.stop(handle),
+    };
+    const local = createLocalPipeline({
+      dataplane: dataplaneFromEnv(process.env),
+      batch: {
+        settings: { statePrefix: `e2e-batch-${id}/flaky-state/`, extraArgs: ['--output', `s3://raw-results/e2e-batch-${id}/flaky/`] },
+        launcher: flaky, pollMs: 300, retryOverridesMs: { CheckRun: 50 },
+      },
+    });
+    const starts = recordPipelineStarts(local);
+
+    // Act
+    const run = await execute(local.vqeBatch!, { lanes: ['cpu'], limit: 2 }, `e2e-${id}-flaky`);
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    const progress = run.output?.progress as BatchProgress;
+    expect(progress.lanes).toEqual([expect.objectContaining({ lane: 'cpu', planned: 2, done: 1, in_progress: 1 })]);
+    expect(progress.finished).toBe(false);
+    expect(await local.vqeBatch!.store.readRun(cpuRuns[0].key)).toMatchObject({ status: 'in_progress' });
+    expect(await local.vqeBatch!.store.readRun(cpuRuns[1].key)).toMatchObject({ status: 'done', exitCode: 0 });
+    expect(starts).toEqual([{ trigger: 'vqe-batch' }]);
+    if (broken) await real.stop(broken);
+  }, 5 * MINUTES);
 });

@@ -88,8 +88,8 @@ function processHandle(handle: RunHandle): { pid: number; runDir: string } {
   return handle;
 }
 
-/** Alive and not a zombie (a zombie still answers signal 0). */
-function isAlive(pid: number): boolean {
+/** Alive and not a zombie (a zombie still answers signal 0; a killed orphan stays one until reaped). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {
