@@ -191,7 +191,9 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
   const ours = Object.fromEntries(Object.entries(context).filter(([key]) => !FOREIGN_CONTEXT.test(key)));
   const result = AppConfig.safeParse(ours);
   if (!result.success) {
-    throw new ConfigError(`invalid configuration: ${describeIssues(result.error, ours, (path) =>
+    // Sections given as JSON text (`-c batch='{...}'`) are described as the objects they parse to.
+    const parsed = Object.fromEntries(Object.entries(ours).map(([key, value]) => [key, fromContext(value)]));
+    throw new ConfigError(`invalid configuration: ${describeIssues(result.error, parsed, (path) =>
       path === '' ? Object.keys(AppConfig.shape) : [])}`);
   }
   const { r2, profile } = result.data;

@@ -46,7 +46,10 @@ export function createStartRun({ settings, store, launcher, now = Date.now, log 
     if (cursor >= end || cursor >= runs.length) {
       const states = await store.readRuns(runs.slice(start, end).map((run) => run.key));
       const tally = Object.fromEntries(RUN_STATUSES.map((status) => [status, 0])) as Record<keyof StatusTally, number>;
-      for (const state of states.values()) tally[state && state.batchId === batch.batchId ? state.status : 'pending'] += 1;
+      // As in the batch's progress: another batch's state is pending here, unless it is done.
+      for (const state of states.values()) {
+        tally[state && (state.batchId === batch.batchId || state.status === 'done') ? state.status : 'pending'] += 1;
+      }
       chunkLog.info('chunk finished', { start, end, ...tally });
       return { finished: true, ended: true, chunk: { lane, start, end, tally } };
     }

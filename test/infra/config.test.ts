@@ -47,7 +47,8 @@ describe('loadConfig', () => {
     [{ jobs: { features: { retries: 11 } } }, /^invalid configuration: jobs\.features\.retries: [^;]*got 11$/],
     [{ schedule: { expression: 'daily' } }, /schedule\.expression: expected cron\(\.\.\.\), rate\(\.\.\.\) or at\(\.\.\.\), got "daily"/],
     [{ spark: { executorMemory: '2GB' } }, /spark\.executorMemory: .*got "2GB"/],
-    [{ pollIntervalSeconds: '2' }, /pollIntervalSeconds: .*got "2"/],
+    [{ pollIntervalSeconds: '2' }, /pollIntervalSeconds: .*got 2$/],
+    [{ batch: '{"runTimeoutMinutes": 0}' }, /batch.runTimeoutMinutes: .*got 0$/],
     [{ buckets: { features: 'Features_Bucket' } }, /buckets\.features: expected an S3 bucket name, got "Features_Bucket"/],
     [{ local: { sparkMasterUrl: 'http://x:7077' } }, /local\.sparkMasterUrl: expected spark:\/\/host:port/],
   ])('refuses %j, naming the field and the value', (context, message) => {

@@ -36,9 +36,10 @@ export function batchProgress(
   const lanes: LaneProgress[] = perLane.map(({ lane, keys, tally, laneDurations, runningFor }) => {
     const meanRunSeconds = mean(laneDurations) ?? overallMean;
     const remaining = tally.pending + tally.in_progress;
-    // The run in progress has already used part of its expected time.
+    // A run in progress has used part of its expected time (one running past the mean counts as
+    // ending now); a lane with runs left is never reported as finished (at least 1 s).
     const etaSeconds = remaining === 0 ? 0 : meanRunSeconds === null ? null
-      : Math.max(0, Math.round(remaining * meanRunSeconds - runningFor));
+      : Math.max(1, Math.round(tally.pending * meanRunSeconds + Math.max(0, tally.in_progress * meanRunSeconds - runningFor)));
     return { lane, planned: keys.length, ...tally, meanRunSeconds: round(meanRunSeconds), etaSeconds };
   });
 
