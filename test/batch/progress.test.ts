@@ -64,6 +64,20 @@ describe('batchProgress', () => {
     expect(progress.estimatedEnd).toBe(at(now + 550));
   });
 
+  it('never reports a lane with runs left as finished, even when its running run is past the mean', () => {
+    // Prepare: one ended run of 100 s; the last run started 400 s ago
+    const now = 1000;
+    const states = statesOf(state('cpu/1', 'done', [0, 100]), state('cpu/2', 'in_progress', [now - 400]));
+
+    // Act
+    const progress = batchProgress(BATCH, { cpu: ['cpu/1', 'cpu/2'] }, states, T0 + now * 1000);
+
+    // Assess
+    expect(progress.lanes[0].etaSeconds).toBe(1);
+    expect(progress.finished).toBe(false);
+    expect(describeProgress(progress).at(-1)).toMatch(/ETA 1 s/);
+  });
+
   it('falls back to the mean of all lanes for a lane with no ended run, and ends with the slowest lane', () => {
     // Prepare: cpu runs took 100 s and 300 s, gpu2's 600 s; gpu1 has not finished a run yet
     const planned = { cpu: ['cpu/1', 'cpu/2'], gpu2: ['gpu2/1', 'gpu2/2'], gpu1: ['gpu1/1', 'gpu1/2'] };

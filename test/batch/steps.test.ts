@@ -148,10 +148,10 @@ describe('createStartRun', () => {
     return { store, launcher, start: (cursor: number) => start({ batch: BATCH, lane: 'cpu', start: 0, cursor, end: 3 }) };
   }
 
-  it('past the chunk\'s end, returns the tally, a state of another batch counting as pending', async () => {
-    // Prepare
+  it('past the chunk\'s end, returns the tally, a failed state of another batch counting as pending and a done one as done', async () => {
+    // Prepare: the first run was done by another batch meanwhile (start-run skipped it)
     const { store, launcher, start } = setUp();
-    await store.writeRun({ key: CPU[0].key, lane: 'cpu', batchId: BATCH.batchId, status: 'done', attempt: 1, args: [] });
+    await store.writeRun({ key: CPU[0].key, lane: 'cpu', batchId: 'concurrent', status: 'done', attempt: 1, args: [] });
     await store.writeRun({ key: CPU[1].key, lane: 'cpu', batchId: BATCH.batchId, status: 'timed_out', attempt: 1, args: [] });
     await store.writeRun({ key: CPU[2].key, lane: 'cpu', batchId: 'older', status: 'failed', attempt: 1, args: [] });
 
