@@ -62,6 +62,11 @@ export function createStartRun({ settings, store, launcher, now = Date.now, log 
       runLog.info('run already done, skipped');
       return { finished: false, ended: true, key: run.key, status: 'done' };
     }
+    if (previous?.status === 'in_progress' && previous.batchId === batch.batchId && previous.handle && previous.deadline) {
+      // A retry of this step after the launch succeeded (its answer was lost): poll that run, never launch it twice.
+      runLog.info('run launched by an earlier attempt of this step', { attempt: previous.attempt });
+      return { finished: false, ended: false, key: run.key, handle: previous.handle, deadline: previous.deadline };
+    }
     const args = [...runArguments(run, settings.moleculesFiles[lane] ?? `molecules-${lane}.json`), ...settings.extraArgs];
     const startedAt = new Date(now());
     const deadline = new Date(startedAt.getTime() + batch.runTimeoutSeconds * 1000).toISOString();

@@ -221,6 +221,20 @@ describe('createStartRun', () => {
     expect(store.runs.get(CPU[1].key)).toMatchObject({ attempt: 3, batchId: BATCH.batchId });
   });
 
+  it('polls the run an earlier attempt of the step launched instead of launching it again', async () => {
+    // Prepare: the first attempt launched and recorded the run, but its answer was lost
+    const { store, launcher, start } = setUp();
+    const first = await start(0);
+
+    // Act: Step Functions retries the step
+    const retried = await start(0);
+
+    // Assess
+    expect(launcher.launches).toHaveLength(1);
+    expect(retried).toEqual(first);
+    expect(store.runs.get(CPU[0].key)).toMatchObject({ status: 'in_progress', attempt: 1 });
+  });
+
   it('refuses an event without a cursor', async () => {
     // Act + Assess
     await expect(setUp().start(undefined as never)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^start-run event: cursor: /) });
