@@ -1,5 +1,8 @@
 /** The SSM Run Command launcher, mocked at the SDK boundary; shell quoting checked against a real shell. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CancelCommandCommand,
   type CommandInvocationStatus,
@@ -51,9 +54,33 @@ describe('SsmLauncher.launch', () => {
     expect(input).toMatchObject({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['i-0abc'], CloudWatchOutputConfig: { CloudWatchLogGroupName: '/qp/vqe', CloudWatchOutputEnabled: true } });
     expect(input.Parameters?.executionTimeout).toEqual(['7200']);
     const [line] = input.Parameters?.commands ?? [];
-    expect(line).toBe(`docker run --rm --name ${containerNameFor(RUN_KEY)} --gpus all -e KAFKA_SERVERS=kafka:9092 -v /data:/data ghcr.io/qp/vqe:1.2 `
+    const name = containerNameFor(RUN_KEY);
+    expect(line).toBe(`docker rm -f ${name} >/dev/null 2>&1; `
+      + `docker run --rm --name ${name} --gpus all -e KAFKA_SERVERS=kafka:9092 -v /data:/data ghcr.io/qp/vqe:1.2 `
       + `--molecule NH3 --basis sto3g --optimizer L-BFGS-B --label 'it'"'"'s a run'`);
     expect(input.Comment!.length).toBeLessThanOrEqual(100);
+  });
+
+  it.each([0, 3])('runs a line that replaces a leftover container and exits with docker run\'s code (%i) in a real shell', async (runExit) => {
+    // Prepare: a stand-in `docker` that logs its words; `rm` fails as with no such container
+    const bin = mkdtempSync(join(tmpdir(), 'qp-fake-docker-'));
+    const log = join(bin, 'calls.log');
+    writeFileSync(join(bin, 'docker'), `#!/bin/sh\necho "$*" >>"${log}"\n[ "$1" = rm ] && { echo 'No such container' >&2; exit 1; }\nexit ${runExit}\n`);
+    chmodSync(join(bin, 'docker'), 0o755);
+    await launcher().launch({ runKey: RUN_KEY, args: ARGS });
+    const [line] = ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.commands ?? [];
+
+    // Act
+    const shell = spawnSync('sh', ['-c', line], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+
+    // Assess
+    const name = containerNameFor(RUN_KEY);
+    expect(shell.status).toBe(runExit);
+    expect(shell.stderr).toBe('');
+    expect(readFileSync(log, 'utf8').split('\n')).toEqual([
+      `rm -f ${name}`, `run --rm --name ${name} --gpus all ghcr.io/qp/vqe:1.2 ${ARGS.join(' ')}`, '',
+    ]);
+    rmSync(bin, { recursive: true, force: true });
   });
 
   it('cuts a long run key in the comment to 100 characters and leaves out CloudWatch when no log group is set', async () => {

@@ -110,15 +110,21 @@ export class SsmLauncher implements Launcher {
     return words.map(shellQuote).join(' ');
   }
 
-  /** The quoted `docker run` line of one run; `--rm` because SSM keeps the output, not the container. */
+  /**
+   * The quoted shell line of one run: first `docker rm -f` of the run's container name, so a
+   * container that an earlier launch of the same run left behind (its handle lost with a crashed
+   * step) is replaced instead of failing this launch with a name conflict; then `docker run`,
+   * whose exit code is the line's. `--rm` because SSM keeps the output, not the container.
+   */
   runCommand(request: LaunchRequest): string {
+    const name = containerNameFor(request.runKey);
     const words = [
-      'docker', 'run', '--rm', '--name', containerNameFor(request.runKey), '--gpus', this.settings.gpus ?? 'all',
+      'docker', 'run', '--rm', '--name', name, '--gpus', this.settings.gpus ?? 'all',
       ...(this.settings.dockerRunOptions ?? []),
       this.settings.image,
       ...request.args,
     ];
-    return words.map(shellQuote).join(' ');
+    return `${['docker', 'rm', '-f', name].map(shellQuote).join(' ')} >/dev/null 2>&1; ${words.map(shellQuote).join(' ')}`;
   }
 
   async launch(request: LaunchRequest): Promise<RunHandle> {
