@@ -1,4 +1,5 @@
 /** The local process launcher, for real: real processes, real signals, status read back from disk. */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,24 @@ describe('ProcessLauncher', () => {
     await launcher.stop(handle);
     // Assess
     expect(await launcher.status(handle)).toMatchObject({ state: 'exited', exitCode: 5 });
+  });
+
+  it('takes a pid now held by another program for an ended run and never signals that program', async () => {
+    // Prepare: a handle whose run died without an exit code and whose pid went to an unrelated process group
+    const stranger = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const runDir = mkdtempSync(join(runsDir, 'lost-'));
+    const handle: RunHandle = { kind: 'process', pid: stranger.pid!, runDir };
+    const launcher = shell('unused');
+
+    // Act
+    const status = await launcher.status(handle);
+    await launcher.stop(handle);
+
+    // Assess
+    expect(status).toMatchObject({ state: 'exited', exitCode: 1, detail: `process ${stranger.pid} ended without an exit code` });
+    expect(isAlive(stranger.pid!)).toBe(true);
+    expect(existsSync(join(runDir, 'stopped'))).toBe(false);
+    stranger.kill('SIGKILL');
   });
 
   it('refuses an empty command and a handle of another launcher', async () => {

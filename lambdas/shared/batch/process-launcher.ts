@@ -59,7 +59,7 @@ export class ProcessLauncher implements Launcher {
       const code = Number.parseInt(readFileSync(exitFile, 'utf8').trim(), 10);
       return { state: 'exited', exitCode: Number.isNaN(code) ? 1 : code, stderrTail: this.stderrTail(runDir) };
     }
-    if (isAlive(pid)) return { state: 'running' };
+    if (isRunProcess(pid, runDir)) return { state: 'running' };
     // Killed before the wrapper could record a code (a stop, or the machine went down).
     const stopped = existsSync(join(runDir, 'stopped'));
     return {
@@ -70,7 +70,9 @@ export class ProcessLauncher implements Launcher {
 
   async stop(handle: RunHandle): Promise<void> {
     const { pid, runDir } = processHandle(handle);
-    if (existsSync(join(runDir, 'exit-code'))) return;
+    // Ended, or the pid now belongs to another program (the run died with the machine and the
+    // number was reused): there is nothing of this run to signal.
+    if (existsSync(join(runDir, 'exit-code')) || !isRunProcess(pid, runDir)) return;
     writeFileSync(join(runDir, 'stopped'), new Date().toISOString());
     signalGroup(pid, 'SIGTERM');
     for (let waited = 0; waited < 5000 && isAlive(pid); waited += 100) await new Promise((r) => setTimeout(r, 100));
@@ -97,6 +99,16 @@ export function isAlive(pid: number): boolean {
   }
   try {
     return !/\)\s+Z\s/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc: trust the signal
+  }
+}
+
+/** Alive, and the wrapper of this run: its command line names the run's folder (so a reused pid is not taken for the run). */
+export function isRunProcess(pid: number, runDir: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(runDir);
   } catch {
     return true; // no /proc: trust the signal
   }
