@@ -67,15 +67,6 @@ export function createStartRun({ settings, store, launcher, now = Date.now, log 
       runLog.info('run launched by an earlier attempt of this step', { attempt: previous.attempt });
       return { finished: false, ended: false, key: run.key, handle: previous.handle, deadline: previous.deadline };
     }
-    if (previous?.status === 'in_progress' && previous.handle?.kind === launcher.kind) {
-      // An earlier batch gave up on this run (SkipRun) and it may still hold the host: stop it, so
-      // two copies of one run never run side by side. Best effort: a host that cannot be reached
-      // has nothing to stop, and the launch below reports it.
-      await launcher.stop(previous.handle).then(
-        () => runLog.info('stopped the run an earlier batch left in progress', { previousBatchId: previous.batchId }),
-        (error: unknown) => runLog.warn('could not stop the run an earlier batch left in progress', { previousBatchId: previous.batchId, error }),
-      );
-    }
     const args = [...runArguments(run, settings.moleculesFiles[lane] ?? `molecules-${lane}.json`), ...settings.extraArgs];
     const startedAt = new Date(now());
     const deadline = new Date(startedAt.getTime() + batch.runTimeoutSeconds * 1000).toISOString();

@@ -87,6 +87,22 @@ describe('ProcessLauncher', () => {
     expect(await launcher.status(handle)).toMatchObject({ state: 'exited', exitCode: 5 });
   });
 
+  it('replaces a run of the same key that an earlier launch left running, and leaves other keys alone', async () => {
+    // Prepare: a run of key d that would go on for a minute, and one of key e
+    const long = shell('sleep 60');
+    const stale = await long.launch({ runKey: 'cpu/d', args: [] });
+    const other = await long.launch({ runKey: 'cpu/e', args: [] });
+
+    // Act: key d is launched again
+    const fresh = await shell('exit 0').launch({ runKey: 'cpu/d', args: [] });
+
+    // Assess
+    expect(await long.status(stale)).toMatchObject({ state: 'exited', exitCode: 143, detail: 'stopped' });
+    expect(await waitForExit(long, fresh)).toMatchObject({ state: 'exited', exitCode: 0 });
+    expect(await long.status(other)).toEqual({ state: 'running' });
+    await long.stop(other);
+  });
+
   it('takes a pid now held by another program for an ended run and never signals that program', async () => {
     // Prepare: a handle whose run died without an exit code and whose pid went to an unrelated process group
     const stranger = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });

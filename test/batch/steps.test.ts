@@ -235,42 +235,6 @@ describe('createStartRun', () => {
     expect(store.runs.get(CPU[0].key)).toMatchObject({ status: 'in_progress', attempt: 1 });
   });
 
-  it('stops the run an earlier batch left in progress before launching it again', async () => {
-    // Prepare: the earlier batch gave up on the run (SkipRun), which may still be running
-    const { store, launcher, start } = setUp();
-    const stale: RunHandle = { kind: 'process', pid: 777, runDir: '/tmp/qp-stale' };
-    await store.writeRun({ key: CPU[0].key, lane: 'cpu', batchId: 'older', status: 'in_progress', attempt: 1, args: [],
-      startedAt: START, deadline: START, handle: stale });
-
-    // Act
-    const result = await start(0);
-
-    // Assess
-    expect(launcher.stops).toEqual([stale]);
-    expect(launcher.launches).toHaveLength(1);
-    expect(result).toMatchObject({ ended: false, handle: HANDLE });
-    expect(store.runs.get(CPU[0].key)).toMatchObject({ status: 'in_progress', attempt: 2, batchId: BATCH.batchId, handle: HANDLE });
-  });
-
-  it('launches anyway when the stale run cannot be stopped, and never stops a handle of another launcher', async () => {
-    // Prepare: two stale runs, one of this launcher (whose stop fails) and one of a Docker launcher
-    const launcher = new ScriptedLauncher();
-    const stopsTried: RunHandle[] = [];
-    launcher.stop = async (handle) => { stopsTried.push(handle); throw new LauncherUnavailableError('host gone'); };
-    const { store, start } = setUp(launcher);
-    await store.writeRun({ key: CPU[0].key, lane: 'cpu', batchId: 'older', status: 'in_progress', attempt: 1, args: [], handle: HANDLE });
-    await store.writeRun({ key: CPU[1].key, lane: 'cpu', batchId: 'older', status: 'in_progress', attempt: 1, args: [],
-      handle: { kind: 'docker', containerId: 'abc' } });
-
-    // Act
-    await start(0);
-    await start(1);
-
-    // Assess
-    expect(stopsTried).toEqual([HANDLE]);
-    expect(launcher.launches.map((request) => request.runKey)).toEqual([CPU[0].key, CPU[1].key]);
-  });
-
   it('refuses an event without a cursor', async () => {
     // Act + Assess
     await expect(setUp().start(undefined as never)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^start-run event: cursor: /) });

@@ -28,7 +28,12 @@ export type RunStatus =
 
 export interface Launcher {
   readonly kind: RunHandle['kind'];
-  /** Starts the run and returns at once. Throws RunLaunchError when the run itself cannot start. */
+  /**
+   * Starts the run and returns at once. Whatever an earlier launch of the same run key left
+   * running (an earlier batch gave up on it, or a step crashed before its handle was stored) is
+   * replaced, so two copies of one run never share the host. Throws RunLaunchError when the run
+   * itself cannot start.
+   */
   launch(request: LaunchRequest): Promise<RunHandle>;
   status(handle: RunHandle): Promise<RunStatus>;
   /** Stops the run (a timeout); safe to call on a run that already ended. */

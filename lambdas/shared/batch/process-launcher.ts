@@ -5,7 +5,7 @@
  * later invocation, or another process, polls it from the handle alone.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLaunchError } from '../errors';
 import { containerNameFor, type LaunchRequest, type Launcher, type RunHandle, type RunStatus, tail } from './launcher';
@@ -33,6 +33,7 @@ export class ProcessLauncher implements Launcher {
   }
 
   async launch(request: LaunchRequest): Promise<RunHandle> {
+    await this.stopEarlierRuns(request.runKey);
     const runDir = join(this.settings.runsDir, `${containerNameFor(request.runKey)}-${Date.now()}`);
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'command.json'), JSON.stringify([...this.settings.command, ...request.args]));
@@ -49,7 +50,21 @@ export class ProcessLauncher implements Launcher {
       throw new RunLaunchError(`run ${request.runKey}: could not start /bin/sh in ${this.settings.cwd ?? process.cwd()}`, { cause });
     });
     child.unref();
+    writeFileSync(join(runDir, 'pid'), String(pid));
     return { kind: 'process', pid, runDir };
+  }
+
+  /** Stops what earlier launches of this run key left running (their folders share its name). */
+  private async stopEarlierRuns(runKey: string): Promise<void> {
+    const prefix = `${containerNameFor(runKey)}-`;
+    if (!existsSync(this.settings.runsDir)) return;
+    for (const entry of readdirSync(this.settings.runsDir)) {
+      const runDir = join(this.settings.runsDir, entry);
+      const pidFile = join(runDir, 'pid');
+      if (!entry.startsWith(prefix) || !/^\d+$/.test(entry.slice(prefix.length)) || !existsSync(pidFile)) continue;
+      const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+      if (pid > 0) await this.stop({ kind: 'process', pid, runDir });
+    }
   }
 
   async status(handle: RunHandle): Promise<RunStatus> {
