@@ -148,10 +148,11 @@ export const AppConfig = z.object({
     /** `docker build --build-arg CUDA_ARCH=<cudaArch>` on the host before each batch. */
     build: z.object({
       enabled: z.boolean().default(false),
-      contextDir: z.string().min(1).default('/opt/quantum-pipeline'),
+      /** The checkout of the simulation image's sources on the GPU host; required with enabled. */
+      contextDir: z.string().min(1).optional(),
       cudaArch: z.string().regex(/^\d+\.\d+$/, 'expected a CUDA compute capability such as 6.1').default('6.1'),
       dockerfile: z.string().min(1).optional(),
-    }).strict().default({ enabled: false, contextDir: '/opt/quantum-pipeline', cudaArch: '6.1' }),
+    }).strict().default({ enabled: false, cudaArch: '6.1' }),
     runTimeoutMinutes: z.number().int().min(1).max(1440).default(120),
     pollIntervalSeconds: z.number().int().min(5).max(3600).default(60),
     /** Runs per child execution. @default the most that fit the history limit */
@@ -161,7 +162,7 @@ export const AppConfig = z.object({
   }).strict()).default({
     image: 'quantum-pipeline-simulation:latest-gpu', gpus: 'all', dockerRunOptions: [],
     moleculesFiles: { gpu1: 'data/molecules.gpu1.json', gpu2: 'data/molecules.gpu2.json', cpu: 'data/molecules.cpu.json' },
-    extraArgs: [], build: { enabled: false, contextDir: '/opt/quantum-pipeline', cudaArch: '6.1' },
+    extraArgs: [], build: { enabled: false, cudaArch: '6.1' },
     runTimeoutMinutes: 120, pollIntervalSeconds: 60, startFeaturePipeline: true,
   }),
   /** Endpoints of the local profile, as the Lambdas see them. */
@@ -203,6 +204,9 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
   const { batch } = result.data;
   if (batch.enabled === true && profile === 'aws' && !batch.host) {
     throw new ConfigError('invalid configuration: batch.host: required when batch.enabled is true on the aws profile ({"instanceId": ...} or {"tag": {"key": ..., "value": ...}}), got nothing');
+  }
+  if (batch.build.enabled && !batch.build.contextDir) {
+    throw new ConfigError('invalid configuration: batch.build.contextDir: required when batch.build.enabled is true (the folder on the GPU host that docker build reads), got nothing');
   }
   return deepFreeze(result.data);
 }

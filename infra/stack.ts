@@ -166,7 +166,7 @@ export class QuantumPipelineStack extends Stack {
       ...(local ? { stateEndpoint: { endpoint: config.local.s3Endpoint, region: config.local.s3Region } } : {}),
       launcher: local ? { kind: 'local' } : {
         kind: 'ssm', target: batch.host!, image: batch.image, gpus: batch.gpus, dockerRunOptions: batch.dockerRunOptions,
-        ...(batch.build.enabled ? { build: { contextDir: batch.build.contextDir, cudaArch: batch.build.cudaArch,
+        ...(batch.build.enabled ? { build: { contextDir: batch.build.contextDir!, cudaArch: batch.build.cudaArch,
           ...(batch.build.dockerfile ? { dockerfile: batch.build.dockerfile } : {}) } } : {}),
       },
       moleculesFiles: local ? LOCAL_MOLECULES : batch.moleculesFiles,

@@ -153,10 +153,10 @@ describe('VQE batch settings (BATCH_SETTINGS)', () => {
 
   it('follows a shorter run timeout and carries the build section with CUDA arch 6.1 when the build is enabled', () => {
     // Act
-    const settings = settingsOf(synth({ batch: { host: HOST, runTimeoutMinutes: 30, build: { enabled: true } } }));
+    const settings = settingsOf(synth({ batch: { host: HOST, runTimeoutMinutes: 30, build: { enabled: true, contextDir: '/srv/qp' } } }));
 
     // Assess
-    expect(settings.launcher).toMatchObject({ commandTimeoutSeconds: 30 * 60 + 600, build: { contextDir: '/opt/quantum-pipeline', cudaArch: '6.1' } });
+    expect(settings.launcher).toMatchObject({ commandTimeoutSeconds: 30 * 60 + 600, build: { contextDir: '/srv/qp', cudaArch: '6.1' } });
     expect(settings.runTimeoutSeconds).toBe(1800);
   });
 });
@@ -245,7 +245,7 @@ describe('cdk-nag with the VQE batch', () => {
   it.each([
     ['an instance id', { host: HOST }],
     ['a tag target', { host: { tag: { key: 'role', value: 'vqe-gpu' } } }],
-    ['the image build enabled', { host: HOST, build: { enabled: true } }],
+    ['the image build enabled', { host: HOST, build: { enabled: true, contextDir: '/srv/qp' } }],
   ])('finds nothing unacknowledged with %s', (_name, batch) => {
     // Prepare
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -293,6 +293,7 @@ describe('VQE batch validation', () => {
   it.each([
     [{ batch: { enabled: true } }, 'invalid configuration: batch.host: required when batch.enabled is true on the aws profile'],
     [{ batch: { host: HOST, build: { cudaArch: 'sm61' } } }, 'batch.build.cudaArch: expected a CUDA compute capability such as 6.1, got "sm61"'],
+    [{ batch: { host: HOST, build: { enabled: true } } }, 'invalid configuration: batch.build.contextDir: required when batch.build.enabled is true (the folder on the GPU host that docker build reads), got nothing'],
     [{ batch: { host: { instanceId: 'host-1' } } }, 'batch.host.instanceId: expected an instance id i-... or a managed node id mi-..., got "host-1"'],
   ])('refuses the config %j, naming the field and the value', (context, message) => {
     // Act + Assess
