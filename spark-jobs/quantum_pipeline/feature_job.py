@@ -8,7 +8,6 @@ import logging
 import time
 import uuid
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -16,9 +15,8 @@ from . import tables
 from .config import FeatureJobConfig, parse_feature_args
 from .features import FEATURE_TRANSFORMS, BatchContext, drop_known_experiments
 from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_iceberg_session, ensure_tables
-from .ledger import FileOutcome, PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
-from .raw_io import (is_readable, list_raw_objects, read_avro_outcomes, read_json_outcomes,
-                     records_from_outcomes, unreadable_outcomes)
+from .ledger import PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
+from .raw_io import FileOutcome, list_raw_objects, read_objects
 from .run_summary import QuarantinedFile, RunSummary
 from .session import fault_point, job_main, utc_now
 
@@ -27,24 +25,6 @@ log = logging.getLogger(__name__)
 
 ALL_TABLES = tables.FEATURE_TABLES + (
     tables.PROCESSING_METADATA, tables.INGESTION_PLAN, tables.INGESTED_FILES, tables.REJECTED_FILES)
-
-
-def extract(spark: SparkSession, batch: PlannedBatch) -> tuple[DataFrame, dict[str, FileOutcome]]:
-    """Read and validate the batch's objects: (accepted records, outcome per object URI)."""
-    readable = [o for o in batch.objects if is_readable(o)]
-    outcomes = (read_json_outcomes(spark, [o.uri for o in readable if o.file_format == "json"])
-                .unionByName(read_avro_outcomes(spark, [o.uri for o in readable if o.file_format == "avro"]))
-                .unionByName(unreadable_outcomes(spark, [o for o in batch.objects if not is_readable(o)]))
-                .persist(StorageLevel.MEMORY_AND_DISK))
-    per_file = {
-        r.object_uri: FileOutcome(r.object_uri, r.status, r.reason, r.n)
-        for r in outcomes.select("object_uri", "status", "reason", F.size("records").alias("n")).collect()
-    }
-    for o in batch.objects:  # deleted between listing and reading: reported, never silently lost
-        per_file.setdefault(o.uri, FileOutcome(o.uri, "rejected", "object vanished before it was read", 0))
-    uri_to_key = spark.createDataFrame([(o.uri, o.key) for o in batch.objects], "object_uri string, object_key string")
-    records = records_from_outcomes(outcomes, uri_to_key).persist(StorageLevel.MEMORY_AND_DISK)
-    return records, per_file
 
 
 def load_features(spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext) -> dict[str, AppendResult]:
@@ -97,12 +77,18 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         duplicates = 0
     else:
         ctx = batch.context
-        records, outcomes = extract(spark, batch)
+        records, outcomes = read_objects(spark, batch.objects)
         known = (spark.table(ref.fqn(tables.MOLECULES.name))
                  .where(F.col("processing_batch_id") != ctx.batch_id).select("experiment_id"))
-        fresh = drop_known_experiments(records, known).persist(StorageLevel.MEMORY_AND_DISK)
-        duplicates = records.count() - fresh.count()
+        # Decided on the two key columns only, then applied to the cached records by a broadcast
+        # semi join: no shuffle of whole records.
+        keep = drop_known_experiments(records.select("experiment_id", "object_key"), known).persist()
+        fresh = records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi")
         results = load_features(spark, ref, fresh, ctx)
+        # molecules holds one row per experiment written: the rest of the accepted records were
+        # experiments already known, or delivered twice.
+        accepted = sum(o.record_count for o in outcomes.values() if o.status == "accepted")
+        duplicates = accepted - results[tables.MOLECULES.name].rows
 
     meta = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name),
                        metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)), ctx.batch_id)

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from . import tables
 from .features import BatchContext
 from .iceberg_io import BATCH_PROPERTY, TableRef, append_once, find_batch_snapshot
-from .raw_io import RawObject
+from .raw_io import FileOutcome, RawObject
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,6 @@ class PlannedBatch:
     context: BatchContext
     objects: tuple[RawObject, ...]
     resumed: bool
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    uri: str
-    status: str  # "accepted" | "rejected"
-    reason: str | None
-    record_count: int
 
 
 def interrupted_batch(spark: SparkSession, ref: TableRef, processing_name: str) -> PlannedBatch | None:

@@ -137,8 +137,24 @@ def experiment_id(record: dict) -> str:
     return hashlib.sha256(canonical_json(identity).encode("ascii")).hexdigest()
 
 
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """json.loads keeps the last of two equal keys; an ambiguous document is refused instead."""
+    record: dict = {}
+    for key, value in pairs:
+        if key in record:
+            raise RecordError("", f"duplicate key {json.dumps(key)} in one JSON object (ambiguous: "
+                                  f"{_describe(record[key])}, then {_describe(value)})", show_value=False)
+        record[key] = value
+    return record
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_object_without_duplicate_keys)
+
+
 def parse_json_documents(content: bytes) -> list[Any]:
-    """One JSON document per file, or several separated by newlines (JSON Lines)."""
+    """One JSON document per file, or several separated by newlines (JSON Lines). A document with
+    a duplicate key in any object is refused."""
     if not content:
         raise RecordError("", "empty file (0 bytes)", show_value=False)
     try:
@@ -148,7 +164,7 @@ def parse_json_documents(content: bytes) -> list[Any]:
     if not text.strip():
         raise RecordError("", "file holds only white space", show_value=False)
     try:
-        return [json.loads(text)]
+        return [_loads(text)]
     except json.JSONDecodeError as whole_error:
         if whole_error.msg != "Extra data":
             raise RecordError("", f"invalid JSON at line {whole_error.lineno} column {whole_error.colno}: "
@@ -158,10 +174,12 @@ def parse_json_documents(content: bytes) -> list[Any]:
         if not line.strip():
             continue
         try:
-            documents.append(json.loads(line))
+            documents.append(_loads(line))
         except json.JSONDecodeError as exc:
             raise RecordError("", f"invalid JSON on line {number} column {exc.colno}: {exc.msg}",
                               show_value=False) from exc
+        except RecordError as exc:
+            raise RecordError(f"line {number}", str(exc), show_value=False) from exc
     return documents
 
 
