@@ -3,9 +3,12 @@
     npm run bench:features -- [--records 3200] [--increment-percent 1] [--keep]
 
 Uploads N synthetic records (default 3,200 = one tier-1 batch) under a private prefix, then times
-through the REST API: a full run of job 1 and job 2, and an incremental run of both after adding
---increment-percent new files. Wall time is submission to FINISHED, as a scheduler sees it.
-Everything it wrote is removed afterwards unless --keep is given.
+through the REST API: a full run of job 1 and job 2, a run of both with nothing new, and an
+incremental run of both after adding --increment-percent new files. Phase time is submission to
+FINISHED, as a scheduler sees it; in-job time is the job's own duration_seconds (session start-up
+excluded). The last line is one JSON object of the in-job seconds (keys full_job1_s, ..., with
+the prefix full32k_/noop32k_/incr32k_ when --records is 32000). Everything it wrote is removed
+afterwards unless --keep is given.
 """
 from __future__ import annotations
 
@@ -75,28 +78,29 @@ def main() -> None:
     increment = max(1, round(args.records * args.increment_percent / 100))
 
     rows = []
+    runs = (("full", args.records, 0), ("noop", 0, 0), ("incr", increment, args.records))
     try:
         size, seconds = upload(s3, prefix, range(args.records))
         print(f"uploaded {args.records} records ({size / 2**20:.1f} MiB) in {seconds:.1f}s", flush=True)
-        for label, job, run_args, count in (
-            ("full", "feature_processing", features_args, args.records),
-            ("full", "ml_feature_processing", common, args.records),
-        ):
-            wall, summary = timed_run(rest, dist, job, ["--run-id", f"{label}-{job[:2]}-{tag}", *run_args])
-            rows.append((job, label, count, wall, summary["duration_seconds"]))
-            print(f"  {job} {label}: {wall:.1f}s", flush=True)
-        upload(s3, prefix, range(args.records, args.records + increment))
-        for job, run_args in (("feature_processing", features_args), ("ml_feature_processing", common)):
-            wall, summary = timed_run(rest, dist, job, ["--run-id", f"incr-{job[:2]}-{tag}", *run_args])
-            rows.append((job, f"+{increment} files", increment, wall, summary["duration_seconds"]))
-            print(f"  {job} incremental: {wall:.1f}s", flush=True)
+        for label, count, start in runs:
+            if label == "incr":
+                upload(s3, prefix, range(start, start + count))
+            for job, run_args in (("feature_processing", features_args), ("ml_feature_processing", common)):
+                phase, summary = timed_run(rest, dist, job, ["--run-id", f"{label}-{job[:2]}-{tag}", *run_args])
+                rows.append((job, label, count, phase, summary["duration_seconds"]))
+                print(f"  {job} {label}: phase {phase:.1f}s, in-job {summary['duration_seconds']:.1f}s", flush=True)
     finally:
         if not args.keep:
             cleanup(s3, namespace, tag)
 
-    print(f"\n{'job':<24}{'run':<14}{'records':>8}{'wall s':>9}{'in-job s':>10}{'records/s':>11}")
-    for job, label, count, wall, in_job in rows:
-        print(f"{job:<24}{label:<14}{count:>8}{wall:>9.1f}{in_job:>10.1f}{count / wall:>11.1f}")
+    print(f"\n{'job':<24}{'run':<8}{'records':>8}{'phase s':>9}{'in-job s':>10}{'records/s':>11}")
+    for job, label, count, phase, in_job in rows:
+        rate = f"{count / in_job:>11.1f}" if count and in_job else f"{'-':>11}"
+        print(f"{job:<24}{label:<8}{count:>8}{phase:>9.1f}{in_job:>10.1f}{rate}")
+    suffix = "32k" if args.records == 32000 else ""
+    figures = {f"{label}{suffix}_job{1 if job == 'feature_processing' else 2}_s": round(in_job, 1)
+               for job, label, _, _, in_job in rows}
+    print(json.dumps(figures))
 
 
 def cleanup(s3, namespace: str, tag: str) -> None:

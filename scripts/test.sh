@@ -1,36 +1,79 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, packages the Spark jobs, starts the local data plane
-# (unless it already runs), runs the Python tests (pytest: the Spark jobs, then mini-VQE) and the
-# TypeScript tests (vitest), and stops what it started. Extra arguments go to the Spark jobs' pytest.
+# `npm test`: installs what is missing, packages the Spark jobs, and runs every suite, fastest
+# first so that a unit failure shows in the first minutes:
+#   1. while the local data plane starts in the background: the type check (tsc), the TypeScript
+#      unit tests (vitest, no data plane) and mini-VQE's tests (pytest);
+#   2. on the data plane: the Spark jobs' tests (pytest), then the TypeScript integration and
+#      end-to-end tests (vitest).
+# It stops the data plane if it started it, and ends with a table of suite times and the 10
+# slowest tests. Extra arguments go to the Spark jobs' pytest. Every suite always runs, so one
+# failing suite does not hide another's result; the exit status is non-zero if any failed.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 . localstack/lib/common.sh
 . localstack/lib/mini-vqe.sh
+begun=$SECONDS
 
 bash localstack/dataplane.sh install
 qp_install_mini_vqe
 bash scripts/npm-install.sh
 "$QP_PYTHON" spark-jobs/build.py
+export PATH="$repo/node_modules/.bin:$PATH"  # Node 22 from the npm `node` package (aws-local-stepfunctions needs it)
+
+reports="$QP_STATE_DIR/test-reports"
+rm -rf "$reports" && mkdir -p "$reports"
+suites="$reports/suites.tsv"
+status=0
+run_suite() {
+  local name="$1" started=$SECONDS rc=0
+  shift
+  printf '\n== %s\n' "$name"
+  "$@" || rc=$?
+  printf '%s\t%s\t%s\n' "$name" $((SECONDS - started)) "$rc" >>"$suites"
+  if [ "$rc" -ne 0 ]; then status=1; fi
+}
 
 started_here=0
+starter=""
 if ! bash localstack/dataplane.sh status >/dev/null 2>&1; then
-  bash localstack/dataplane.sh start
+  bash localstack/dataplane.sh start >"$reports/dataplane-start.log" 2>&1 &
+  starter=$!
   started_here=1
 fi
-stop_if_started() { if [ "$started_here" -eq 1 ]; then bash localstack/dataplane.sh stop; fi; }
-trap stop_if_started EXIT
+finish() {
+  if [ -n "$starter" ]; then wait "$starter" 2>/dev/null || true; fi
+  if [ "$started_here" -eq 1 ]; then bash localstack/dataplane.sh stop; fi
+}
+trap finish EXIT
 
+# 1. Suites that need no data plane, while it starts.
+run_suite "typecheck (tsc --noEmit)" tsc -p tsconfig.json --noEmit
+run_suite "vitest: unit" vitest run --exclude 'test/e2e/**' --exclude 'test/**/*.integration.test.ts' \
+  --reporter=default --reporter=junit --outputFile.junit="$reports/vitest-unit.xml"
+run_suite "pytest: mini-VQE" "$QP_MINI_VQE_PYTHON" -m pytest localstack/mini-vqe -q --junitxml="$reports/mini-vqe.xml"
+
+# 2. Suites on the data plane.
+if [ -n "$starter" ]; then
+  if ! wait "$starter"; then
+    starter=""
+    echo "the data plane did not start; its log ($reports/dataplane-start.log) ends with:" >&2
+    tail -n 30 "$reports/dataplane-start.log" >&2
+    exit 1
+  fi
+  starter=""
+  cat "$reports/dataplane-start.log" >&2
+fi
 set -a
 . "$QP_STATE_DIR/dataplane.env"
 set +a
 export QP_SPARK_CLASSPATH="$(qp_spark_classpath)"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
-export PATH="$repo/node_modules/.bin:$PATH"  # Node 22 from the npm `node` package (aws-local-stepfunctions needs it)
 
-# Every suite always runs, so one failing suite does not hide another's result.
-status=0
-"$QP_PYTHON" -m pytest spark-jobs/tests "$@" || status=$?
-"$QP_MINI_VQE_PYTHON" -m pytest localstack/mini-vqe || status=$?
-vitest run || status=$?
+run_suite "pytest: Spark jobs" "$QP_PYTHON" -m pytest spark-jobs/tests --junitxml="$reports/spark-jobs.xml" "$@"
+run_suite "vitest: integration + e2e" vitest run test/e2e integration.test \
+  --reporter=default --reporter=junit --outputFile.junit="$reports/vitest-e2e.xml"
+
+"$QP_PYTHON" scripts/test-timings.py "$suites" "$reports" || true
+printf 'npm test: %s in all (installs included)\n' "$(date -u -d "@$((SECONDS - begun))" +%M:%S)"
 exit "$status"

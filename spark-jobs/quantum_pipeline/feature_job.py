@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,7 +19,7 @@ from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_i
 from .ledger import PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
 from .raw_io import FileOutcome, list_raw_objects, read_objects
 from .run_summary import QuarantinedFile, RunSummary
-from .session import fault_point, job_main, utc_now
+from .session import fault_point, job_main, utc_now, write_tables
 
 JOB = "feature_processing"
 log = logging.getLogger(__name__)
@@ -27,12 +28,13 @@ ALL_TABLES = tables.FEATURE_TABLES + (
     tables.PROCESSING_METADATA, tables.INGESTION_PLAN, tables.INGESTED_FILES, tables.REJECTED_FILES)
 
 
-def load_features(spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext) -> dict[str, AppendResult]:
-    results = {}
-    for spec, transform in FEATURE_TRANSFORMS:
-        results[spec.name] = append_once(spark, ref.fqn(spec.name), transform(records, ctx), ctx.batch_id)
-        fault_point(spark, spec.name)
-    return results
+def load_features(spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext,
+                  new_batch: bool) -> dict[str, AppendResult]:
+    def writer(spec: tables.TableSpec, transform) -> Callable[[], AppendResult]:
+        return lambda: append_once(spark, ref.fqn(spec.name), transform(records, ctx), ctx.batch_id,
+                                   new_batch=new_batch)
+
+    return write_tables(spark, [(spec.name, writer(spec, transform)) for spec, transform in FEATURE_TRANSFORMS])
 
 
 def metadata_row(spark: SparkSession, ctx: BatchContext, results: dict[str, AppendResult], source: str) -> DataFrame:
@@ -81,17 +83,20 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         known = (spark.table(ref.fqn(tables.MOLECULES.name))
                  .where(F.col("processing_batch_id") != ctx.batch_id).select("experiment_id"))
         # Decided on the two key columns only, then applied to the cached records by a broadcast
-        # semi join: no shuffle of whole records.
-        keep = drop_known_experiments(records.select("experiment_id", "object_key"), known).persist()
-        fresh = records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi")
-        results = load_features(spark, ref, fresh, ctx)
+        # semi join: no shuffle of whole records. Materialised once, with its lineage cut: each of
+        # the nine table writes then scans it, instead of planning the reads, unions and joins
+        # behind it again (about ten broadcast jobs per table otherwise).
+        keep = drop_known_experiments(records.select("experiment_id", "object_key"), known)
+        fresh = records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi").localCheckpoint(eager=True)
+        results = load_features(spark, ref, fresh, ctx, new_batch=not batch.resumed)
         # molecules holds one row per experiment written: the rest of the accepted records were
         # experiments already known, or delivered twice.
         accepted = sum(o.record_count for o in outcomes.values() if o.status == "accepted")
         duplicates = accepted - results[tables.MOLECULES.name].rows
 
     meta = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name),
-                       metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)), ctx.batch_id)
+                       metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)), ctx.batch_id,
+                       new_batch=batch is None or not batch.resumed)
     fault_point(spark, tables.PROCESSING_METADATA.name)
     if batch is not None:
         commit_batch(spark, ref, batch, outcomes)

@@ -64,9 +64,13 @@ def ddl(spec: TableSpec, fqn: str) -> str:
 
 
 def ensure_tables(spark: SparkSession, ref: TableRef, specs: tuple[TableSpec, ...]) -> None:
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {ref.catalog}.{ref.namespace}")
+    """Create the tables that are missing, decided from one listing of the namespace."""
+    namespace = f"{ref.catalog}.{ref.namespace}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+    existing = {row.tableName for row in spark.sql(f"SHOW TABLES IN {namespace}").collect()}
     for spec in specs:
-        spark.sql(ddl(spec, ref.fqn(spec.name)))
+        if spec.name not in existing:
+            spark.sql(ddl(spec, ref.fqn(spec.name)))
 
 
 def find_batch_snapshot(spark: SparkSession, fqn: str, batch_id: str) -> tuple[int, int | None, int] | None:
@@ -91,16 +95,18 @@ def version_tag(batch_id: str, first_snapshot: bool, full_refresh: bool = False)
 
 def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
                 extra_properties: dict[str, str] | None = None, tag: bool = True,
-                replace: bool = False) -> AppendResult:
+                replace: bool = False, new_batch: bool = False) -> AppendResult:
     """Append `df` as the table's snapshot for `batch_id` unless that snapshot exists; tag it.
 
     An empty frame writes nothing (so a table's first snapshot is always its first rows, tagged
     v_<batch>) and reports NO_CHANGES. The row count comes from the snapshot summary rather than a
     second full Spark action. `replace` swaps the whole table content for `df` in the same single
-    commit (a full refresh: readers see the old rows or the new ones, never a mix).
+    commit (a full refresh: readers see the old rows or the new ones, never a mix). `new_batch`
+    says the batch id was made by this run, so no earlier run can have written it and the lookup
+    before the write is skipped.
     """
     table = fqn.rsplit(".", 1)[-1]
-    found = find_batch_snapshot(spark, fqn, batch_id)
+    found = None if new_batch else find_batch_snapshot(spark, fqn, batch_id)
     already = found is not None
     if not already and not df.isEmpty():
         writer = df.writeTo(fqn).option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)

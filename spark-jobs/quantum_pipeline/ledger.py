@@ -65,7 +65,7 @@ def plan_batch(spark: SparkSession, ref: TableRef, objects: list[RawObject], pro
     context = BatchContext(str(uuid.uuid4()), planned_at, processing_name)
     rows = [(context.batch_id, planned_at, o.uri, o.key, o.etag, o.size, o.topic, o.file_format) for o in objects]
     frame = spark.createDataFrame(rows, tables.INGESTION_PLAN.schema)
-    append_once(spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False)
+    append_once(spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False, new_batch=True)
     log.info("planned batch %s: %d objects", context.batch_id, len(objects))
     return PlannedBatch(context, tuple(objects), resumed=False)
 
@@ -82,8 +82,10 @@ def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcom
         if status == "rejected":
             rejected_rows.append((o.key, o.etag, o.topic, outcome.reason, ctx.batch_id, ctx.processing_timestamp))
     append_once(spark, ref.fqn(tables.REJECTED_FILES.name),
-                spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema), ctx.batch_id, tag=False)
+                spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema), ctx.batch_id, tag=False,
+                new_batch=not batch.resumed)
     append_once(spark, ref.fqn(tables.INGESTED_FILES.name),
-                spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema), ctx.batch_id, tag=False)
+                spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema), ctx.batch_id, tag=False,
+                new_batch=not batch.resumed)
     log.info("committed batch %s: %d ingested, %d rejected", ctx.batch_id,
              len(ledger_rows) - len(rejected_rows), len(rejected_rows))

@@ -2,7 +2,8 @@
 
 Each ML table gets only experiments it does not hold yet, so a run interrupted between the two
 appends is completed by the next run without duplicates. Source reads are pruned to the
-processing_date partitions where pending experiments live, so a daily run reads O(new) data.
+processing_date partitions and the job-1 batches (data files) where pending experiments live, so a
+run reads O(new) data even on a day with many batches.
 `--full-refresh` recomputes every experiment and replaces each ML table's content in one commit
 (after a change of W/H/T, say).
 """
@@ -12,8 +13,8 @@ import datetime as dt
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -24,32 +25,68 @@ from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session
 from .ml_features import (MlParams, check_no_fan_out, complete_rows, experiment_context, iteration_features,
                           join_iterations, run_summaries, to_iteration_table)
 from .run_summary import RunSummary
-from .session import fault_point, job_main, utc_now
+from .session import job_main, utc_now, write_tables
 
 JOB = "ml_feature_processing"
 log = logging.getLogger(__name__)
 
 
-def _ids(spark: SparkSession, fqn: str) -> DataFrame:
-    return spark.table(fqn).select("experiment_id").distinct()
+@dataclass(frozen=True)
+class Pending:
+    """What job 2 has to do: experiments missing from each ML table, and where they live."""
+    for_iterations: frozenset[str]
+    for_summary: frozenset[str]
+    dates: frozenset[dt.date]  # processing_date partitions that hold them
+    batches: frozenset[str]  # the job-1 batches that wrote them (each data file holds one batch)
+
+    @property
+    def experiments(self) -> frozenset[str]:
+        return self.for_iterations | self.for_summary
 
 
-def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) -> tuple[DataFrame, DataFrame]:
-    """(ids missing from ml_iteration_features, ids missing from ml_run_summary); every id for a
-    full refresh."""
-    source = _ids(spark, ref.fqn(tables.VQE_RESULTS.name))
+def _ids(spark: SparkSession, fqn: str, flag: str) -> DataFrame:
+    return spark.table(fqn).select("experiment_id").distinct().withColumn(flag, F.lit(True))
+
+
+def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) -> Pending:
+    """Experiments of vqe_results that an ML table lacks (every one for a full refresh), found in
+    one pass and brought to the driver: a few thousand short ids at most per run."""
+    source = spark.table(ref.fqn(tables.VQE_RESULTS.name)).select(
+        "experiment_id", "processing_date", "processing_batch_id")
     if full_refresh:
-        return source, source
-    missing_iterations = source.join(_ids(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name)), "experiment_id", "left_anti")
-    missing_summary = source.join(_ids(spark, ref.fqn(tables.ML_RUN_SUMMARY.name)), "experiment_id", "left_anti")
-    return missing_iterations, missing_summary
+        rows = source.withColumn("need_iterations", F.lit(True)).withColumn("need_summary", F.lit(True))
+    else:
+        rows = (source
+                .join(_ids(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), "has_iterations"), "experiment_id", "left")
+                .join(_ids(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), "has_summary"), "experiment_id", "left")
+                .select("experiment_id", "processing_date", "processing_batch_id",
+                        F.col("has_iterations").isNull().alias("need_iterations"),
+                        F.col("has_summary").isNull().alias("need_summary"))
+                .where("need_iterations OR need_summary"))
+    collected = rows.collect()
+    return Pending(frozenset(r.experiment_id for r in collected if r.need_iterations),
+                   frozenset(r.experiment_id for r in collected if r.need_summary),
+                   frozenset(r.processing_date for r in collected),
+                   frozenset(r.processing_batch_id for r in collected))
 
 
-def read_pending(spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pending: DataFrame,
-                 dates: list[dt.date]) -> DataFrame:
-    # The date filter prunes whole partitions; the semi join then keeps the pending experiments.
-    frame = spark.table(ref.fqn(spec.name)).where(F.col("processing_date").isin(dates))
-    return frame.join(F.broadcast(pending), "experiment_id", "left_semi")
+def read_pending(spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pending: Pending,
+                 everything: bool = False) -> DataFrame:
+    """The pending experiments' rows of one base table (all rows when `everything`). The date
+    filter prunes partitions and the batch filter prunes data files by their column bounds (a file
+    is written by one batch), so a run reads the files of the batches it has to process, not every
+    file of their days."""
+    table = spark.table(ref.fqn(spec.name))
+    if everything:
+        return table
+    return (table
+            .where(F.col("processing_date").isin(sorted(pending.dates)))
+            .where(F.col("processing_batch_id").isin(sorted(pending.batches)))
+            .where(F.col("experiment_id").isin(sorted(pending.experiments))))
+
+
+def _only(frame: DataFrame, experiments: frozenset[str], everything: bool) -> DataFrame:
+    return frame if everything else frame.where(F.col("experiment_id").isin(sorted(experiments)))
 
 
 def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
@@ -61,41 +98,38 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     batch = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0),
                          config.processing_name)
 
-    missing_iterations, missing_summary = pending_experiments(spark, ref, config.full_refresh)
-    pending = missing_iterations.union(missing_summary).distinct().persist(StorageLevel.MEMORY_AND_DISK)
-    pending_count = pending.count()  # before the appends below change what is pending
-    # The partitions holding pending experiments (vqe_results is one narrow row per experiment).
-    dates = [r.processing_date for r in spark.table(ref.fqn(tables.VQE_RESULTS.name))
-             .join(F.broadcast(pending), "experiment_id", "left_semi").select("processing_date").distinct().collect()]
+    pending = pending_experiments(spark, ref, config.full_refresh)
     details: dict[str, object] = {"pending_experiments": 0, "dropped_incomplete_rows": 0}
     results = {}
-    if dates:
-        source = {spec.name: read_pending(spark, ref, spec, pending, dates) for spec in (
+    if pending.experiments:
+        everything = config.full_refresh
+        source = {spec.name: read_pending(spark, ref, spec, pending, everything) for spec in (
             tables.VQE_RESULTS, tables.ANSATZ_INFO, tables.MOLECULES, tables.PERFORMANCE_METRICS, tables.VQE_ITERATIONS)}
+        # Each intermediate is materialised once with its lineage cut, so the writes and checks
+        # below scan it instead of planning the reads and joins behind it again.
         context = experiment_context(source["vqe_results"], source["ansatz_info"], source["molecules"],
-                                     source["performance_metrics"]).persist(StorageLevel.MEMORY_AND_DISK)
-        joined = join_iterations(source["vqe_iterations"], context).persist(StorageLevel.MEMORY_AND_DISK)
+                                     source["performance_metrics"]).localCheckpoint(eager=True)
+        iterations = source["vqe_iterations"].localCheckpoint(eager=True)
+        joined = join_iterations(iterations, context).localCheckpoint(eager=True)
         counts = joined.agg(F.count(F.lit(1)).alias("rows"),
                             F.sum(F.when(~complete_rows(joined), 1).otherwise(0)).alias("incomplete")).first()
-        check_no_fan_out(source["vqe_iterations"].count(), counts.rows)
+        check_no_fan_out(iterations.count(), counts.rows)
         dropped = counts.incomplete or 0
         if dropped:
             log.warning("dropping %d iteration rows with null %s", dropped, "/".join(
                 ("molecule_name", "optimizer", "basis_set", "num_qubits")))
-        features = iteration_features(joined.where(complete_rows(joined)), params).persist(StorageLevel.MEMORY_AND_DISK)
-        iteration_rows = to_iteration_table(features, batch).join(F.broadcast(missing_iterations), "experiment_id", "left_semi")
-        results["ml_iteration_features"] = append_once(
-            spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), iteration_rows, batch.batch_id,
-            replace=config.full_refresh)
-        fault_point(spark, tables.ML_ITERATION_FEATURES.name)
-        summaries = run_summaries(features, context.where(complete_rows(context)), params, batch).join(
-            F.broadcast(missing_summary), "experiment_id", "left_semi")
-        results["ml_run_summary"] = append_once(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), summaries, batch.batch_id,
-                                                replace=config.full_refresh)
-        fault_point(spark, tables.ML_RUN_SUMMARY.name)
-        details = {"pending_experiments": pending_count, "dropped_incomplete_rows": dropped,
+        features = iteration_features(joined.where(complete_rows(joined)), params).localCheckpoint(eager=True)
+        iteration_rows = _only(to_iteration_table(features, batch), pending.for_iterations, everything)
+        summaries = _only(run_summaries(features, context.where(complete_rows(context)), params, batch),
+                          pending.for_summary, everything)
+        results = write_tables(spark, [
+            (spec.name, (lambda spec=spec, rows=rows: append_once(spark, ref.fqn(spec.name), rows, batch.batch_id,
+                                                                  replace=config.full_refresh, new_batch=True)))
+            for spec, rows in ((tables.ML_ITERATION_FEATURES, iteration_rows), (tables.ML_RUN_SUMMARY, summaries))])
+        details = {"pending_experiments": len(pending.experiments), "dropped_incomplete_rows": dropped,
                    "full_refresh": config.full_refresh,
-                   "partitions_read": [d.isoformat() for d in sorted(dates)]}
+                   "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
+                   "batches_read": len(pending.batches)}
 
     names = [spec.name for spec in tables.ML_TABLES]
     tags = {n: results[n].tag if n in results else NO_CHANGES for n in names}
@@ -104,7 +138,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
                                    batch.processing_date, names, tags, rows,
                                    f"{config.catalog}.{config.namespace}: {details['pending_experiments']} pending experiments")],
                                  tables.PROCESSING_METADATA.schema)
-    meta_result = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id)
+    meta_result = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True)
     summary = RunSummary(
         job=JOB, run_id=config.run_id, batch_id=batch.batch_id,
         status="succeeded" if any(rows.values()) else "no_changes", started_at=started_at,

@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
 
 from pyspark.sql import SparkSession
@@ -13,6 +14,7 @@ from .config import CommonConfig
 from .run_summary import RunSummary, publish
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 # Set by tests only: the driver exits hard right after the named table's commit, as a killed
 # process would, so crash safety can be tested at an exact point.
@@ -36,6 +38,26 @@ def build_session(app_name: str) -> SparkSession:
     return (SparkSession.builder.appName(app_name)
             .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate())
+
+
+# Independent table writes run side by side: each is mostly waiting (a commit, a catalog round
+# trip, an S3 request), so on a small cluster they overlap well.
+TABLE_WRITERS = 4
+
+
+def write_tables(spark: SparkSession, writes: list[tuple[str, Callable[[], R]]]) -> dict[str, R]:
+    """Run `(table, write)` pairs, up to TABLE_WRITERS at a time; each table's fault point follows
+    its write. With a fault injected (tests), they run one at a time in the given order, so the
+    injected crash lies at an exact point: after that table, before every later one."""
+    def write(item: tuple[str, Callable[[], R]]) -> tuple[str, R]:
+        table, action = item
+        result = action()
+        fault_point(spark, table)
+        return table, result
+
+    workers = 1 if spark.conf.get(FAULT_INJECTION_CONF, "") else TABLE_WRITERS
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(write, writes))
 
 
 def fault_point(spark: SparkSession, after_table: str) -> None:
