@@ -66,6 +66,11 @@ export function localLauncher(env: Environment): Launcher {
     // Host networking: the container reaches the data plane on 127.0.0.1 like the host does.
     return new DockerEngineLauncher({ socketPath, image: LOCAL_MINI_VQE_IMAGE, env: passOn, network: 'host' });
   }
+  return miniVqeProcessLauncher(env);
+}
+
+/** mini-VQE as local processes (no Docker): what `localLauncher` picks without a Docker socket. */
+export function miniVqeProcessLauncher(env: Environment): Launcher {
   const python = env.QP_MINI_VQE_PYTHON;
   if (!python) throw new Error('QP_MINI_VQE_PYTHON is not set: run through npm (scripts/with-dataplane.sh installs mini-VQE)');
   const stateDir = env.QP_STATE_DIR ?? join(env.HOME ?? '.', '.local', 'state', 'quantum-pipeline');

@@ -47,10 +47,25 @@ qp_install_all() {
   mkdir -p "$QP_CACHE_DIR" "$QP_LOG_DIR"
   exec 9>"$QP_CACHE_DIR/.install.lock"
   flock 9
-  local step pids=() names=() failed=0 i
+  local step pids=() names=() failed=0 i started=$SECONDS next_report=$((SECONDS + 2)) running
   for step in venv jars garage postgres; do
     ( "qp_install_$step" ) >"$QP_LOG_DIR/install-$step.log" 2>&1 &
     pids+=($!); names+=("$step")
+  done
+  # A first install takes minutes (Garage compiles for about 9): say what runs after 2 s, then every 30 s.
+  while :; do
+    running=()
+    for i in "${!pids[@]}"; do
+      if kill -0 "${pids[$i]}" 2>/dev/null; then running+=("${names[$i]}"); fi
+    done
+    [ "${#running[@]}" -eq 0 ] && break
+    if [ "$SECONDS" -ge "$next_report" ]; then
+      for step in "${running[@]}"; do
+        qp_log "installing $step: $((SECONDS - started)) s so far (log: $QP_LOG_DIR/install-$step.log)"
+      done
+      next_report=$((started + ((SECONDS - started) / 30 + 1) * 30))
+    fi
+    sleep 1
   done
   for i in "${!pids[@]}"; do
     if ! wait "${pids[$i]}"; then
@@ -61,4 +76,5 @@ qp_install_all() {
   done
   flock -u 9
   [ "$failed" -eq 0 ] || exit 1
+  if [ $((SECONDS - started)) -ge 5 ]; then qp_log "installs done in $((SECONDS - started)) s"; fi
 }

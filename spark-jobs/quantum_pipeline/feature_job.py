@@ -79,7 +79,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         duplicates = 0
     else:
         ctx = batch.context
-        records, outcomes = read_objects(spark, batch.objects)
+        records, outcomes = read_objects(spark, config.raw_uri, batch.objects)
         known = (spark.table(ref.fqn(tables.MOLECULES.name))
                  .where(F.col("processing_batch_id") != ctx.batch_id).select("experiment_id"))
         # Decided on the two key columns only, then applied to the cached records by a broadcast
@@ -87,7 +87,9 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         # the nine table writes then scans it, instead of planning the reads, unions and joins
         # behind it again (about ten broadcast jobs per table otherwise).
         keep = drop_known_experiments(records.select("experiment_id", "object_key"), known)
-        fresh = records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi").localCheckpoint(eager=True)
+        # One partition per core: each table write then makes a file per core and partition.
+        fresh = (records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi")
+                 .coalesce(spark.sparkContext.defaultParallelism).localCheckpoint(eager=True))
         results = load_features(spark, ref, fresh, ctx, new_batch=not batch.resumed)
         # molecules holds one row per experiment written: the rest of the accepted records were
         # experiments already known, or delivered twice.

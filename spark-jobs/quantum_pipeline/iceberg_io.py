@@ -109,7 +109,11 @@ def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
     found = None if new_batch else find_batch_snapshot(spark, fqn, batch_id)
     already = found is not None
     if not already and not df.isEmpty():
-        writer = df.writeTo(fqn).option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)
+        # No shuffle before the write: a batch is one processing_date and a few basis sets, so
+        # each task writes its few partitions directly (fan-out) instead of first redistributing
+        # every row by partition (the table default, `hash`). The caller sizes the tasks.
+        writer = (df.writeTo(fqn).option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)
+                  .option("distribution-mode", "none").option("fanout-enabled", "true"))
         for key, value in (extra_properties or {}).items():
             writer = writer.option(f"snapshot-property.{key}", value)
         if replace:

@@ -10,7 +10,8 @@ tests prove it on every poison case), and a flagged file costs only time, never 
 What a typed JSON parse lets through, and the rule that catches it:
 - a string field given a number, boolean, object or array (Spark keeps its JSON text): strings that
   look like such text are flagged;
-- NaN and infinities (the tokens, or "NaN"/"Infinity" strings for a double): doubles must be finite;
+- NaN and infinities (the tokens, "NaN"/"Infinity" strings for a double, numbers beyond a double's
+  range): doubles must be finite;
 - nulls and missing fields (both read as null): required fields and array elements must be present;
 - duplicate keys (the last one wins) and invalid JSON anywhere: `try_parse_json` refuses both;
 - a second document after the first (JSON Lines, trailing text): the file must be one document;
@@ -18,11 +19,13 @@ What a typed JSON parse lets through, and the rule that catches it:
 """
 from __future__ import annotations
 
+import json
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .record_spec import VQE_DECORATED_RESULT, ArrayOf, Field, Obj, Scalar, Spec
+from .record_spec import VQE_DECORATED_RESULT, ArrayOf, Obj, Scalar, Spec
 from .validation import experiment_id
 
 # Duplicate keys must make try_parse_json fail (the Spark 4 default; set so a cluster default
@@ -30,8 +33,10 @@ from .validation import experiment_id
 DUPLICATE_KEYS_CONF = "spark.sql.variant.allowDuplicateKeys"
 
 # The text Spark keeps when a string field holds a JSON number, boolean, object or array.
-_NON_STRING_TEXT = (r"^(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|NaN|-?Infinity)$"
-                    r"|^[\[{]")
+_NON_STRING = r"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|NaN|-?Infinity)"
+_NON_STRING_TEXT = rf"^{_NON_STRING}$|^[\[{{]"
+# The same for each item of strings joined by _SEPARATOR (U+0001).
+_NON_STRING_ITEM = rf"(^|\x{{01}}){_NON_STRING}(\x{{01}}|$)|(^|\x{{01}})[\[{{]"
 
 
 def _parse_type(spec: Spec) -> T.DataType:
@@ -48,27 +53,51 @@ CORRUPT_COLUMN = "_corrupt_record"
 PARSE_SCHEMA = T.StructType(_parse_type(VQE_DECORATED_RESULT).fields + [T.StructField(CORRUPT_COLUMN, T.StringType())])
 
 
-def _value_ok(value: Column, spec: Spec) -> Column:
-    """True when a non-null value satisfies its spec (nulls are checked by the caller)."""
+# A value no real record holds, per type: array_contains(values, probe) is NULL exactly when the
+# array holds a null and not the probe (and TRUE if it holds the probe: then the file is flagged).
+_PROBES = {"string": "\u0000", "int": -(2**31), "long": -(2**63), "double": float("nan")}
+_SEPARATOR = "\u0001"
+_INFINITY = float("inf")
+
+
+def _no_nulls(values: Column, kind: str) -> Column:
+    """True when the array `values` (or NULL: its container is absent) holds no null."""
+    if kind not in _PROBES:
+        return values.isNull() | ~F.exists(values, lambda v: v.isNull())
+    return values.isNull() | ~F.coalesce(F.array_contains(values, F.lit(_PROBES[kind])), F.lit(True))
+
+
+def _leaf_checks(value: Column, spec: Spec, depth: int, required: bool) -> list[Column]:
+    """Checks of every value below `value`, without a lambda per array element (those run
+    interpreted, element by element). At depth 0 `value` is one value; at depth d > 0 it is an
+    array of every value found at this place of the record, flattened, with a null for each gap."""
+    checks: list[Column] = []
+    if depth == 0 and required:
+        checks.append(value.isNotNull())
     if isinstance(spec, Scalar):
+        if depth > 0 and required:
+            checks.append(_no_nulls(value, spec.kind))
+        if spec.kind == "double":  # Spark orders NaN above +Infinity, so neither passes `< inf`
+            low, high = (value, value) if depth == 0 else (F.array_min(value), F.array_max(value))
+            checks.append(F.coalesce((low > -_INFINITY) & (high < _INFINITY), F.lit(True)))
         if spec.kind == "string":
-            return ~value.rlike(_NON_STRING_TEXT)
-        if spec.kind == "double":
-            return ~F.isnan(value) & (F.abs(value) < F.lit(float("inf")))
-        return F.lit(True)
+            text = value if depth == 0 else F.array_join(value, _SEPARATOR)
+            checks.append(text.isNull() | ~text.rlike(_NON_STRING_TEXT if depth == 0 else _NON_STRING_ITEM))
+        return checks
     if isinstance(spec, ArrayOf):
-        return F.forall(value, lambda item: item.isNotNull() & _value_ok(item, spec.item))
-    return _fields_ok(value, spec)
+        if depth == 0:
+            items = value
+        else:  # an array of arrays: flatten is NULL when one of them is, which a required item must not be
+            items = F.flatten(value)
+            checks.append(value.isNull() | items.isNotNull())
+        return checks + _leaf_checks(items, spec.item, depth + 1, required=True)
+    for name, f in spec.fields.items():
+        checks += _leaf_checks(value.getField(name), f.spec, depth, required=not f.nullable)
+    return checks
 
 
-def _field_ok(value: Column, field: Field) -> Column:
-    if field.nullable:  # optional, or filled with its default
-        return value.isNull() | _value_ok(value, field.spec)
-    return value.isNotNull() & _value_ok(value, field.spec)
-
-
-def _fields_ok(value: Column, spec: Obj) -> Column:
-    checks = [_field_ok(value.getField(name), f) for name, f in spec.fields.items()]
+def _fields_ok(record: Column, spec: Obj) -> Column:
+    checks = _leaf_checks(record, spec, 0, required=True)
     condition = checks[0]
     for check in checks[1:]:
         condition = condition & check
@@ -108,28 +137,47 @@ def _has_defaults(spec: Spec) -> bool:
     return any(f.has_default or _has_defaults(f.spec) for f in spec.fields.values())
 
 
-def _identity_hash(molecule_data, basis_set, initial_data) -> str | None:
-    """validation.experiment_id over the parsed values (rows become the dicts the validator builds)."""
-    if basis_set is None:  # a flagged file
+def _identity_hash(identity_json: str | None) -> str | None:
+    """validation.experiment_id of one accepted record, from the JSON text of its identity fields
+    (Spark's to_json: exact doubles, every field kept). Python re-serialises it canonically, so the
+    id is exactly the one the validator computes."""
+    if identity_json is None:
         return None
-    return experiment_id({"molecule": {"molecule_data": _plain(molecule_data)}, "basis_set": basis_set,
-                          "vqe_result": {"initial_data": _plain(initial_data)}})
+    identity = json.loads(identity_json)
+    return experiment_id({"molecule": {"molecule_data": identity["molecule_data"]}, "basis_set": identity["basis_set"],
+                          "vqe_result": {"initial_data": identity["initial_data"]}})
 
 
-def _plain(value):
-    if isinstance(value, T.Row):
-        return {k: _plain(v) for k, v in value.asDict(recursive=False).items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def with_experiment_ids(accepted: DataFrame) -> DataFrame:
+    """`accepted` (file_path, record) with `experiment_id` added.
+
+    The hash runs in Python on a narrow projection (file path and identity text) whose result is
+    cached and joined back: a Python UDF next to the whole record would copy every record into
+    Spark's Python-evaluation buffer."""
+    record = F.col("record")
+    identity = F.to_json(F.struct(record["molecule"]["molecule_data"].alias("molecule_data"),
+                                  record["basis_set"].alias("basis_set"),
+                                  record["vqe_result"]["initial_data"].alias("initial_data")),
+                         {"ignoreNullFields": "false"})
+    hashed = F.udf(_identity_hash, T.StringType())
+    ids = accepted.select("file_path", hashed(identity).alias("experiment_id")).persist()
+    return accepted.join(F.broadcast(ids), "file_path")
 
 
-def parse_json_files(spark: SparkSession, uris: list[str]) -> DataFrame:
-    """One row per file: `file_path` (URL-encoded, as Spark names it), `accepted`, and for accepted
-    files `experiment_id` and `record` (RECORD_SCHEMA values, defaults applied)."""
+def parse_json_files(spark: SparkSession, root: str, file_paths: list[str]) -> DataFrame:
+    """One row per file of `file_paths` (URL-encoded, as Spark's `_metadata.file_path` names them)
+    below `root`: `file_path`, `accepted`, and for accepted files `record` (RECORD_SCHEMA values,
+    defaults applied). All in the JVM: no Python worker sees a file here.
+
+    The root is listed once (a few LIST requests per thousand objects) and the filter on the file
+    path prunes the listing before anything is read; handing Spark thousands of single paths instead
+    costs a status request per path, more than the reading itself.
+    """
     spark.conf.set(DUPLICATE_KEYS_CONF, "false")
     text = (spark.read.format("text").option("wholetext", "true").option("ignoreMissingFiles", "true")
-            .load(uris).select(F.col("_metadata.file_path").alias("file_path"), "value"))
+            .option("recursiveFileLookup", "true").load(root)
+            .where(F.col("_metadata.file_path").isin(file_paths))
+            .select(F.col("_metadata.file_path").alias("file_path"), "value"))
     parsed = text.select(
         "file_path", "value",
         F.from_json("value", PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN})
@@ -144,12 +192,4 @@ def parse_json_files(spark: SparkSession, uris: list[str]) -> DataFrame:
     normalised = _with_defaults(F.struct(*fields), VQE_DECORATED_RESULT)
     decided = parsed.select("file_path", F.coalesce(accepted, F.lit(False)).alias("accepted"),
                             normalised.alias("record"))
-    # Python UDFs are evaluated for every row whatever the CASE around them says, so a flagged
-    # file's values (a NaN, say) must not reach the hash: they are nulled first.
-    kept = F.when(F.col("accepted"), F.col("record"))
-    identity = F.udf(_identity_hash, T.StringType())
-    return decided.select(
-        "file_path", "accepted",
-        identity(kept["molecule"]["molecule_data"], kept["basis_set"], kept["vqe_result"]["initial_data"])
-        .alias("experiment_id"),
-        kept.alias("record"))
+    return decided.select("file_path", "accepted", F.when(F.col("accepted"), F.col("record")).alias("record"))

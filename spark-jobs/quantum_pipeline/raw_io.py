@@ -20,7 +20,7 @@ from pyspark.sql.window import Window
 
 from pyspark import StorageLevel
 
-from .json_fast_path import parse_json_files
+from .json_fast_path import parse_json_files, with_experiment_ids
 from .record_spec import RECORD_SCHEMA
 from .validation import RecordError, canonical_json, experiment_id, parse_json_documents, validate_documents
 
@@ -211,13 +211,13 @@ def spark_file_path(spark: SparkSession, uri: str) -> str:
     return spark._jvm.org.apache.hadoop.fs.Path(uri).toUri().toString()  # noqa: SLF001
 
 
-def read_objects(spark: SparkSession, objects: tuple[RawObject, ...] | list[RawObject]
+def read_objects(spark: SparkSession, root: str, objects: tuple[RawObject, ...] | list[RawObject]
                  ) -> tuple[DataFrame, dict[str, FileOutcome]]:
-    """Read and validate objects: (accepted records, outcome per object URI).
+    """Read and validate objects below `root`: (accepted records, outcome per object URI).
 
-    JSON goes through the JVM fast path; flagged JSON files, Avro files and what the listing alone
-    rejects go through the Python path. The caller unpersists nothing: both frames stay cached
-    for the table writes that follow.
+    JSON goes through the JVM fast path; flagged JSON files (and any the fast path's listing did
+    not see), Avro files and what the listing alone rejects go through the Python path. Both
+    frames stay cached for the table writes that follow.
     """
     json_objects = [o for o in objects if is_readable(o) and o.file_format == "json"]
     by_path = {spark_file_path(spark, o.uri): o for o in json_objects}
@@ -226,15 +226,13 @@ def read_objects(spark: SparkSession, objects: tuple[RawObject, ...] | list[RawO
     fast_accepted: list[tuple[str, str]] = []
     fast = None
     if json_objects:
-        fast = parse_json_files(spark, [o.uri for o in json_objects]).persist(StorageLevel.MEMORY_AND_DISK)
-        for row in fast.select("file_path", "accepted").collect():  # the one decision per file
-            o = by_path.get(row.file_path)
-            if o is None:
-                log.warning("read a file the batch does not hold: %s", row.file_path)
-            elif row.accepted:
+        fast = parse_json_files(spark, root, sorted(by_path)).persist(StorageLevel.MEMORY_AND_DISK)
+        decided = {row.file_path: row.accepted for row in fast.select("file_path", "accepted").collect()}
+        for path, o in by_path.items():  # the one decision per file
+            if decided.get(path):
                 per_file[o.uri] = FileOutcome(o.uri, "accepted", None, 1)
-                fast_accepted.append((row.file_path, o.key))
-            else:
+                fast_accepted.append((path, o.key))
+            else:  # flagged, or not seen (gone, or hidden from Spark's listing by a leading _ or .)
                 flagged.append(o.uri)
     log.info("JSON fast path: %d of %d files accepted, %d for the Python validator",
              len(fast_accepted), len(json_objects), len(flagged))
@@ -252,7 +250,7 @@ def read_objects(spark: SparkSession, objects: tuple[RawObject, ...] | list[RawO
     records = records_from_outcomes(slow, uri_to_key)
     if fast is not None and fast_accepted:
         keys = spark.createDataFrame(fast_accepted, "file_path string, object_key string")
-        fast_records = (fast.where("accepted").join(F.broadcast(keys), "file_path")
-                        .select("experiment_id", "object_key", "record.*"))
+        accepted = fast.where("accepted").join(F.broadcast(keys), "file_path")
+        fast_records = with_experiment_ids(accepted).select("experiment_id", "object_key", "record.*")
         records = fast_records.unionByName(records)
     return records, per_file

@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
 
@@ -17,8 +18,11 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 # Set by tests only: the driver exits hard right after the named table's commit, as a killed
-# process would, so crash safety can be tested at an exact point.
+# process would, so crash safety can be tested at an exact point...
 FAULT_INJECTION_CONF = "spark.qp.test.exitAfterTable"
+# ... or it waits there (for a kill from outside, through the cluster's REST API).
+PAUSE_CONF = "spark.qp.test.pauseAfterTable"
+PAUSE_SECONDS = 300
 
 
 def configure_logging(job: str, run_id: str) -> None:
@@ -55,7 +59,8 @@ def write_tables(spark: SparkSession, writes: list[tuple[str, Callable[[], R]]])
         fault_point(spark, table)
         return table, result
 
-    workers = 1 if spark.conf.get(FAULT_INJECTION_CONF, "") else TABLE_WRITERS
+    injected = spark.conf.get(FAULT_INJECTION_CONF, "") or spark.conf.get(PAUSE_CONF, "")
+    workers = 1 if injected else TABLE_WRITERS
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return dict(pool.map(write, writes))
 
@@ -65,6 +70,9 @@ def fault_point(spark: SparkSession, after_table: str) -> None:
         log.error("fault injection: exiting hard after committing %s", after_table)
         sys.stderr.flush()
         os._exit(137)
+    if spark.conf.get(PAUSE_CONF, "") == after_table:
+        log.error("fault injection: waiting %d s after committing %s", PAUSE_SECONDS, after_table)
+        time.sleep(PAUSE_SECONDS)
 
 
 def utc_now() -> dt.datetime:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from typing import Any
 
 from .record_spec import ArrayOf, Field, Scalar, Spec, VQE_DECORATED_RESULT
 
+_LARGEST_DOUBLE = sys.float_info.max
 _INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
@@ -52,6 +54,8 @@ def _normalise_scalar(value: Any, spec: Scalar, path: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RecordError(path, f"expected a {'number' if kind == 'double' else 'whole number'}", value)
     if kind == "double":
+        if isinstance(value, int) and abs(value) > _LARGEST_DOUBLE:  # float() would raise OverflowError
+            raise RecordError(path, "expected a finite number", value)
         if not math.isfinite(value):
             raise RecordError(path, "expected a finite number", value)
         # 1 and 1.0 are the same value: normalise so they hash to the same experiment_id.

@@ -29,13 +29,18 @@ def with_dataplane_catalog(builder):
     )
 
 
-def drop_namespace(spark, namespace: str) -> None:
-    """Drop a namespace and purge its tables' files, if it exists."""
+def drop_namespace(spark, namespace: str, s3=None) -> None:
+    """Drop a namespace and its tables' files, if it exists. With an S3 client the files go by one
+    bulk delete of the namespace's warehouse folder (seconds faster per namespace than a PURGE of
+    each table, which deletes file by file)."""
     if namespace not in {row[0] for row in spark.sql(f"SHOW NAMESPACES IN {CATALOG}").collect()}:
         return
+    purge = "" if s3 is not None else " PURGE"
     for row in spark.sql(f"SHOW TABLES IN {CATALOG}.{namespace}").collect():
-        spark.sql(f"DROP TABLE IF EXISTS {CATALOG}.{namespace}.{row.tableName} PURGE")
+        spark.sql(f"DROP TABLE IF EXISTS {CATALOG}.{namespace}.{row.tableName}{purge}")
     spark.sql(f"DROP NAMESPACE IF EXISTS {CATALOG}.{namespace}")
+    if s3 is not None:
+        delete_prefix(s3, "features", f"warehouse/{namespace}/")
 
 
 def delete_prefix(s3, bucket: str, prefix: str) -> None:

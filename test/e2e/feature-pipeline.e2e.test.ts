@@ -81,10 +81,11 @@ describe('feature processing state machine, executed locally', () => {
 
     expect(run.error?.name).toBe(ERROR_NAMES.jobTimeout);
     expect(entered(run, 'SubmitFeatureJob')).toHaveLength(1); // a timeout is not retried
+    // 6 s is far less than a driver needs to start, so the job is still running: it is killed.
     const [cancel] = exitedOutput(run, 'CancelFeatureJob');
-    expect(cancel.cancel.cancelled === true || /not killed/.test(cancel.cancel.note)).toBe(true);
+    expect(cancel.cancel.cancelled).toBe(true);
     const jobId = exitedOutput(run, 'SubmitFeatureJob')[0].job.jobId;
-    await expect.poll(() => driverState(jobId), { timeout: 60_000, interval: 2000 }).toMatch(/^(KILLED|FAILED)$/);
+    await expect.poll(() => driverState(jobId), { timeout: 60_000, interval: 2000 }).toBe('KILLED');
   }, 5 * MINUTES);
 
   it('lets two concurrent triggers take turns: the second waits, then finds nothing new', async () => {

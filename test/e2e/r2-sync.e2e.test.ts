@@ -53,6 +53,7 @@ describe('r2 sync state machine, executed locally', () => {
     expect(tables.map((t) => [t.table, t.complete, t.copied.objects])).toEqual([['ml_iteration_features', true, 6], ['ml_run_summary', true, 4]]);
     const [want, have] = await Promise.all([contents(source), contents(destination)]);
     expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
     const event = pipeline.bus.events.find((e) => e['detail-type'] === 'R2 Sync Completed');
     expect(event?.detail).toMatchObject({ runId: 'e2e-sync-console', trigger: 'console', dryRun: false });
     expect((again.output?.tables as TableProgress[]).map((t) => t.copied.objects)).toEqual([0, 0]);
@@ -86,6 +87,7 @@ describe('r2 sync state machine, executed locally', () => {
     expect(entered(run, 'SyncTable').length).toBeGreaterThan(2);
     const [want, have] = await Promise.all([contents(source), contents(destination)]);
     expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
   }, 5 * MINUTES);
 
   it('refuses a table it does not sync, at CheckHealth, and alerts', async () => {

@@ -9,7 +9,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/shared/errors';
 import type { Launcher, RunHandle } from '../../lambdas/shared/batch/launcher';
-import { localLauncher } from '../../localstack/embedded/local-vqe-batch';
+import { miniVqeProcessLauncher } from '../../localstack/embedded/local-vqe-batch';
 import type { BatchProgress } from '../../lambdas/shared/batch/contracts';
 import { tierRuns } from '../../lambdas/shared/batch/plan';
 import { readBatchProgress } from '../../lambdas/steps/batch-summary';
@@ -26,7 +26,10 @@ const s3 = new S3Client({ endpoint: process.env.QP_S3_ENDPOINT, region: process.
 
 const pipeline = createLocalPipeline({
   dataplane: dataplaneFromEnv(process.env),
-  batch: { settings: { statePrefix, extraArgs: ['--output', `s3://raw-results/${recordsPrefix}`] }, pollMs: 300 },
+  // The process launcher, chosen explicitly: npm test builds no Docker image, so a Docker socket
+  // on the machine must not switch these tests to the Docker launcher.
+  batch: { settings: { statePrefix, extraArgs: ['--output', `s3://raw-results/${recordsPrefix}`] }, pollMs: 300,
+    launcher: miniVqeProcessLauncher(process.env) },
 });
 const batch = pipeline.vqeBatch!;
 /** The rule of a finished batch starts the feature pipeline; in these tests its starts are only recorded. */
@@ -119,7 +122,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
 describe('vqe batch generation when a step keeps failing for one run', () => {
   it('gives up on that run after its retries (left in_progress for the next batch) and goes on with the lane', async () => {
     // Prepare: the launcher cannot report on the first run it launches (as if its host vanished)
-    const real = localLauncher(process.env);
+    const real = miniVqeProcessLauncher(process.env);
     let broken: RunHandle | undefined;
     const flaky: Launcher = {
       kind: real.kind,

@@ -82,17 +82,26 @@ describe('StandaloneBackend.submit', () => {
     await expect(backend(fetch).submit(spec)).rejects.toMatchObject({ name: 'SparkSubmitRejectedError', message: expect.stringMatching(/appResource missing/) });
   });
 
-  it.each<[string, Reply]>([
-    ['a refused connection', new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6066'), { code: 'ECONNREFUSED' }) })],
-    ['an HTTP 503', { status: 503, text: 'Service Unavailable' }],
-    ['a reply that is not JSON', { status: 200, text: '<html>proxy error</html>' }],
-  ])('reports %s as SparkBackendUnavailableError, keeping the cause', async (_label, reply) => {
+  it.each<[string, Reply, RegExp]>([
+    ['a refused connection', new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6066'), { code: 'ECONNREFUSED' }) }), /^POST \/v1\/submissions\/create: the Spark master at \S+ is unreachable$/],
+    ['an HTTP 503', { status: 503, text: 'Service Unavailable' }, /: HTTP 503 from the Spark master$/],
+    ['a reply that is not JSON', { status: 200, text: '<html>proxy error</html>' }, /: HTTP 200, not JSON: <html>proxy error<\/html>$/],
+  ])('reports %s as SparkBackendUnavailableError with a message naming it', async (_label, reply, message) => {
     const { fetch } = scriptedFetch([reply]);
 
     const thrown = (await backend(fetch).submit(spec).catch((e: Error) => e)) as Error;
 
     expect(thrown.name).toBe('SparkBackendUnavailableError');
-    if (reply instanceof Error) expect(thrown.cause).toBe(reply);
+    expect(thrown.message).toMatch(message);
+  });
+
+  it('keeps the network error as the cause of SparkBackendUnavailableError', async () => {
+    const refused = new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:6066') });
+    const { fetch } = scriptedFetch([refused]);
+
+    const thrown = (await backend(fetch).submit(spec).catch((e: Error) => e)) as Error;
+
+    expect(thrown.cause).toBe(refused);
   });
 });
 

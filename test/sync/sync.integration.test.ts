@@ -194,7 +194,8 @@ describe('health check and credentials', () => {
     const before = await contents(destination);
     const badSource: Side = { ...source, client: s3ClientFor(endpoints.source, { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) }) };
 
-    await expect(syncPrefix(options({ source: badSource }))).rejects.toThrow();
+    await expect(syncPrefix(options({ source: badSource }))).rejects.toMatchObject({
+      name: 'SyncEndpointError', message: expect.stringMatching(/^source \(bucket [a-z-]+\): list failed/) });
     expect([...(await contents(destination)).keys()].sort()).toEqual([...before.keys()].sort());
   });
 

@@ -1,4 +1,5 @@
-"""Integration fixtures: the running local data plane, isolated per test module."""
+"""Integration fixtures: the running local data plane, isolated per test (each test sets up what
+it needs, so any test passes alone and in any order)."""
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ def _env() -> dict[str, str]:
     return {name: os.environ[name] for name in REQUIRED_ENV}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def plane(spark) -> Plane:
     env = _env()
     s3 = boto3.client("s3", endpoint_url=env["QP_S3_ENDPOINT"], region_name=env["QP_S3_REGION"])
@@ -31,6 +32,6 @@ def plane(spark) -> Plane:
                            env["QP_PYTHON"])
     plane = Plane(uuid.uuid4().hex[:10], s3, rest, Path(env["QP_DIST_DIR"]))
     yield plane
-    drop_namespace(spark, plane.namespace)
+    drop_namespace(spark, plane.namespace, s3)
     for bucket in ("raw-results", "features"):
         delete_prefix(s3, bucket, f"it-{plane.name}/")

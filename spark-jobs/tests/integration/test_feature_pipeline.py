@@ -1,7 +1,9 @@
-"""Both jobs submitted through the standalone master's REST API against Garage, step by step.
+"""Both jobs against the real data plane: Garage, the JDBC catalog, and (where the driver or a kill
+is what is tested) Spark standalone through its REST API.
 
-The tests of this module run in order on one namespace: each step starts from what the previous
-one left, as daily runs do. Expected counts are computed from the records the test uploads.
+Every test sets up what it needs in its own namespace. Jobs run in this process through their own
+run() unless a test is about the submission, the driver process or a kill. Expected counts are
+computed from the records each test uploads.
 """
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ import json
 import tempfile
 import time
 from pathlib import Path
-
-import pytest
 
 from dataplane_client import assert_succeeded
 from support import records_frame
@@ -41,7 +41,9 @@ def expected_rows(records: list[dict]) -> dict[str, int]:
 
 
 def table_counts(spark, plane) -> dict[str, int]:
-    return {name: plane.table(spark, name).count() for name in BASE_TABLES}
+    """Rows per base table, in one query."""
+    union = " UNION ALL ".join(f"SELECT '{name}' AS t, count(*) AS n FROM {plane.fqn(name)}" for name in BASE_TABLES)
+    return {r.t: r.n for r in spark.sql(union).collect()}
 
 
 def upload_json(plane, records: dict[int, dict], topic: str = "experiment.vqe") -> None:
@@ -58,156 +60,252 @@ def upload_avro(spark, plane, records: list[dict], key: str) -> None:
         plane.put_raw(key, part.read_bytes())
 
 
-# What the module has uploaded so far (records, and object ids), recorded right after each upload so
-# one failing step does not throw off the expectations of the next.
-STATE: dict[str, list] = {"records": [], "objects": []}
+def ingested(spark, plane, records: dict[int, dict]) -> dict:
+    """Upload records and run job 1 on them here: the starting point of many tests."""
+    upload_json(plane, records)
+    return plane.run_here(spark, "feature_processing")
 
 
-def test_first_run_creates_all_tables_from_json_and_avro_in_every_topic(spark, plane):
+def test_first_run_on_the_cluster_fills_all_eleven_tables_from_json_and_avro_in_every_topic(spark, plane):
+    # Prepare: JSON in two topics and one Avro object (whose doubles must arrive exactly).
     json_records = {i: record(i) for i in range(5)}
     avro_records = [record(i) for i in range(5, 7)]
     upload_json(plane, json_records)
     upload_json(plane, {7: record(7)}, topic="experiment.vqe.gpu")
     upload_avro(spark, plane, avro_records, "experiment.vqe/batch-0001.avro")
     all_records = list(json_records.values()) + avro_records + [record(7)]
-    STATE["records"], STATE["objects"] = all_records, list(range(7))
 
+    # Act: both jobs as drivers on the cluster, submitted through the REST API.
     summary = assert_succeeded(plane.run("feature_processing"))
+    ml = assert_succeeded(plane.run("ml_feature_processing"))
 
+    # Assess
     assert summary["files"] == {"listed": 7, "in_batch": 7, "ingested": 7, "quarantined": 0}
+    assert summary["new_rows"] == expected_rows(all_records) | {"processing_metadata": 1}
     assert table_counts(spark, plane) == expected_rows(all_records)
     compact = summary["batch_id"].replace("-", "")
     assert summary["tags"] == {name: f"v_{compact}" for name in BASE_TABLES}
-    tag = plane.table(spark, "molecules.refs").where(f"name = 'v_{compact}'").count()
-    assert tag == 1
-    metadata = plane.table(spark, "processing_metadata").collect()
-    assert len(metadata) == 1 and metadata[0].record_counts["vqe_iterations"] == expected_rows(all_records)["vqe_iterations"]
+    assert plane.table(spark, "molecules.refs").where(f"name = 'v_{compact}'").count() == 1
+    metadata = plane.table(spark, "processing_metadata").where(f"processing_batch_id = '{summary['batch_id']}'").collect()
+    assert len(metadata) == 1 and metadata[0].record_counts == expected_rows(all_records)
+    avro_coords = {tuple(r.coordinates[1]) for r in plane.table(spark, "molecules").collect()
+                   if r.experiment_id in _ids_of(spark, avro_records)}
+    assert avro_coords == {tuple(r["molecule"]["molecule_data"]["coords"][1]) for r in avro_records}
+    assert ml["new_rows"] == {"ml_run_summary": len(all_records),
+                              "ml_iteration_features": expected_rows(all_records)["vqe_iterations"],
+                              "processing_metadata": 1}
+    assert plane.table(spark, "ml_run_summary").count() == len(all_records)
 
-    ml = assert_succeeded(plane.run("ml_feature_processing"))
 
-    assert ml["new_rows"]["ml_run_summary"] == len(all_records)
-    assert ml["new_rows"]["ml_iteration_features"] == expected_rows(all_records)["vqe_iterations"]
+def _ids_of(spark, records: list[dict]) -> set[str]:
+    from quantum_pipeline.validation import experiment_id, validate_record
+
+    return {experiment_id(validate_record(r)) for r in records}
 
 
 def test_rerun_with_no_new_files_adds_nothing(spark, plane):
+    ingested(spark, plane, {0: record(0), 1: record(1)})
+    plane.run_here(spark, "ml_feature_processing")
     before = table_counts(spark, plane)
 
-    summary = assert_succeeded(plane.run("feature_processing"))
-    ml = assert_succeeded(plane.run("ml_feature_processing"))
+    summary = plane.run_here(spark, "feature_processing")
+    ml = plane.run_here(spark, "ml_feature_processing")
 
-    assert summary["status"] == "no_changes" and summary["files"]["in_batch"] == 0
+    assert summary["status"] == "no_changes" and summary["files"] == {
+        "listed": 2, "in_batch": 0, "ingested": 0, "quarantined": 0}
     assert table_counts(spark, plane) == before
     latest = plane.table(spark, "processing_metadata").where(
         f"processing_batch_id = '{summary['batch_id']}'").first()
     assert set(latest.table_versions.values()) == {"no_changes"}
     assert ml["status"] == "no_changes" and ml["new_rows"]["ml_run_summary"] == 0
+    assert ml["details"]["pending_experiments"] == 0
 
 
-def test_only_new_files_are_read(spark, plane):
-    new = {8: record(8), 9: record(9)}
+def test_only_new_and_changed_files_are_read(spark, plane):
+    ingested(spark, plane, {0: record(0), 1: record(1)})
     before = table_counts(spark, plane)
-    upload_json(plane, new)
-    listed_before = len(STATE["objects"])
-    STATE["records"] += list(new.values())
-    STATE["objects"] += list(new)
+    upload_json(plane, {8: record(8), 9: record(9)})
+    upload_json(plane, {1: record(21)})  # same key as record 1, new content: a new ETag
 
-    summary = assert_succeeded(plane.run("feature_processing"))
+    summary = plane.run_here(spark, "feature_processing")
 
-    assert summary["files"]["in_batch"] == 2 and summary["files"]["listed"] == listed_before + 2
+    assert summary["files"] == {"listed": 4, "in_batch": 3, "ingested": 3, "quarantined": 0}
     added = {name: table_counts(spark, plane)[name] - before[name] for name in BASE_TABLES}
-    assert added == expected_rows(list(new.values()))
+    assert added == expected_rows([record(8), record(9), record(21)])
     assert set(summary["tags"].values()) == {f"v_incr_{summary['batch_id'].replace('-', '')}"}
+
+
+def test_max_files_bounds_a_run_and_the_next_run_takes_the_rest(spark, plane):
+    upload_json(plane, {i: record(i) for i in range(3)})
+
+    first = plane.run_here(spark, "feature_processing", ["--max-files", "2"])
+    second = plane.run_here(spark, "feature_processing", ["--max-files", "2"])
+
+    assert (first["files"]["in_batch"], second["files"]["in_batch"]) == (2, 1)
+    assert table_counts(spark, plane) == expected_rows([record(i) for i in range(3)])
+
+
+def test_duplicate_simulations_are_written_once_and_counted(spark, plane):
+    ingested(spark, plane, {0: record(0)})
+    plane.put_raw("experiment.vqe/redelivered-0.json", json.dumps(record(0)).encode())
+    plane.put_raw("experiment.vqe/twice-a.json", json.dumps(record(5)).encode())
+    plane.put_raw("experiment.vqe/twice-b.json", json.dumps(record(5)).encode())
+
+    summary = plane.run_here(spark, "feature_processing")
+
+    assert summary["files"]["ingested"] == 3
+    assert summary["details"]["duplicate_experiments"] == 2  # one already known, one delivered twice
+    assert summary["new_rows"]["molecules"] == 1
+    assert table_counts(spark, plane) == expected_rows([record(0), record(5)])
 
 
 def test_poisoned_files_are_quarantined_and_the_rest_ingested(spark, plane):
     wrong_type = record(10)
     wrong_type["vqe_result"]["iteration_list"][1]["result"] = "-1.1"
+    duplicate_key = json.dumps(record(13)).replace('"basis_set": "sto3g"', '"basis_set": "sto3g", "basis_set": "6-31g"')
     poison = {
         "poison/truncated.json": json.dumps(record(11)).encode()[:200],
         "poison/wrong-types.json": json.dumps(wrong_type).encode(),
         "poison/empty-object.json": b"{}",
         "poison/zero-bytes.json": b"",
         "poison/notes.txt": b"not a result",
+        "poison/duplicate-key.json": duplicate_key.encode(),
     }
     for key, body in poison.items():
         plane.put_raw(f"experiment.vqe/{key}", body)
     upload_json(plane, {12: record(12)})
-    listed_before = len(STATE["objects"])
-    STATE["records"].append(record(12))
-    STATE["objects"] += list(poison) + [12]
 
-    summary = assert_succeeded(plane.run("feature_processing"))
+    summary = plane.run_here(spark, "feature_processing")
 
     reasons = {q["key"].rsplit("/", 1)[-1]: q["reason"] for q in summary["quarantined"]}
-    assert summary["files"] == {"listed": listed_before + 6, "in_batch": 6, "ingested": 1, "quarantined": 5}
+    assert summary["files"] == {"listed": 7, "in_batch": 7, "ingested": 1, "quarantined": 6}
     assert reasons["truncated.json"].startswith("invalid JSON at line 1")
     assert reasons["wrong-types.json"] == 'vqe_result.iteration_list[1].result: expected a number, got string "-1.1"'
     assert reasons["empty-object.json"] == "vqe_result: required field is missing"
     assert reasons["zero-bytes.json"] == "empty file (0 bytes)"
     assert reasons["notes.txt"].startswith("unsupported file type 'notes.txt'")
-    assert plane.table(spark, "rejected_files").count() == 5
-    assert table_counts(spark, plane) == expected_rows(STATE["records"])
+    assert reasons["duplicate-key.json"] == ('duplicate key "basis_set" in one JSON object '
+                                             '(ambiguous: string "sto3g", then string "6-31g")')
+    rejected = {r.object_key.rsplit("/", 1)[-1]: r.reason for r in plane.table(spark, "rejected_files").collect()}
+    assert rejected == reasons
+    assert table_counts(spark, plane) == expected_rows([record(12)])
 
 
-@pytest.mark.parametrize("stop_after", ["vqe_results", "processing_metadata"])
-def test_a_run_killed_between_table_writes_resumes_exactly(spark, plane, stop_after):
-    start = 20 if stop_after == "vqe_results" else 30
-    new = {i: record(i) for i in range(start, start + 3)}
+def _crash_then_resume(spark, plane, stop_after: str, new: dict[int, dict]) -> tuple[dict, int, dict]:
+    """Job 1 as a driver that exits hard right after committing `stop_after`; then the resume.
+    Returns the base table counts and the ledger rows left by the crash, and the resumed summary."""
     upload_json(plane, new)
-    STATE["records"] += list(new.values())
-    STATE["objects"] += list(new)
-
     crashed = plane.run("feature_processing", conf={"spark.qp.test.exitAfterTable": stop_after})
     assert crashed.driver.state == "FAILED" and crashed.summary is None
-    half_written = table_counts(spark, plane)
-    resumed = assert_succeeded(plane.run("feature_processing"))
-
-    assert resumed["resumed_batch"] is True
-    assert table_counts(spark, plane) == expected_rows(STATE["records"])
-    expected = expected_rows(STATE["records"])
-    assert half_written["molecules"] == expected["molecules"]  # written before the crash point
-    if stop_after == "vqe_results":  # ...and a table after it was not: the run really died mid-batch
-        assert half_written["vqe_iterations"] < expected["vqe_iterations"]
-    ledger = plane.table(spark, "ingested_files").groupBy("object_key", "etag").count().where("count > 1").count()
-    assert ledger == 0
+    assert f"fault injection: exiting hard after committing {stop_after}" in crashed.driver.stdout + crashed.driver.stderr
+    half_written, ledger = table_counts(spark, plane), plane.table(spark, "ingested_files").count()
+    return half_written, ledger, plane.run_here(spark, "feature_processing")
 
 
-def test_a_run_killed_through_the_rest_api_at_any_moment_resumes_exactly(spark, plane):
+def test_a_run_that_dies_after_a_feature_table_resumes_the_same_batch_exactly(spark, plane):
+    ingested(spark, plane, {0: record(0)})
+    new = {i: record(i) for i in range(20, 23)}
+
+    half_written, ledger, resumed = _crash_then_resume(spark, plane, "vqe_results", new)
+
+    assert ledger == 1  # only the earlier batch's file
+    everything = expected_rows([record(0), *new.values()])
+    assert half_written["vqe_results"] == everything["vqe_results"]  # committed before the crash
+    assert half_written["vqe_iterations"] == expected_rows([record(0)])["vqe_iterations"]  # after it: not yet
+    assert resumed["resumed_batch"] is True and resumed["files"]["in_batch"] == 3
+    assert resumed["new_rows"]["vqe_results"] == 3  # read back from the interrupted run's snapshot
+    assert table_counts(spark, plane) == everything
+    duplicates = plane.table(spark, "ingested_files").groupBy("object_key", "etag").count().where("count > 1")
+    assert duplicates.count() == 0
+
+
+def test_a_run_that_dies_before_its_ledger_commit_resumes_without_writing_twice(spark, plane):
+    new = {i: record(i) for i in range(30, 33)}
+
+    half_written, ledger, resumed = _crash_then_resume(spark, plane, "processing_metadata", new)
+
+    assert half_written == expected_rows(list(new.values())) and ledger == 0  # all written but the ledger
+    assert resumed["resumed_batch"] is True and plane.table(spark, "ingested_files").count() == 3
+    assert table_counts(spark, plane) == expected_rows(list(new.values()))
+    assert plane.table(spark, "processing_metadata").count() == 1  # not a second row for the batch
+
+
+def _snapshot_of_batch_exists(spark, plane, table: str) -> bool:
+    if not (spark.catalog.tableExists(plane.fqn("ingestion_plan")) and spark.catalog.tableExists(plane.fqn(table))):
+        return False  # the driver has not created its tables yet
+    plan = spark.sql(f"SELECT DISTINCT batch_id FROM {plane.fqn('ingestion_plan')}").collect()
+    if not plan:
+        return False
+    batch = plan[0].batch_id
+    return spark.sql(f"SELECT 1 FROM {plane.fqn(table)}.snapshots "
+                     f"WHERE summary['qp.batch-id'] = '{batch}'").count() == 1
+
+
+def test_a_driver_killed_through_the_rest_api_between_two_commits_resumes_exactly(spark, plane):
+    # Prepare: the driver waits right after its molecules commit, a point proven to lie between
+    # two table commits (molecules written, the rest not).
     new = {i: record(i) for i in range(40, 44)}
     upload_json(plane, new)
-    STATE["records"] += list(new.values())
-    STATE["objects"] += list(new)
-    submission = plane.submit("feature_processing", "killed-run")
-    time.sleep(25)  # somewhere in the middle of the run; wherever it lands, the outcome must be exact
+    submission = plane.submit("feature_processing", "killed-run", conf={"spark.qp.test.pauseAfterTable": "molecules"})
+    deadline = time.monotonic() + 300
+    while not _snapshot_of_batch_exists(spark, plane, "molecules"):
+        assert time.monotonic() < deadline, "the driver never committed molecules"
+        assert plane.rest.state(submission) in ("SUBMITTED", "RUNNING"), plane.rest.result(
+            submission, plane.rest.state(submission)).stderr[-3000:]
+        time.sleep(2)
+
+    # Act: kill it there, then run again.
     plane.rest.kill(submission)
-    plane.rest.wait(submission)
+    killed = plane.rest.wait(submission)
+    partial = table_counts(spark, plane)
+    resumed = plane.run_here(spark, "feature_processing")
 
-    assert_succeeded(plane.run("feature_processing"))
+    # Assess
+    assert killed.state == "KILLED"
+    assert partial["molecules"] == 4 and partial["ansatz_info"] == 0  # a partial batch existed
+    assert plane.table(spark, "ingested_files").count() == 0
+    assert resumed["resumed_batch"] is True
+    assert resumed["new_rows"] == expected_rows(list(new.values())) | {"processing_metadata": 1}
+    assert table_counts(spark, plane) == expected_rows(list(new.values()))
 
-    assert table_counts(spark, plane) == expected_rows(STATE["records"])
 
+def test_ml_job_that_dies_between_its_tables_resumes_exactly(spark, plane):
+    ingested(spark, plane, {i: record(i) for i in range(3)})
+    iterations = expected_rows([record(i) for i in range(3)])["vqe_iterations"]
 
-def test_ml_job_killed_between_its_tables_resumes_exactly(spark, plane):
     crashed = plane.run("ml_feature_processing", conf={"spark.qp.test.exitAfterTable": "ml_iteration_features"})
+    half_written = (plane.table(spark, "ml_iteration_features").count(), plane.table(spark, "ml_run_summary").count())
+    resumed = plane.run_here(spark, "ml_feature_processing")
+
     assert crashed.driver.state == "FAILED"
-
-    assert_succeeded(plane.run("ml_feature_processing"))
-
-    counts = table_counts(spark, plane)
-    assert plane.table(spark, "ml_run_summary").count() == counts["vqe_results"]
-    assert plane.table(spark, "ml_iteration_features").count() == counts["vqe_iterations"]
+    assert half_written == (iterations, 0)
+    assert resumed["new_rows"]["ml_iteration_features"] == 0 and resumed["new_rows"]["ml_run_summary"] == 3
+    assert plane.table(spark, "ml_iteration_features").count() == iterations
     duplicates = plane.table(spark, "ml_iteration_features").groupBy("experiment_id", "iteration_step").count()
     assert duplicates.where("count > 1").count() == 0
 
 
+def test_ml_job_reads_only_the_batches_it_has_to_process(spark, plane):
+    ingested(spark, plane, {i: record(i) for i in range(3)})
+    plane.run_here(spark, "ml_feature_processing")
+    ingested(spark, plane, {3: record(3), 4: record(4)})  # a second batch, the same day
+
+    ml = plane.run_here(spark, "ml_feature_processing")
+
+    assert ml["details"]["pending_experiments"] == 2 and ml["details"]["batches_read"] == 1
+    assert ml["new_rows"]["ml_run_summary"] == 2
+    assert plane.table(spark, "ml_run_summary").count() == 5
+
+
 def test_ml_full_refresh_recomputes_with_new_parameters_in_one_commit_per_table(spark, plane):
-    before = plane.table(spark, "ml_run_summary").count()
+    ingested(spark, plane, {i: record(i) for i in range(4)})
+    plane.run_here(spark, "ml_feature_processing")
 
-    summary = assert_succeeded(plane.run("ml_feature_processing", extra_args=["--full-refresh", "--trajectory-head", "2"]))
+    summary = plane.run_here(spark, "ml_feature_processing", ["--full-refresh", "--trajectory-head", "2"])
 
-    assert summary["details"]["full_refresh"] is True
+    assert summary["details"]["full_refresh"] is True and summary["details"]["pending_experiments"] == 4
     assert summary["tags"]["ml_run_summary"].startswith("v_full_")
-    assert plane.table(spark, "ml_run_summary").count() == before  # replaced, not appended
+    assert plane.table(spark, "ml_run_summary").count() == 4  # replaced, not appended
     assert plane.table(spark, "ml_iteration_features").count() == table_counts(spark, plane)["vqe_iterations"]
     # Every row was recomputed with H = 2: first_10_mean_energy is now the mean of the first 2 steps.
     first_two = {r.experiment_id: r.mean for r in spark.sql(
@@ -217,4 +315,4 @@ def test_ml_full_refresh_recomputes_with_new_parameters_in_one_commit_per_table(
     recomputed = {r.experiment_id: r.first_10_mean_energy
                   for r in plane.table(spark, "ml_run_summary").select("experiment_id", "first_10_mean_energy").collect()}
     assert recomputed.keys() == first_two.keys()
-    assert all(recomputed[e] == pytest.approx(first_two[e]) for e in first_two)
+    assert all(abs(recomputed[e] - first_two[e]) < 1e-12 for e in first_two)

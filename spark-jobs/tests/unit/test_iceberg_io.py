@@ -105,4 +105,7 @@ def test_session_without_iceberg_extensions_is_refused():
 
 
 def test_the_test_session_itself_passes_the_check(spark):
-    check_iceberg_session(spark, REF)
+    assert check_iceberg_session(spark, REF) is None  # no error: catalog and extensions are set
+
+    with pytest.raises(RuntimeError, match="spark.sql.catalog.absent_catalog is not set"):
+        check_iceberg_session(spark, TableRef("absent_catalog", "ns"))

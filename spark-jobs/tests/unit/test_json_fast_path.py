@@ -54,6 +54,9 @@ CASES: dict[str, tuple[bytes, str]] = {
     "numeric-looking-string.json": (_doc(_with("basis_set", "631")), "slow"),
     "bom.json": (b"\xef\xbb\xbf" + GOOD, "slow"),
     "two-lines.jsonl": (GOOD + b"\n" + _doc(base_record(basis_set="6-31g")), "slow"),
+    "nan-like-string.json": (_doc(_with("vqe_result.initial_data.backend", "NaNo-simulator")), "fast"),
+    "numeric-string-in-array.json": (_doc(_with("molecule.molecule_data.symbols", ["H", "7"])), "slow"),
+    "tiny-number.json": (GOOD.replace(b'"minimum": -1.5', b'"minimum": -1.5e-400'), "fast"),
     "one-experiment-twice.jsonl": (GOOD + b"\n" + GOOD, "slow"),
     # Rejected: type errors.
     "string-for-number.json": (_doc(_with("vqe_result.minimum", "low")), "slow"),
@@ -73,6 +76,13 @@ CASES: dict[str, tuple[bytes, str]] = {
     "nan-string.json": (_doc(_with("vqe_result.minimum", "NaN")), "slow"),
     "infinity-string.json": (_doc(_with("vqe_result.iteration_list.0.std", "-Infinity")), "slow"),
     "overflowing-number.json": (GOOD.replace(b'"minimum": -1.5', b'"minimum": -1e400'), "slow"),
+    "huge-integer-for-double.json": (GOOD.replace(b'"minimum": -1.5', b'"minimum": -1' + b"0" * 400), "slow"),
+    "null-in-nested-array.json": (_doc(_with("vqe_result.iteration_list.1.parameters", [0.25, None])), "slow"),
+    "null-in-coordinates.json": (_doc(_with("molecule.molecule_data.coords", [[0.0, 0.0, 0.0], [0.0, None, 0.7]])), "slow"),
+    "null-coordinate-row.json": (_doc(_with("molecule.molecule_data.coords", [[0.0, 0.0, 0.0], None])), "slow"),
+    "null-symbol.json": (_doc(_with("molecule.molecule_data.symbols", ["H", None])), "slow"),
+    "null-coefficient.json": (_doc(_with("vqe_result.initial_data.hamiltonian.0.coefficients.imaginary", None)), "slow"),
+    "object-for-label.json": (_doc(_with("vqe_result.initial_data.hamiltonian.1.label", ["X"])), "slow"),
     "nan-in-array.json": (GOOD.replace(b'"optimal_parameters": [0.25, 0.5]', b'"optimal_parameters": [0.25, NaN]'), "slow"),
     # Rejected: missing and null values.
     "empty-object.json": (b"{}", "slow"),
@@ -123,9 +133,9 @@ def test_both_paths_decide_every_file_alike_with_the_same_reasons_and_values(spa
 
     # Act: the validator alone, and the job's reader (fast path first).
     validator = {name_of[r.object_uri]: r for r in read_json_outcomes(spark, [o.uri for o in objects]).collect()}
-    records, outcomes = read_objects(spark, objects)
-    fast_rows = parse_json_files(spark, [o.uri for o in objects]).select("file_path", "accepted").collect()
+    records, outcomes = read_objects(spark, f"file://{case_files}", objects)
     paths = {spark_file_path(spark, o.uri): name_of[o.uri] for o in objects}
+    fast_rows = parse_json_files(spark, f"file://{case_files}", sorted(paths)).select("file_path", "accepted").collect()
     decided_fast = {paths[r.file_path]: r.accepted for r in fast_rows}
 
     # Assess: the same decision and reason for every file, decided by the expected path.
@@ -153,7 +163,7 @@ def test_both_paths_decide_every_file_alike_with_the_same_reasons_and_values(spa
 def test_the_validator_names_a_duplicate_key_and_both_values(spark, case_files):
     objects = list_raw_objects(spark, f"file://{case_files}")
 
-    _, outcomes = read_objects(spark, [o for o in objects if "duplicate" in o.uri])
+    _, outcomes = read_objects(spark, f"file://{case_files}", [o for o in objects if "duplicate" in o.uri])
 
     reasons = {uri.rsplit("/", 1)[-1]: o.reason for uri, o in outcomes.items()}
     assert reasons == {

@@ -135,4 +135,9 @@ def test_one_context_row_per_iteration_passes_the_fan_out_check(spark):
     context = ml_features.experiment_context(base["vqe_results"], base["ansatz_info"], base["molecules"],
                                              base["performance_metrics"])
 
-    ml_features.check_no_fan_out(3, ml_features.join_iterations(base["vqe_iterations"], context).count())
+    joined = ml_features.join_iterations(base["vqe_iterations"], context).count()
+
+    assert joined == 3
+    assert ml_features.check_no_fan_out(3, joined) is None  # no JoinFanOutError
+    with pytest.raises(ml_features.JoinFanOutError):
+        ml_features.check_no_fan_out(3, joined + 1)
