@@ -88,7 +88,7 @@ set +a
 export QP_SPARK_CLASSPATH="$(qp_spark_classpath)"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
 
-run_suite "pytest: Spark jobs" "$QP_PYTHON" -m pytest spark-jobs/tests --junitxml="$reports/spark-jobs.xml" \
+run_suite "pytest: Spark jobs" "$QP_PYTHON" -m pytest spark-jobs/tests/unit spark-jobs/tests/integration --junitxml="$reports/spark-jobs.xml" \
   --cov=quantum_pipeline --cov-report=term "$@"
 mapfile -t e2e_coverage < <(coverage vitest-e2e)
 run_suite "vitest: integration + e2e" vitest run test/e2e integration.test \

@@ -160,10 +160,7 @@ def with_experiment_ids(accepted: DataFrame) -> DataFrame:
                                   record["vqe_result"]["initial_data"].alias("initial_data")),
                          {"ignoreNullFields": "false"})
     hashed = F.udf(_identity_hash, T.StringType())
-    # A few Python tasks, not one per file split: each task pays to start streaming to Python.
-    narrow = accepted.select("file_path", identity.alias("identity")).coalesce(
-        accepted.sparkSession.sparkContext.defaultParallelism)
-    ids = narrow.select("file_path", hashed("identity").alias("experiment_id")).persist()
+    ids = accepted.select("file_path", hashed(identity).alias("experiment_id")).persist()
     return accepted.join(F.broadcast(ids), "file_path")
 
 
