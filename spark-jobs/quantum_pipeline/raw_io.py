@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
-
-from pyspark import StorageLevel
 
 from .json_fast_path import parse_json_files, with_experiment_ids
 from .record_spec import RECORD_SCHEMA
