@@ -38,7 +38,7 @@ def main() -> None:
     print(f"{'suite':<34}{'wall':>10}  result")
     for name, seconds, status in suites:
         print(f"{name:<34}{minutes(float(seconds)):>10}  {'ok' if status == '0' else f'failed ({status})'}")
-    print(f"{'all suites (some run side by side)':<34}{minutes(total):>10}")
+    print(f"{'all suites, one after another':<34}{minutes(total):>10}")
     print("\n10 slowest tests")
     for seconds, suite, name in slowest_tests(report_dir):
         print(f"{minutes(seconds):>8}  {suite:<16} {name[:110]}")
