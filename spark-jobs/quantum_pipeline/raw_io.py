@@ -236,9 +236,18 @@ def read_objects(spark: SparkSession, root: str, objects: tuple[RawObject, ...] 
     log.info("JSON fast path: %d of %d files accepted, %d for the Python validator",
              len(fast_accepted), len(json_objects), len(flagged))
 
-    slow = (read_json_outcomes(spark, flagged)
-            .unionByName(read_avro_outcomes(spark, [o.uri for o in objects if is_readable(o) and o.file_format == "avro"]))
-            .unionByName(unreadable_outcomes(spark, [o for o in objects if not is_readable(o)]))
+    avro = [o.uri for o in objects if is_readable(o) and o.file_format == "avro"]
+    unreadable = [o for o in objects if not is_readable(o)]
+    fast_records = None
+    if fast is not None and fast_accepted:
+        keys = spark.createDataFrame(fast_accepted, "file_path string, object_key string")
+        accepted = fast.where("accepted").join(F.broadcast(keys), "file_path")
+        fast_records = with_experiment_ids(accepted).select("experiment_id", "object_key", "record.*")
+    if fast_records is not None and not (flagged or avro or unreadable):
+        return fast_records, per_file  # the usual batch: nothing for the Python path to do
+
+    slow = (read_json_outcomes(spark, flagged).unionByName(read_avro_outcomes(spark, avro))
+            .unionByName(unreadable_outcomes(spark, unreadable))
             .persist(StorageLevel.MEMORY_AND_DISK))
     for r in slow.select("object_uri", "status", "reason", F.size("records").alias("n")).collect():
         per_file[r.object_uri] = FileOutcome(r.object_uri, r.status, r.reason, r.n)
@@ -247,9 +256,6 @@ def read_objects(spark: SparkSession, root: str, objects: tuple[RawObject, ...] 
 
     uri_to_key = spark.createDataFrame([(o.uri, o.key) for o in objects], "object_uri string, object_key string")
     records = records_from_outcomes(slow, uri_to_key)
-    if fast is not None and fast_accepted:
-        keys = spark.createDataFrame(fast_accepted, "file_path string, object_key string")
-        accepted = fast.where("accepted").join(F.broadcast(keys), "file_path")
-        fast_records = with_experiment_ids(accepted).select("experiment_id", "object_key", "record.*")
+    if fast_records is not None:
         records = fast_records.unionByName(records)
     return records, per_file
