@@ -20,6 +20,7 @@ import { ERROR_NAMES } from '../../lambdas/shared/errors';
 import { BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE, BatchSettings, type SsmLauncherSpec } from '../../lambdas/shared/batch/contracts';
 import { BATCH_ENV } from '../../lambdas/shared/batch/env';
 import { LANES, type Lane } from '../../lambdas/shared/batch/plan';
+import { describeIssues } from '../../lambdas/shared/validation';
 import { pipelineFunction } from './pipeline-function';
 
 /** Step Functions' history limit, less a margin for the chunk's own start and end. */
@@ -80,8 +81,8 @@ export class VqeBatch extends Construct {
     const eventsPerRun = EVENTS_PER_RUN + (Math.ceil(runTimeoutSeconds / pollSeconds) + 1) * EVENTS_PER_POLL;
     const fitting = Math.floor(HISTORY_BUDGET / eventsPerRun);
     if (fitting < 1) {
-      throw new Error(`VqeBatch: runTimeout / pollInterval allows ${Math.ceil(runTimeoutSeconds / pollSeconds)} polls per run, `
-        + `more than one chunk's history holds; poll less often`);
+      throw new Error(`VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows `
+        + `${Math.ceil(runTimeoutSeconds / pollSeconds)} polls per run, more than one chunk's history holds; poll less often`);
     }
     const chunkSize = props.chunkSize ?? Math.min(100, fitting);
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > fitting) {
@@ -113,7 +114,7 @@ export class VqeBatch extends Construct {
     const launcher = props.launcher.kind === 'ssm'
       ? { ...props.launcher, commandTimeoutSeconds: runTimeoutSeconds + 600 }
       : props.launcher;
-    const result = BatchSettings.safeParse({
+    const candidate = {
       stateBucket: props.stateBucket.bucketName,
       statePrefix: props.statePrefix ?? 'vqe-batch/',
       ...(props.stateEndpoint ? { s3Endpoint: props.stateEndpoint.endpoint, s3Region: props.stateEndpoint.region } : {}),
@@ -121,14 +122,11 @@ export class VqeBatch extends Construct {
       moleculesFiles: { ...props.moleculesFiles },
       extraArgs: [...(props.extraArgs ?? [])],
       runTimeoutSeconds, pollIntervalSeconds, chunkSize,
-    });
-    if (!result.success) {
-      const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
-      throw new Error(`VqeBatch: invalid settings: ${problems}`);
-    }
-    for (const lane of LANES) {
-      if (!result.data.moleculesFiles[lane]) throw new Error(`VqeBatch: moleculesFiles.${lane} is missing`);
-    }
+    };
+    // The same schema the functions check at load: a setting they would refuse fails the synth.
+    // Every lane needs its molecules file: the record's keys are the enum, all of them required.
+    const result = BatchSettings.safeParse(candidate);
+    if (!result.success) throw new Error(`VqeBatch: invalid settings: ${describeIssues(result.error, candidate)}`);
     return result.data;
   }
 

@@ -278,6 +278,11 @@ describe('VQE batch validation', () => {
     // 121 polls of 10 events plus 9 per run: 1,219 events, so 19 runs fit 24,000.
     [{ chunkSize: 20 }, 'VqeBatch: chunkSize must be a whole number from 1 to 19 (a run may poll up to 1219 history events; a chunk must stay under 24000), got 20'],
     [{ chunkSize: 2.5 }, /chunkSize must be a whole number from 1 to 19 .*got 2\.5$/],
+    // One poll a second for two hours: 7,200 polls, more than a whole chunk's history.
+    [{ pollInterval: Duration.seconds(1) }, "VqeBatch: runTimeout (7200 s) / pollInterval (1 s) allows 7200 polls per run, more than one chunk's history holds; poll less often"],
+    [{ statePrefix: '/vqe' }, 'VqeBatch: invalid settings: statePrefix: expected a key prefix ending in / (or empty), got "/vqe"'],
+    [{ moleculesFiles: { gpu1: 'gpu1.json', gpu2: 'gpu2.json' } }, 'VqeBatch: invalid settings: moleculesFiles.cpu: Invalid input: expected string, received undefined, got nothing'],
+    [{ moleculesFiles: { gpu1: 'gpu1.json', gpu2: '', cpu: 'cpu.json' } }, /^VqeBatch: invalid settings: moleculesFiles\.gpu2: .*got ""$/],
   ])('refuses %j, naming the prop and the value', (overrides, message) => {
     // Prepare + Act + Assess: the constructor throws before anything is synthesized
     expect(construct(overrides as Partial<VqeBatchProps>)).toThrow(message);
