@@ -12,11 +12,11 @@ import { contents, localEndpoints, putAll, removeAll, sides } from '../sync/supp
 import { entered, execute } from './harness';
 
 const id = randomBytes(4).toString('hex');
-const endpoints = localEndpoints(`e2e-sync-${id}/`);
-const { source, destination } = sides(endpoints);
 const MINUTES = 60_000;
 
-function localSync(overrides: { settings?: Partial<SyncSettings>; budgetMs?: number; r2Credentials?: { accessKeyId: string; secretAccessKey: string } } = {}) {
+/** A local deployment whose sync works under the test's own prefix on both sides: no test sees another's objects. */
+function localSync(name: string, overrides: { settings?: Partial<SyncSettings>; budgetMs?: number; r2Credentials?: { accessKeyId: string; secretAccessKey: string } } = {}) {
+  const endpoints = localEndpoints(`e2e-sync-${id}/${name}/`);
   const dataplane = dataplaneFromEnv(process.env);
   const pipeline = createLocalPipeline({
     dataplane: { ...dataplane, r2Credentials: overrides.r2Credentials ?? dataplane.r2Credentials },
@@ -25,13 +25,14 @@ function localSync(overrides: { settings?: Partial<SyncSettings>; budgetMs?: num
     retryOverridesMs: { SyncTable: 100 },
   });
   if (!pipeline.r2Sync) throw new Error('the local profile deploys no R2 sync');
-  return { pipeline, sync: pipeline.r2Sync };
+  return { pipeline, sync: pipeline.r2Sync, ...sides(endpoints) };
 }
 
 const tableFiles = (table: string, count: number) => Object.fromEntries(
   Array.from({ length: count }, (_, i) => [`${table}/data/part-${i}.parquet`, `rows ${i} of ${table}`]));
 
 afterAll(async () => {
+  const { source, destination } = sides(localEndpoints(`e2e-sync-${id}/`));
   await removeAll(source.client, source.bucket, source.prefix);
   await removeAll(destination.client, destination.bucket, destination.prefix);
 });
@@ -39,9 +40,9 @@ afterAll(async () => {
 describe('r2 sync state machine, executed locally', () => {
   it('mirrors both ML tables, metadata included, and publishes "R2 Sync Completed"; a resync copies nothing', async () => {
     // Prepare
+    const { pipeline, sync, source, destination } = localSync('mirror');
     await putAll(source, { ...tableFiles('ml_iteration_features', 5), ...tableFiles('ml_run_summary', 3),
       'ml_run_summary/metadata/v1.metadata.json': '{}', 'ml_iteration_features/metadata/v1.metadata.json': '{}' });
-    const { pipeline, sync } = localSync();
 
     // Act
     const run = await execute(sync, {}, 'e2e-sync-console');
@@ -60,23 +61,22 @@ describe('r2 sync state machine, executed locally', () => {
   }, 3 * MINUTES);
 
   it('syncs only the requested table in a dry run, changing nothing', async () => {
-    await putAll(source, { 'ml_run_summary/data/new.parquet': 'new rows' });
+    const { sync, source, destination } = localSync('dry-run');
+    await putAll(source, { 'ml_run_summary/data/new.parquet': 'new rows', 'ml_iteration_features/data/a.parquet': 'other table' });
     await putAll(destination, { 'ml_run_summary/data/stray.parquet': 'gone from the source' });
-    const { sync } = localSync();
 
     const run = await execute(sync, { tables: ['ml_run_summary'], dryRun: true }, 'e2e-sync-dry');
 
     expect(run.error).toBeUndefined();
     expect(run.output?.tables).toEqual([expect.objectContaining({ table: 'ml_run_summary', copied: { objects: 1, bytes: 8 }, deleted: expect.objectContaining({ objects: 1 }) })]);
-    const mirrored = await contents(destination);
-    expect(mirrored.has('ml_run_summary/data/new.parquet')).toBe(false);
-    expect(mirrored.has('ml_run_summary/data/stray.parquet')).toBe(true);
+    // Nothing copied, nothing deleted, the other table not even looked at.
+    expect([...(await contents(destination)).keys()]).toEqual(['ml_run_summary/data/stray.parquet']);
   }, 3 * MINUTES);
 
   it('continues over several invocations when one Lambda\'s time is not enough, and ends exact', async () => {
-    await putAll(source, tableFiles('ml_iteration_features/batch', 30));
     // 10 s budget, 10 s safety margin: each invocation finishes its one guaranteed copy, and a few more at most.
-    const { sync } = localSync({ settings: { transfers: 1, safetyMarginSeconds: 10 }, budgetMs: 10_000 });
+    const { sync, source, destination } = localSync('resume', { settings: { transfers: 1, safetyMarginSeconds: 10 }, budgetMs: 10_000 });
+    await putAll(source, tableFiles('ml_iteration_features/batch', 30));
 
     const run = await execute(sync, { tables: ['ml_iteration_features', 'ml_run_summary'] }, 'e2e-sync-resume');
 
@@ -91,7 +91,7 @@ describe('r2 sync state machine, executed locally', () => {
   }, 5 * MINUTES);
 
   it('refuses a table it does not sync, at CheckHealth, and alerts', async () => {
-    const { pipeline, sync } = localSync();
+    const { pipeline, sync } = localSync('invalid');
 
     const run = await execute(sync, { tables: ['ml_everything'] }, 'e2e-sync-invalid');
 
@@ -102,8 +102,10 @@ describe('r2 sync state machine, executed locally', () => {
   }, 2 * MINUTES);
 
   it('stops at the health check with a wrong R2 token, naming the destination, and deletes nothing', async () => {
+    const { sync, source, destination } = localSync('bad-token', { r2Credentials: { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) } });
+    await putAll(source, { 'ml_run_summary/data/a.parquet': 'rows' });
+    await putAll(destination, { 'ml_run_summary/data/stray.parquet': 'not in the source' });
     const before = await contents(destination);
-    const { sync } = localSync({ r2Credentials: { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) } });
 
     const run = await execute(sync, {}, 'e2e-sync-bad-token');
 
@@ -114,7 +116,7 @@ describe('r2 sync state machine, executed locally', () => {
   }, 2 * MINUTES);
 
   it('is started by "ML Features Updated" when job 2 changed the tables, and not when it had nothing new', async () => {
-    const { pipeline, sync } = localSync();
+    const { pipeline, sync } = localSync('event');
     const features = { status: 'succeeded' };
 
     pipeline.bus.put({ source: 'quantum-pipeline.features', 'detail-type': 'ML Features Updated', detail: { runId: 'r1', features, mlFeatures: { status: 'no_changes' } } });

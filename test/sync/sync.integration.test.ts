@@ -13,37 +13,51 @@ import { type SyncOptions, syncPrefix } from '../../lambdas/shared/sync/sync';
 import { MIB } from '../../lambdas/shared/sync/transfer';
 import { contents, localEndpoints, putAll, removeAll, sides } from './support';
 
-const endpoints = localEndpoints();
-const { source, destination } = sides(endpoints);
+const root = `sync-test-${randomBytes(4).toString('hex')}/`;
 const LARGE = 12 * MIB + 123; // three parts of 5 MiB with the settings below
+let pairs = 0;
 
-function options(overrides: Partial<SyncOptions> = {}): SyncOptions {
-  return {
+/** A source and a destination of their own under a new prefix: each test starts from what it puts there. */
+function freshPair() {
+  const endpoints = localEndpoints(`${root}${(pairs += 1)}/`);
+  const { source, destination } = sides(endpoints);
+  const options = (overrides: Partial<SyncOptions> = {}): SyncOptions => ({
     source, destination, transfers: 8, checkers: 4, dryRun: false,
     transfer: { multipartThreshold: 5 * MIB, partSize: 5 * MIB, partConcurrency: 2 },
     ...overrides,
+  });
+  const expectMirrored = async (): Promise<void> => {
+    const [want, have] = await Promise.all([contents(source), contents(destination)]);
+    expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, body] of want) expect(have.get(key)!.equals(body), key).toBe(true);
   };
+  return { endpoints, source, destination, options, expectMirrored };
 }
 
-async function expectMirrored(): Promise<void> {
-  const [want, have] = await Promise.all([contents(source), contents(destination)]);
-  expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
-  for (const [key, body] of want) expect(have.get(key)!.equals(body), key).toBe(true);
+/** A pair whose destination already mirrors `objects`. */
+async function mirroredPair(objects: Record<string, string | Uint8Array>) {
+  const pair = freshPair();
+  await putAll(pair.source, objects);
+  expect(await syncPrefix(pair.options())).toMatchObject({ complete: true, failedTotal: 0 });
+  return pair;
 }
+
+const NESTED = {
+  'ml_run_summary/data/experiment_id=1/part-0.parquet': 'rows of experiment 1',
+  'ml_run_summary/data/experiment_id=2/deep/er/part-1.parquet': 'rows of experiment 2',
+  'ml_run_summary/metadata/v1.metadata.json': '{"format-version":2}',
+};
 
 afterAll(async () => {
+  const { source, destination } = sides(localEndpoints(root));
   await removeAll(source.client, source.bucket, source.prefix);
   await removeAll(destination.client, destination.bucket, destination.prefix);
 });
 
 describe('syncPrefix between two real endpoints', () => {
   it('copies nested keys and a multipart object, data before metadata, with the source ETag and size in the metadata', async () => {
-    await putAll(source, {
-      'ml_run_summary/data/experiment_id=1/part-0.parquet': 'rows of experiment 1',
-      'ml_run_summary/data/experiment_id=2/deep/er/part-1.parquet': 'rows of experiment 2',
-      'ml_run_summary/metadata/v1.metadata.json': '{"format-version":2}',
-      'ml_iteration_features/data/big.parquet': randomBytes(LARGE),
-    });
+    const { endpoints, source, destination, options, expectMirrored } = freshPair();
+    await putAll(source, { ...NESTED, 'ml_iteration_features/data/big.parquet': randomBytes(LARGE) });
 
     const writes: string[] = [];
     const recording = s3ClientFor(endpoints.destination, endpoints.destinationCredentials);
@@ -65,22 +79,26 @@ describe('syncPrefix between two real endpoints', () => {
   });
 
   it('copies nothing on a resync of unchanged data, deciding the multipart object by one HEAD', async () => {
+    const { options } = await mirroredPair({ ...NESTED, 'ml_iteration_features/data/big.parquet': randomBytes(LARGE) });
+
     const report = await syncPrefix(options());
 
     expect(report).toMatchObject({ complete: true, copied: { objects: 0, bytes: 0 }, deleted: { objects: 0 }, unchanged: { objects: 4 }, checked: 1 });
   });
 
   it('copies changed content of the same size and deletes what vanished from the source', async () => {
+    const { source, options, expectMirrored } = await mirroredPair(NESTED);
     await putAll(source, { 'ml_run_summary/data/experiment_id=1/part-0.parquet': 'ROWS OF EXPERIMENT 1' });
     await source.client.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.prefix}ml_run_summary/data/experiment_id=2/deep/er/part-1.parquet` }));
 
     const report = await syncPrefix(options());
 
-    expect(report).toMatchObject({ complete: true, copied: { objects: 1 }, deleted: { objects: 1 }, unchanged: { objects: 2 } });
+    expect(report).toMatchObject({ complete: true, copied: { objects: 1 }, deleted: { objects: 1 }, unchanged: { objects: 1 } });
     await expectMirrored();
   });
 
   it('reports without changing anything in a dry run', async () => {
+    const { source, destination, options } = await mirroredPair(NESTED);
     await putAll(source, { 'ml_run_summary/metadata/v2.metadata.json': '{"format-version":2,"v":2}' });
     await putAll(destination, { 'ml_run_summary/stray.txt': 'not in the source' });
 
@@ -92,6 +110,8 @@ describe('syncPrefix between two real endpoints', () => {
   });
 
   it('stops at its deadline with deletions held back, and a second run resumes to an exact mirror', async () => {
+    const { source, destination, options, expectMirrored } = await mirroredPair(NESTED);
+    await putAll(destination, { 'ml_run_summary/stray.txt': 'not in the source' });
     await putAll(source, Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`ml_iteration_features/data/batch/f-${i}.parquet`, `file ${i}`])));
     let allowed = 3; // the clock runs out after three copies have started
     const report = await syncPrefix(options({ transfers: 1, deadline: 1, now: () => (allowed-- > 0 ? 0 : 2) }));
@@ -104,11 +124,12 @@ describe('syncPrefix between two real endpoints', () => {
     const resumed = await syncPrefix(options());
 
     expect(resumed).toMatchObject({ complete: true, deleted: { objects: 1 } });
-    expect(resumed.copied.objects).toBe(13 - report.copied.objects);
+    expect(resumed.copied.objects).toBe(12 - report.copied.objects);
     await expectMirrored();
   });
 
   it('holds every deletion back when one copy fails, and names the object', async () => {
+    const { endpoints, source, destination, options, expectMirrored } = await mirroredPair(NESTED);
     await putAll(source, { 'ml_run_summary/data/poison.parquet': 'x', 'ml_run_summary/data/fine.parquet': 'y' });
     await putAll(destination, { 'ml_run_summary/stray-2.txt': 'not in the source' });
     const failing = s3ClientFor(endpoints.destination, endpoints.destinationCredentials);
@@ -133,6 +154,7 @@ describe('syncPrefix between two real endpoints', () => {
   it('resumes a multipart copy interrupted between parts: the half upload is aborted, the rerun completes it', async () => {
     // Two large objects side by side. The larger starts first and is the run's guaranteed copy
     // (every run finishes one); the clock runs out once the smaller one has its first part in.
+    const { endpoints, source, destination, options, expectMirrored } = freshPair();
     const first = 'ml_iteration_features/data/big-2.parquet';
     const second = 'ml_iteration_features/data/big-3.parquet';
     await putAll(source, { [first]: randomBytes(LARGE), [second]: randomBytes(LARGE - MIB) });
@@ -164,6 +186,7 @@ describe('syncPrefix between two real endpoints', () => {
   });
 
   it('finishes at least one copy per run, even with its time already up', async () => {
+    const { source, options } = freshPair();
     await putAll(source, { 'ml_run_summary/data/late-1.parquet': 'a', 'ml_run_summary/data/late-2.parquet': 'b' });
 
     const report = await syncPrefix(options({ deadline: 0, now: () => 1 }));
@@ -174,6 +197,8 @@ describe('syncPrefix between two real endpoints', () => {
 });
 
 describe('health check and credentials', () => {
+  const { endpoints, source, destination, options } = freshPair();
+
   it('passes with both sides reachable and writable, leaving no probe behind', async () => {
     const health = await checkHealth([source, destination]);
 
