@@ -19,30 +19,34 @@ import { removeAll } from '../sync/support';
 import { entered, execute } from './harness';
 
 const id = randomBytes(4).toString('hex');
-const statePrefix = `e2e-batch-${id}/state/`;
-const recordsPrefix = `e2e-batch-${id}/experiment.vqe/`;
 const MINUTES = 60_000;
 const s3 = new S3Client({ endpoint: process.env.QP_S3_ENDPOINT, region: process.env.QP_S3_REGION, forcePathStyle: true });
 
-const pipeline = createLocalPipeline({
-  dataplane: dataplaneFromEnv(process.env),
-  // The process launcher, chosen explicitly: npm test builds no Docker image, so a Docker socket
-  // on the machine must not switch these tests to the Docker launcher.
-  batch: { settings: { statePrefix, extraArgs: ['--output', `s3://raw-results/${recordsPrefix}`] }, pollMs: 300,
-    launcher: miniVqeProcessLauncher(process.env) },
-});
-const batch = pipeline.vqeBatch!;
 /** The rule of a finished batch starts the feature pipeline; in these tests its starts are only recorded. */
 function recordPipelineStarts(local: LocalPipeline): unknown[] {
   const starts: unknown[] = [];
   local.bus.connectStateMachine(logicalIdOf(local.stack, local.stack.pipeline.stateMachine), (input) => starts.push(input));
   return starts;
 }
-const pipelineStarts = recordPipelineStarts(pipeline);
 
-async function records(): Promise<string[]> {
-  const page = await s3.send(new ListObjectsV2Command({ Bucket: 'raw-results', Prefix: recordsPrefix }));
-  return (page.Contents ?? []).map((object) => object.Key!);
+/**
+ * A local deployment of its own for one test: run states and records under the test's own
+ * prefix, so no test depends on what another one left behind. The process launcher is chosen
+ * explicitly: npm test builds no Docker image, so a Docker socket on the machine must not switch
+ * these tests to the Docker launcher.
+ */
+function isolatedBatch(name: string, launcher: Launcher = miniVqeProcessLauncher(process.env), retryOverridesMs?: Record<string, number>) {
+  const root = `e2e-batch-${id}/${name}/`;
+  const local = createLocalPipeline({
+    dataplane: dataplaneFromEnv(process.env),
+    batch: { settings: { statePrefix: `${root}state/`, extraArgs: ['--output', `s3://raw-results/${root}experiment.vqe/`] },
+      pollMs: 300, launcher, retryOverridesMs },
+  });
+  const records = async (): Promise<string[]> => {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: 'raw-results', Prefix: `${root}experiment.vqe/` }));
+    return (page.Contents ?? []).map((object) => object.Key!);
+  };
+  return { pipeline: local, batch: local.vqeBatch!, starts: recordPipelineStarts(local), records };
 }
 
 afterAll(async () => {
@@ -54,6 +58,9 @@ const gpu1First = tierRuns(1).gpu1[0];
 
 describe('vqe batch generation, executed locally with mini-VQE', () => {
   it('runs the lanes, records a failing run without stopping its lane, and announces the finished batch', async () => {
+    // Prepare
+    const { pipeline, batch, starts, records } = isolatedBatch('lanes');
+
     // Act
     const run = await execute(batch, { lanes: ['cpu', 'gpu1'], limit: 3 }, `e2e-${id}-first`);
 
@@ -76,13 +83,16 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
     ]);
     const finishedEvent = pipeline.bus.events.find((event) => event['detail-type'] === 'VQE Batch Finished');
     expect(finishedEvent?.detail).toMatchObject({ batchId: progress.batchId, producedRecords: true, totals: { done: 2, failed: 1 } });
-    expect(pipelineStarts).toEqual([{ trigger: 'vqe-batch' }]);
+    expect(starts).toEqual([{ trigger: 'vqe-batch' }]);
   }, 5 * MINUTES);
 
   it('stops a run that passes its timeout and records it timed_out; a re-trigger resumes with it', async () => {
-    // Act: the third cpu run gets one second (mini-VQE needs several)
+    // Prepare
+    const { batch, records } = isolatedBatch('timeout');
+
+    // Act: the first cpu run gets one second (mini-VQE needs several)
     const timedOut = await execute(batch, { lanes: ['cpu'], limit: 1, runTimeoutSeconds: 1 }, `e2e-${id}-timeout`);
-    const stateAfterTimeout = await batch.store.readRun(cpuRuns[2].key);
+    const stateAfterTimeout = await batch.store.readRun(cpuRuns[0].key);
     const resumed = await execute(batch, { lanes: ['cpu'], limit: 1 }, `e2e-${id}-resume`);
 
     // Assess
@@ -92,14 +102,18 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
     expect(resumed.error).toBeUndefined();
     const resumedProgress = resumed.output?.progress as BatchProgress;
     expect(resumedProgress.lanes).toEqual([expect.objectContaining({ lane: 'cpu', planned: 1, done: 1 })]);
-    expect(await batch.store.readRun(cpuRuns[2].key)).toMatchObject({ status: 'done', attempt: 2, batchId: resumedProgress.batchId });
-    expect(await records()).toHaveLength(3);
+    expect(await batch.store.readRun(cpuRuns[0].key)).toMatchObject({ status: 'done', attempt: 2, batchId: resumedProgress.batchId });
+    expect(await records()).toHaveLength(1);
     // The batch CLI reads the same progress from S3.
     expect((await readBatchProgress(batch.store, resumedProgress.batchId, Date.now())).totals).toMatchObject({ done: 1, planned: 1 });
   }, 5 * MINUTES);
 
   it('plans a dry run without launching or writing anything, leaving out the runs done', async () => {
-    // Prepare
+    // Prepare: three cpu runs done in an earlier batch
+    const { batch } = isolatedBatch('dry-run');
+    for (const run of cpuRuns.slice(0, 3)) {
+      await batch.store.writeRun({ key: run.key, lane: 'cpu', batchId: 'earlier-batch', status: 'done', attempt: 1, exitCode: 0, args: [] });
+    }
     const batchesBefore = await batch.store.batchIds();
     // Act
     const run = await execute(batch, { lanes: ['cpu'], dryRun: true }, `e2e-${id}-dry`);
@@ -112,6 +126,8 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
   }, MINUTES);
 
   it('refuses bad console input, naming the field and the value', async () => {
+    const { batch } = isolatedBatch('bad-input');
+
     const run = await execute(batch, { tier: 7, lanes: ['cpu'] }, `e2e-${id}-bad`);
 
     expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
@@ -137,14 +153,7 @@ describe('vqe batch generation when a step keeps failing for one run', () => {
       },
       stop: (handle) => real.stop(handle),
     };
-    const local = createLocalPipeline({
-      dataplane: dataplaneFromEnv(process.env),
-      batch: {
-        settings: { statePrefix: `e2e-batch-${id}/flaky-state/`, extraArgs: ['--output', `s3://raw-results/e2e-batch-${id}/flaky/`] },
-        launcher: flaky, pollMs: 300, retryOverridesMs: { CheckRun: 50 },
-      },
-    });
-    const starts = recordPipelineStarts(local);
+    const { pipeline: local, starts } = isolatedBatch('flaky', flaky, { CheckRun: 50 });
 
     // Act
     const run = await execute(local.vqeBatch!, { lanes: ['cpu'], limit: 2 }, `e2e-${id}-flaky`);
