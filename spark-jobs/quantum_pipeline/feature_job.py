@@ -16,7 +16,7 @@ from . import tables
 from .config import FeatureJobConfig, parse_feature_args
 from .features import FEATURE_TRANSFORMS, BatchContext, drop_known_experiments
 from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_iceberg_session, ensure_tables
-from .ledger import PlannedBatch, commit_batch, interrupted_batch, plan_batch, unprocessed
+from .ledger import PlannedBatch, commit_batch, interrupted_batch, ledger_covers, listing_digest, plan_batch, unprocessed
 from .raw_io import FileOutcome, list_raw_objects, read_objects
 from .run_summary import QuarantinedFile, RunSummary
 from .session import fault_point, job_main, utc_now, write_tables
@@ -62,13 +62,14 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     ensure_tables(spark, ref, ALL_TABLES)
 
     batch = interrupted_batch(spark, ref, config.processing_name)
-    listed_count = None
+    listed_count, unchanged, listing = None, False, None
     if batch is None:
         listed = list_raw_objects(spark, config.raw_uri)
-        listed_count = len(listed)
-        new = unprocessed(spark, ref, listed)
-        if config.max_files:
-            new = new[:config.max_files]
+        listed_count, listing = len(listed), listing_digest(listed)
+        unchanged = ledger_covers(spark, ref, listing)
+        new = [] if unchanged else unprocessed(spark, ref, listed)
+        if config.max_files and len(new) > config.max_files:
+            new, listing = new[:config.max_files], None  # the rest stays new: the ledger will not cover this listing
         if new:
             batch = plan_batch(spark, ref, new, config.processing_name)
 
@@ -101,7 +102,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
                        new_batch=batch is None or not batch.resumed)
     fault_point(spark, tables.PROCESSING_METADATA.name)
     if batch is not None:
-        commit_batch(spark, ref, batch, outcomes)
+        commit_batch(spark, ref, batch, outcomes, listing=listing)  # None when resuming: nothing was listed
 
     rejected = [o for o in outcomes.values() if o.status == "rejected"]
     key_of = {o.uri: o for o in batch.objects} if batch else {}
@@ -114,7 +115,8 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
                "in_batch": len(batch.objects) if batch else 0,
                "ingested": sum(1 for o in outcomes.values() if o.status == "accepted"),
                "quarantined": len(rejected)},
-        details={"duplicate_experiments": duplicates},
+        # listing_unchanged: the ledger's last commit recorded this very listing, so it was not read.
+        details={"duplicate_experiments": duplicates, "listing_unchanged": unchanged},
     )
     summary.add_quarantined([QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "")
                              for o in rejected if o.uri in key_of])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -73,6 +74,41 @@ def ensure_tables(spark: SparkSession, ref: TableRef, specs: tuple[TableSpec, ..
             spark.sql(ddl(spec, ref.fqn(spec.name)))
 
 
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: int
+    parent_id: int | None
+    timestamp_ms: int
+    properties: dict[str, str | None]  # the summary keys asked for (absent ones as None)
+
+    @property
+    def batch_id(self) -> str | None:
+        return self.properties.get(BATCH_PROPERTY)
+
+
+def snapshot_history(spark: SparkSession, fqn: str, keys: tuple[str, ...] = ()) -> Iterator[SnapshotInfo]:
+    """The table's snapshots from the current one back through its parents, newest first.
+
+    Read with Iceberg's Java API through the session's own catalog: a few JVM calls per snapshot
+    and no Spark job. A metadata-table query costs a Spark job, and the first jobs of a fresh
+    driver cost seconds each, which a run with nothing to do would otherwise spend on bookkeeping.
+    """
+    jvm = spark._jvm  # noqa: SLF001 - Iceberg's documented Java entry point for a Spark table name
+    table = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, fqn)  # noqa: SLF001
+    table.refresh()  # the catalog may cache tables: see commits made since
+    snapshot = table.currentSnapshot()
+    while snapshot is not None:
+        summary = snapshot.summary()
+        parent = snapshot.parentId()
+        yield SnapshotInfo(snapshot.snapshotId(), parent, snapshot.timestampMillis(),
+                           {key: summary.get(key) for key in (BATCH_PROPERTY, "added-records", *keys)})
+        snapshot = table.snapshot(parent) if parent is not None else None
+
+
+def current_snapshot(spark: SparkSession, fqn: str, keys: tuple[str, ...] = ()) -> SnapshotInfo | None:
+    return next(snapshot_history(spark, fqn, keys), None)
+
+
 def find_batch_snapshot(spark: SparkSession, fqn: str, batch_id: str) -> tuple[int, int | None, int] | None:
     """(snapshot_id, parent_id, added rows) of the snapshot that wrote `batch_id`, if any."""
     rows = spark.sql(
@@ -120,7 +156,12 @@ def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
             writer.overwrite(F.lit(True))
         else:
             writer.append()
-        found = find_batch_snapshot(spark, fqn, batch_id)
+        # The commit just made is normally the current snapshot: read it without a Spark job.
+        latest = current_snapshot(spark, fqn)
+        if latest is not None and latest.batch_id == batch_id:
+            found = (latest.snapshot_id, latest.parent_id, int(latest.properties["added-records"] or 0))
+        else:
+            found = find_batch_snapshot(spark, fqn, batch_id)
     if found is None or found[2] == 0:
         log.info("table %s: no new rows in batch %s", table, batch_id)
         return AppendResult(table, 0, NO_CHANGES, None, already)

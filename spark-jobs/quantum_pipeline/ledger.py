@@ -6,10 +6,15 @@ A batch moves through three commits, each atomic on its own:
   3. commit    - rows in `rejected_files`, then `ingested_files` (the ledger proper)
 A batch planned but not committed was interrupted; the next run resumes it with the same id,
 timestamp and objects, so the rows it writes are identical and nothing is written twice.
+
+The ledger commit also records a digest of the listing the batch was planned from, when the batch
+took every new object of it. While the ledger's current snapshot carries the digest of today's
+listing, every listed object is known to be done, and the ledger need not be read at all.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -19,10 +24,15 @@ from pyspark.sql import functions as F
 
 from . import tables
 from .features import BatchContext
-from .iceberg_io import BATCH_PROPERTY, TableRef, append_once, find_batch_snapshot
+from .iceberg_io import TableRef, append_once, current_snapshot, snapshot_history
 from .raw_io import FileOutcome, RawObject
 
 log = logging.getLogger(__name__)
+
+LISTING_PROPERTY = "qp.listing-sha256"
+# Commits of one batch follow its plan; their timestamps come from the drivers' clocks, which
+# this much skew between two runs cannot fool.
+CLOCK_SKEW_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -35,16 +45,35 @@ class PlannedBatch:
 def interrupted_batch(spark: SparkSession, ref: TableRef, processing_name: str) -> PlannedBatch | None:
     """The last planned batch if the ledger never committed it (batches run one at a time)."""
     plan = ref.fqn(tables.INGESTION_PLAN.name)
-    latest = spark.sql(
-        f"SELECT summary['{BATCH_PROPERTY}'] AS batch_id FROM {plan}.snapshots ORDER BY committed_at DESC LIMIT 1"
-    ).first()
-    if latest is None or find_batch_snapshot(spark, ref.fqn(tables.INGESTED_FILES.name), latest.batch_id):
+    latest = current_snapshot(spark, plan)
+    if latest is None or latest.batch_id is None:
         return None
+    since = latest.timestamp_ms - CLOCK_SKEW_MS
+    for snapshot in snapshot_history(spark, ref.fqn(tables.INGESTED_FILES.name)):
+        if snapshot.batch_id == latest.batch_id:
+            return None
+        if snapshot.timestamp_ms < since:  # older than the plan: the batch was never committed
+            break
     rows = spark.table(plan).where(F.col("batch_id") == latest.batch_id).orderBy("object_key").collect()
     objects = tuple(RawObject(r.object_uri, r.object_key, r.etag, r.size_bytes, r.topic, r.file_format) for r in rows)
     planned_at = rows[0].planned_at.replace(tzinfo=None)
     log.warning("resuming interrupted batch %s (%d objects, planned %s)", latest.batch_id, len(objects), planned_at)
     return PlannedBatch(BatchContext(latest.batch_id, planned_at, processing_name), objects, resumed=True)
+
+
+def listing_digest(listed: list[RawObject]) -> str:
+    """SHA-256 of the listing's (key, ETag) pairs in key order: equal listings, equal digests."""
+    digest = hashlib.sha256()
+    for key, etag in sorted((o.key, o.etag) for o in listed):
+        digest.update(f"{key}\t{etag}\n".encode())
+    return digest.hexdigest()
+
+
+def ledger_covers(spark: SparkSession, ref: TableRef, digest: str) -> bool:
+    """True when the ledger's current snapshot is a batch commit that recorded this very listing:
+    every object in it was then in the ledger, and no commit has changed the ledger since."""
+    latest = current_snapshot(spark, ref.fqn(tables.INGESTED_FILES.name), (LISTING_PROPERTY,))
+    return latest is not None and latest.properties[LISTING_PROPERTY] == digest
 
 
 def unprocessed(spark: SparkSession, ref: TableRef, listed: list[RawObject]) -> list[RawObject]:
@@ -70,8 +99,10 @@ def plan_batch(spark: SparkSession, ref: TableRef, objects: list[RawObject], pro
     return PlannedBatch(context, tuple(objects), resumed=False)
 
 
-def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcomes: dict[str, FileOutcome]) -> None:
-    """Record every planned object as ingested or rejected; the last write of a batch."""
+def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcomes: dict[str, FileOutcome],
+                 listing: str | None = None) -> None:
+    """Record every planned object as ingested or rejected; the last write of a batch. `listing`
+    is the digest of the listing the batch took every new object of (None when it did not)."""
     ctx = batch.context
     ledger_rows, rejected_rows = [], []
     for o in batch.objects:
@@ -86,6 +117,6 @@ def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcom
                 new_batch=not batch.resumed)
     append_once(spark, ref.fqn(tables.INGESTED_FILES.name),
                 spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema), ctx.batch_id, tag=False,
-                new_batch=not batch.resumed)
+                new_batch=not batch.resumed, extra_properties={LISTING_PROPERTY: listing} if listing else None)
     log.info("committed batch %s: %d ingested, %d rejected", ctx.batch_id,
              len(ledger_rows) - len(rejected_rows), len(rejected_rows))

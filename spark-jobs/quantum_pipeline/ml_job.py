@@ -6,6 +6,9 @@ processing_date partitions and the job-1 batches (data files) where pending expe
 run reads O(new) data even on a day with many batches.
 `--full-refresh` recomputes every experiment and replaces each ML table's content in one commit
 (after a change of W/H/T, say).
+
+Each ML commit records the vqe_results snapshot it started from. When both ML tables' current
+snapshots name vqe_results' current snapshot, nothing can be pending and the search is skipped.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from pyspark.sql import functions as F
 from . import tables
 from .config import MlJobConfig, parse_ml_args
 from .features import BatchContext
-from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, ensure_tables
+from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, current_snapshot, ensure_tables
 from .ml_features import (MlParams, check_no_fan_out, complete_rows, experiment_context, iteration_features,
                           join_iterations, run_summaries, to_iteration_table)
 from .run_summary import RunSummary
@@ -29,6 +32,8 @@ from .session import job_main, utc_now, write_tables
 
 JOB = "ml_feature_processing"
 log = logging.getLogger(__name__)
+
+SOURCE_PROPERTY = "qp.source-snapshot-id"  # on each ML commit: the vqe_results snapshot it read
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,23 @@ def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) 
                    frozenset(r.processing_batch_id for r in collected))
 
 
+NOTHING_PENDING = Pending(frozenset(), frozenset(), frozenset(), frozenset())
+
+
+def source_snapshot(spark: SparkSession, ref: TableRef) -> str | None:
+    """vqe_results' current snapshot id (None while it has none)."""
+    latest = current_snapshot(spark, ref.fqn(tables.VQE_RESULTS.name))
+    return None if latest is None else str(latest.snapshot_id)
+
+
+def source_unchanged(spark: SparkSession, ref: TableRef, source: str | None) -> bool:
+    """True when vqe_results is empty, or both ML tables were last written from its current snapshot."""
+    if source is None:
+        return True
+    return all((latest := current_snapshot(spark, ref.fqn(spec.name), (SOURCE_PROPERTY,))) is not None
+               and latest.properties[SOURCE_PROPERTY] == source for spec in tables.ML_TABLES)
+
+
 def read_pending(spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pending: Pending,
                  everything: bool = False) -> DataFrame:
     """The pending experiments' rows of one base table (all rows when `everything`). The date
@@ -98,8 +120,10 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     batch = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0),
                          config.processing_name)
 
-    pending = pending_experiments(spark, ref, config.full_refresh)
-    details: dict[str, object] = {"pending_experiments": 0, "dropped_incomplete_rows": 0}
+    source_id = source_snapshot(spark, ref)
+    unchanged = not config.full_refresh and source_unchanged(spark, ref, source_id)
+    pending = NOTHING_PENDING if unchanged else pending_experiments(spark, ref, config.full_refresh)
+    details: dict[str, object] = {"pending_experiments": 0, "dropped_incomplete_rows": 0, "source_unchanged": unchanged}
     results = {}
     if pending.experiments:
         everything = config.full_refresh
@@ -123,13 +147,14 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         summaries = _only(run_summaries(features, context.where(complete_rows(context)), params, batch),
                           pending.for_summary, everything)
         results = write_tables(spark, [
-            (spec.name, (lambda spec=spec, rows=rows: append_once(spark, ref.fqn(spec.name), rows, batch.batch_id,
-                                                                  replace=config.full_refresh, new_batch=True)))
+            (spec.name, (lambda spec=spec, rows=rows: append_once(
+                spark, ref.fqn(spec.name), rows, batch.batch_id, replace=config.full_refresh, new_batch=True,
+                extra_properties={SOURCE_PROPERTY: source_id} if source_id else None)))
             for spec, rows in ((tables.ML_ITERATION_FEATURES, iteration_rows), (tables.ML_RUN_SUMMARY, summaries))])
         details = {"pending_experiments": len(pending.experiments), "dropped_incomplete_rows": dropped,
                    "full_refresh": config.full_refresh,
                    "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
-                   "batches_read": len(pending.batches)}
+                   "batches_read": len(pending.batches), "source_unchanged": False}
 
     names = [spec.name for spec in tables.ML_TABLES]
     tags = {n: results[n].tag if n in results else NO_CHANGES for n in names}

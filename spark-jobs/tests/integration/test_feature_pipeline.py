@@ -8,6 +8,7 @@ computed from the records each test uploads.
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from quantum_pipeline.record_spec import RECORD_SCHEMA
 from tools.synthetic_records import make_record
 
 BASE_TABLES = [spec.name for spec in tables.FEATURE_TABLES]
+REPO = Path(__file__).resolve().parents[3]
 SMALL = ("H2", "HeH+", "LiH")
 
 
@@ -60,27 +62,43 @@ def upload_avro(spark, plane, records: list[dict], key: str) -> None:
         plane.put_raw(key, part.read_bytes())
 
 
+def mini_vqe_records(folder: Path) -> list[dict]:
+    """Records made by mini-VQE (the batch's local simulation), one per molecule of its CPU lane:
+    what the VQE batch writes must be what job 1 accepts."""
+    molecules = REPO / "localstack" / "mini-vqe" / "molecules" / "cpu.json"
+    for index in range(len(json.loads(molecules.read_text()))):
+        subprocess.run(["bash", str(REPO / "scripts" / "mini-vqe.sh"), "--file", str(molecules), "--molecule-index",
+                        str(index), "--seed", "5", "--max-iterations", "5", "--counter", str(index), "--output-dir",
+                        str(folder), "--log-level", "WARNING"], check=True, timeout=300)
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
 def ingested(spark, plane, records: dict[int, dict]) -> dict:
     """Upload records and run job 1 on them here: the starting point of many tests."""
     upload_json(plane, records)
     return plane.run_here(spark, "feature_processing")
 
 
-def test_first_run_on_the_cluster_fills_all_eleven_tables_from_json_and_avro_in_every_topic(spark, plane):
-    # Prepare: JSON in two topics and one Avro object (whose doubles must arrive exactly).
+def test_first_run_on_the_cluster_fills_all_eleven_tables_from_json_and_avro_in_every_topic(spark, plane, tmp_path):
+    # Prepare: JSON in two topics, mini-VQE's own output, and one Avro object (whose doubles
+    # must arrive exactly).
     json_records = {i: record(i) for i in range(5)}
     avro_records = [record(i) for i in range(5, 7)]
+    simulated = mini_vqe_records(tmp_path)
     upload_json(plane, json_records)
     upload_json(plane, {7: record(7)}, topic="experiment.vqe.gpu")
+    upload_json(plane, {100 + i: body for i, body in enumerate(simulated)})
     upload_avro(spark, plane, avro_records, "experiment.vqe/batch-0001.avro")
-    all_records = list(json_records.values()) + avro_records + [record(7)]
+    all_records = list(json_records.values()) + avro_records + [record(7)] + simulated
 
     # Act: both jobs as drivers on the cluster, submitted through the REST API.
     summary = assert_succeeded(plane.run("feature_processing"))
     ml = assert_succeeded(plane.run("ml_feature_processing"))
 
     # Assess
-    assert summary["files"] == {"listed": 7, "in_batch": 7, "ingested": 7, "quarantined": 0}
+    files = 7 + len(simulated)
+    assert len(simulated) == 2
+    assert summary["files"] == {"listed": files, "in_batch": files, "ingested": files, "quarantined": 0}
     assert summary["new_rows"] == expected_rows(all_records) | {"processing_metadata": 1}
     assert table_counts(spark, plane) == expected_rows(all_records)
     compact = summary["batch_id"].replace("-", "")
@@ -94,7 +112,8 @@ def test_first_run_on_the_cluster_fills_all_eleven_tables_from_json_and_avro_in_
     assert ml["new_rows"] == {"ml_run_summary": len(all_records),
                               "ml_iteration_features": expected_rows(all_records)["vqe_iterations"],
                               "processing_metadata": 1}
-    assert plane.table(spark, "ml_run_summary").count() == len(all_records)
+    ml_ids = {r.experiment_id for r in plane.table(spark, "ml_run_summary").select("experiment_id").collect()}
+    assert ml_ids == _ids_of(spark, all_records) and _ids_of(spark, simulated) <= ml_ids
 
 
 def _ids_of(spark, records: list[dict]) -> set[str]:
@@ -119,6 +138,8 @@ def test_rerun_with_no_new_files_adds_nothing(spark, plane):
     assert set(latest.table_versions.values()) == {"no_changes"}
     assert ml["status"] == "no_changes" and ml["new_rows"]["ml_run_summary"] == 0
     assert ml["details"]["pending_experiments"] == 0
+    # Both answered from snapshot properties: the ledger and the ML tables were not read.
+    assert summary["details"]["listing_unchanged"] is True and ml["details"]["source_unchanged"] is True
 
 
 def test_only_new_and_changed_files_are_read(spark, plane):
@@ -130,6 +151,7 @@ def test_only_new_and_changed_files_are_read(spark, plane):
     summary = plane.run_here(spark, "feature_processing")
 
     assert summary["files"] == {"listed": 4, "in_batch": 3, "ingested": 3, "quarantined": 0}
+    assert summary["details"]["listing_unchanged"] is False
     added = {name: table_counts(spark, plane)[name] - before[name] for name in BASE_TABLES}
     assert added == expected_rows([record(8), record(9), record(21)])
     assert set(summary["tags"].values()) == {f"v_incr_{summary['batch_id'].replace('-', '')}"}
@@ -140,8 +162,11 @@ def test_max_files_bounds_a_run_and_the_next_run_takes_the_rest(spark, plane):
 
     first = plane.run_here(spark, "feature_processing", ["--max-files", "2"])
     second = plane.run_here(spark, "feature_processing", ["--max-files", "2"])
+    third = plane.run_here(spark, "feature_processing", ["--max-files", "2"])
 
-    assert (first["files"]["in_batch"], second["files"]["in_batch"]) == (2, 1)
+    assert (first["files"]["in_batch"], second["files"]["in_batch"], third["files"]["in_batch"]) == (2, 1, 0)
+    # The listing is the same all three times: only a batch that took all of it may vouch for it.
+    assert [run["details"]["listing_unchanged"] for run in (first, second, third)] == [False, False, True]
     assert table_counts(spark, plane) == expected_rows([record(i) for i in range(3)])
 
 
