@@ -42,7 +42,7 @@ def metadata_row(spark: SparkSession, ctx: BatchContext, results: dict[str, Appe
     row = (ctx.batch_id, ctx.processing_name, ctx.processing_timestamp, ctx.processing_date, names,
            {n: results[n].tag if n in results else NO_CHANGES for n in names},
            {n: results[n].rows if n in results else 0 for n in names}, source)
-    return spark.createDataFrame([row], tables.PROCESSING_METADATA.schema)
+    return spark.createDataFrame([row], tables.PROCESSING_METADATA.schema).coalesce(1)
 
 
 def describe_source(config: FeatureJobConfig, batch: PlannedBatch | None, outcomes: dict[str, FileOutcome]) -> str:
@@ -99,7 +99,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
 
     meta = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name),
                        metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)), ctx.batch_id,
-                       new_batch=batch is None or not batch.resumed)
+                       new_batch=batch is None or not batch.resumed, rows=1)
     fault_point(spark, tables.PROCESSING_METADATA.name)
     if batch is not None:
         commit_batch(spark, ref, batch, outcomes, listing=listing)  # None when resuming: nothing was listed

@@ -131,7 +131,7 @@ def version_tag(batch_id: str, first_snapshot: bool, full_refresh: bool = False)
 
 def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
                 extra_properties: dict[str, str] | None = None, tag: bool = True,
-                replace: bool = False, new_batch: bool = False) -> AppendResult:
+                replace: bool = False, new_batch: bool = False, rows: int | None = None) -> AppendResult:
     """Append `df` as the table's snapshot for `batch_id` unless that snapshot exists; tag it.
 
     An empty frame writes nothing (so a table's first snapshot is always its first rows, tagged
@@ -139,12 +139,13 @@ def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
     second full Spark action. `replace` swaps the whole table content for `df` in the same single
     commit (a full refresh: readers see the old rows or the new ones, never a mix). `new_batch`
     says the batch id was made by this run, so no earlier run can have written it and the lookup
-    before the write is skipped.
+    before the write is skipped. `rows` is the frame's row count when the caller knows it (rows
+    built on the driver), which spares the Spark job that would ask whether the frame is empty.
     """
     table = fqn.rsplit(".", 1)[-1]
     found = None if new_batch else find_batch_snapshot(spark, fqn, batch_id)
     already = found is not None
-    if not already and not df.isEmpty():
+    if not already and (rows > 0 if rows is not None else not df.isEmpty()):
         # No shuffle before the write: a batch is one processing_date and a few basis sets, so
         # each task writes its few partitions directly (fan-out) instead of first redistributing
         # every row by partition (the table default, `hash`). The caller sizes the tasks.

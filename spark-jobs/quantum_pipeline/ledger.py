@@ -93,8 +93,10 @@ def plan_batch(spark: SparkSession, ref: TableRef, objects: list[RawObject], pro
     planned_at = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
     context = BatchContext(str(uuid.uuid4()), planned_at, processing_name)
     rows = [(context.batch_id, planned_at, o.uri, o.key, o.etag, o.size, o.topic, o.file_format) for o in objects]
-    frame = spark.createDataFrame(rows, tables.INGESTION_PLAN.schema)
-    append_once(spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False, new_batch=True)
+    # Rows built here, written as one file by one task (the default would cut them per core).
+    frame = spark.createDataFrame(rows, tables.INGESTION_PLAN.schema).coalesce(1)
+    append_once(spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False, new_batch=True,
+                rows=len(rows))
     log.info("planned batch %s: %d objects", context.batch_id, len(objects))
     return PlannedBatch(context, tuple(objects), resumed=False)
 
@@ -113,10 +115,11 @@ def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcom
         if status == "rejected":
             rejected_rows.append((o.key, o.etag, o.topic, outcome.reason, ctx.batch_id, ctx.processing_timestamp))
     append_once(spark, ref.fqn(tables.REJECTED_FILES.name),
-                spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema), ctx.batch_id, tag=False,
-                new_batch=not batch.resumed)
+                spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema).coalesce(1), ctx.batch_id,
+                tag=False, new_batch=not batch.resumed, rows=len(rejected_rows))
     append_once(spark, ref.fqn(tables.INGESTED_FILES.name),
-                spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema), ctx.batch_id, tag=False,
-                new_batch=not batch.resumed, extra_properties={LISTING_PROPERTY: listing} if listing else None)
+                spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema).coalesce(1), ctx.batch_id,
+                tag=False, new_batch=not batch.resumed, rows=len(ledger_rows),
+                extra_properties={LISTING_PROPERTY: listing} if listing else None)
     log.info("committed batch %s: %d ingested, %d rejected", ctx.batch_id,
              len(ledger_rows) - len(rejected_rows), len(rejected_rows))

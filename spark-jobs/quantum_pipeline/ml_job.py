@@ -162,8 +162,9 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     meta = spark.createDataFrame([(batch.batch_id, batch.processing_name, batch.processing_timestamp,
                                    batch.processing_date, names, tags, rows,
                                    f"{config.catalog}.{config.namespace}: {details['pending_experiments']} pending experiments")],
-                                 tables.PROCESSING_METADATA.schema)
-    meta_result = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True)
+                                 tables.PROCESSING_METADATA.schema).coalesce(1)
+    meta_result = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True,
+                              rows=1)
     summary = RunSummary(
         job=JOB, run_id=config.run_id, batch_id=batch.batch_id,
         status="succeeded" if any(rows.values()) else "no_changes", started_at=started_at,
