@@ -12,13 +12,20 @@ const ML_TABLES = ['ml_iteration_features', 'ml_run_summary'];
 const MINUTES = 60_000;
 
 describe('feature processing state machine, executed locally', () => {
-  it('runs job 1 then job 2: rows land in all 11 tables and the summary event goes out', async () => {
-    // Prepare
-    const { pipeline, rawPrefix } = isolatedPipeline();
+  it('runs job 1 then job 2: rows land in all 11 tables and the summary event goes out; a second trigger waits its turn, then finds nothing new', async () => {
+    // Prepare: one deployment, two triggers at once (the second one 300 ms later).
+    const { pipeline, rawPrefix } = isolatedPipeline({
+      context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
+      // Up to 50 x 6 s = 5 minutes of waiting for the first execution, ample on a loaded CI machine.
+      retryOverridesMs: { AcquireRunSlot: 6000 },
+    });
     uploadRecords(rawPrefix, 6);
 
     // Act
-    const run = await execute(pipeline, {}, 'e2e-happy');
+    const [run, second] = await Promise.all([
+      execute(pipeline, {}, 'e2e-happy'),
+      new Promise((resolve) => setTimeout(resolve, 300)).then(() => execute(pipeline, { skipMlFeatures: true }, 'e2e-second')),
+    ]);
 
     // Assess
     expect(run.error).toBeUndefined();
@@ -39,7 +46,15 @@ describe('feature processing state machine, executed locally', () => {
     expect(sync.tables.map((t) => [t.table, t.complete])).toEqual([['ml_iteration_features', true], ['ml_run_summary', true]]);
     for (const table of sync.tables) expect(table.copied.objects, table.table).toBeGreaterThanOrEqual(3);
     expect(pipeline.bus.events.some((e) => e['detail-type'] === 'R2 Sync Completed')).toBe(true);
-  }, 12 * MINUTES);
+
+    // The second execution held back until the first had ended, then found every file done.
+    expect(second.error).toBeUndefined();
+    const firstDone = run.events.find((e) => e.type === 'ExecutionSucceeded')!.timestamp;
+    expect(entered(second, 'SubmitFeatureJob')[0].timestamp).toBeGreaterThanOrEqual(firstDone);
+    expect(second.events.some((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'AcquireRunSlot')).toBe(true);
+    expect(second.output?.features.outcome).toMatchObject({ status: 'no_changes', newRows: { processing_metadata: 1 } });
+    expect(Object.keys(second.output?.features.outcome.newRows)).toEqual(['processing_metadata']);
+  }, 15 * MINUTES);
 
   it('fails fast on invalid input, naming the fields, before any job is submitted', async () => {
     const { pipeline } = isolatedPipeline();
@@ -54,10 +69,11 @@ describe('feature processing state machine, executed locally', () => {
   }, 2 * MINUTES);
 
   it('retries a failing Spark job as the policy says, then takes the alert path', async () => {
-    // Prepare: job 1 dies right after its first table commit, on every attempt; 1 retry.
+    // Prepare: a deployment whose Spark conf drops Iceberg's SQL extensions, so job 1 fails at
+    // its session check, on every attempt (a failure that costs no table work); 1 retry.
     const { pipeline, rawPrefix } = isolatedPipeline({
       context: { jobs: { features: { retries: 1, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 900, slaSeconds: 900 } } },
-      settings: { sparkConf: { 'spark.qp.test.exitAfterTable': 'molecules' } },
+      settings: { sparkConf: { 'spark.sql.extensions': '' } },
       retryOverridesMs: { FeatureJob: 0 },
     });
     uploadRecords(rawPrefix, 2);
@@ -65,6 +81,8 @@ describe('feature processing state machine, executed locally', () => {
     const run = await execute(pipeline, { skipMlFeatures: true }, 'e2e-failing');
 
     expect(run.error?.name).toBe(ERROR_NAMES.jobFailed);
+    // The cause quotes the driver's traceback, which names the missing setting.
+    expect(run.error?.message).toMatch(/MissingIcebergExtensions: spark\.sql\.extensions must include/);
     expect(entered(run, 'SubmitFeatureJob')).toHaveLength(2); // first attempt + 1 retry
     expect(run.events.filter((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'FeatureJob')).toHaveLength(1);
     expect(entered(run, 'PipelineFailed')).toHaveLength(1);
@@ -87,27 +105,4 @@ describe('feature processing state machine, executed locally', () => {
     const jobId = exitedOutput(run, 'SubmitFeatureJob')[0].job.jobId;
     await expect.poll(() => driverState(jobId), { timeout: 60_000, interval: 2000 }).toBe('KILLED');
   }, 5 * MINUTES);
-
-  it('lets two concurrent triggers take turns: the second waits, then finds nothing new', async () => {
-    const { pipeline, rawPrefix } = isolatedPipeline({
-      context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
-      // Up to 50 x 6 s = 5 minutes of waiting for the first execution, ample on a loaded CI machine.
-      retryOverridesMs: { AcquireRunSlot: 6000 },
-    });
-    uploadRecords(rawPrefix, 3);
-
-    const [first, second] = await Promise.all([
-      execute(pipeline, { skipMlFeatures: true }, 'e2e-first'),
-      new Promise((resolve) => setTimeout(resolve, 300)).then(() => execute(pipeline, { skipMlFeatures: true }, 'e2e-second')),
-    ]);
-
-    expect(first.error).toBeUndefined();
-    expect(second.error).toBeUndefined();
-    const firstDone = first.events.find((e) => e.type === 'ExecutionSucceeded')!.timestamp;
-    const secondSubmit = entered(second, 'SubmitFeatureJob')[0].timestamp;
-    expect(secondSubmit).toBeGreaterThanOrEqual(firstDone);
-    expect(second.events.some((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'AcquireRunSlot')).toBe(true);
-    expect(first.output?.features.outcome.status).toBe('succeeded');
-    expect(second.output?.features.outcome.status).toBe('no_changes');
-  }, 12 * MINUTES);
 });
