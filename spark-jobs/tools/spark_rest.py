@@ -40,7 +40,10 @@ class SparkRestClient:
             return json.load(response)
 
     def submit(self, entry_point: str, args: list[str], py_files: str, conf: dict[str, str] | None = None,
-               app_name: str = "quantum-pipeline-test") -> str:
+               app_name: str = "quantum-pipeline-test", driver_master: str | None = None) -> str:
+        """Launch a driver on the cluster. `driver_master` (e.g. local[2]) makes that driver run its
+        tasks in its own JVM instead of asking the cluster for an executor: for tests about the
+        driver process itself (its crash or its kill), where the executor is only start-up cost."""
         properties = {
             "spark.master": self.master_url, "spark.app.name": app_name, "spark.submit.deployMode": "cluster",
             "spark.driver.memory": "1g", "spark.executor.memory": "1536m", "spark.driver.supervise": "false",
@@ -54,7 +57,7 @@ class SparkRestClient:
         body = {
             "action": "CreateSubmissionRequest", "clientSparkVersion": self.spark_version,
             "appResource": entry_point, "mainClass": "org.apache.spark.deploy.SparkSubmit",
-            "appArgs": ["--master", self.master_url, "--deploy-mode", "client", *conf_args,
+            "appArgs": ["--master", driver_master or self.master_url, "--deploy-mode", "client", *conf_args,
                         "--py-files", py_files, entry_point, *args],
             "environmentVariables": {"PYSPARK_PYTHON": self.python, "SPARK_LOCAL_IP": "127.0.0.1"},
             "sparkProperties": properties,
@@ -70,7 +73,7 @@ class SparkRestClient:
     def kill(self, submission_id: str) -> dict:
         return self._call("POST", f"/v1/submissions/kill/{submission_id}")
 
-    def wait(self, submission_id: str, timeout_s: float = 900, poll_s: float = 2) -> DriverResult:
+    def wait(self, submission_id: str, timeout_s: float = 900, poll_s: float = 0.5) -> DriverResult:
         deadline = time.monotonic() + timeout_s
         state = self.state(submission_id)
         while state not in FINAL_STATES:

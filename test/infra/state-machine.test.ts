@@ -93,7 +93,8 @@ describe('feature processing state machine', () => {
   it('refuses a poll interval whose worst case would exceed the history budget, naming it', () => {
     const policy = { retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 };
 
-    expect(worstCaseEvents(policy, 60)).toBeLessThan(5000);
+    // Counted by hand: 4 attempts x (121 polls (7,200 s / 60 s, plus the last) x 9 events + 24 around the loop).
+    expect(worstCaseEvents(policy, 60)).toBe(4452);
     expect(() => synth({ pollIntervalSeconds: 5 })).toThrow(/pollIntervalSeconds=5 lets one execution spend up to \d+ history events/);
   });
 });

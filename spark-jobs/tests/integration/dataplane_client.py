@@ -69,9 +69,13 @@ class Plane:
             args += ["--raw-uri", f"s3a://raw-results/{self.raw_prefix}"]
         return args
 
-    def submit(self, job: str, run_id: str, conf: dict[str, str] | None = None, extra_args: list[str] = ()) -> str:
+    def submit(self, job: str, run_id: str, conf: dict[str, str] | None = None, extra_args: list[str] = (),
+               tasks_in_driver: bool = False) -> str:
+        """A driver on the cluster; with `tasks_in_driver` it runs its tasks itself (local[2]):
+        for the tests of a driver's crash or kill, which need the driver process, not an executor."""
         return self.rest.submit(str(self.dist / f"{job}.py"), self.job_args(job, run_id, extra_args),
-                                str(self.dist / "quantum_pipeline.zip"), conf, app_name=f"it-{job}-{run_id}")
+                                str(self.dist / "quantum_pipeline.zip"), conf, app_name=f"it-{job}-{run_id}",
+                                driver_master="local[2]" if tasks_in_driver else None)
 
     def run_here(self, spark, job: str, extra_args: list[str] = ()) -> dict:
         """The job's run() in this process; its summary as the JSON the cluster would publish."""
@@ -85,9 +89,10 @@ class Plane:
             summary = ml_job.run(spark, parse_ml_args(args))
         return json.loads(summary.to_json())
 
-    def run(self, job: str, conf: dict[str, str] | None = None, extra_args: list[str] = ()) -> JobRun:
+    def run(self, job: str, conf: dict[str, str] | None = None, extra_args: list[str] = (),
+            tasks_in_driver: bool = False) -> JobRun:
         run_id = f"{job[:2]}-{uuid.uuid4().hex[:8]}"
-        driver = self.rest.wait(self.submit(job, run_id, conf, extra_args))
+        driver = self.rest.wait(self.submit(job, run_id, conf, extra_args, tasks_in_driver))
         return JobRun(driver, self.read_summary(job, run_id))
 
     def read_summary(self, job: str, run_id: str) -> dict | None:
