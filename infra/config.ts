@@ -69,11 +69,16 @@ export const AppConfig = z.object({
   spark: ctx(z.object({
     driverCores: z.number().int().positive().default(1),
     driverMemory: memory.default('1g'),
-    executorCores: z.number().int().positive().default(1),
+    /**
+     * @default 1 on aws (SPEC section 4); 3 on local: one executor on the local worker's three
+     * free slots. Three one-core executor JVMs starting at once on a 2-core machine hold a small
+     * run's driver back by about 5 s.
+     */
+    executorCores: z.number().int().positive().optional(),
     executorMemory: memory.default('1536m'),
     shufflePartitions: z.number().int().positive().default(8),
     extraConf: z.record(z.string(), z.string()).default({}),
-  }).strict()).default({ driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m', shufflePartitions: 8, extraConf: {} }),
+  }).strict()).default({ driverCores: 1, driverMemory: '1g', executorMemory: '1536m', shufflePartitions: 8, extraConf: {} }),
   catalog: ctx(z.object({
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('quantum_catalog'),
     namespace: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('quantum_features'),

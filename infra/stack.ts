@@ -27,6 +27,8 @@ export interface QuantumPipelineStackProps extends StackProps {
 /** Fixed bucket names of the local profile: the local data plane and compose create these. */
 const LOCAL_BUCKETS = { rawResults: 'raw-results', features: 'features', artifacts: 'artifacts' } as const;
 /** mini-VQE's molecule files, relative to its folder (localstack/mini-vqe, or /app in its image). Only the cpu lane has one. */
+/** One executor on the local worker's free slots (it offers 4; the driver takes 1). */
+const LOCAL_EXECUTOR_CORES = 3;
 const LOCAL_MOLECULES = { gpu1: 'molecules/gpu1.json', gpu2: 'molecules/gpu2.json', cpu: 'molecules/cpu.json' } as const;
 
 export class QuantumPipelineStack extends Stack {
@@ -65,7 +67,7 @@ export class QuantumPipelineStack extends Stack {
       sparkConf,
       resources: {
         driverCores: config.spark.driverCores, driverMemory: config.spark.driverMemory,
-        executorCores: config.spark.executorCores, executorMemory: config.spark.executorMemory,
+        executorCores: config.spark.executorCores ?? (local ? LOCAL_EXECUTOR_CORES : 1), executorMemory: config.spark.executorMemory,
       },
       extraSubmitArgs: [],
       jobTimeoutSeconds: { features: config.jobs.features.timeoutSeconds, 'ml-features': config.jobs.mlFeatures.timeoutSeconds },

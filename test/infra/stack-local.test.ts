@@ -39,4 +39,12 @@ describe('local profile', () => {
     expect(settings.rawUri).toBe('s3a://raw-results/experiments');
     expect(settings.summaryUri).toBe('s3a://features/pipeline-runs');
   });
+
+  it('runs one three-core executor on the local worker unless the config names another shape', () => {
+    const settingsOf = (context: Record<string, unknown>) =>
+      PipelineSettings.parse(JSON.parse(environmentOf(synth({ profile: 'local', ...context }), 'submit-job').PIPELINE_SETTINGS));
+
+    expect(settingsOf({}).resources).toEqual({ driverCores: 1, driverMemory: '1g', executorCores: 3, executorMemory: '1536m' });
+    expect(settingsOf({ spark: { executorCores: 1 } }).resources.executorCores).toBe(1);
+  });
 });
