@@ -2,7 +2,8 @@
 import pytest
 
 from quantum_pipeline.iceberg_io import (NO_CHANGES, MissingIcebergExtensions, TableRef, append_once,
-                                         check_iceberg_session, ddl, ensure_tables, version_tag)
+                                         check_iceberg_session, current_snapshot, ddl, ensure_tables,
+                                         snapshot_history, version_tag)
 from quantum_pipeline.tables import TableSpec, S, L
 
 SPEC = TableSpec("events", (("id", L, False), ("label", S, True)), ("id",), ())
@@ -72,6 +73,31 @@ def test_extra_snapshot_properties_are_recorded(spark, table):
     summary = spark.sql(f"SELECT summary FROM {table}.snapshots").first().summary
 
     assert summary["qp.batch-id"] == "batch-1" and summary["qp.source"] == "unit"
+
+
+def test_snapshot_history_walks_from_the_current_snapshot_back_through_its_parents(spark, table):
+    first = append_once(spark, table, rows(spark, 1, 2), "batch-1", extra_properties={"qp.note": "one"})
+    second = append_once(spark, table, rows(spark, 3), "batch-2", rows=1)
+
+    history = list(snapshot_history(spark, table, ("qp.note",)))
+
+    assert [s.snapshot_id for s in history] == [second.snapshot_id, first.snapshot_id]
+    assert [s.parent_id for s in history] == [first.snapshot_id, None]
+    assert [s.batch_id for s in history] == ["batch-2", "batch-1"]
+    assert [s.properties["added-records"] for s in history] == ["1", "2"]
+    assert [s.properties["qp.note"] for s in history] == [None, "one"]
+    assert history[0].timestamp_ms >= history[1].timestamp_ms
+    assert current_snapshot(spark, table, ("qp.note",)) == history[0]
+
+
+def test_a_table_without_snapshots_has_no_current_one(spark, table):
+    assert current_snapshot(spark, table) is None and list(snapshot_history(spark, table)) == []
+
+
+def test_a_known_row_count_of_zero_writes_nothing(spark, table):
+    result = append_once(spark, table, rows(spark), "batch-1", rows=0)
+
+    assert result.tag == NO_CHANGES and current_snapshot(spark, table) is None
 
 
 def test_version_tag_drops_dashes():

@@ -101,3 +101,16 @@ def test_listing_a_local_folder_uses_a_size_and_mtime_token(spark, tmp_path):
 
 def test_listing_a_missing_root_is_empty(spark, tmp_path):
     assert list_raw_objects(spark, f"file://{tmp_path}/nothing-here") == []
+
+
+def test_the_listing_digest_depends_on_keys_and_etags_not_on_order():
+    from quantum_pipeline.ledger import listing_digest
+
+    a = describe_object("s3a://raw/experiments/t/a.json", '"e1"', 10, "s3a://raw/experiments")
+    b = describe_object("s3a://raw/experiments/t/b.json", '"e2"', 20, "s3a://raw/experiments")
+    b_changed = describe_object("s3a://raw/experiments/t/b.json", '"e3"', 20, "s3a://raw/experiments")
+
+    assert listing_digest([a, b]) == listing_digest([b, a])
+    assert listing_digest([a, b]) != listing_digest([a, b_changed])
+    assert listing_digest([a, b]) != listing_digest([a])
+    assert len(listing_digest([])) == 64
