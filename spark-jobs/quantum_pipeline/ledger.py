@@ -30,8 +30,8 @@ from .raw_io import FileOutcome, RawObject
 log = logging.getLogger(__name__)
 
 LISTING_PROPERTY = "qp.listing-sha256"
-# Commits of one batch follow its plan; their timestamps come from the drivers' clocks, which
-# this much skew between two runs cannot fool.
+# A batch's ledger commit comes after its plan, but the two timestamps may come from two drivers'
+# clocks (a resumed batch): the walk back through the ledger looks this far before the plan.
 CLOCK_SKEW_MS = 3_600_000
 
 
