@@ -56,7 +56,7 @@ export const ValidateInputEvent = z.object({
 });
 /** Result of validate-input: what the rest of the execution reads at $.run. */
 export const RunContext = z.object({
-  /** The Spark jobs' --run-id: the execution name (letters, digits, - and _ only). */
+  /** The Spark jobs' --run-id: the execution name (a letter or digit, then letters, digits, `.`, `_`, `:` or `-`; 128 at most). */
   runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
   options: PipelineInput,
   skipMlFeatures: z.boolean(),
