@@ -154,7 +154,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         details = {"pending_experiments": len(pending.experiments), "dropped_incomplete_rows": dropped,
                    "full_refresh": config.full_refresh,
                    "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
-                   "batches_read": len(pending.batches), "source_unchanged": False}
+                   "batches_read": len(pending.batches), "source_unchanged": unchanged}
 
     names = [spec.name for spec in tables.ML_TABLES]
     tags = {n: results[n].tag if n in results else NO_CHANGES for n in names}
