@@ -12,12 +12,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { s3ClientFor } from '../lambdas/shared/sync/clients';
-import type { Side } from '../lambdas/shared/sync/listing';
-import { runPool } from '../lambdas/shared/sync/pool';
-import { syncPrefix } from '../lambdas/shared/sync/sync';
-import { MIB } from '../lambdas/shared/sync/transfer';
-import { localEndpoints, removeAll } from '../test/sync/support';
+import { s3ClientFor } from '../lambdas/r2-sync/engine/clients';
+import type { Side } from '../lambdas/r2-sync/engine/listing';
+import { runPool } from '../lambdas/core/pool';
+import { syncPrefix } from '../lambdas/r2-sync/engine/sync';
+import { MIB } from '../lambdas/r2-sync/engine/transfer';
+import { localEndpoints, removeAll } from '../test/r2-sync/support';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);

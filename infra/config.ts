@@ -3,8 +3,8 @@
  * CDK context (cdk.json and `-c key=value`) and passes it down; constructs never read context.
  */
 import { z } from 'zod';
-import { ML_TABLES } from '../lambdas/shared/sync/contracts';
-import { describeIssues } from '../lambdas/shared/validation';
+import { ML_TABLES } from '../lambdas/r2-sync/contract';
+import { describeIssues } from '../lambdas/core/validation';
 
 /** `-c key=value` arrives as a string: JSON for objects, and the words true/false/numbers. */
 function fromContext(value: unknown): unknown {

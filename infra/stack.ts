@@ -6,17 +6,17 @@
  */
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { PipelineSettings } from '../lambdas/shared/contracts';
+import type { PipelineSettings } from '../lambdas/feature-pipeline/contract';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { type AppConfig, batchEnabled, r2Target } from './config';
-import { PipelineAlerts } from './constructs/alerts';
-import { FeaturePipeline } from './constructs/feature-pipeline';
-import { SparkCompute } from './constructs/spark-compute';
-import { SparkJobFunctions } from './constructs/spark-job-functions';
-import { PipelineBuckets } from './constructs/storage';
-import { R2Sync } from './constructs/r2-sync';
-import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './constructs/triggers';
-import { VqeBatch } from './constructs/vqe-batch';
+import { PipelineAlerts } from './platform/alerts';
+import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
+import { SparkCompute } from './feature-pipeline/spark-compute';
+import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
+import { PipelineBuckets } from './platform/storage';
+import { R2Sync } from './r2-sync/r2-sync';
+import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
+import { VqeBatch } from './vqe-batch/vqe-batch';
 
 export interface QuantumPipelineStackProps extends StackProps {
   readonly config: Readonly<AppConfig>;

@@ -61,7 +61,7 @@ coverage() { printf '%s\n' --coverage.enabled --coverage.provider=v8 --coverage.
   --coverage.reportsDirectory="$reports/coverage-$1"; }
 # The CDK suites share no state between files, so they run in one module context (--no-isolate:
 # 24 s instead of 48 s here, measured); the other unit suites keep vitest's default isolation
-# (without it, test/sync/clients.test.ts fails its signing test: it depends on a fresh module).
+# (without it, test/r2-sync/clients.test.ts fails its signing test: it depends on a fresh module).
 mapfile -t infra_coverage < <(coverage vitest-infra)
 run_suite "vitest: CDK (infra)" vitest run test/infra --no-isolate \
   --reporter=default --reporter=junit --outputFile.junit="$reports/vitest-infra.xml" "${infra_coverage[@]}"

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { loadConfig } from '../config';
-import { buildApp } from '../app';
+import { buildApp } from '../assemble';
 
 const app = new App();
 buildApp(app, loadConfig(app.node.getAllContext()), join(__dirname, '..', '..', 'dist', 'spark-jobs'));

@@ -9,9 +9,9 @@
  */
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { describeProgress } from '../../lambdas/shared/batch/progress';
-import { RunStateStore } from '../../lambdas/shared/batch/state-store';
-import { readBatchProgress } from '../../lambdas/steps/batch-summary';
+import { describeProgress } from '../../lambdas/vqe-batch/progress';
+import { RunStateStore } from '../../lambdas/vqe-batch/state-store';
+import { readBatchProgress } from '../../lambdas/vqe-batch/steps/summary';
 import { exitWith } from './cli';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 

@@ -1,8 +1,8 @@
 /** What the local run commands share: arguments, where their records go, and the R2 sync summary. */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobOutcome } from '../../lambdas/shared/contracts';
-import type { TableProgress } from '../../lambdas/shared/sync/contracts';
+import type { JobOutcome } from '../../lambdas/feature-pipeline/contract';
+import type { TableProgress } from '../../lambdas/r2-sync/contract';
 import type { LocalPipeline } from './local-pipeline';
 import { errorCause, errorName, type LocalExecution } from './local-host';
 import type { LocalEventBridge } from './local-events';

@@ -5,24 +5,24 @@
  * EventBridge rules for alerts.
  */
 import { App } from 'aws-cdk-lib';
-import { buildApp } from '../../infra/app';
+import { buildApp } from '../../infra/assemble';
 import { loadConfig } from '../../infra/config';
-import { HANDLER_NAMES, type HandlerName } from '../../infra/constructs/spark-job-functions';
+import { HANDLER_NAMES, type HandlerName } from '../../infra/feature-pipeline/spark-job-functions';
 import type { QuantumPipelineStack } from '../../infra/stack';
-import { ENV, PipelineSettings } from '../../lambdas/shared/contracts';
-import { backendFromEnv, type Environment, readSettings, s3ClientFromEnv } from '../../lambdas/shared/env';
-import { createAcquireRunSlot } from '../../lambdas/steps/acquire-run-slot';
-import { createCancelJob } from '../../lambdas/steps/cancel-job';
-import { createJobStatus } from '../../lambdas/steps/job-status';
-import { createReadSummary } from '../../lambdas/steps/read-summary';
-import { createSubmitJob } from '../../lambdas/steps/submit-job';
-import { validateInput } from '../../lambdas/steps/validate-input';
-import { Logger } from '../../lambdas/shared/logger';
+import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
+import { backendFromEnv, type Environment, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
+import { createAcquireRunSlot } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
+import { createCancelJob } from '../../lambdas/feature-pipeline/steps/cancel-job';
+import { createJobStatus } from '../../lambdas/feature-pipeline/steps/job-status';
+import { createReadSummary } from '../../lambdas/feature-pipeline/steps/read-summary';
+import { createSubmitJob } from '../../lambdas/feature-pipeline/steps/submit-job';
+import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
+import { Logger } from '../../lambdas/core/logger';
 import { allStates, type AslDefinition, type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
 import { hostBusBindings, LocalEventBridge } from './local-events';
 import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
-import type { StaticCredentials } from '../../lambdas/shared/sync/clients';
-import type { SyncSettings } from '../../lambdas/shared/sync/contracts';
+import type { StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
+import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 import { type LambdaHandler, type LocalExecution, LocalStateMachineHost } from './local-host';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
 

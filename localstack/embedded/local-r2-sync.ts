@@ -7,12 +7,12 @@
 import type { CfnTemplate } from './definition';
 import { functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
 import type { QuantumPipelineStack } from '../../infra/stack';
-import { Logger } from '../../lambdas/shared/logger';
-import { s3ClientFor, type StaticCredentials } from '../../lambdas/shared/sync/clients';
-import { SyncSettings } from '../../lambdas/shared/sync/contracts';
-import { readSyncSettings } from '../../lambdas/shared/sync/env';
-import { createSyncHealthCheck } from '../../lambdas/steps/sync-health-check';
-import { createSyncTable } from '../../lambdas/steps/sync-table';
+import { Logger } from '../../lambdas/core/logger';
+import { s3ClientFor, type StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
+import { SyncSettings } from '../../lambdas/r2-sync/contract';
+import { readSyncSettings } from '../../lambdas/r2-sync/settings';
+import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check';
+import { createSyncTable } from '../../lambdas/r2-sync/steps/sync-table';
 import { hostBusBindings, type LocalEventBridge } from './local-events';
 import { type LocalExecution, LocalStateMachineHost } from './local-host';
 

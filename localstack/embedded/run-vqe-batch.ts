@@ -7,9 +7,9 @@
  * end too (and the R2 sync that pipeline starts). The batch output, or error, as JSON on stdout;
  * exit code 0 only when everything it started succeeded.
  */
-import { describeProgress } from '../../lambdas/shared/batch/progress';
-import { compactTime } from '../../lambdas/steps/batch-plan';
-import { type BatchSummary, readBatchProgress } from '../../lambdas/steps/batch-summary';
+import { describeProgress } from '../../lambdas/vqe-batch/progress';
+import { compactTime } from '../../lambdas/vqe-batch/steps/plan';
+import { type BatchSummary, readBatchProgress } from '../../lambdas/vqe-batch/steps/summary';
 import { describeJobs, exitWith, finish, parseArgs, reportTriggeredSyncs, runRecords, runToEnd, writeErr } from './cli';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 

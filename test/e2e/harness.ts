@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline, type LocalPipelineOptions } from '../../localstack/embedded/local-pipeline';
 import type { ExecutionEvent, LocalStateMachineHost } from '../../localstack/embedded/local-host';
-import type { SyncSettings } from '../../lambdas/shared/sync/contracts';
+import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 
 const REPO = join(__dirname, '..', '..');
 

@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ERROR_NAMES } from '../../lambdas/shared/errors';
-import type { SyncSettings, TableProgress } from '../../lambdas/shared/sync/contracts';
+import { ERROR_NAMES } from '../../lambdas/core/errors';
+import type { SyncSettings, TableProgress } from '../../lambdas/r2-sync/contract';
 import { createLocalPipeline, dataplaneFromEnv } from '../../localstack/embedded/local-pipeline';
-import { contents, localEndpoints, putAll, removeAll, sides } from '../sync/support';
+import { contents, localEndpoints, putAll, removeAll, sides } from '../r2-sync/support';
 import { entered, execute } from './harness';
 
 const id = randomBytes(4).toString('hex');

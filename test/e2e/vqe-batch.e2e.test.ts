@@ -7,15 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ERROR_NAMES } from '../../lambdas/shared/errors';
-import type { Launcher, RunHandle } from '../../lambdas/shared/batch/launcher';
+import { ERROR_NAMES } from '../../lambdas/core/errors';
+import type { Launcher, RunHandle } from '../../lambdas/vqe-batch/launcher';
 import { miniVqeProcessLauncher } from '../../localstack/embedded/local-vqe-batch';
-import type { BatchProgress } from '../../lambdas/shared/batch/contracts';
-import { tierRuns } from '../../lambdas/shared/batch/plan';
-import { readBatchProgress } from '../../lambdas/steps/batch-summary';
+import type { BatchProgress } from '../../lambdas/vqe-batch/contract';
+import { tierRuns } from '../../lambdas/vqe-batch/plan';
+import { readBatchProgress } from '../../lambdas/vqe-batch/steps/summary';
 import { logicalIdOf } from '../../localstack/embedded/definition';
 import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline } from '../../localstack/embedded/local-pipeline';
-import { removeAll } from '../sync/support';
+import { removeAll } from '../r2-sync/support';
 import { entered, execute } from './harness';
 
 const id = randomBytes(4).toString('hex');

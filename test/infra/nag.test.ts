@@ -2,7 +2,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app';
+import { buildApp } from '../../infra/assemble';
 import { loadConfig } from '../../infra/config';
 import { fakeSparkArtifacts } from './support';
 

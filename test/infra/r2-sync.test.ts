@@ -6,9 +6,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../infra/config';
-import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/shared/contracts';
-import { R2Sync, type R2SyncProps } from '../../infra/constructs/r2-sync';
-import { R2SyncTriggers } from '../../infra/constructs/triggers';
+import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
+import { R2Sync, type R2SyncProps } from '../../infra/r2-sync/r2-sync';
+import { R2SyncTriggers } from '../../infra/platform/triggers';
 import { resolveDefinition, resolveValue } from '../../localstack/embedded/definition';
 import { type Synthesized, synth } from './support';
 

@@ -1,7 +1,7 @@
 /** The aws profile: every property that matters, asserted on a fresh stack per test. */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { PipelineSettings } from '../../lambdas/shared/contracts';
+import { PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { environmentOf, synth } from './support';
 
 describe('aws profile: storage', () => {
@@ -75,7 +75,7 @@ describe('aws profile: Spark compute', () => {
   });
 
   it('refuses to deploy without the packaged jobs', async () => {
-    const { SparkCompute } = await import('../../infra/constructs/spark-compute');
+    const { SparkCompute } = await import('../../infra/feature-pipeline/spark-compute');
     const { Stack } = await import('aws-cdk-lib');
     const { Bucket } = await import('aws-cdk-lib/aws-s3');
     const stack = new Stack();

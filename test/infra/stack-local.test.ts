@@ -1,6 +1,6 @@
 /** The local profile: the same pipeline on a standalone Spark master and an S3-compatible store. */
 import { describe, expect, it } from 'vitest';
-import { PipelineSettings } from '../../lambdas/shared/contracts';
+import { PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { environmentOf, synth } from './support';
 
 describe('local profile', () => {

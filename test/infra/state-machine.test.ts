@@ -1,7 +1,7 @@
 /** The synthesized feature-processing definition: states, retries, catches and their parameters. */
 import { describe, expect, it } from 'vitest';
 import { allStates, type AslState } from '../../localstack/embedded/definition';
-import { worstCaseEvents } from '../../infra/constructs/feature-pipeline';
+import { worstCaseEvents } from '../../infra/feature-pipeline/feature-pipeline';
 import { definitionOf, synth } from './support';
 
 function states(context: Record<string, unknown> = {}): Record<string, AslState> {

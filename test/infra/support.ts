@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp } from '../../infra/app';
+import { buildApp } from '../../infra/assemble';
 import { loadConfig } from '../../infra/config';
 import type { QuantumPipelineStack } from '../../infra/stack';
 import { type AslDefinition, type CfnTemplate, resolveDefinition, resolveValue } from '../../localstack/embedded/definition';

@@ -3,11 +3,11 @@ import { Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { PipelineAlerts } from '../../infra/constructs/alerts';
-import { FeaturePipeline } from '../../infra/constructs/feature-pipeline';
-import { SparkJobFunctions } from '../../infra/constructs/spark-job-functions';
-import { PipelineBuckets } from '../../infra/constructs/storage';
-import { PipelineSchedule } from '../../infra/constructs/triggers';
+import { PipelineAlerts } from '../../infra/platform/alerts';
+import { FeaturePipeline } from '../../infra/feature-pipeline/feature-pipeline';
+import { SparkJobFunctions } from '../../infra/feature-pipeline/spark-job-functions';
+import { PipelineBuckets } from '../../infra/platform/storage';
+import { PipelineSchedule } from '../../infra/platform/triggers';
 import { loadConfig } from '../../infra/config';
 
 const policy = { retries: 1, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 600, slaSeconds: 600 };

@@ -3,10 +3,10 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app';
+import { buildApp } from '../../infra/assemble';
 import { batchEnabled, ConfigError, loadConfig } from '../../infra/config';
-import { VqeBatch, type VqeBatchProps } from '../../infra/constructs/vqe-batch';
-import { BatchSettings } from '../../lambdas/shared/batch/contracts';
+import { VqeBatch, type VqeBatchProps } from '../../infra/vqe-batch/vqe-batch';
+import { BatchSettings } from '../../lambdas/vqe-batch/contract';
 import { type AslState, resolveDefinition, resolveValue } from '../../localstack/embedded/definition';
 import { fakeSparkArtifacts, type Synthesized, synth } from './support';
 

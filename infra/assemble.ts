@@ -1,0 +1,22 @@
+/** Assembles the stack and its compliance checks; shared by bin/app.ts, the tests and the local runner. */
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { AppConfig } from './config';
+import { acknowledgeNagFindings } from './common/nag';
+import { QuantumPipelineStack } from './stack';
+
+export interface BuildOptions {
+  /** Run cdk-nag on synth. @default true */
+  readonly nag?: boolean;
+}
+
+export function buildApp(app: App, config: Readonly<AppConfig>, sparkArtifactsDir: string | undefined, options: BuildOptions = {}): QuantumPipelineStack {
+  const stack = new QuantumPipelineStack(app, config.stackName, {
+    config,
+    sparkArtifactsDir: config.profile === 'aws' ? sparkArtifactsDir : undefined,
+    description: `Quantum feature pipeline (${config.profile} profile)`,
+  });
+  acknowledgeNagFindings(stack);
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}

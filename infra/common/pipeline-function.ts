@@ -1,0 +1,56 @@
+/**
+ * One Lambda of the project, built the same way everywhere: an esbuild bundle of a handler in
+ * lambdas/<state machine>/handlers, Node 24 on ARM, X-Ray on, a log group and a role of its own (the role may
+ * write to that log group only, instead of the managed AWSLambdaBasicExecutionRole).
+ */
+import { join } from 'node:path';
+import type { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+const REPO_ROOT = join(__dirname, '..', '..');
+
+export interface PipelineFunctionOptions {
+  /** The handler file, from the repository root, written out in full so that grep finds it (`lambdas/r2-sync/handlers/sync-table.ts`). */
+  readonly handler: string;
+  readonly timeout: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  readonly environment: Record<string, string>;
+  /** @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The function of `options.handler`, with ids `<id>`, `<id>Role`, `<id>Logs` in `scope`. */
+export function pipelineFunction(scope: Construct, id: string, options: PipelineFunctionOptions): nodejs.NodejsFunction {
+  const name = options.handler.replace(/^lambdas\//, '').replace(/\/handlers\//, '/').replace(/\.ts$/, '');
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: options.logRetention ?? logs.RetentionDays.ONE_MONTH });
+  const role = new iam.Role(scope, `${id}Role`, {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: `quantum pipeline Lambda ${name}`,
+  });
+  logGroup.grantWrite(role);
+  return new nodejs.NodejsFunction(scope, id, {
+    role,
+    entry: join(REPO_ROOT, options.handler),
+    handler: 'handler',
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: options.memorySize ?? 256,
+    timeout: options.timeout,
+    environment: { ...options.environment, LOG_LEVEL: 'INFO' },
+    logGroup,
+    tracing: lambda.Tracing.ACTIVE,
+    description: `quantum pipeline: ${name}`,
+    bundling: {
+      minify: true,
+      sourceMap: true,
+      keepNames: true, // Step Functions matches Retry/Catch on error class names
+      target: 'node24',
+      externalModules: ['@aws-sdk/*'],
+    },
+  });
+}

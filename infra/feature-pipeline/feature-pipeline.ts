@@ -1,0 +1,200 @@
+/**
+ * The "feature processing" state machine: validate input -> take the run slot -> job 1 (submit,
+ * poll, read summary) -> job 2 (same) -> put the "ML Features Updated" event.
+ *
+ * State names are a contract: the embedded local runner and the tests address states by name.
+ * Each job phase is a one-branch Parallel so that its Retry re-runs the whole submit + poll
+ * (SPEC section 4 retries); inside the branch a failed poll cancels the job before failing.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE, type SparkJobKind } from '../../lambdas/feature-pipeline/contract';
+import { ERROR_NAMES } from '../../lambdas/core/errors';
+import type { JobPolicy } from '../config';
+import type { HandlerName } from './spark-job-functions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+
+/** Step Functions' hard limit is 25,000 events per execution; keep a margin for the rest. */
+export const HISTORY_EVENT_BUDGET = 20_000;
+/** Events one poll spends: Wait (entered, exited) + Lambda task (entered, scheduled, started, succeeded, exited) + Choice (entered, exited). */
+const EVENTS_PER_POLL = 9;
+/** Events of one attempt outside the poll loop: Parallel, Pass, submit, read summary, their enter/exit. */
+const EVENTS_PER_ATTEMPT = 24;
+
+export interface FeaturePipelineProps {
+  readonly stateMachineName: string;
+  readonly functions: Readonly<Record<HandlerName, lambda.IFunction>>;
+  readonly featuresJob: JobPolicy;
+  readonly mlFeaturesJob: JobPolicy;
+  /** @default 60 */
+  readonly pollIntervalSeconds?: number;
+  /** How a second execution waits for the running one. @default 300 s, x1.5, 12 attempts */
+  readonly runSlotRetry?: { readonly intervalSeconds: number; readonly backoffRate: number; readonly maxAttempts: number };
+  /** @default the account's default bus */
+  readonly eventBus?: events.IEventBus;
+  /** @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Worst-case history events of a job phase: every attempt polling until its timeout. */
+export function worstCaseEvents(policy: JobPolicy, pollIntervalSeconds: number): number {
+  const polls = Math.ceil(policy.timeoutSeconds / pollIntervalSeconds) + 1;
+  return (policy.retries + 1) * (polls * EVENTS_PER_POLL + EVENTS_PER_ATTEMPT);
+}
+
+/** Worst-case seconds of a job phase: every attempt times out, every retry waits its longest. */
+export function worstCaseSeconds(policy: JobPolicy, pollIntervalSeconds: number): number {
+  let delays = 0;
+  for (let i = 0; i < policy.retries; i += 1) {
+    delays += Math.min(policy.retryIntervalSeconds * policy.backoffRate ** i, policy.maxRetryDelaySeconds);
+  }
+  return (policy.retries + 1) * (policy.timeoutSeconds + 2 * pollIntervalSeconds) + delays;
+}
+
+export class FeaturePipeline extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.LogGroup;
+  readonly worstCaseHistoryEvents: number;
+  readonly stateMachineName: string;
+  private readonly poll: number;
+  private readonly failure: sfn.Fail;
+
+  constructor(scope: Construct, id: string, private readonly props: FeaturePipelineProps) {
+    super(scope, id);
+    this.stateMachineName = props.stateMachineName;
+    this.poll = props.pollIntervalSeconds ?? 60;
+    if (!Number.isInteger(this.poll) || this.poll < 5) {
+      throw new Error(`FeaturePipeline: pollIntervalSeconds must be a whole number >= 5, got ${this.poll}`);
+    }
+    this.worstCaseHistoryEvents = worstCaseEvents(props.featuresJob, this.poll) + worstCaseEvents(props.mlFeaturesJob, this.poll) + 200;
+    if (this.worstCaseHistoryEvents > HISTORY_EVENT_BUDGET) {
+      throw new Error(`FeaturePipeline: pollIntervalSeconds=${this.poll} lets one execution spend up to `
+        + `${this.worstCaseHistoryEvents} history events (budget ${HISTORY_EVENT_BUDGET} of the 25,000 limit); poll less often or shorten the job timeouts`);
+    }
+    this.failure = new sfn.Fail(this, 'PipelineFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+
+    const definition = this.start()
+      .next(this.validateInput())
+      .next(this.acquireRunSlot())
+      .next(this.sparkJobPhase('features', 'Feature', props.featuresJob, '$.features'))
+      .next(new sfn.Choice(this, 'ShouldRunMlFeatures')
+        .when(sfn.Condition.booleanEquals('$.run.skipMlFeatures', true), this.skipMlFeatures().next(this.publish()))
+        .otherwise(this.sparkJobPhase('ml-features', 'MlFeature', props.mlFeaturesJob, '$.mlFeatures').next(this.publish())));
+
+    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    const slot = props.runSlotRetry ?? { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 };
+    let slotWait = 0;
+    for (let i = 0; i < slot.maxAttempts; i += 1) slotWait += slot.intervalSeconds * slot.backoffRate ** i;
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      // Backstop only: each job phase cancels its own job at its timeout; this bound never cuts a
+      // run that is still within its retry policy.
+      timeout: Duration.seconds(Math.ceil(worstCaseSeconds(props.featuresJob, this.poll)
+        + worstCaseSeconds(props.mlFeaturesJob, this.poll) + slotWait + 600)),
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+  }
+
+  private invoke(id: string, handler: HandlerName, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
+    return new tasks.LambdaInvoke(this, id, {
+      lambdaFunction: this.props.functions[handler],
+      payload: sfn.TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath,
+    });
+  }
+
+  /** Drops whatever the trigger sent (ValidateInput reads the execution input itself). */
+  private start(): sfn.Pass {
+    return new sfn.Pass(this, 'StartRun', { parameters: { 'startedAt.$': '$$.Execution.StartTime' } });
+  }
+
+  private validateInput(): sfn.TaskStateBase {
+    return this.invoke('ValidateInput', 'validate-input',
+      { 'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name' }, '$.run')
+      .addCatch(this.failure, { resultPath: '$.failure' });
+  }
+
+  private acquireRunSlot(): sfn.TaskStateBase {
+    const retry = this.props.runSlotRetry ?? { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 };
+    return this.invoke('AcquireRunSlot', 'acquire-run-slot', {
+      'stateMachineArn.$': '$$.StateMachine.Id', 'executionArn.$': '$$.Execution.Id', 'startTime.$': '$$.Execution.StartTime',
+    }, '$.slot')
+      .addRetry({ errors: [ERROR_NAMES.pipelineBusy], interval: Duration.seconds(retry.intervalSeconds),
+        backoffRate: retry.backoffRate, maxAttempts: retry.maxAttempts })
+      .addRetry({ errors: [ERROR_NAMES.backendUnavailable], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 })
+      .addCatch(this.failure, { resultPath: '$.failure' });
+  }
+
+  /** Submit -> poll until final -> read the summary, retried as a whole on a failed job. */
+  private sparkJobPhase(kind: SparkJobKind, label: string, policy: JobPolicy, resultPath: string): sfn.Parallel {
+    const transient = { errors: [ERROR_NAMES.backendUnavailable], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 3 };
+    const newAttempt = new sfn.Pass(this, `New${label}Attempt`, {
+      parameters: { 'run.$': '$.run', 'clientToken.$': 'States.UUID()' },
+    });
+    const submit = this.invoke(`Submit${label}Job`, 'submit-job',
+      { kind, 'run.$': '$.run', 'clientToken.$': '$.clientToken' }, '$.job').addRetry(transient);
+    const wait = new sfn.Wait(this, `WaitFor${label}Job`, { time: sfn.WaitTime.duration(Duration.seconds(this.poll)) });
+    const status = this.invoke(`Get${label}JobStatus`, 'job-status', { 'job.$': '$.job' }, '$.status').addRetry(transient);
+    const cancel = this.invoke(`Cancel${label}Job`, 'cancel-job', { 'job.$': '$.job' }, '$.cancel');
+    status.addCatch(cancel.next(new sfn.Fail(this, `${label}JobAborted`, { errorPath: '$.failure.Error', causePath: '$.failure.Cause' })),
+      { resultPath: '$.failure' });
+    const readSummary = this.invoke(`Read${label}Summary`, 'read-summary', { 'job.$': '$.job' }, '$.outcome');
+    const failed = new sfn.Fail(this, `${label}JobFailed`, { error: ERROR_NAMES.jobFailed, causePath: '$.status.detail' });
+    const isDone = new sfn.Choice(this, `Is${label}JobDone`)
+      .when(sfn.Condition.stringEquals('$.status.state', 'SUCCEEDED'), readSummary)
+      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.status.state', 'FAILED'),
+        sfn.Condition.stringEquals('$.status.state', 'CANCELLED')), failed)
+      .otherwise(wait);
+    const phase = new sfn.Parallel(this, `${label}Job`, {
+      resultSelector: { 'outcome.$': '$[0].outcome' },
+      resultPath,
+    });
+    phase.branch(newAttempt.next(submit).next(wait).next(status).next(isDone));
+    phase.addRetry({
+      errors: [ERROR_NAMES.jobFailed],
+      interval: Duration.seconds(policy.retryIntervalSeconds),
+      backoffRate: policy.backoffRate,
+      maxAttempts: policy.retries,
+      maxDelay: Duration.seconds(policy.maxRetryDelaySeconds),
+    });
+    phase.addCatch(this.failure, { resultPath: '$.failure' });
+    return phase;
+  }
+
+  private skipMlFeatures(): sfn.Pass {
+    return new sfn.Pass(this, 'MlFeaturesSkipped', { result: sfn.Result.fromObject({ outcome: null }), resultPath: '$.mlFeatures' });
+  }
+
+  private published?: sfn.IChainable;
+
+  /** One state shared by both Choice branches. */
+  private publish(): sfn.IChainable {
+    if (this.published) return this.published;
+    const put = new tasks.EventBridgePutEvents(this, 'PublishFeaturesUpdated', {
+      entries: [{
+        eventBus: this.props.eventBus,
+        source: SUMMARY_EVENT_SOURCE,
+        detailType: SUMMARY_EVENT_DETAIL_TYPE,
+        detail: sfn.TaskInput.fromObject({
+          'runId.$': '$.run.runId',
+          'options.$': '$.run.options',
+          'features.$': '$.features.outcome',
+          'mlFeatures.$': '$.mlFeatures.outcome',
+        }),
+      }],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    put.addCatch(this.failure, { resultPath: '$.failure' });
+    this.published = put.next(new sfn.Succeed(this, 'PipelineSucceeded'));
+    return this.published;
+  }
+}

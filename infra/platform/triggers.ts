@@ -1,0 +1,119 @@
+/** What starts the state machines: the feature pipeline's daily schedule, the R2 sync's event rule and schedule. */
+import { TimeZone } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
+import { BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE } from '../../lambdas/vqe-batch/contract';
+
+export interface PipelineScheduleProps {
+  readonly stateMachine: sfn.IStateMachine;
+  /** cron(...), rate(...) or at(...). @default 'cron(0 2 * * ? *)' (02:00 daily) */
+  readonly expression?: string;
+  /** IANA time zone of the expression. @default 'UTC' */
+  readonly timezone?: string;
+  /** A disabled schedule stays deployed and can be switched on in the console. @default true */
+  readonly enabled?: boolean;
+}
+
+export class PipelineSchedule extends Construct {
+  readonly schedule: scheduler.Schedule;
+
+  constructor(scope: Construct, id: string, props: PipelineScheduleProps) {
+    super(scope, id);
+    const expression = props.expression ?? 'cron(0 2 * * ? *)';
+    if (!/^(cron|rate|at)\(.+\)$/.test(expression)) {
+      throw new Error(`PipelineSchedule: expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(expression)}`);
+    }
+    const zone = TimeZone.of(props.timezone ?? 'UTC');
+    this.schedule = new scheduler.Schedule(this, 'Daily', {
+      description: 'Starts the feature pipeline (input {"trigger":"schedule"})',
+      schedule: scheduler.ScheduleExpression.expression(expression, zone),
+      enabled: props.enabled ?? true,
+      target: new targets.StepFunctionsStartExecution(props.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
+        retryAttempts: 2,
+      }),
+    });
+  }
+}
+
+export interface R2SyncTriggersProps {
+  readonly stateMachine: sfn.IStateMachine;
+  /** Start a sync when the feature pipeline's job 2 wrote new rows. @default true */
+  readonly onFeaturesUpdated?: boolean;
+  /** A schedule of its own, deployed switched off unless enabled. @default off, 'cron(0 4 * * ? *)', UTC */
+  readonly schedule?: { readonly enabled: boolean; readonly expression: string; readonly timezone: string };
+  /** @default the account's default bus */
+  readonly eventBus?: events.IEventBus;
+}
+
+/**
+ * What starts "r2 sync": the feature pipeline's "ML Features Updated" event when job 2 changed
+ * the ML tables (rule deployed disabled when switched off), and an optional schedule.
+ */
+export class R2SyncTriggers extends Construct {
+  readonly featuresUpdatedRule: events.Rule;
+  readonly schedule: scheduler.Schedule;
+
+  constructor(scope: Construct, id: string, props: R2SyncTriggersProps) {
+    super(scope, id);
+    const schedule = props.schedule ?? { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' };
+    if (!/^(cron|rate|at)\(.+\)$/.test(schedule.expression)) {
+      throw new Error(`R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(schedule.expression)}`);
+    }
+    this.featuresUpdatedRule = new events.Rule(this, 'OnFeaturesUpdated', {
+      description: 'Mirrors the ML tables to R2 after job 2 of the feature pipeline changed them',
+      eventBus: props.eventBus,
+      enabled: props.onFeaturesUpdated ?? true,
+      eventPattern: {
+        source: [SUMMARY_EVENT_SOURCE],
+        detailType: [SUMMARY_EVENT_DETAIL_TYPE],
+        detail: { mlFeatures: { status: ['succeeded'] } },
+      },
+      targets: [new eventTargets.SfnStateMachine(props.stateMachine, {
+        input: events.RuleTargetInput.fromObject({ trigger: 'features-updated' }),
+        retryAttempts: 2,
+      })],
+    });
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: 'Starts the R2 sync (input {"trigger":"schedule"})',
+      schedule: scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timezone)),
+      enabled: schedule.enabled,
+      target: new targets.StepFunctionsStartExecution(props.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
+        retryAttempts: 2,
+      }),
+    });
+  }
+}
+
+export interface BatchFinishedTriggerProps {
+  readonly featurePipeline: sfn.IStateMachine;
+  /** Deployed disabled when false (it can be switched on in the console). @default true */
+  readonly enabled?: boolean;
+  /** @default the account's default bus */
+  readonly eventBus?: events.IEventBus;
+}
+
+/** Starts the feature pipeline when a VQE batch that wrote records finishes ("VQE Batch Finished", producedRecords true). */
+export class BatchFinishedTrigger extends Construct {
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: BatchFinishedTriggerProps) {
+    super(scope, id);
+    this.rule = new events.Rule(this, 'OnBatchFinished', {
+      description: 'Runs the feature pipeline on the records of a finished VQE batch',
+      eventBus: props.eventBus,
+      enabled: props.enabled ?? true,
+      eventPattern: { source: [BATCH_EVENT_SOURCE], detailType: [BATCH_EVENT_DETAIL_TYPE], detail: { producedRecords: [true] } },
+      targets: [new eventTargets.SfnStateMachine(props.featurePipeline, {
+        input: events.RuleTargetInput.fromObject({ trigger: 'vqe-batch' }),
+        retryAttempts: 2,
+      })],
+    });
+  }
+}

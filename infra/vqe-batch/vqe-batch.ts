@@ -1,0 +1,315 @@
+/**
+ * "vqe batch generation": a parent state machine (plan -> optional image build -> the lanes side
+ * by side, each lane's chunks one after another -> summary -> "VQE Batch Finished") and a chunk
+ * state machine, started once per chunk, that launches and polls its runs one at a time. Chunks
+ * keep every history under Step Functions' 25,000 events and every payload small: the run lists
+ * themselves stay in S3.
+ *
+ * State names are a contract: the embedded local runner and the tests address states by name.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ERROR_NAMES } from '../../lambdas/core/errors';
+import { BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE, BatchSettings, type SsmLauncherSpec } from '../../lambdas/vqe-batch/contract';
+import { BATCH_ENV } from '../../lambdas/vqe-batch/settings';
+import { LANES, type Lane } from '../../lambdas/vqe-batch/plan';
+import { describeIssues } from '../../lambdas/core/validation';
+import { pipelineFunction } from '../common/pipeline-function';
+
+/** Step Functions' history limit, less a margin for the chunk's own start and end. */
+const HISTORY_BUDGET = 24_000;
+/** History events of one run without polls (launch task, choice, next-run pass), and per poll (wait, check task, choice). */
+const EVENTS_PER_RUN = 9;
+const EVENTS_PER_POLL = 10;
+
+export type VqeBatchLauncher = Omit<SsmLauncherSpec, 'commandTimeoutSeconds'> | { readonly kind: 'local' };
+
+export interface VqeBatchProps {
+  readonly stateMachineName: string;
+  /** Holds the per-run state, plans and batch records. */
+  readonly stateBucket: s3.IBucket;
+  /** @default 'vqe-batch/' */
+  readonly statePrefix?: string;
+  /** S3-compatible endpoint of the state bucket (local profile). @default the SDK's AWS endpoint */
+  readonly stateEndpoint?: { readonly endpoint: string; readonly region: string };
+  readonly launcher: VqeBatchLauncher;
+  /** The molecules file of each lane, as the simulation sees it. */
+  readonly moleculesFiles: Readonly<Record<Lane, string>>;
+  /** Arguments after SPEC section 5's. @default none */
+  readonly extraArgs?: readonly string[];
+  /** A run still going after this is stopped and recorded timed_out. @default 2 hours */
+  readonly runTimeout?: Duration;
+  /** @default 60 seconds */
+  readonly pollInterval?: Duration;
+  /** Runs per child execution. @default as many as fit 24,000 history events when every run times out (at most 100) */
+  readonly chunkSize?: number;
+  /** @default the account's default bus */
+  readonly eventBus?: events.IEventBus;
+  /** @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+type FunctionName = 'plan' | 'start-run' | 'check-run' | 'image-build' | 'summary';
+
+export class VqeBatch extends Construct {
+  readonly stateMachineName: string;
+  readonly functions: Readonly<Record<FunctionName, nodejs.NodejsFunction>>;
+  readonly stateMachine: sfn.StateMachine;
+  readonly chunkStateMachine: sfn.StateMachine;
+  /** What the functions are deployed with (BATCH_SETTINGS). */
+  readonly settings: BatchSettings;
+  private readonly failure: sfn.Fail;
+  private readonly retention: logs.RetentionDays;
+
+  constructor(scope: Construct, id: string, private readonly props: VqeBatchProps) {
+    super(scope, id);
+    if (!/^[A-Za-z0-9_-]{1,74}$/.test(props.stateMachineName)) {
+      throw new Error(`VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got ${JSON.stringify(props.stateMachineName)}`);
+    }
+    const runTimeoutSeconds = (props.runTimeout ?? Duration.hours(2)).toSeconds();
+    const pollSeconds = (props.pollInterval ?? Duration.seconds(60)).toSeconds();
+    if (pollSeconds < 1 || pollSeconds > runTimeoutSeconds) {
+      throw new Error(`VqeBatch: pollInterval must be from 1 s up to runTimeout (${runTimeoutSeconds} s), got ${pollSeconds} s`);
+    }
+    const eventsPerRun = EVENTS_PER_RUN + (Math.ceil(runTimeoutSeconds / pollSeconds) + 1) * EVENTS_PER_POLL;
+    const fitting = Math.floor(HISTORY_BUDGET / eventsPerRun);
+    if (fitting < 1) {
+      throw new Error(`VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows `
+        + `${Math.ceil(runTimeoutSeconds / pollSeconds)} polls per run, more than one chunk's history holds; poll less often`);
+    }
+    const chunkSize = props.chunkSize ?? Math.min(100, fitting);
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > fitting) {
+      throw new Error(`VqeBatch: chunkSize must be a whole number from 1 to ${fitting} (a run may poll up to `
+        + `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`);
+    }
+    this.stateMachineName = props.stateMachineName;
+    this.retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.settings = this.validatedSettings(runTimeoutSeconds, pollSeconds, chunkSize);
+
+    const env = { [BATCH_ENV.settings]: JSON.stringify(this.settings) };
+    const make = (id: string, handler: string, seconds: number) =>
+      pipelineFunction(this, id, { handler, timeout: Duration.seconds(seconds), environment: env, logRetention: props.logRetention });
+    this.functions = {
+      plan: make('VqeBatchPlan', 'lambdas/vqe-batch/handlers/plan.ts', 300),
+      'start-run': make('VqeBatchStartRun', 'lambdas/vqe-batch/handlers/start-run.ts', 60),
+      'check-run': make('VqeBatchCheckRun', 'lambdas/vqe-batch/handlers/check-run.ts', 60),
+      'image-build': make('VqeBatchImageBuild', 'lambdas/vqe-batch/handlers/image-build.ts', 60),
+      summary: make('VqeBatchSummary', 'lambdas/vqe-batch/handlers/summary.ts', 300),
+    };
+    this.grant();
+
+    this.chunkStateMachine = this.makeMachine('Chunk', `${props.stateMachineName}-chunk`, this.chunkDefinition(pollSeconds),
+      Duration.seconds(chunkSize * (runTimeoutSeconds + 2 * pollSeconds) + 3600));
+    this.failure = new sfn.Fail(this, 'BatchFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    const definition = this.planPhase(pollSeconds);
+    this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(21));
+  }
+
+  private validatedSettings(runTimeoutSeconds: number, pollIntervalSeconds: number, chunkSize: number): BatchSettings {
+    const { props } = this;
+    const launcher = props.launcher.kind === 'ssm'
+      ? { ...props.launcher, commandTimeoutSeconds: runTimeoutSeconds + 600 }
+      : props.launcher;
+    const candidate = {
+      stateBucket: props.stateBucket.bucketName,
+      statePrefix: props.statePrefix ?? 'vqe-batch/',
+      ...(props.stateEndpoint ? { s3Endpoint: props.stateEndpoint.endpoint, s3Region: props.stateEndpoint.region } : {}),
+      launcher,
+      moleculesFiles: { ...props.moleculesFiles },
+      extraArgs: [...(props.extraArgs ?? [])],
+      runTimeoutSeconds, pollIntervalSeconds, chunkSize,
+    };
+    // The same schema the functions check at load: a setting they would refuse fails the synth.
+    // Every lane needs its molecules file: the record's keys are the enum, all of them required.
+    const result = BatchSettings.safeParse(candidate);
+    if (!result.success) throw new Error(`VqeBatch: invalid settings: ${describeIssues(result.error, candidate)}`);
+    return result.data;
+  }
+
+  private grant(): void {
+    const { stateBucket } = this.props;
+    const prefix = this.settings.statePrefix;
+    for (const fn of Object.values(this.functions)) stateBucket.grantRead(fn, `${prefix}*`);
+    stateBucket.grantPut(this.functions.plan, `${prefix}batches/*`);
+    for (const fn of [this.functions['start-run'], this.functions['check-run']]) {
+      stateBucket.grantPut(fn, `${prefix}runs/*`);
+    }
+    stateBucket.grantPut(this.functions['check-run'], `${prefix}done/*`);
+    const { launcher } = this.settings;
+    if (launcher.kind === 'ssm') this.grantSsm(launcher);
+  }
+
+  /** SendCommand on the one document and the GPU host only; status reads and cancels have no resource-level scope. */
+  private grantSsm(launcher: SsmLauncherSpec): void {
+    const stack = Stack.of(this);
+    const document = stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' });
+    const senders = [this.functions['start-run'], this.functions['check-run'], this.functions['image-build']];
+    for (const fn of senders) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [document] }));
+      if ('instanceId' in launcher.target) {
+        const { instanceId } = launcher.target;
+        const host = instanceId.startsWith('mi-')
+          ? stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: instanceId })
+          : stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId });
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [host] }));
+      } else {
+        const { key, value } = launcher.target.tag;
+        fn.addToRolePolicy(new iam.PolicyStatement({
+          actions: ['ssm:SendCommand'],
+          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+            stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })],
+          conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: value } },
+        }));
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
+      }
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], resources: ['*'] }));
+    }
+  }
+
+  private makeMachine(id: string, name: string, definition: sfn.IChainable, timeout: Duration): sfn.StateMachine {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: this.retention });
+    return new sfn.StateMachine(this, id, {
+      stateMachineName: name,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      timeout,
+      tracingEnabled: true,
+      // ALL levels, without execution data: a batch makes many thousands of transitions, and the run states are in S3 anyway.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+  }
+
+  private invoke(scope: Construct, id: string, fn: FunctionName, payload: sfn.TaskInput, resultPath: string): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: this.functions[fn], payload, resultSelector: { 'result.$': '$.Payload' }, resultPath, retryOnServiceExceptions: true,
+    });
+    task.addRetry({ errors: [ERROR_NAMES.invalidInput], maxAttempts: 0 });
+    task.addRetry({ errors: [ERROR_NAMES.launcherUnavailable], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 5 });
+    // Anything else (an S3 hiccup, a throttled API): a couple of quick retries.
+    task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 2 });
+    return task;
+  }
+
+  /** The chunk machine: launch the run at the cursor, poll it to its end, move the cursor, until the chunk's end. */
+  private chunkDefinition(pollSeconds: number): sfn.IChainable {
+    const chunk = new Construct(this, 'ChunkStates');
+    const cursor = { 'batch.$': '$.batch', 'lane.$': '$.lane', 'start.$': '$.start', 'cursor.$': '$.cursor', 'end.$': '$.end' };
+    const start = this.invoke(chunk, 'StartRun', 'start-run', sfn.TaskInput.fromObject(cursor), '$.turn');
+    const check = this.invoke(chunk, 'CheckRun', 'check-run', sfn.TaskInput.fromObject({ ...cursor, 'run.$': '$.turn.result' }), '$.check');
+    const next = new sfn.Pass(chunk, 'NextRun', {
+      parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' },
+    });
+    // A step that keeps failing gives up on its run, never on the lane: the run stays in_progress
+    // (pending for the next batch) and the error is in the function's log.
+    const skip = new sfn.Pass(chunk, 'SkipRun', { parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' } });
+    start.addCatch(skip, { resultPath: '$.error' });
+    check.addCatch(skip, { resultPath: '$.error' });
+    // Past the end, StartRun only reports the tally; if even that keeps failing, the chunk fails
+    // (its runs stay pending for the next batch) instead of skipping forever.
+    skip.next(new sfn.Choice(chunk, 'CanGoOn')
+      .when(sfn.Condition.numberLessThanEqualsJsonPath('$.cursor', '$.end'), start)
+      .otherwise(new sfn.Fail(chunk, 'ChunkStepsFailed', { error: 'ChunkStepsFailedError', cause: 'the steps of this chunk kept failing; see the functions\' logs' })));
+    next.next(start);
+    const wait = new sfn.Wait(chunk, 'WaitForRun', { time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
+    const done = new sfn.Succeed(chunk, 'ChunkDone', { outputPath: '$.turn.result.chunk' });
+    wait.next(check).next(new sfn.Choice(chunk, 'HasRunEnded')
+      .when(sfn.Condition.booleanEquals('$.check.result.ended', true), next)
+      .otherwise(wait));
+    return start.next(new sfn.Choice(chunk, 'IsChunkFinished')
+      .when(sfn.Condition.booleanEquals('$.turn.result.finished', true), done)
+      .when(sfn.Condition.booleanEquals('$.turn.result.ended', true), next)
+      .otherwise(wait));
+  }
+
+  private planPhase(pollSeconds: number): sfn.IChainable {
+    const plan = new tasks.LambdaInvoke(this, 'PlanBatch', {
+      lambdaFunction: this.functions.plan,
+      payload: sfn.TaskInput.fromObject({
+        'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name', 'startTime.$': '$$.Execution.StartTime',
+      }),
+      resultSelector: { 'plan.$': '$.Payload' },
+      // The plan replaces the raw input: later states read $.plan only.
+      resultPath: '$.planned',
+      outputPath: '$.planned',
+      retryOnServiceExceptions: true,
+    });
+    plan.addCatch(this.failure, { resultPath: '$.failure' });
+    const lanes = this.lanesPhase();
+    return plan.next(new sfn.Choice(this, 'IsDryRun')
+      .when(sfn.Condition.booleanEquals('$.plan.dryRun', true), new sfn.Succeed(this, 'DryRunPlanned', { outputPath: '$.plan' }))
+      .when(sfn.Condition.booleanEquals('$.plan.buildImage', true), this.buildPhase(pollSeconds, lanes))
+      .otherwise(lanes));
+  }
+
+  private buildPhase(pollSeconds: number, then: sfn.IChainable): sfn.IChainable {
+    const batchId = { 'batchId.$': '$.plan.batch.batchId' };
+    const start = this.invoke(this, 'BuildImage', 'image-build', sfn.TaskInput.fromObject({ action: 'start', ...batchId }), '$.build');
+    const check = this.invoke(this, 'CheckImageBuild', 'image-build',
+      sfn.TaskInput.fromObject({ action: 'check', ...batchId, 'handle.$': '$.build.result.handle' }), '$.build');
+    for (const task of [start, check]) task.addCatch(this.failure, { resultPath: '$.failure' });
+    const wait = new sfn.Wait(this, 'WaitForImageBuild', { time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
+    const failed = new sfn.Fail(this, 'ImageBuildFailed', { error: 'ImageBuildError', causePath: '$.build.result.stderrTail' });
+    return start.next(wait).next(check).next(new sfn.Choice(this, 'IsImageBuilt')
+      .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.build.result.ended', true),
+        sfn.Condition.booleanEquals('$.build.result.succeeded', true)), then)
+      .when(sfn.Condition.booleanEquals('$.build.result.ended', true), failed)
+      .otherwise(wait));
+  }
+
+  private lanesPhase(): sfn.IChainable {
+    const runChunk = new tasks.StepFunctionsStartExecution(this, 'RunChunk', {
+      stateMachine: this.chunkStateMachine,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      input: sfn.TaskInput.fromObject({ 'batch.$': '$.batch', 'lane.$': '$.lane', 'start.$': '$.start', 'cursor.$': '$.cursor', 'end.$': '$.end' }),
+      associateWithParent: true,
+      resultSelector: { 'lane.$': '$.Output.lane', 'start.$': '$.Output.start', 'end.$': '$.Output.end', 'tally.$': '$.Output.tally' },
+    });
+    // A chunk that fails as a whole leaves its runs pending for the next batch; the lane goes on.
+    runChunk.addCatch(new sfn.Pass(this, 'ChunkFailed', {
+      parameters: { 'lane.$': '$.lane', 'start.$': '$.start', 'end.$': '$.end', 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+    }), { resultPath: '$.error' });
+    const chunks = new sfn.Map(this, 'RunChunks', {
+      itemsPath: '$.lane.chunks',
+      itemSelector: {
+        'batch.$': '$.batch', 'lane.$': '$.lane.lane',
+        'start.$': '$$.Map.Item.Value.start', 'cursor.$': '$$.Map.Item.Value.start', 'end.$': '$$.Map.Item.Value.end',
+      },
+      maxConcurrency: 1, // runs are sequential within a lane
+    });
+    chunks.itemProcessor(runChunk);
+    const lanes = new sfn.Map(this, 'RunLanes', {
+      itemsPath: '$.plan.lanes',
+      itemSelector: { 'batch.$': '$.plan.batch', 'lane.$': '$$.Map.Item.Value' },
+      maxConcurrency: LANES.length,
+      resultPath: '$.chunks',
+    });
+    lanes.itemProcessor(chunks);
+    lanes.addCatch(this.failure, { resultPath: '$.failure' });
+
+    const summary = this.invoke(this, 'SummarizeBatch', 'summary', sfn.TaskInput.fromObject({ 'batch.$': '$.plan.batch' }), '$.summary');
+    summary.addCatch(this.failure, { resultPath: '$.failure' });
+    const publish = new tasks.EventBridgePutEvents(this, 'PublishBatchFinished', {
+      entries: [{
+        eventBus: this.props.eventBus,
+        source: BATCH_EVENT_SOURCE,
+        detailType: BATCH_EVENT_DETAIL_TYPE,
+        detail: sfn.TaskInput.fromObject({
+          'batchId.$': '$.summary.result.batchId', 'tier.$': '$.summary.result.tier', 'totals.$': '$.summary.result.totals',
+          'lanes.$': '$.summary.result.lanes', 'producedRecords.$': '$.summary.result.producedRecords',
+        }),
+      }],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    publish.addCatch(this.failure, { resultPath: '$.failure' });
+    const report = new sfn.Pass(this, 'BatchReport', {
+      parameters: { 'progress.$': '$.summary.result', 'chunks.$': '$.chunks' },
+    });
+    return lanes.next(summary).next(publish).next(report).next(new sfn.Succeed(this, 'BatchSucceeded'));
+  }
+}

@@ -1,0 +1,7 @@
+/** Lambda entry of the cancel step (core: ../steps/cancel-job.ts); settings checked at load. */
+import type { Handler } from 'aws-lambda';
+import type { CancelJobResult } from '../contract';
+import { backendFromEnv } from '../settings';
+import { createCancelJob } from '../steps/cancel-job';
+
+export const handler: Handler<unknown, CancelJobResult> = createCancelJob({ backend: backendFromEnv(process.env) });

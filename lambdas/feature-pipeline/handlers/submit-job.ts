@@ -1,0 +1,10 @@
+/** Lambda entry of the submit step (core: ../steps/submit-job.ts); settings checked at load. */
+import type { Handler } from 'aws-lambda';
+import type { JobHandle } from '../contract';
+import { backendFromEnv, readSettings } from '../settings';
+import { createSubmitJob } from '../steps/submit-job';
+
+export const handler: Handler<unknown, JobHandle> = createSubmitJob({
+  backend: backendFromEnv(process.env),
+  settings: readSettings(process.env),
+});

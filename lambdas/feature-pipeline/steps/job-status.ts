@@ -1,0 +1,47 @@
+/**
+ * One poll of a running job. Past its timeout the job is cancelled here, before the error, so a
+ * timed-out run never leaves a job behind (the state machine's own timeout would run nothing).
+ */
+import { FINAL_JOB_STATES, type JobStatus, JobStatusEvent } from '../contract';
+import { InvalidInputError, SparkJobTimeoutError } from '../../core/errors';
+import { Logger } from '../../core/logger';
+import type { SparkBackend } from '../backends/types';
+import { describeIssues } from '../../core/validation';
+
+export interface StatusDeps {
+  readonly backend: SparkBackend;
+  readonly now?: () => Date;
+  readonly log?: Logger;
+}
+
+export function createJobStatus({ backend, now = () => new Date(), log = new Logger('job-status') }: StatusDeps) {
+  return async (event: unknown): Promise<JobStatus> => {
+    const parsed = JobStatusEvent.safeParse(event);
+    if (!parsed.success) throw new InvalidInputError(`job-status event: ${describeIssues(parsed.error, event)}`);
+    const { job } = parsed.data;
+    const submittedAt = Date.parse(job.submittedAt);
+    if (Number.isNaN(submittedAt)) {
+      throw new InvalidInputError(`job-status event: job.submittedAt: expected an ISO 8601 time, got ${JSON.stringify(job.submittedAt)}`);
+    }
+    const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind, backend: job.backend });
+    const status = await backend.describe(job.jobId);
+    const elapsedSeconds = Math.max(0, Math.round((now().getTime() - submittedAt) / 1000));
+    if (!FINAL_JOB_STATES.has(status.state) && elapsedSeconds > job.timeoutSeconds) {
+      // Cancel first, so a timed-out run leaves nothing running. Should the cancel itself fail
+      // (backend unreachable), that error goes up instead: the task's Retry polls again, which
+      // retries the cancel, and the failure path's cancel-job step tries once more after that.
+      const cancel = await backend.cancel(job.jobId);
+      jobLog.error('job timed out', { elapsedSeconds, timeoutSeconds: job.timeoutSeconds, cancel });
+      throw new SparkJobTimeoutError(
+        `${job.kind} job ${job.jobId} still ${status.backendState} after ${elapsedSeconds}s (limit ${job.timeoutSeconds}s); `
+        + `cancel: ${cancel.note}`);
+    }
+    const result: JobStatus = {
+      state: status.state, backendState: status.backendState, elapsedSeconds,
+      // Always a string: the state machine's Fail state quotes it as the cause.
+      detail: (status.detail ?? `${job.backend} job ${status.backendState}`).slice(-4000),
+    };
+    jobLog.info('job polled', { state: result.state, backendState: result.backendState, elapsedSeconds });
+    return result;
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * First state of the feature pipeline: the console or trigger input, checked once. Bad input
+ * fails the execution at once with every bad field named (InvalidInputError, never retried).
+ */
+import { MlParams, PipelineInput, type RunContext, RunContext as RunContextSchema, ValidateInputEvent } from '../contract';
+import { InvalidInputError } from '../../core/errors';
+import { describeIssues } from '../../core/validation';
+
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(PipelineInput.shape),
+  mlParams: Object.keys(MlParams.shape),
+};
+
+/** The rule of each console field in the words of the README's input table (zod names one bound at a time). */
+const EXPECTATIONS: Record<string, string> = {
+  '': 'expected an object such as {"maxFiles": 100} (or nothing)',
+  maxFiles: 'expected a positive whole number',
+  fullRefresh: 'expected true or false',
+  skipMlFeatures: 'expected true or false',
+  mlParams: 'expected an object with rollingWindow, trajectoryHead and/or trajectoryTail',
+  'mlParams.rollingWindow': 'expected a whole number from 1 to 1000',
+  'mlParams.trajectoryHead': 'expected a whole number from 1 to 1000',
+  'mlParams.trajectoryTail': 'expected a whole number from 1 to 1000',
+  trigger: 'expected a text of 1 to 64 characters',
+  runId: 'expected 1 to 128 letters, digits or . _ : - starting with a letter or digit',
+};
+
+export function validateInput(event: unknown): RunContext {
+  const parsedEvent = ValidateInputEvent.safeParse(event);
+  if (!parsedEvent.success) throw new InvalidInputError(`validate-input event: ${describeIssues(parsedEvent.error, event)}`);
+  // The console sends {} or nothing at all for "all defaults"; both mean the same run.
+  const raw = parsedEvent.data.input ?? {};
+  const options = PipelineInput.safeParse(raw);
+  if (!options.success) {
+    throw new InvalidInputError(describeIssues(options.error, raw, (path) => KNOWN_KEYS[path] ?? [], (path) => EXPECTATIONS[path]));
+  }
+  if (options.data.fullRefresh && options.data.skipMlFeatures) {
+    throw new InvalidInputError('fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one');
+  }
+  const { executionName } = parsedEvent.data;
+  const context = RunContextSchema.safeParse({
+    runId: executionName,
+    options: options.data,
+    skipMlFeatures: options.data.skipMlFeatures ?? false,
+  });
+  if (!context.success) {
+    throw new InvalidInputError(`execution name ${JSON.stringify(executionName)} cannot be a Spark run id: `
+      + describeIssues(context.error, { runId: executionName }, undefined, (path) => EXPECTATIONS[path]));
+  }
+  return context.data;
+}

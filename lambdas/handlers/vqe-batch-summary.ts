@@ -1,9 +1,0 @@
-/** Lambda entry of the batch summary (core: ../steps/batch-summary.ts); settings checked at load. */
-import type { Handler } from 'aws-lambda';
-import { readBatchSettings, stateStoreFor } from '../shared/batch/env';
-import { type BatchSummary, createBatchSummary } from '../steps/batch-summary';
-
-const settings = readBatchSettings(process.env);
-const summarize = createBatchSummary({ store: stateStoreFor(settings) });
-
-export const handler: Handler<unknown, BatchSummary> = (event) => summarize(event);

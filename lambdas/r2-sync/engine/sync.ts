@@ -1,0 +1,179 @@
+/**
+ * One sync of a prefix, with `rclone sync` semantics: copy what is new or changed, then delete
+ * what vanished from the source - only when every copy of this run succeeded.
+ *
+ * Resumable by construction: nothing is remembered between runs but the destination itself. A run
+ * stopped by its deadline (or killed) leaves whole objects only (a PUT is atomic, a multipart
+ * upload is completed or aborted), so the next run lists both sides again and carries on with
+ * what is still missing.
+ */
+import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { Logger } from '../../core/logger';
+import { listSide, type ObjectEntry, type Side } from './listing';
+import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
+import { runPool } from '../../core/pool';
+import { copyObject, OutOfTimeError, type TransferSettings } from './transfer';
+
+/** Keys of the health check's probe objects: never synced, never deleted by a sync. */
+export const HEALTH_PROBE_PREFIX = '.qp-sync-health/';
+const DELETE_BATCH = 1000;
+const FAILURES_KEPT = 20;
+
+export interface SyncOptions {
+  readonly source: Side;
+  readonly destination: Side;
+  /** Objects copied at once (rclone --transfers). */
+  readonly transfers: number;
+  /** HEAD requests at once for objects whose listing alone cannot decide (rclone --checkers). */
+  readonly checkers: number;
+  readonly transfer: TransferSettings;
+  /** Report what would be copied and deleted, change nothing. */
+  readonly dryRun: boolean;
+  /** Epoch ms after which no new copy or delete starts (a Lambda's remaining time); one copy always runs. */
+  readonly deadline?: number;
+  readonly now?: () => number;
+  readonly log?: Logger;
+}
+
+export interface Tally { objects: number; bytes: number }
+
+export interface SyncReport {
+  /** Everything planned is done: the destination equals the source. */
+  readonly complete: boolean;
+  readonly dryRun: boolean;
+  /** In a dry run: what would be copied / deleted. */
+  readonly copied: Tally;
+  readonly deleted: Tally;
+  readonly unchanged: Tally;
+  /** Destination objects whose metadata was read to decide (HEAD requests). */
+  readonly checked: number;
+  /** Copies not started for lack of time; the next run does them. */
+  readonly pending: number;
+  readonly failedTotal: number;
+  /** The first failures, key and reason. */
+  readonly failed: ReadonlyArray<{ key: string; error: string }>;
+  readonly durationMs: number;
+}
+
+const tally = (entries: readonly { size: number }[]): Tally =>
+  ({ objects: entries.length, bytes: entries.reduce((sum, entry) => sum + entry.size, 0) });
+
+export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const log = options.log ?? new Logger('r2-sync');
+  const inTime = (): boolean => options.deadline === undefined || now() < options.deadline;
+  const failures: { key: string; error: string }[] = [];
+  const fail = (key: string, error: unknown): void => {
+    failures.push({ key, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  };
+
+  const [sourceObjects, destinationObjects] = await Promise.all([
+    listSide(options.source, [HEALTH_PROBE_PREFIX]), listSide(options.destination, [HEALTH_PROBE_PREFIX]),
+  ]);
+  const plan = planSync(sourceObjects, destinationObjects);
+  const unchanged: ObjectEntry[] = [...plan.unchanged];
+  const toCopy: CopyItem[] = [...plan.copy];
+
+  // Checks are HEAD requests, far cheaper than copies: they always all run (no deadline), so
+  // every run has the whole plan and the copy waves keep their order.
+  const checks = await runPool(plan.check, options.checkers, async (entry) => {
+    try {
+      const head = await options.destination.client.send(new HeadObjectCommand({
+        Bucket: options.destination.bucket, Key: options.destination.prefix + entry.key,
+      }));
+      if (metadataMatches(entry, head.Metadata)) unchanged.push(entry);
+      else toCopy.push({ ...entry, reason: 'content-changed' });
+    } catch (error) {
+      fail(entry.key, error);
+    }
+  });
+  /** Copies and deletions this run did not get to (out of time, or held back behind a failure). */
+  let pending = 0;
+  log.info('sync planned', {
+    source: sourceObjects.size, destination: destinationObjects.size,
+    copy: toCopy.length, delete: plan.delete.length, unchanged: unchanged.length, checked: checks.started,
+  });
+
+  if (options.dryRun) {
+    return report(options, started, now(), { copied: tally(toCopy), deleted: tally(plan.delete), unchanged, checked: checks.started, pending, failures });
+  }
+
+  const copied: CopyItem[] = [];
+  // Every run starts - and finishes - at least one copy, even when listing alone used up its
+  // time: so each run makes progress, and a sync that needs many runs cannot stall.
+  let copiesStarted = 0;
+  let guaranteed: CopyItem | undefined;
+  const mayStartCopy = (): boolean => {
+    if (copiesStarted > 0 && !inTime()) return false;
+    copiesStarted += 1;
+    return true;
+  };
+  for (const wave of copyWaves(toCopy)) {
+    // A later wave (Iceberg metadata) waits until every earlier one (the data it points to) is in.
+    if (failures.length > 0 || pending > 0) {
+      pending += wave.length;
+      continue;
+    }
+    let interrupted = 0;
+    const result = await runPool(wave, options.transfers, async (item) => {
+      try {
+        guaranteed ??= item;
+        await copyObject(options.source, options.destination, item, options.transfer, item === guaranteed ? () => true : inTime);
+        copied.push(item);
+      } catch (error) {
+        if (error instanceof OutOfTimeError) interrupted += 1;
+        else fail(item.key, error);
+      }
+    }, mayStartCopy);
+    pending += wave.length - result.started + interrupted;
+  }
+
+  const deleted: ObjectEntry[] = [];
+  if (failures.length === 0 && pending === 0) {
+    for (let first = 0; first < plan.delete.length; first += DELETE_BATCH) {
+      // A run that copied nothing still deletes one batch, for the same progress guarantee.
+      if (!inTime() && (copiesStarted > 0 || first > 0)) {
+        pending += plan.delete.length - first;
+        break;
+      }
+      const batch = plan.delete.slice(first, first + DELETE_BATCH);
+      try {
+        const reply = await options.destination.client.send(new DeleteObjectsCommand({
+          Bucket: options.destination.bucket,
+          Delete: { Objects: batch.map((entry) => ({ Key: options.destination.prefix + entry.key })), Quiet: true },
+        }));
+        const refused = new Map((reply.Errors ?? []).map((error) => [error.Key, `${error.Code}: ${error.Message}`]));
+        for (const entry of batch) {
+          const why = refused.get(options.destination.prefix + entry.key);
+          if (why) fail(entry.key, new Error(`delete refused: ${why}`));
+          else deleted.push(entry);
+        }
+      } catch (error) {
+        batch.forEach((entry) => fail(entry.key, error));
+      }
+    }
+  } else if (plan.delete.length > 0) {
+    log.warn('deletions held back: not every copy of this run succeeded', { deletions: plan.delete.length, failed: failures.length, pending });
+  }
+
+  return report(options, started, now(), { copied: tally(copied), deleted: tally(deleted), unchanged, checked: checks.started, pending, failures });
+}
+
+function report(
+  options: SyncOptions, started: number, ended: number,
+  parts: { copied: Tally; deleted: Tally; unchanged: ObjectEntry[]; checked: number; pending: number; failures: { key: string; error: string }[] },
+): SyncReport {
+  return {
+    complete: parts.failures.length === 0 && parts.pending === 0,
+    dryRun: options.dryRun,
+    copied: parts.copied,
+    deleted: parts.deleted,
+    unchanged: tally(parts.unchanged),
+    checked: parts.checked,
+    pending: parts.pending,
+    failedTotal: parts.failures.length,
+    failed: parts.failures.slice(0, FAILURES_KEPT),
+    durationMs: ended - started,
+  };
+}

@@ -1,0 +1,275 @@
+/**
+ * Runs a VQE container on a managed GPU host through SSM Run Command: one `docker run` shell line
+ * per run, sent with AWS-RunShellScript. The host needs only the SSM agent and Docker; nothing
+ * listens on it, and the handle (command id + instance id) is all a later invocation needs.
+ */
+import {
+  CancelCommandCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  type GetCommandInvocationCommandOutput,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { LauncherUnavailableError, RunLaunchError } from '../../core/errors';
+import { containerNameFor, type LaunchRequest, type Launcher, type RunHandle, type RunStatus, shellQuote, tail } from '../launcher';
+
+export interface SsmLauncherSettings {
+  /** The managed GPU host: an EC2 instance id (i-...) or an on-premises managed node id (mi-...), or a tag. */
+  readonly target: { readonly instanceId: string } | { readonly tag: { readonly key: string; readonly value: string } };
+  readonly image: string;
+  /** `--gpus` value. @default 'all' */
+  readonly gpus?: string;
+  /** Extra `docker run` options (e.g. ['-e','KAFKA_SERVERS=...','-v','/data:/data']). */
+  readonly dockerRunOptions?: readonly string[];
+  /** SSM executionTimeout of one command in seconds (a backstop above the state machine's per-run timeout). */
+  readonly commandTimeoutSeconds: number;
+  /** Optional CloudWatch log group for full command output. */
+  readonly cloudWatchLogGroup?: string;
+}
+
+export interface ImageBuildSettings {
+  readonly image: string;
+  readonly contextDir: string;
+  /** The GPU's compute capability, e.g. '6.1' for a GTX 10xx; the image compiles its kernels for it. */
+  readonly cudaArch: string;
+  readonly dockerfile?: string;
+}
+
+type SsmHandle = Extract<RunHandle, { kind: 'ssm' }>;
+
+/** The handle's container name for an image build; `status()` polls the build like a run. */
+export const IMAGE_BUILD_CONTAINER_NAME = 'qp-image-build';
+
+/** SSM caps a command's Comment at 100 characters. */
+const MAX_COMMENT_LENGTH = 100;
+/** `docker rm -f` returns within seconds; the timeout only bounds a hung daemon. */
+const CLEANUP_TIMEOUT_SECONDS = 120;
+/** The exit code `timeout(1)` uses, so a timed-out run reads the same whichever launcher ran it. */
+const TIMED_OUT_EXIT_CODE = 124;
+/** 128 + SIGINT, the code a shell reports for an interrupted command. */
+const CANCELLED_EXIT_CODE = 130;
+/** The command never ran (or was cut off by SSM itself): a plain failure, the detail says why. */
+const NOT_RUN_EXIT_CODE = 1;
+
+/** Statuses (or status details, spaces removed) meaning the host never ran the command to its end. */
+const NOT_DELIVERED = new Set(['Undeliverable', 'Terminated', 'DeliveryTimedOut']);
+
+/**
+ * Errors worth retrying. Throttling is not a modelled class of this SDK (it arrives with only a
+ * `name`), and the Node HTTP handler's socket and DNS failures carry a `code`, so both are compared.
+ */
+const TRANSIENT_NAMES = new Set([
+  'ThrottlingException', 'TooManyRequestsException', 'InternalServerError', 'InternalServerException',
+  'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError',
+]);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+interface SdkErrorShape { name?: string; code?: string; message?: string; $retryable?: unknown; $fault?: string; $metadata?: { httpStatusCode?: number } }
+
+function isTransient(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorShape;
+  return TRANSIENT_NAMES.has(e.name ?? '') || NETWORK_CODES.has(e.code ?? '') || Boolean(e.$retryable)
+    || (e.$metadata?.httpStatusCode ?? 0) >= 500;
+}
+
+/** A service's answer (as opposed to a bug in this code, which must surface unchanged). */
+function isServiceError(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorShape;
+  return e.$metadata !== undefined || e.$fault !== undefined;
+}
+
+function errorName(error: unknown): string {
+  return (error as SdkErrorShape | undefined)?.name ?? 'Error';
+}
+
+function describeError(error: unknown): string {
+  return `${errorName(error)}: ${(error as SdkErrorShape | undefined)?.message ?? String(error)}`;
+}
+
+function expectSsmHandle(handle: RunHandle): SsmHandle {
+  if (handle.kind !== 'ssm') throw new TypeError(`SsmLauncher cannot handle a ${handle.kind} run handle`);
+  return handle;
+}
+
+export class SsmLauncher implements Launcher {
+  readonly kind = 'ssm' as const;
+
+  constructor(private readonly client: SSMClient, private readonly settings: SsmLauncherSettings) {}
+
+  /** The quoted `docker build` line that builds the simulation image on the host. */
+  static buildImageCommand(settings: ImageBuildSettings): string {
+    if (!/^\d+\.\d+$/.test(settings.cudaArch)) {
+      throw new RangeError(`CUDA architecture: expected a compute capability such as 6.1, got "${settings.cudaArch}"`);
+    }
+    const words = [
+      'docker', 'build', '--build-arg', `CUDA_ARCH=${settings.cudaArch}`, '-t', settings.image,
+      ...(settings.dockerfile === undefined ? [] : ['-f', settings.dockerfile]),
+      settings.contextDir,
+    ];
+    return words.map(shellQuote).join(' ');
+  }
+
+  /**
+   * The quoted shell line of one run: first `docker rm -f` of the run's container name, so a
+   * container that an earlier launch of the same run left behind (its handle lost with a crashed
+   * step) is replaced instead of failing this launch with a name conflict; then `docker run`,
+   * whose exit code is the line's. `--rm` because SSM keeps the output, not the container.
+   */
+  runCommand(request: LaunchRequest): string {
+    const name = containerNameFor(request.runKey);
+    const words = [
+      'docker', 'run', '--rm', '--name', name, '--gpus', this.settings.gpus ?? 'all',
+      ...(this.settings.dockerRunOptions ?? []),
+      this.settings.image,
+      ...request.args,
+    ];
+    return `${['docker', 'rm', '-f', name].map(shellQuote).join(' ')} >/dev/null 2>&1; ${words.map(shellQuote).join(' ')}`;
+  }
+
+  async launch(request: LaunchRequest): Promise<RunHandle> {
+    const instanceId = await this.resolveInstance();
+    const commandId = await this.sendMapped(instanceId, this.runCommand(request), `qp run ${request.runKey}`);
+    return { kind: 'ssm', commandId, instanceId, containerName: containerNameFor(request.runKey) };
+  }
+
+  /** Builds the image on the host; the returned handle is polled with `status()` like a run. */
+  async buildImage(settings: ImageBuildSettings): Promise<RunHandle> {
+    const commandLine = SsmLauncher.buildImageCommand(settings);
+    const instanceId = await this.resolveInstance();
+    const commandId = await this.sendMapped(instanceId, commandLine, `qp image build ${settings.image}`);
+    return { kind: 'ssm', commandId, instanceId, containerName: IMAGE_BUILD_CONTAINER_NAME };
+  }
+
+  async status(handle: RunHandle): Promise<RunStatus> {
+    const { commandId, instanceId } = expectSsmHandle(handle);
+    let invocation: GetCommandInvocationCommandOutput;
+    try {
+      invocation = await this.client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+    } catch (error) {
+      // SSM registers the invocation a moment after SendCommand returns.
+      if (errorName(error) === 'InvocationDoesNotExist') return { state: 'running' };
+      if (isTransient(error) || !isServiceError(error)) throw mapped(error, instanceId);
+      // The command can no longer be looked up (bad id, host deregistered): the run is lost.
+      return { state: 'exited', exitCode: NOT_RUN_EXIT_CODE, stderrTail: '', detail: `SSM cannot report command ${commandId} on ${instanceId}: ${describeError(error)}` };
+    }
+    return invocationStatus(invocation);
+  }
+
+  /**
+   * Cancels the command and removes the container: cancelling only kills the shell on the host,
+   * and the container it started would keep the GPU busy.
+   */
+  async stop(handle: RunHandle): Promise<void> {
+    const { commandId, instanceId, containerName } = expectSsmHandle(handle);
+    try {
+      await this.client.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
+    } catch (error) {
+      // An ended (or expired) command cannot be cancelled; there is nothing left to cancel.
+      const alreadyEnded = ['InvalidCommandId', 'InvocationDoesNotExist'].includes(errorName(error));
+      if (!alreadyEnded) throw mapped(error, instanceId);
+    }
+    try {
+      const removal = ['docker', 'rm', '-f', containerName].map(shellQuote).join(' ');
+      await this.send(instanceId, removal, `qp stop ${containerName}`, CLEANUP_TIMEOUT_SECONDS);
+    } catch (error) {
+      // A host that left SSM (terminated, agent gone) has no container left for us to reach.
+      if (errorName(error) !== 'InvalidInstanceId') throw mapped(error, instanceId);
+    }
+  }
+
+  /** The one instance a run goes to: the configured id, or the first online host with the tag. */
+  private async resolveInstance(): Promise<string> {
+    const { target } = this.settings;
+    if ('instanceId' in target) return target.instanceId;
+    const tagName = `${target.tag.key}=${target.tag.value}`;
+    const online: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new DescribeInstanceInformationCommand({
+          Filters: [{ Key: `tag:${target.tag.key}`, Values: [target.tag.value] }, { Key: 'PingStatus', Values: ['Online'] }],
+          NextToken: nextToken,
+        }));
+      } catch (error) {
+        throw mapped(error, `tag ${tagName}`);
+      }
+      for (const info of page.InstanceInformationList ?? []) if (info.InstanceId) online.push(info.InstanceId);
+      nextToken = page.NextToken;
+    } while (nextToken);
+    // Sorted so every launch of a batch picks the same host while the fleet is unchanged.
+    const [first] = online.sort();
+    if (first === undefined) throw new RunLaunchError(`no SSM managed instance is online with tag ${tagName}`);
+    return first;
+  }
+
+  /** A run's or a build's command, with the per-command backstop timeout and SSM errors mapped. */
+  private async sendMapped(instanceId: string, commandLine: string, comment: string): Promise<string> {
+    try {
+      return await this.send(instanceId, commandLine, comment, this.settings.commandTimeoutSeconds);
+    } catch (error) {
+      throw mapped(error, instanceId);
+    }
+  }
+
+  /** Sends one shell line to one host; SDK errors are thrown as they are. */
+  private async send(instanceId: string, commandLine: string, comment: string, timeoutSeconds: number): Promise<string> {
+    const logGroup = this.settings.cloudWatchLogGroup;
+    const sent = await this.client.send(new SendCommandCommand({
+      DocumentName: 'AWS-RunShellScript',
+      InstanceIds: [instanceId],
+      Parameters: { commands: [commandLine], executionTimeout: [String(timeoutSeconds)] },
+      Comment: comment.slice(0, MAX_COMMENT_LENGTH),
+      ...(logGroup === undefined ? {} : { CloudWatchOutputConfig: { CloudWatchLogGroupName: logGroup, CloudWatchOutputEnabled: true } }),
+    }));
+    const commandId = sent.Command?.CommandId;
+    if (!commandId) throw new LauncherUnavailableError(`SSM SendCommand to ${instanceId} returned no command id`);
+    return commandId;
+  }
+}
+
+/**
+ * Transient failures become LauncherUnavailableError (the state machine retries them); any other
+ * answer of the service becomes RunLaunchError (the run is recorded as failed). Errors of this
+ * code itself, and the ones already mapped, pass through unchanged.
+ */
+function mapped(error: unknown, target: string): Error {
+  if (error instanceof LauncherUnavailableError || error instanceof RunLaunchError) return error;
+  if (isTransient(error)) return new LauncherUnavailableError(`SSM unavailable for ${target}: ${describeError(error)}`, { cause: error });
+  if (isServiceError(error)) return new RunLaunchError(`SSM refused the command for ${target}: ${describeError(error)}`, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Maps one GetCommandInvocation answer to a run status. */
+export function invocationStatus(invocation: Pick<GetCommandInvocationCommandOutput, 'Status' | 'StatusDetails' | 'ResponseCode' | 'StandardErrorContent'>): RunStatus {
+  const status = invocation.Status ?? 'Pending';
+  const details = invocation.StatusDetails ?? '';
+  const stderrTail = tail(invocation.StandardErrorContent ?? '');
+  const compact = (value: string) => value.replace(/\s+/g, '');
+  if (NOT_DELIVERED.has(compact(status)) || NOT_DELIVERED.has(compact(details))) {
+    return { state: 'exited', exitCode: NOT_RUN_EXIT_CODE, stderrTail, detail: `SSM command did not run to its end: ${details || status}` };
+  }
+  if (status === 'TimedOut' || compact(details) === 'ExecutionTimedOut') {
+    return { state: 'exited', exitCode: TIMED_OUT_EXIT_CODE, stderrTail, detail: 'SSM command timed out (executionTimeout)' };
+  }
+  switch (status) {
+    case 'Pending':
+    case 'InProgress':
+    case 'Delayed':
+    case 'Cancelling':
+      return { state: 'running' };
+    case 'Success':
+      return { state: 'exited', exitCode: invocation.ResponseCode ?? 0, stderrTail };
+    case 'Failed': {
+      // SSM reports -1 when the shell was killed before it returned a code.
+      const code = invocation.ResponseCode;
+      return { state: 'exited', exitCode: code === undefined || code === -1 ? 1 : code, stderrTail };
+    }
+    case 'Cancelled':
+      return { state: 'exited', exitCode: CANCELLED_EXIT_CODE, stderrTail, detail: 'SSM command cancelled' };
+    default:
+      // A status this code does not know: the run is recorded as failed rather than polled forever.
+      return { state: 'exited', exitCode: NOT_RUN_EXIT_CODE, stderrTail, detail: `SSM command ended with unknown status ${status}${details ? ` (${details})` : ''}` };
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The batch Lambdas' settings (BATCH_SETTINGS, checked at module load), their state store and, on
+ * AWS, the SSM launcher. The local launchers are bound by the local runner, never from here.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { ConfigurationError } from '../core/errors';
+import { type Environment, readJsonEnv } from '../feature-pipeline/settings';
+import { BatchSettings } from './contract';
+import { SsmLauncher } from './launchers/ssm';
+import { RunStateStore } from './state-store';
+
+export const BATCH_ENV = { settings: 'BATCH_SETTINGS' } as const;
+
+export function readBatchSettings(env: Environment): BatchSettings {
+  return readJsonEnv(env, BATCH_ENV.settings, BatchSettings);
+}
+
+export function stateStoreFor(settings: BatchSettings, s3?: S3Client): RunStateStore {
+  const client = s3 ?? new S3Client({
+    ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
+    ...(settings.s3Region ? { region: settings.s3Region } : {}),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return new RunStateStore(client, settings.stateBucket, settings.statePrefix);
+}
+
+export function ssmLauncherFor(settings: BatchSettings, client: SSMClient = new SSMClient({})): SsmLauncher {
+  const spec = settings.launcher;
+  if (spec.kind !== 'ssm') {
+    throw new ConfigurationError(`environment variable ${BATCH_ENV.settings}: launcher.kind "${spec.kind}" runs only in the local runner`);
+  }
+  return new SsmLauncher(client, {
+    target: spec.target, image: spec.image, gpus: spec.gpus, dockerRunOptions: spec.dockerRunOptions,
+    commandTimeoutSeconds: spec.commandTimeoutSeconds,
+  });
+}

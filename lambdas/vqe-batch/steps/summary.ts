@@ -1,0 +1,43 @@
+/**
+ * The batch's progress: per lane done / failed / timed out / pending / in progress and an ETA,
+ * read from the run states in S3. The state machine's last step (its output, and the detail of
+ * the "VQE Batch Finished" event) and the `batch:progress` CLI both use it.
+ */
+import { z } from 'zod';
+import { InvalidInputError } from '../../core/errors';
+import { Logger } from '../../core/logger';
+import { describeIssues } from '../../core/validation';
+import { type BatchProgress, BatchRef } from '../contract';
+import type { Lane } from '../plan';
+import { batchProgress } from '../progress';
+import type { RunStateStore } from '../state-store';
+
+export interface BatchSummary extends BatchProgress {
+  /** Some run of this batch wrote records: the feature pipeline has new input. */
+  readonly producedRecords: boolean;
+}
+
+const SummaryEvent = z.object({ batch: BatchRef }).passthrough();
+
+/** Progress of a stored batch, by id. */
+export async function readBatchProgress(store: RunStateStore, batchId: string, now: number): Promise<BatchSummary> {
+  const record = await store.readBatch(batchId);
+  if (!record) throw new InvalidInputError(`batch ${batchId}: no such batch (it was a dry run, or the id is wrong)`);
+  const planned: Record<string, string[]> = {};
+  for (const lane of Object.keys(record.lanes) as Lane[]) planned[lane] = (await store.readPlan(batchId, lane)).map((run) => run.key);
+  const states = await store.readRuns(Object.values(planned).flat());
+  const progress = batchProgress(record, planned, states, now);
+  return { ...progress, producedRecords: progress.totals.done > 0 };
+}
+
+export function createBatchSummary({ store, now = Date.now, log = new Logger('vqe-batch-summary') }: {
+  store: RunStateStore; now?: () => number; log?: Logger;
+}) {
+  return async (event: unknown): Promise<BatchSummary> => {
+    const parsed = SummaryEvent.safeParse(event);
+    if (!parsed.success) throw new InvalidInputError(`summary event: ${describeIssues(parsed.error, event)}`);
+    const summary = await readBatchProgress(store, parsed.data.batch.batchId, now());
+    log.with({ batchId: summary.batchId }).info('batch progress', { totals: summary.totals, etaSeconds: summary.etaSeconds, finished: summary.finished });
+    return summary;
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The Lambda entry files: settings are checked when the module loads (a misconfigured function
+ * fails its first invocation at init, naming the variable), and the log lines are one JSON
+ * object each, carrying the ids a Logs Insights query follows.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ENV } from '../../lambdas/feature-pipeline/contract';
+import { Logger } from '../../lambdas/core/logger';
+
+const settings = {
+  catalog: 'quantum_catalog', namespace: 'quantum_features', rawUri: 's3a://raw-results/experiments',
+  summaryUri: 's3a://features/pipeline-runs', sparkConf: {}, extraSubmitArgs: [],
+  resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' },
+  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 }, mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
+};
+const standalone = {
+  [ENV.backend]: 'standalone', [ENV.artifactsUri]: '/opt/jobs', [ENV.sparkRestUrl]: 'http://127.0.0.1:6066',
+  [ENV.sparkMasterUrl]: 'spark://127.0.0.1:7077', [ENV.sparkPython]: 'python3', [ENV.settings]: JSON.stringify(settings),
+};
+
+function setEnv(values: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(values)) vi.stubEnv(name, value as string);
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.resetModules();
+  vi.restoreAllMocks();
+});
+
+describe('handler modules', () => {
+  it.each(['submit-job', 'job-status', 'cancel-job'])('%s refuses to load without SPARK_BACKEND, naming it', async (name) => {
+    setEnv({ ...standalone, [ENV.backend]: undefined });
+
+    await expect(import(`../../lambdas/feature-pipeline/handlers/${name}.ts`)).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringMatching(/SPARK_BACKEND/) });
+  });
+
+  it.each(['submit-job', 'read-summary'])('%s refuses to load without PIPELINE_SETTINGS, naming it', async (name) => {
+    setEnv({ ...standalone, [ENV.settings]: undefined });
+
+    await expect(import(`../../lambdas/feature-pipeline/handlers/${name}.ts`)).rejects.toMatchObject({ name: 'ConfigurationError', message: 'environment variable PIPELINE_SETTINGS is not set' });
+  });
+
+  it.each(['validate-input', 'acquire-run-slot', 'submit-job', 'job-status', 'cancel-job', 'read-summary'])('%s loads and exports a handler when configured', async (name) => {
+    setEnv({ ...standalone, AWS_REGION: 'eu-west-1' });
+
+    const module = (await import(`../../lambdas/feature-pipeline/handlers/${name}.ts`)) as { handler: unknown };
+
+    expect(typeof module.handler).toBe('function');
+  });
+
+  it('validate-input answers the state machine with the run context', async () => {
+    const { handler } = await import('../../lambdas/feature-pipeline/handlers/validate-input');
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+
+    const run = await handler({ input: { maxFiles: 5 }, executionName: 'manual-1' }, {} as never, () => undefined);
+
+    expect(run).toEqual({ runId: 'manual-1', options: { maxFiles: 5 }, skipMlFeatures: false });
+  });
+});
+
+describe('Logger', () => {
+  it('writes one JSON line per entry with level, message, service and the bound ids', () => {
+    const lines: string[] = [];
+    const log = new Logger('job-status', {}, 'INFO', (line) => lines.push(line)).with({ runId: 'run-1', jobId: 'driver-1', kind: 'features', backend: 'standalone' });
+
+    log.debug('not shown');
+    log.info('job polled', { state: 'RUNNING' });
+    log.error('cancel failed', { error: Object.assign(new Error('down'), { name: 'SparkBackendUnavailableError' }) });
+
+    expect(lines).toHaveLength(2);
+    expect(lines.every((line) => !line.includes('\n'))).toBe(true);
+    expect(JSON.parse(lines[0])).toMatchObject({ level: 'INFO', message: 'job polled', service: 'job-status', runId: 'run-1', jobId: 'driver-1', kind: 'features', backend: 'standalone', state: 'RUNNING' });
+    expect(JSON.parse(lines[1]).error).toEqual({ name: 'SparkBackendUnavailableError', message: 'down' });
+  });
+});
