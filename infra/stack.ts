@@ -26,7 +26,7 @@ export interface QuantumPipelineStackProps extends StackProps {
 
 /** Fixed bucket names of the local profile: the local data plane and compose create these. */
 const LOCAL_BUCKETS = { rawResults: 'raw-results', features: 'features', artifacts: 'artifacts' } as const;
-/** mini-VQE's molecule files, relative to its folder (localstack/mini-vqe, or /app in its image). Only the cpu lane has one. */
+/** mini-VQE's molecule files, relative to its folder (mini-vqe, or /app in its image). Only the cpu lane has one. */
 /** One executor on the local worker's free slots (it offers 4; the driver takes 1). */
 const LOCAL_EXECUTOR_CORES = 3;
 const LOCAL_MOLECULES = { gpu1: 'molecules/gpu1.json', gpu2: 'molecules/gpu2.json', cpu: 'molecules/cpu.json' } as const;

@@ -7,17 +7,17 @@
 # `--progress [batch id]` prints a batch's progress per lane.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-. "$repo/localstack/lib/common.sh"
+. "$repo/localstack/dataplane/lib/common.sh"
 export QP_DIST_DIR="$repo/dist/spark-jobs"
 case "${1:-}" in
   --sync) shift; exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/run-r2-sync.ts "$@" ;;
   --progress) shift; exec bash "$repo/scripts/with-dataplane.sh" tsx localstack/embedded/batch-progress.ts "$@" ;;
 esac
-bash "$repo/localstack/dataplane.sh" install >&2
+bash "$repo/localstack/dataplane/dataplane.sh" install >&2
 entry=localstack/embedded/run-pipeline.ts
 if [ "${1:-}" = "--batch" ]; then
   shift
-  . "$repo/localstack/lib/mini-vqe.sh"
+  . "$repo/mini-vqe/venv.sh"
   qp_install_mini_vqe >&2
   entry=localstack/embedded/run-vqe-batch.ts
 fi

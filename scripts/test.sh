@@ -12,11 +12,11 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-. localstack/lib/common.sh
-. localstack/lib/mini-vqe.sh
+. localstack/dataplane/lib/common.sh
+. mini-vqe/venv.sh
 begun=$SECONDS
 
-bash localstack/dataplane.sh install
+bash localstack/dataplane/dataplane.sh install
 qp_install_mini_vqe
 bash scripts/npm-install.sh
 "$QP_PYTHON" spark-jobs/build.py
@@ -38,14 +38,14 @@ run_suite() {
 
 started_here=0
 starter=""
-if ! bash localstack/dataplane.sh status >/dev/null 2>&1; then
-  bash localstack/dataplane.sh start >"$reports/dataplane-start.log" 2>&1 &
+if ! bash localstack/dataplane/dataplane.sh status >/dev/null 2>&1; then
+  bash localstack/dataplane/dataplane.sh start >"$reports/dataplane-start.log" 2>&1 &
   starter=$!
   started_here=1
 fi
 finish() {
   if [ -n "$starter" ]; then wait "$starter" 2>/dev/null || true; fi
-  if [ "$started_here" -eq 1 ]; then bash localstack/dataplane.sh stop; fi
+  if [ "$started_here" -eq 1 ]; then bash localstack/dataplane/dataplane.sh stop; fi
 }
 trap finish EXIT
 
@@ -68,7 +68,7 @@ run_suite "vitest: CDK (infra)" vitest run test/infra --no-isolate \
 mapfile -t unit_coverage < <(coverage vitest-unit)
 run_suite "vitest: unit" vitest run --exclude 'test/infra/**' --exclude 'test/e2e/**' --exclude 'test/**/*.integration.test.ts' \
   --reporter=default --reporter=junit --outputFile.junit="$reports/vitest-unit.xml" "${unit_coverage[@]}"
-run_suite "pytest: mini-VQE" "$QP_MINI_VQE_PYTHON" -m pytest localstack/mini-vqe -q --junitxml="$reports/mini-vqe.xml" \
+run_suite "pytest: mini-VQE" "$QP_MINI_VQE_PYTHON" -m pytest mini-vqe -q --junitxml="$reports/mini-vqe.xml" \
   --cov=mini_vqe --cov-report=term
 
 # 2. Suites on the data plane.

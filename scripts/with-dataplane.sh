@@ -5,8 +5,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-. localstack/lib/common.sh
-bash localstack/dataplane.sh start >&2
+. localstack/dataplane/lib/common.sh
+bash localstack/dataplane/dataplane.sh start >&2
 bash scripts/npm-install.sh >&2
 set -a
 . "$QP_STATE_DIR/dataplane.env"

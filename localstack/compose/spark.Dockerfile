@@ -1,7 +1,7 @@
 # Spark 4.0.2 standalone for the LocalStack profile: the same pyspark wheel and jars as the
-# embedded data plane (localstack/jars.txt), so jobs behave the same in both local profiles.
+# embedded data plane (localstack/dataplane/jars.txt), so jobs behave the same in both local profiles.
 FROM maven:3.9-eclipse-temurin-17 AS jars
-COPY localstack/jars.txt /tmp/jars.txt
+COPY localstack/dataplane/jars.txt /tmp/jars.txt
 RUN set -eu; mkdir /jars; \
     grep -v -E '^\s*(#|$)' /tmp/jars.txt | sed 's/^classpath-first://' | while read -r coordinate; do \
       mvn -B -q -C dependency:copy -Dartifact="$coordinate" -DoutputDirectory=/jars; \

@@ -26,7 +26,7 @@ import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 import { type LambdaHandler, type LocalExecution, LocalStateMachineHost } from './local-host';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
 
-/** The local data plane as `localstack/dataplane.sh` describes it in dataplane.env. */
+/** The local data plane as `localstack/dataplane/dataplane.sh` describes it in dataplane.env. */
 export interface Dataplane {
   readonly s3Endpoint: string;
   readonly s3Region: string;

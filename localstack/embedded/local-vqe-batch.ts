@@ -24,7 +24,7 @@ import { type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, res
 import { hostBusBindings, type LocalEventBridge } from './local-events';
 import { type LambdaHandler, LocalStateMachineHost } from './local-host';
 
-/** The image the Docker launcher runs locally (localstack/mini-vqe/Dockerfile). */
+/** The image the Docker launcher runs locally (mini-vqe/Dockerfile). */
 export const LOCAL_MINI_VQE_IMAGE = 'quantum-pipeline-mini-vqe:latest';
 
 export interface LocalVqeBatchOptions {
@@ -54,7 +54,7 @@ export interface LocalVqeBatch {
 
 /** mini-VQE's folder: its molecule files are relative to it. */
 export function miniVqeDir(): string {
-  return join(__dirname, '..', 'mini-vqe');
+  return join(__dirname, '..', '..', 'mini-vqe');
 }
 
 /** The Docker Engine API when a socket exists, else mini-VQE as local processes (QP_MINI_VQE_PYTHON). */

@@ -1,5 +1,5 @@
 /**
- * The standalone backend against the REAL local Spark master (localstack/dataplane.sh): tiny
+ * The standalone backend against the REAL local Spark master (localstack/dataplane/dataplane.sh): tiny
  * Python scripts submitted through the REST API run to success, to failure and to cancellation.
  * The scripts import the built quantum_pipeline.zip through --py-files, as the real jobs do.
  *
@@ -21,7 +21,7 @@ const PER_TEST_MS = 180_000;
 function dataPlane(): Record<(typeof REQUIRED)[number], string> {
   const missing = REQUIRED.filter((name) => !process.env[name]);
   if (missing.length) {
-    throw new Error(`${missing.join(', ')} not set: start the data plane (bash localstack/dataplane.sh start), then run `
+    throw new Error(`${missing.join(', ')} not set: start the data plane (bash localstack/dataplane/dataplane.sh start), then run `
       + '`set -a; . ~/.local/state/quantum-pipeline/dataplane.env; set +a; export QP_DIST_DIR=$PWD/dist/spark-jobs` (npm test does both)');
   }
   const env = Object.fromEntries(REQUIRED.map((name) => [name, process.env[name]!])) as Record<(typeof REQUIRED)[number], string>;

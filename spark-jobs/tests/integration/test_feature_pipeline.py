@@ -65,9 +65,9 @@ def upload_avro(spark, plane, records: list[dict], key: str) -> None:
 def mini_vqe_records(folder: Path) -> list[dict]:
     """Records made by mini-VQE (the batch's local simulation), one per molecule of its CPU lane:
     what the VQE batch writes must be what job 1 accepts."""
-    molecules = REPO / "localstack" / "mini-vqe" / "molecules" / "cpu.json"
+    molecules = REPO / "mini-vqe" / "molecules" / "cpu.json"
     for index in range(len(json.loads(molecules.read_text()))):
-        subprocess.run(["bash", str(REPO / "scripts" / "mini-vqe.sh"), "--file", str(molecules), "--molecule-index",
+        subprocess.run(["bash", str(REPO / "mini-vqe" / "run.sh"), "--file", str(molecules), "--molecule-index",
                         str(index), "--seed", "5", "--max-iterations", "5", "--counter", str(index), "--output-dir",
                         str(folder), "--log-level", "WARNING"], check=True, timeout=300)
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]

@@ -1,8 +1,8 @@
-# mini-VQE (localstack/mini-vqe), the small real VQE simulator of the cpu lane. Sourced after
+# mini-VQE (mini-vqe), the small real VQE simulator of the cpu lane. Sourced after
 # common.sh, never executed. It gets a venv of its own: its chemistry stack (PySCF, qiskit,
 # qiskit-nature) is large and has nothing to do with the data plane's pyspark venv.
 
-QP_MINI_VQE_DIR="$QP_REPO_DIR/localstack/mini-vqe"
+QP_MINI_VQE_DIR="$QP_REPO_DIR/mini-vqe"
 
 # A venv per content of its requirement files (see qp_requirements_hash in common.sh).
 QP_MINI_VQE_VENV_DIR="${QP_MINI_VQE_VENV_DIR:-$QP_CACHE_DIR/mini-vqe-venv-$(qp_requirements_hash "$QP_MINI_VQE_DIR/requirements.txt" "$QP_MINI_VQE_DIR/requirements-dev.txt")}"

@@ -1,7 +1,7 @@
 # Shared settings of the local data plane. Sourced, never executed.
 # Every value can be overridden from the environment; nothing here is machine-specific.
 
-QP_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+QP_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 QP_CACHE_DIR="${QP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quantum-pipeline}"
 QP_STATE_DIR="${QP_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/quantum-pipeline}"
 QP_LOG_DIR="${QP_LOG_DIR:-$QP_STATE_DIR/logs}"
@@ -42,9 +42,9 @@ QP_GARAGE_BIN="$QP_CACHE_DIR/garage-$QP_GARAGE_VERSION/bin/garage"
 
 qp_spark_home() { "$QP_PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'; }
 
-# Jar file names in the order of localstack/jars.txt, as Maven's dependency:copy names them.
+# Jar file names in the order of localstack/dataplane/jars.txt, as Maven's dependency:copy names them.
 # Every artifact to download; `classpath-first:` marks those that must precede the others.
-qp_jar_coordinates() { grep -v -E '^\s*(#|$)' "$QP_REPO_DIR/localstack/jars.txt" | sed 's/^classpath-first://'; }
+qp_jar_coordinates() { grep -v -E '^\s*(#|$)' "$QP_REPO_DIR/localstack/dataplane/jars.txt" | sed 's/^classpath-first://'; }
 qp_jar_file() { local g a v; IFS=: read -r g a v <<<"$1"; printf '%s/%s-%s.jar' "$QP_JARS_DIR" "$a" "$v"; }
 # The class path of the local Spark processes (colon-separated, `classpath-first:` jars first).
 # Every process runs on this machine, so the cached jars are used where they lie. (spark.jars
@@ -53,8 +53,8 @@ qp_jar_file() { local g a v; IFS=: read -r g a v <<<"$1"; printf '%s/%s-%s.jar' 
 qp_spark_classpath() {
   local coordinate files=()
   while read -r coordinate; do files+=("$(qp_jar_file "$coordinate")"); done \
-    < <(sed -n 's/^classpath-first://p' "$QP_REPO_DIR/localstack/jars.txt"; \
-        grep -v -E '^\s*(#|$)|^classpath-first:' "$QP_REPO_DIR/localstack/jars.txt")
+    < <(sed -n 's/^classpath-first://p' "$QP_REPO_DIR/localstack/dataplane/jars.txt"; \
+        grep -v -E '^\s*(#|$)|^classpath-first:' "$QP_REPO_DIR/localstack/dataplane/jars.txt")
   (IFS=:; printf '%s' "${files[*]}")
 }
 

@@ -5,7 +5,7 @@
 #   dataplane.sh stop      stop everything (safe when nothing runs)
 #   dataplane.sh status    one line per component; exit 0 only when all are healthy
 #   dataplane.sh env       print the endpoints and credentials as shell assignments
-# Settings (ports, folders) come from QP_* environment variables: see localstack/lib/common.sh.
+# Settings (ports, folders) come from QP_* environment variables: see localstack/dataplane/lib/common.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/common.sh"
