@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ML_TABLES } from '../lambdas/r2-sync/contract';
-import { describeIssues } from '../lambdas/core/validation';
+import { describeIssues } from '../lambdas/core/contract';
 
 /** `-c key=value` arrives as a string: JSON for objects, and the words true/false/numbers. */
 function fromContext(value: unknown): unknown {

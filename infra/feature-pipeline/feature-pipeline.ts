@@ -13,7 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE, type SparkJobKind } from '../../lambdas/feature-pipeline/contract';
-import { ERROR_NAMES } from '../../lambdas/core/errors';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import type { JobPolicy } from '../config';
 import type { HandlerName } from './spark-job-functions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';

@@ -14,10 +14,10 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ERROR_NAMES } from '../../lambdas/core/errors';
-import { SYNC_EVENT_DETAIL_TYPE, SYNC_EVENT_SOURCE, SyncSettings, type SyncTable } from '../../lambdas/r2-sync/contract';
-import { SYNC_ENV } from '../../lambdas/r2-sync/settings';
-import { HEALTH_PROBE_PREFIX } from '../../lambdas/r2-sync/engine/sync';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
+import {
+  HEALTH_PROBE_PREFIX, SYNC_ENV, SYNC_EVENT_DETAIL_TYPE, SYNC_EVENT_SOURCE, SyncSettings, type SyncTable,
+} from '../../lambdas/r2-sync/contract';
 import { pipelineFunction } from '../common/pipeline-function';
 
 /** Lambda's maximum; each invocation stops starting copies `safetyMarginSeconds` before it. */

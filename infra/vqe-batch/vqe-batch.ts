@@ -16,11 +16,10 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ERROR_NAMES } from '../../lambdas/core/errors';
-import { BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE, BatchSettings, type SsmLauncherSpec } from '../../lambdas/vqe-batch/contract';
-import { BATCH_ENV } from '../../lambdas/vqe-batch/settings';
-import { LANES, type Lane } from '../../lambdas/vqe-batch/plan';
-import { describeIssues } from '../../lambdas/core/validation';
+import { describeIssues, ERROR_NAMES } from '../../lambdas/core/contract';
+import {
+  BATCH_ENV, BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE, BatchSettings, type Lane, LANES, type SsmLauncherSpec,
+} from '../../lambdas/vqe-batch/contract';
 import { pipelineFunction } from '../common/pipeline-function';
 
 /** Step Functions' history limit, less a margin for the chunk's own start and end. */

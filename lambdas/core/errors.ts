@@ -71,18 +71,3 @@ export class RunLaunchError extends PipelineError {
 export class LauncherUnavailableError extends PipelineError {
   override readonly name = 'LauncherUnavailableError';
 }
-
-export const ERROR_NAMES = {
-  invalidInput: 'InvalidInputError',
-  pipelineBusy: 'PipelineBusyError',
-  submitRejected: 'SparkSubmitRejectedError',
-  backendUnavailable: 'SparkBackendUnavailableError',
-  jobTimeout: 'SparkJobTimeoutError',
-  jobFailed: 'SparkJobFailedError',
-  runSummary: 'RunSummaryError',
-  configuration: 'ConfigurationError',
-  syncEndpoint: 'SyncEndpointError',
-  syncIncomplete: 'SyncIncompleteError',
-  runLaunch: 'RunLaunchError',
-  launcherUnavailable: 'LauncherUnavailableError',
-} as const;

@@ -1,42 +1,15 @@
 /**
- * The Lambdas' deployed settings, read from the environment and checked once, at module load of
- * a handler. A missing or malformed variable stops the function with an error naming it.
+ * The feature pipeline Lambdas' deployed settings, read from the environment and checked once, at
+ * module load of a handler, and the Spark backend and S3 client they describe.
  */
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { z } from 'zod';
-import { BackendKind, ENV, PipelineSettings } from './contract';
+import { type Environment, readJsonEnv, requireEnv } from '../core/env';
 import { ConfigurationError } from '../core/errors';
-import { describeIssues } from '../core/validation';
+import { BackendKind, ENV, PipelineSettings } from './contract';
 import { EmrServerlessBackend } from './backends/emr-serverless';
 import { StandaloneBackend } from './backends/standalone';
 import type { SparkBackend } from './backends/types';
-
-export type Environment = Readonly<Record<string, string | undefined>>;
-
-export function requireEnv(env: Environment, name: string): string {
-  const value = env[name];
-  if (value === undefined || value.trim() === '') {
-    throw new ConfigurationError(`environment variable ${name} is not set`);
-  }
-  return value;
-}
-
-/** A variable holding JSON that must match `schema`; a ConfigurationError names the variable and the field. */
-export function readJsonEnv<T extends z.ZodType>(env: Environment, name: string, schema: T): z.infer<T> {
-  const text = requireEnv(env, name);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw new ConfigurationError(`environment variable ${name} is not JSON`, { cause });
-  }
-  const result = schema.safeParse(parsed);
-  if (!result.success) {
-    throw new ConfigurationError(`environment variable ${name}: ${describeIssues(result.error, parsed)}`);
-  }
-  return result.data;
-}
 
 export function readSettings(env: Environment): PipelineSettings {
   return readJsonEnv(env, ENV.settings, PipelineSettings);

@@ -12,6 +12,15 @@ export type SyncTable = z.infer<typeof SyncTable>;
 export const SYNC_EVENT_SOURCE = 'quantum-pipeline.r2-sync';
 export const SYNC_EVENT_DETAIL_TYPE = 'R2 Sync Completed';
 
+/** The environment variables the sync Lambdas read: their settings and the R2 token's secret. */
+export const SYNC_ENV = {
+  settings: 'SYNC_SETTINGS',
+  credentialsSecret: 'R2_CREDENTIALS_SECRET_ARN',
+} as const;
+
+/** Keys of the health check's probe objects: never synced, never deleted by a sync. */
+export const HEALTH_PROBE_PREFIX = '.qp-sync-health/';
+
 const prefix = z.string().regex(/^$|^[^/].*\/$/, 'expected a key prefix ending in / (or empty), not starting with /');
 
 export const EndpointSettings = z.object({

@@ -3,14 +3,9 @@
  * secret, read once per container on first use. The source side uses the function's own role.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { type Environment, readJsonEnv, requireEnv } from '../feature-pipeline/settings';
+import { type Environment, readJsonEnv, requireEnv } from '../core/env';
+import { SYNC_ENV, SyncSettings } from './contract';
 import { credentialsFromSecret, s3ClientFor } from './engine/clients';
-import { SyncSettings } from './contract';
-
-export const SYNC_ENV = {
-  settings: 'SYNC_SETTINGS',
-  credentialsSecret: 'R2_CREDENTIALS_SECRET_ARN',
-} as const;
 
 export function readSyncSettings(env: Environment): SyncSettings {
   return readJsonEnv(env, SYNC_ENV.settings, SyncSettings);

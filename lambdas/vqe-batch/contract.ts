@@ -3,8 +3,21 @@
  * deployed with (BATCH_SETTINGS), the per-run state kept in S3, and what the states pass on.
  */
 import { z } from 'zod';
-import { LANES } from './plan';
-import { RunHandle } from './launcher';
+
+/** The environment variable the batch Lambdas read their settings from. */
+export const BATCH_ENV = { settings: 'BATCH_SETTINGS' } as const;
+
+/** The batch's lanes: the two GPU hosts' halves and the CPU lane (SPEC section 5). */
+export const LANES = ['gpu1', 'gpu2', 'cpu'] as const;
+export type Lane = (typeof LANES)[number];
+
+/** A launched run's handle, plain JSON: it travels through Step Functions and the per-run state object. */
+export const RunHandle = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('ssm'), commandId: z.string().min(1), instanceId: z.string().min(1), containerName: z.string().min(1) }),
+  z.object({ kind: z.literal('docker'), containerId: z.string().min(1) }),
+  z.object({ kind: z.literal('process'), pid: z.number().int().positive(), runDir: z.string().min(1) }),
+]);
+export type RunHandle = z.infer<typeof RunHandle>;
 
 export const BATCH_EVENT_SOURCE = 'quantum-pipeline.vqe-batch';
 export const BATCH_EVENT_DETAIL_TYPE = 'VQE Batch Finished';

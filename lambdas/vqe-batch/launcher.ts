@@ -4,7 +4,9 @@
  * plain JSON: it travels through Step Functions and the per-run state object, and any later
  * invocation (another Lambda container, another CLI process) can poll or stop the run with it.
  */
-import { z } from 'zod';
+import { RunHandle } from './contract';
+
+export { RunHandle };
 
 /** What a launcher is asked to start. */
 export interface LaunchRequest {
@@ -14,12 +16,6 @@ export interface LaunchRequest {
   readonly args: readonly string[];
 }
 
-export const RunHandle = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('ssm'), commandId: z.string().min(1), instanceId: z.string().min(1), containerName: z.string().min(1) }),
-  z.object({ kind: z.literal('docker'), containerId: z.string().min(1) }),
-  z.object({ kind: z.literal('process'), pid: z.number().int().positive(), runDir: z.string().min(1) }),
-]);
-export type RunHandle = z.infer<typeof RunHandle>;
 
 /** Where a launched run is. `exitCode` is the container's (or process's); `stderrTail` its last bytes of stderr. */
 export type RunStatus =

@@ -4,9 +4,9 @@
  * keys already done and leaves them out, so a re-triggered batch resumes where it stopped.
  */
 import { z } from 'zod';
+import { type Lane, LANES } from './contract';
 
-export const LANES = ['gpu1', 'gpu2', 'cpu'] as const;
-export type Lane = (typeof LANES)[number];
+export { type Lane, LANES };
 
 /** Molecules of each lane, in the order of the lane's molecule file (the index is --molecule-index). */
 export const LANE_MOLECULES: Readonly<Record<Lane, readonly string[]>> = {

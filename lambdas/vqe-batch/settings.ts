@@ -5,12 +5,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigurationError } from '../core/errors';
-import { type Environment, readJsonEnv } from '../feature-pipeline/settings';
-import { BatchSettings } from './contract';
+import { type Environment, readJsonEnv } from '../core/env';
+import { BATCH_ENV, BatchSettings } from './contract';
 import { SsmLauncher } from './launchers/ssm';
 import { RunStateStore } from './state-store';
-
-export const BATCH_ENV = { settings: 'BATCH_SETTINGS' } as const;
 
 export function readBatchSettings(env: Environment): BatchSettings {
   return readJsonEnv(env, BATCH_ENV.settings, BatchSettings);

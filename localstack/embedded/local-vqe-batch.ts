@@ -12,7 +12,7 @@ import { readBatchSettings, stateStoreFor } from '../../lambdas/vqe-batch/settin
 import type { LaunchRequest, Launcher, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
 import { ProcessLauncher } from './launchers/process';
 import type { RunStateStore } from '../../lambdas/vqe-batch/state-store';
-import type { Environment } from '../../lambdas/feature-pipeline/settings';
+import type { Environment } from '../../lambdas/core/env';
 import { Logger } from '../../lambdas/core/logger';
 import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild } from '../../lambdas/vqe-batch/steps/image-build';

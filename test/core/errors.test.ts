@@ -1,5 +1,6 @@
 /** The error names are the state machines' Retry/Catch contract: ERROR_NAMES must say what the classes report. */
 import { describe, expect, it } from 'vitest';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import * as errors from '../../lambdas/core/errors';
 
 type ErrorClass = new (message: string, options?: { cause?: unknown }) => Error;
@@ -14,7 +15,7 @@ describe('named errors', () => {
 
     // Assess
     expect(errorClasses.length).toBeGreaterThanOrEqual(12);
-    expect(Object.values(errors.ERROR_NAMES).sort()).toEqual(reported);
+    expect(Object.values(ERROR_NAMES).sort()).toEqual(reported);
   });
 
   it('reports the class name itself and keeps the cause', () => {

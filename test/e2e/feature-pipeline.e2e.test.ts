@@ -3,7 +3,7 @@
  * real Lambda handler code, Spark standalone through its REST API, Garage, the Iceberg catalog.
  */
 import { describe, expect, it } from 'vitest';
-import { ERROR_NAMES } from '../../lambdas/core/errors';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import { driverState, entered, execute, exitedOutput, isolatedPipeline, uploadRecords } from './harness';
 
 const BASE_TABLES = ['molecules', 'ansatz_info', 'performance_metrics', 'vqe_results', 'initial_parameters',

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ERROR_NAMES } from '../../lambdas/core/errors';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import type { SyncSettings, TableProgress } from '../../lambdas/r2-sync/contract';
 import { createLocalPipeline, dataplaneFromEnv } from '../../localstack/embedded/local-pipeline';
 import { contents, localEndpoints, putAll, removeAll, sides } from '../r2-sync/support';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ERROR_NAMES } from '../../lambdas/core/errors';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import type { Launcher, RunHandle } from '../../lambdas/vqe-batch/launcher';
 import { miniVqeProcessLauncher } from '../../localstack/embedded/local-vqe-batch';
 import type { BatchProgress } from '../../lambdas/vqe-batch/contract';

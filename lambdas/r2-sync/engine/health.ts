@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SyncEndpointError } from '../../core/errors';
 import type { Side } from './listing';
-import { HEALTH_PROBE_PREFIX } from './sync';
+import { HEALTH_PROBE_PREFIX } from '../contract';
 
 export interface SideHealth { readonly side: Side['name']; readonly bucket: string; readonly latencyMs: number }
 

@@ -12,10 +12,9 @@ import { Logger } from '../../core/logger';
 import { listSide, type ObjectEntry, type Side } from './listing';
 import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
 import { runPool } from '../../core/pool';
+import { HEALTH_PROBE_PREFIX } from '../contract';
 import { copyObject, OutOfTimeError, type TransferSettings } from './transfer';
 
-/** Keys of the health check's probe objects: never synced, never deleted by a sync. */
-export const HEALTH_PROBE_PREFIX = '.qp-sync-health/';
 const DELETE_BATCH = 1000;
 const FAILURES_KEPT = 20;
 
