@@ -1,5 +1,6 @@
 /** zod failures turned into one message that names every bad field and the value it had. */
 import type { z } from 'zod';
+import { InvalidInputError } from './errors';
 
 const KNOWN_SHORT = 60;
 
@@ -68,4 +69,15 @@ export function describeIssues(
     return `${where || '(input)'}: ${rule}, got ${describeValue(valueAt(input, issue.path))}`;
   });
   return [...new Set(lines)].join('; ');
+}
+
+/**
+ * A step's event, checked once against its schema, as the step's typed input. An event that does
+ * not match stops the step with an InvalidInputError naming the step and every bad field:
+ * `start-run event: cursor: Invalid input: expected number, received undefined, got nothing`.
+ */
+export function parseEvent<S extends z.ZodType>(schema: S, event: unknown, step: string): z.output<S> {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) throw new InvalidInputError(`${step} event: ${describeIssues(parsed.error, event)}`);
+  return parsed.data;
 }

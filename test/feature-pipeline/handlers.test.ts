@@ -57,6 +57,28 @@ describe('handler modules', () => {
 
     expect(run).toEqual({ runId: 'manual-1', options: { maxFiles: 5 }, skipMlFeatures: false });
   });
+
+  it('validate-input logs with the invocation\'s request id, function name, cold start and trace id', async () => {
+    // Prepare
+    setEnv({ LOG_LEVEL: 'INFO', _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1' });
+    const { handler } = await import('../../lambdas/feature-pipeline/handlers/validate-input');
+    const written = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const context = (awsRequestId: string) => ({ awsRequestId, functionName: 'qp-validate-input' }) as never;
+
+    // Act
+    await handler({ input: {}, executionName: 'manual-2' }, context('req-1'), () => undefined);
+    await expect(handler({ input: { maxFiles: 0 }, executionName: 'manual-3' }, context('req-2'), () => undefined)).rejects.toMatchObject({ name: 'InvalidInputError' });
+
+    // Assess
+    const lines = written.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
+    const trace = '1-5759e988-bd862e3fe1be46a994272793';
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'INFO', service: 'validate-input', message: 'input accepted', runId: 'manual-2',
+        requestId: 'req-1', functionName: 'qp-validate-input', coldStart: true, xrayTraceId: trace }),
+      expect.objectContaining({ level: 'WARN', service: 'validate-input', message: 'input refused', error: expect.objectContaining({ name: 'InvalidInputError' }),
+        requestId: 'req-2', functionName: 'qp-validate-input', coldStart: false, xrayTraceId: trace }),
+    ]);
+  });
 });
 
 describe('Logger', () => {

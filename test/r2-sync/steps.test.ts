@@ -41,6 +41,11 @@ describe('sync-health-check input', () => {
       .rejects.toThrow('tables: ["ml_iteration_features"] is not synced by this deployment (it syncs ml_run_summary)');
   });
 
+  it('refuses an event whose execution name is not text, naming the step, the field and the value, before touching any store', async () => {
+    await expect(check({ input: {}, executionName: 42 })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^health-check event: executionName: .*got 42$/) });
+    expect(s3.calls()).toHaveLength(0);
+  });
+
   it('refuses an event without the execution name', async () => {
     await expect(check({ input: {} })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^health-check event: executionName/) });
   });
@@ -75,6 +80,14 @@ describe('sync-table', () => {
     const sync = createSyncTable({ settings, clients: clients(), log: quiet });
 
     await expect(sync({ run, table: 'molecules' }, context)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^sync-table event: table: /) });
+  });
+
+  it('refuses an event whose run says dryRun as text, naming the step, the field and the value, before listing anything', async () => {
+    const sync = createSyncTable({ settings, clients: clients(), log: quiet });
+
+    await expect(sync({ run: { ...run, dryRun: 'yes' }, table: 'ml_run_summary' }, context))
+      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^sync-table event: run\.dryRun: .*got "yes"$/) });
+    expect(s3.calls()).toHaveLength(0);
   });
 });
 

@@ -13,6 +13,7 @@ import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild, type ImageBuilder } from '../../lambdas/vqe-batch/steps/image-build';
 import { createPlanBatch } from '../../lambdas/vqe-batch/steps/plan';
 import { createStartRun } from '../../lambdas/vqe-batch/steps/start-run';
+import { createBatchSummary } from '../../lambdas/vqe-batch/steps/summary';
 
 type StoreApi = Pick<RunStateStore, 'readRun' | 'writeRun' | 'doneKeys' | 'writePlan' | 'readPlan' | 'writeBatch' | 'readBatch' | 'readRuns'>;
 
@@ -87,6 +88,16 @@ describe('createPlanBatch', () => {
 
     // Act + Assess
     await expect(plan(store, input)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(message) });
+    expect([store.plans.size, store.batches.size]).toEqual([0, 0]);
+  });
+
+  it('refuses an event without the start time, naming the step and the field, and writes nothing', async () => {
+    // Prepare
+    const store = new MemoryStore();
+
+    // Act + Assess
+    await expect(createPlanBatch({ settings: SETTINGS, store: store.asStore, log: quiet })({ input: {}, executionName: 'console' }))
+      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^plan event: startTime: .*got nothing$/) });
     expect([store.plans.size, store.batches.size]).toEqual([0, 0]);
   });
 
@@ -294,6 +305,38 @@ describe('createCheckRun', () => {
     // Assess
     expect(result).toEqual({ ended: true, key: CPU[0].key, status: 'failed' });
     expect(state).toMatchObject({ status: 'failed', exitCode: 3, stderrTail: 'ValueError: no such molecule', detail: 'container exited' });
+  });
+
+  it('refuses an event whose run has no deadline, naming the step and the field, before polling or writing', async () => {
+    // Prepare
+    const store = new MemoryStore();
+    const launcher = new ScriptedLauncher([{ state: 'exited', exitCode: 0, stderrTail: '' }]);
+    const checkRun = createCheckRun({ store: store.asStore, launcher, now: () => NOW, log: quiet });
+
+    // Act + Assess
+    await expect(checkRun({ batch: BATCH, lane: 'cpu', start: 0, cursor: 0, end: 3, run: { key: CPU[0].key, handle: HANDLE } }))
+      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^check-run event: run\.deadline: .*got nothing$/) });
+    expect([launcher.stops, store.writes]).toEqual([[], []]);
+  });
+});
+
+describe('createBatchSummary', () => {
+  it('reports the progress of the batch the event names', async () => {
+    // Prepare
+    const store = new MemoryStore();
+    await createPlanBatch({ settings: SETTINGS, store: store.asStore, log: quiet })({ input: { lanes: ['cpu'], limit: 2 }, executionName: 'console', startTime: START });
+
+    // Act
+    const summary = await createBatchSummary({ store: store.asStore, now: () => NOW, log: quiet })({ batch: BATCH, lanes: [] });
+
+    // Assess
+    expect(summary).toMatchObject({ batchId: BATCH.batchId, producedRecords: false });
+  });
+
+  it('refuses an event with a malformed batch reference, naming the step, the field and the value', async () => {
+    // Act + Assess
+    await expect(createBatchSummary({ store: new MemoryStore().asStore, log: quiet })({ batch: { ...BATCH, tier: 9 } }))
+      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^summary event: batch\.tier: .*got 9$/) });
   });
 });
 

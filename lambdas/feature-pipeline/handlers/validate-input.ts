@@ -1,12 +1,12 @@
 /** Lambda entry of the validate-input step (core: ../steps/validate-input.ts). */
 import type { Handler } from 'aws-lambda';
+import { Logger, withLambdaContext } from '../../core/logger';
 import type { RunContext } from '../contract';
-import { Logger } from '../../core/logger';
 import { validateInput } from '../steps/validate-input';
 
 const log = new Logger('validate-input');
 
-export const handler: Handler<unknown, RunContext> = async (event) => {
+export const handler: Handler<unknown, RunContext> = withLambdaContext(log, async (event: unknown) => {
   try {
     const run = validateInput(event);
     log.info('input accepted', { runId: run.runId, options: run.options });
@@ -15,4 +15,4 @@ export const handler: Handler<unknown, RunContext> = async (event) => {
     log.warn('input refused', { error });
     throw error;
   }
-};
+});

@@ -5,10 +5,10 @@
  * tables. Every contender computes the same answer from the same list, so no lock is needed.
  */
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { AcquireRunSlotEvent, type RunSlot } from '../contract';
 import { InvalidInputError, PipelineBusyError, SparkBackendUnavailableError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { parseEvent } from '../../core/validation';
+import { AcquireRunSlotEvent, type RunSlot } from '../contract';
 
 export interface RunningExecution {
   readonly executionArn: string;
@@ -36,9 +36,7 @@ export function decideRunSlot(self: { executionArn: string; startTime: string },
 
 export function createAcquireRunSlot(executions: RunningExecutions, log = new Logger('acquire-run-slot')) {
   return async (event: unknown): Promise<RunSlot> => {
-    const parsed = AcquireRunSlotEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`acquire-run-slot event: ${describeIssues(parsed.error, event)}`);
-    const request = parsed.data;
+    const request = parseEvent(AcquireRunSlotEvent, event, 'acquire-run-slot');
     if (Number.isNaN(Date.parse(request.startTime))) {
       // An unparseable start time would sort arbitrarily and let two executions both take the slot.
       throw new InvalidInputError(`acquire-run-slot event: startTime: expected an ISO 8601 time, got ${JSON.stringify(request.startTime)}`);

@@ -3,9 +3,9 @@
  * a missing handle, a finished job or an unreachable backend, because the failure being handled
  * is what the execution must report, not a second one from here.
  */
-import { CancelJobEvent, type CancelJobResult } from '../contract';
 import { Logger } from '../../core/logger';
 import type { SparkBackend } from '../backends/types';
+import { CancelJobEvent, type CancelJobResult } from '../contract';
 
 export function createCancelJob({ backend, log = new Logger('cancel-job') }: { backend: SparkBackend; log?: Logger }) {
   return async (event: unknown): Promise<CancelJobResult> => {

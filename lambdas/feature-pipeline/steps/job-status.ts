@@ -2,11 +2,11 @@
  * One poll of a running job. Past its timeout the job is cancelled here, before the error, so a
  * timed-out run never leaves a job behind (the state machine's own timeout would run nothing).
  */
-import { FINAL_JOB_STATES, type JobStatus, JobStatusEvent } from '../contract';
 import { InvalidInputError, SparkJobTimeoutError } from '../../core/errors';
 import { Logger } from '../../core/logger';
+import { parseEvent } from '../../core/validation';
 import type { SparkBackend } from '../backends/types';
-import { describeIssues } from '../../core/validation';
+import { FINAL_JOB_STATES, type JobStatus, JobStatusEvent } from '../contract';
 
 export interface StatusDeps {
   readonly backend: SparkBackend;
@@ -16,9 +16,7 @@ export interface StatusDeps {
 
 export function createJobStatus({ backend, now = () => new Date(), log = new Logger('job-status') }: StatusDeps) {
   return async (event: unknown): Promise<JobStatus> => {
-    const parsed = JobStatusEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`job-status event: ${describeIssues(parsed.error, event)}`);
-    const { job } = parsed.data;
+    const { job } = parseEvent(JobStatusEvent, event, 'job-status');
     const submittedAt = Date.parse(job.submittedAt);
     if (Number.isNaN(submittedAt)) {
       throw new InvalidInputError(`job-status event: job.submittedAt: expected an ISO 8601 time, got ${JSON.stringify(job.submittedAt)}`);

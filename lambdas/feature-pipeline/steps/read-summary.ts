@@ -3,10 +3,10 @@
  * against the contract, and returns a compact outcome that fits any Step Functions payload.
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type JobOutcome, type PipelineSettings, ReadSummaryEvent, RunSummary, SUMMARY_JOB_NAME } from '../contract';
-import { InvalidInputError, RunSummaryError } from '../../core/errors';
+import { RunSummaryError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { describeIssues, parseEvent } from '../../core/validation';
+import { type JobOutcome, type PipelineSettings, ReadSummaryEvent, RunSummary, SUMMARY_JOB_NAME } from '../contract';
 
 const QUARANTINE_LIMIT = 20;
 
@@ -19,9 +19,7 @@ export function splitS3Uri(uri: string): { bucket: string; prefix: string } {
 
 export function createReadSummary({ s3, settings, log = new Logger('read-summary') }: { s3: S3Client; settings: PipelineSettings; log?: Logger }) {
   return async (event: unknown): Promise<JobOutcome> => {
-    const parsed = ReadSummaryEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`read-summary event: ${describeIssues(parsed.error, event)}`);
-    const { job } = parsed.data;
+    const { job } = parseEvent(ReadSummaryEvent, event, 'read-summary');
     const { bucket, prefix } = splitS3Uri(settings.summaryUri);
     const key = `${prefix ? `${prefix}/` : ''}${SUMMARY_JOB_NAME[job.kind]}/${job.runId}.json`;
     const where = `s3://${bucket}/${key}`;

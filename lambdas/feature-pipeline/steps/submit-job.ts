@@ -1,10 +1,9 @@
 /** Submits one Spark job of the pipeline and returns the handle the state machine polls with. */
-import { type JobHandle, type PipelineSettings, SubmitJobEvent } from '../contract';
-import { InvalidInputError } from '../../core/errors';
-import { buildJobSpec } from '../job-spec';
 import { Logger } from '../../core/logger';
+import { parseEvent } from '../../core/validation';
 import type { SparkBackend } from '../backends/types';
-import { describeIssues } from '../../core/validation';
+import { type JobHandle, type PipelineSettings, SubmitJobEvent } from '../contract';
+import { buildJobSpec } from '../job-spec';
 
 export interface SubmitDeps {
   readonly backend: SparkBackend;
@@ -15,9 +14,7 @@ export interface SubmitDeps {
 
 export function createSubmitJob({ backend, settings, now = () => new Date(), log = new Logger('submit-job') }: SubmitDeps) {
   return async (event: unknown): Promise<JobHandle> => {
-    const parsed = SubmitJobEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`submit-job event: ${describeIssues(parsed.error, event)}`);
-    const { kind, run, clientToken } = parsed.data;
+    const { kind, run, clientToken } = parseEvent(SubmitJobEvent, event, 'submit-job');
     const spec = buildJobSpec(kind, run, settings, clientToken);
     const { jobId } = await backend.submit(spec);
     const handle: JobHandle = {

@@ -2,9 +2,9 @@
  * First state of the feature pipeline: the console or trigger input, checked once. Bad input
  * fails the execution at once with every bad field named (InvalidInputError, never retried).
  */
-import { MlParams, PipelineInput, type RunContext, RunContext as RunContextSchema, ValidateInputEvent } from '../contract';
 import { InvalidInputError } from '../../core/errors';
-import { describeIssues } from '../../core/validation';
+import { describeIssues, parseEvent } from '../../core/validation';
+import { MlParams, PipelineInput, type RunContext, RunContext as RunContextSchema, ValidateInputEvent } from '../contract';
 
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(PipelineInput.shape),
@@ -26,10 +26,9 @@ const EXPECTATIONS: Record<string, string> = {
 };
 
 export function validateInput(event: unknown): RunContext {
-  const parsedEvent = ValidateInputEvent.safeParse(event);
-  if (!parsedEvent.success) throw new InvalidInputError(`validate-input event: ${describeIssues(parsedEvent.error, event)}`);
+  const { input, executionName } = parseEvent(ValidateInputEvent, event, 'validate-input');
   // The console sends {} or nothing at all for "all defaults"; both mean the same run.
-  const raw = parsedEvent.data.input ?? {};
+  const raw = input ?? {};
   const options = PipelineInput.safeParse(raw);
   if (!options.success) {
     throw new InvalidInputError(describeIssues(options.error, raw, (path) => KNOWN_KEYS[path] ?? [], (path) => EXPECTATIONS[path]));
@@ -37,7 +36,6 @@ export function validateInput(event: unknown): RunContext {
   if (options.data.fullRefresh && options.data.skipMlFeatures) {
     throw new InvalidInputError('fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one');
   }
-  const { executionName } = parsedEvent.data;
   const context = RunContextSchema.safeParse({
     runId: executionName,
     options: options.data,

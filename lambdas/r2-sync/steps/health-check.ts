@@ -5,10 +5,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { type SyncRun, HealthCheckEvent, SyncInput, type SyncSettings } from '../contract';
+import { describeIssues, parseEvent } from '../../core/validation';
+import { HealthCheckEvent, SyncInput, type SyncRun, type SyncSettings } from '../contract';
 import { sideFor } from '../engine/clients';
 import { checkHealth } from '../engine/health';
-import { describeIssues } from '../../core/validation';
 
 export interface SyncClients { readonly source: S3Client; readonly destination: S3Client }
 
@@ -16,10 +16,9 @@ export function createSyncHealthCheck({ settings, clients, log = new Logger('r2-
   settings: SyncSettings; clients: SyncClients; log?: Logger;
 }) {
   return async (event: unknown): Promise<SyncRun> => {
-    const parsed = HealthCheckEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`health-check event: ${describeIssues(parsed.error, event)}`);
+    const request = parseEvent(HealthCheckEvent, event, 'health-check');
     // The console sends {} or nothing for "all tables".
-    const raw = parsed.data.input ?? {};
+    const raw = request.input ?? {};
     const input = SyncInput.safeParse(raw);
     if (!input.success) {
       throw new InvalidInputError(describeIssues(input.error, raw, (path) => (path === '' ? Object.keys(SyncInput.shape) : [])));
@@ -30,7 +29,7 @@ export function createSyncHealthCheck({ settings, clients, log = new Logger('r2-
       throw new InvalidInputError(`tables: ${JSON.stringify(unknown)} ${unknown.length === 1 ? 'is' : 'are'} not synced by this deployment (it syncs ${settings.tables.join(', ')})`);
     }
     const run: SyncRun = {
-      runId: parsed.data.executionName, tables: [...new Set(tables)], dryRun: input.data.dryRun ?? false, trigger: input.data.trigger ?? 'console',
+      runId: request.executionName, tables: [...new Set(tables)], dryRun: input.data.dryRun ?? false, trigger: input.data.trigger ?? 'console',
     };
     const runLog = log.with({ runId: run.runId });
     const health = await checkHealth([

@@ -5,13 +5,13 @@
  * the state machine retries the same way.
  */
 import type { Context } from 'aws-lambda';
-import { InvalidInputError, SyncIncompleteError } from '../../core/errors';
+import { SyncIncompleteError } from '../../core/errors';
 import { Logger } from '../../core/logger';
+import { parseEvent } from '../../core/validation';
+import { type SyncSettings, SyncTableEvent, type TableProgress, type TallyShape } from '../contract';
 import { sideFor } from '../engine/clients';
-import { SyncTableEvent, type SyncSettings, type TableProgress, type TallyShape } from '../contract';
-import { syncPrefix, type SyncReport } from '../engine/sync';
+import { type SyncReport, syncPrefix } from '../engine/sync';
 import { MIB } from '../engine/transfer';
-import { describeIssues } from '../../core/validation';
 import type { SyncClients } from './health-check';
 
 const add = (a: TallyShape | undefined, b: TallyShape): TallyShape => ({ objects: (a?.objects ?? 0) + b.objects, bytes: (a?.bytes ?? 0) + b.bytes });
@@ -20,9 +20,7 @@ export function createSyncTable({ settings, clients, now = Date.now, log = new L
   settings: SyncSettings; clients: SyncClients; now?: () => number; log?: Logger;
 }) {
   return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<TableProgress> => {
-    const parsed = SyncTableEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`sync-table event: ${describeIssues(parsed.error, event)}`);
-    const { run, table, progress } = parsed.data;
+    const { run, table, progress } = parseEvent(SyncTableEvent, event, 'sync-table');
     const tableLog = log.with({ runId: run.runId, table });
     const report: SyncReport = await syncPrefix({
       source: sideFor('source', clients.source, settings.source, table),

@@ -1,9 +1,11 @@
-/** Lambda entry of a chunk loop's poll turn (core: ../steps/batch-check-run.ts); settings checked at load. */
+/** Lambda entry of a chunk loop's poll turn (core: ../steps/check-run.ts); settings checked at load. */
 import type { Handler } from 'aws-lambda';
+import { Logger, withLambdaContext } from '../../core/logger';
 import { readBatchSettings, ssmLauncherFor, stateStoreFor } from '../settings';
 import { type CheckRunResult, createCheckRun } from '../steps/check-run';
 
 const settings = readBatchSettings(process.env);
-const checkRun = createCheckRun({ store: stateStoreFor(settings), launcher: ssmLauncherFor(settings) });
+const log = new Logger('vqe-batch-check-run');
+const checkRun = createCheckRun({ store: stateStoreFor(settings), launcher: ssmLauncherFor(settings), log });
 
-export const handler: Handler<unknown, CheckRunResult> = (event) => checkRun(event);
+export const handler: Handler<unknown, CheckRunResult> = withLambdaContext(log, (event: unknown) => checkRun(event));

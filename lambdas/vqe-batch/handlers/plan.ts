@@ -1,10 +1,12 @@
-/** Lambda entry of the batch planner (core: ../steps/batch-plan.ts); settings checked at load. */
+/** Lambda entry of the batch planner (core: ../steps/plan.ts); settings checked at load. */
 import type { Handler } from 'aws-lambda';
+import { Logger, withLambdaContext } from '../../core/logger';
 import type { PlanOutput } from '../contract';
 import { readBatchSettings, stateStoreFor } from '../settings';
 import { createPlanBatch } from '../steps/plan';
 
 const settings = readBatchSettings(process.env);
-const plan = createPlanBatch({ settings, store: stateStoreFor(settings) });
+const log = new Logger('vqe-batch-plan');
+const plan = createPlanBatch({ settings, store: stateStoreFor(settings), log });
 
-export const handler: Handler<unknown, PlanOutput> = (event) => plan(event);
+export const handler: Handler<unknown, PlanOutput> = withLambdaContext(log, (event: unknown) => plan(event));

@@ -2,9 +2,8 @@
  * Polls a launched run. When it has ended, its state becomes done (exit code 0) or failed; when
  * it passes its deadline, it is stopped and becomes timed_out. Either way the loop moves on.
  */
-import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { parseEvent } from '../../core/validation';
 import { CheckRunEvent, type RunState, type RunStatusName } from '../contract';
 import type { RunStepDeps } from './start-run';
 
@@ -12,9 +11,7 @@ export type CheckRunResult = { readonly ended: false; readonly key: string } | {
 
 export function createCheckRun({ store, launcher, now = Date.now, log = new Logger('vqe-batch-check-run') }: Omit<RunStepDeps, 'settings'>) {
   return async (event: unknown): Promise<CheckRunResult> => {
-    const parsed = CheckRunEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`check-run event: ${describeIssues(parsed.error, event)}`);
-    const { batch, lane, run } = parsed.data;
+    const { batch, lane, run } = parseEvent(CheckRunEvent, event, 'check-run');
     const runLog = log.with({ batchId: batch.batchId, lane, runKey: run.key });
     let status = await launcher.status(run.handle);
     let timedOut = false;

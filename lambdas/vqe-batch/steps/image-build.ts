@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { parseEvent } from '../../core/validation';
 import type { BatchSettings } from '../contract';
 import { RunHandle, type RunStatus } from '../launcher';
 
@@ -28,19 +28,18 @@ export function createImageBuild({ settings, builder, log = new Logger('vqe-batc
   settings: BatchSettings; builder: ImageBuilder; log?: Logger;
 }) {
   return async (event: unknown): Promise<ImageBuildResult> => {
-    const parsed = ImageBuildEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`image-build event: ${describeIssues(parsed.error, event)}`);
+    const request = parseEvent(ImageBuildEvent, event, 'image-build');
     const { launcher } = settings;
     if (launcher.kind !== 'ssm' || !launcher.build) {
       throw new InvalidInputError('image build: needs the SSM launcher with a build section (batch.build in the CDK config)');
     }
-    const buildLog = log.with({ batchId: parsed.data.batchId, image: launcher.image });
-    if (parsed.data.action === 'start') {
+    const buildLog = log.with({ batchId: request.batchId, image: launcher.image });
+    if (request.action === 'start') {
       const handle = await builder.buildImage({ image: launcher.image, ...launcher.build });
       buildLog.info('image build started', { cudaArch: launcher.build.cudaArch, contextDir: launcher.build.contextDir });
       return { ended: false, handle };
     }
-    const { handle } = parsed.data;
+    const { handle } = request;
     const status = await builder.status(handle);
     if (status.state === 'running') return { ended: false, handle };
     buildLog[status.exitCode === 0 ? 'info' : 'error']('image build ended', { exitCode: status.exitCode, detail: status.detail });

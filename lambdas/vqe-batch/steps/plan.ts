@@ -5,7 +5,7 @@
  */
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { describeIssues, parseEvent } from '../../core/validation';
 import { type BatchSettings, type LanePlan, PlanEvent, type PlanOutput } from '../contract';
 import { BatchInput, type Lane, planBatch } from '../plan';
 import type { RunStateStore } from '../state-store';
@@ -19,10 +19,9 @@ export function createPlanBatch({ settings, store, log = new Logger('vqe-batch-p
   settings: BatchSettings; store: RunStateStore; log?: Logger;
 }) {
   return async (event: unknown): Promise<PlanOutput> => {
-    const parsedEvent = PlanEvent.safeParse(event);
-    if (!parsedEvent.success) throw new InvalidInputError(`plan event: ${describeIssues(parsedEvent.error, event)}`);
-    const { executionName, startTime } = parsedEvent.data;
-    const raw = parsedEvent.data.input ?? {};
+    const request = parseEvent(PlanEvent, event, 'plan');
+    const { executionName, startTime } = request;
+    const raw = request.input ?? {};
     const parsed = BatchInput.safeParse(raw);
     if (!parsed.success) {
       throw new InvalidInputError(`batch input: ${describeIssues(parsed.error, raw, (path) => (path === '' ? Object.keys(BatchInput.shape) : []))}`);

@@ -3,9 +3,9 @@
  * the chunk's tally. A run the launcher refuses is recorded as failed and the loop moves on: one
  * bad run never stops its lane.
  */
-import { InvalidInputError, RunLaunchError } from '../../core/errors';
+import { RunLaunchError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { parseEvent } from '../../core/validation';
 import { type BatchSettings, ChunkCursor, RUN_STATUSES, type StartRunResult, type StatusTally } from '../contract';
 import type { Launcher } from '../launcher';
 import { type Lane, type PlannedRun, runArguments } from '../plan';
@@ -37,9 +37,7 @@ function planCache(store: RunStateStore): (batchId: string, lane: Lane) => Promi
 export function createStartRun({ settings, store, launcher, now = Date.now, log = new Logger('vqe-batch-start-run') }: RunStepDeps) {
   const planOf = planCache(store);
   return async (event: unknown): Promise<StartRunResult> => {
-    const parsed = ChunkCursor.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`start-run event: ${describeIssues(parsed.error, event)}`);
-    const { batch, lane, start, cursor, end } = parsed.data;
+    const { batch, lane, start, cursor, end } = parseEvent(ChunkCursor, event, 'start-run');
     const runs = await planOf(batch.batchId, lane);
     const chunkLog = log.with({ batchId: batch.batchId, lane });
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues } from '../../core/validation';
+import { parseEvent } from '../../core/validation';
 import { type BatchProgress, BatchRef } from '../contract';
 import type { Lane } from '../plan';
 import { batchProgress } from '../progress';
@@ -34,9 +34,8 @@ export function createBatchSummary({ store, now = Date.now, log = new Logger('vq
   store: RunStateStore; now?: () => number; log?: Logger;
 }) {
   return async (event: unknown): Promise<BatchSummary> => {
-    const parsed = SummaryEvent.safeParse(event);
-    if (!parsed.success) throw new InvalidInputError(`summary event: ${describeIssues(parsed.error, event)}`);
-    const summary = await readBatchProgress(store, parsed.data.batch.batchId, now());
+    const { batch } = parseEvent(SummaryEvent, event, 'summary');
+    const summary = await readBatchProgress(store, batch.batchId, now());
     log.with({ batchId: summary.batchId }).info('batch progress', { totals: summary.totals, etaSeconds: summary.etaSeconds, finished: summary.finished });
     return summary;
   };
