@@ -11,6 +11,7 @@ The last line is one JSON object of the in-job seconds (keys full_job1_s, ..., w
 the prefix full32k_/noop32k_/incr32k_ when --records is 32000). Everything it wrote is removed
 afterwards unless --keep is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,11 +54,16 @@ def timed_run(rest: SparkRestClient, dist: Path, job: str, args: list[str], even
     started = time.monotonic()
     before = set(events.iterdir())
     # The event log records each executor's (and the driver's) peak memory per stage.
-    conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri(),
-            "spark.eventLog.logStageExecutorMetrics": "true", "spark.eventLog.compress": "false",
-            "spark.eventLog.rolling.enabled": "false"}
-    submission = rest.submit(str(dist / f"{job}.py"), args, str(dist / "quantum_pipeline.zip"), conf,
-                             app_name=f"bench-{job}")
+    conf = {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": events.as_uri(),
+        "spark.eventLog.logStageExecutorMetrics": "true",
+        "spark.eventLog.compress": "false",
+        "spark.eventLog.rolling.enabled": "false",
+    }
+    submission = rest.submit(
+        str(dist / f"{job}.py"), args, str(dist / "quantum_pipeline.zip"), conf, app_name=f"bench-{job}"
+    )
     result = rest.wait(submission, timeout_s=3600)
     wall = time.monotonic() - started
     if result.state != "FINISHED":
@@ -91,12 +97,16 @@ def main() -> None:
     tag = uuid.uuid4().hex[:8]
     namespace, prefix = f"bench_{tag}", f"bench-{tag}/experiments"
     s3 = boto3.client("s3", endpoint_url=os.environ["QP_S3_ENDPOINT"], region_name=os.environ["QP_S3_REGION"])
-    rest = SparkRestClient(os.environ["QP_SPARK_REST_URL"], os.environ["QP_SPARK_MASTER_URL"],
-                           os.environ["QP_SPARK_WORK_DIR"], os.environ["QP_PYTHON"])
+    rest = SparkRestClient(
+        os.environ["QP_SPARK_REST_URL"],
+        os.environ["QP_SPARK_MASTER_URL"],
+        os.environ["QP_SPARK_WORK_DIR"],
+        os.environ["QP_PYTHON"],
+    )
     dist = REPO / "dist" / "spark-jobs"
     build(dist)
     common = ["--namespace", namespace, "--summary-uri", f"s3a://features/bench-{tag}/runs"]
-    features_args = common + ["--raw-uri", f"s3a://raw-results/{prefix}"]
+    features_args = [*common, "--raw-uri", f"s3a://raw-results/{prefix}"]
     increment = max(1, round(args.records * args.increment_percent / 100))
 
     rows = []
@@ -109,8 +119,9 @@ def main() -> None:
             if label == "incr":
                 upload(s3, prefix, range(start, start + count))
             for job, run_args in (("feature_processing", features_args), ("ml_feature_processing", common)):
-                phase, summary, peaks = timed_run(rest, dist, job, ["--run-id", f"{label}-{job[:2]}-{tag}", *run_args],
-                                                  events)
+                phase, summary, peaks = timed_run(
+                    rest, dist, job, ["--run-id", f"{label}-{job[:2]}-{tag}", *run_args], events
+                )
                 rows.append((job, label, count, phase, summary["duration_seconds"], peaks))
                 print(f"  {job} {label}: phase {phase:.1f}s, in-job {summary['duration_seconds']:.1f}s", flush=True)
     finally:
@@ -118,15 +129,21 @@ def main() -> None:
         if not args.keep:
             cleanup(s3, namespace, tag)
 
-    print(f"\n{'job':<24}{'run':<8}{'records':>8}{'phase s':>9}{'in-job s':>10}{'records/s':>11}"
-          f"{'driver heap MiB':>17}{'executor heap MiB':>19}")
+    print(
+        f"\n{'job':<24}{'run':<8}{'records':>8}{'phase s':>9}{'in-job s':>10}{'records/s':>11}"
+        f"{'driver heap MiB':>17}{'executor heap MiB':>19}"
+    )
     for job, label, count, phase, in_job, peaks in rows:
         rate = f"{count / in_job:>11.1f}" if count and in_job else f"{'-':>11}"
-        print(f"{job:<24}{label:<8}{count:>8}{phase:>9.1f}{in_job:>10.1f}{rate}"
-              f"{peaks.get('driver', 0):>17.0f}{peaks.get('executors', 0):>19.0f}")
+        print(
+            f"{job:<24}{label:<8}{count:>8}{phase:>9.1f}{in_job:>10.1f}{rate}"
+            f"{peaks.get('driver', 0):>17.0f}{peaks.get('executors', 0):>19.0f}"
+        )
     suffix = "32k" if args.records == 32000 else ""
-    figures = {f"{label}{suffix}_job{1 if job == 'feature_processing' else 2}_s": round(in_job, 1)
-               for job, label, _, _, in_job, _ in rows}
+    figures = {
+        f"{label}{suffix}_job{1 if job == 'feature_processing' else 2}_s": round(in_job, 1)
+        for job, label, _, _, in_job, _ in rows
+    }
     print(json.dumps(figures))
 
 
@@ -134,9 +151,13 @@ def cleanup(s3, namespace: str, tag: str) -> None:
     from pyspark.sql import SparkSession
 
     classpath = os.environ.get("QP_SPARK_CLASSPATH", "")
-    spark = with_dataplane_catalog(SparkSession.builder.master("local[1]").appName("bench-cleanup")
-                                   .config("spark.driver.extraClassPath", classpath).config("spark.ui.enabled", "false")
-                                   .config("spark.driver.host", "127.0.0.1")).getOrCreate()
+    spark = with_dataplane_catalog(
+        SparkSession.builder.master("local[1]")
+        .appName("bench-cleanup")
+        .config("spark.driver.extraClassPath", classpath)
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+    ).getOrCreate()
     drop_namespace(spark, namespace, s3)
     spark.stop()
     delete_prefix(s3, "raw-results", f"bench-{tag}/")

@@ -5,6 +5,7 @@
 SUITES_TSV has one line per suite: name, seconds, exit status (written by scripts/test.sh).
 REPORT_DIR holds the suites' JUnit XML reports (pytest --junitxml, vitest's junit reporter).
 """
+
 from __future__ import annotations
 
 import sys

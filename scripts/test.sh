@@ -50,6 +50,13 @@ finish() {
 trap finish EXIT
 
 # 1. Suites that need no data plane, while it starts.
+ruff_lint_and_format() {  # every Python file (ruff.toml); both checks run, so one does not hide the other
+  local rc=0
+  "$QP_PYTHON" -m ruff check --no-cache . || rc=1
+  "$QP_PYTHON" -m ruff format --check --no-cache . || rc=1
+  return "$rc"
+}
+run_suite "ruff (Python lint + format check)" ruff_lint_and_format
 run_suite "typecheck (tsc --noEmit)" tsc -p tsconfig.json --noEmit
 synth_both_profiles() {  # the bundled Lambdas and templates that would deploy
   cdk synth --quiet -o "$reports/cdk.out.aws" && cdk synth --quiet -c profile=local -o "$reports/cdk.out.local"

@@ -4,6 +4,7 @@ Writes <out>/feature_processing.py, <out>/ml_feature_processing.py (entry points
 <out>/quantum_pipeline.zip (the shared package, for --py-files / spark.submit.pyFiles).
 The zip is reproducible: fixed timestamps and sorted entries, so its hash only changes with the code.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Ansatz circuits (qiskit's circuit library), their starting parameters and their QASM 3 text."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -74,8 +75,9 @@ def hf_parameters(circuit: QuantumCircuit, name: str, occupation: Sequence[bool]
     return values
 
 
-def initial_parameters(strategy: str, circuit: QuantumCircuit, name: str,
-                       occupation: Sequence[bool], seed: int | None) -> np.ndarray:
+def initial_parameters(
+    strategy: str, circuit: QuantumCircuit, name: str, occupation: Sequence[bool], seed: int | None
+) -> np.ndarray:
     """`random`: uniform angles in [-pi, pi); `hf`: the Hartree-Fock point plus a small kick.
     Both draw from one generator seeded by `seed`, so a seed fixes the whole run."""
     rng = np.random.default_rng(seed)

@@ -9,6 +9,7 @@ one electron more is lower (HeH+/sto3g: the 3-electron state lies 162 mHa below 
 FCI energy). So the energies are taken in the molecule's sector (its alpha and beta electron
 counts), found here from the mapped number and magnetization operators.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,7 +65,7 @@ def basis_error(basis: str, symbols: tuple[str, ...]) -> str | None:
                 # PySCF suggests installing basis-set-exchange for unknown names; the error says enough.
                 warnings.simplefilter("ignore")
                 shells = gto.basis.load(basis, symbol)
-        except Exception as error:  # PySCF raises several types (BasisNotFoundError, KeyError, ...)
+        except Exception as error:  # noqa: BLE001 - PySCF raises several types (BasisNotFoundError, KeyError, ...)
             return f"unknown basis for {symbol}: {error}".strip()
         if not shells:
             return f"the basis has no functions for {symbol}"
@@ -92,8 +93,9 @@ def electron_sector(problem: ElectronicStructureProblem, mapper: QubitMapper) ->
     orbitals, (n_alpha, n_beta) = _sizes(problem)
     number = mapper.map(ParticleNumber(orbitals).second_q_ops()["ParticleNumber"])
     magnetization = mapper.map(Magnetization(orbitals).second_q_ops()["Magnetization"])
-    return (np.isclose(_diagonal(number), n_alpha + n_beta)
-            & np.isclose(_diagonal(magnetization), (n_alpha - n_beta) / 2))
+    return np.isclose(_diagonal(number), n_alpha + n_beta) & np.isclose(
+        _diagonal(magnetization), (n_alpha - n_beta) / 2
+    )
 
 
 def electronic_problem(molecule: Molecule, basis: str) -> ElectronicStructureProblem:
@@ -101,8 +103,9 @@ def electronic_problem(molecule: Molecule, basis: str) -> ElectronicStructurePro
     # Restricted HF for closed shells (the cpu lane); restricted open-shell keeps one set of
     # spatial orbitals, so the qubit count stays 2 x orbitals for radicals too.
     method = MethodType.RHF if molecule.spin == 0 else MethodType.ROHF
-    driver = PySCFDriver(atom=pyscf_atom(molecule), unit=unit, charge=molecule.charge,
-                         spin=molecule.spin, basis=basis, method=method)
+    driver = PySCFDriver(
+        atom=pyscf_atom(molecule), unit=unit, charge=molecule.charge, spin=molecule.spin, basis=basis, method=method
+    )
     return driver.run()
 
 
@@ -124,10 +127,19 @@ def qubit_hamiltonian(molecule: Molecule, basis: str) -> QubitHamiltonian:
     if problem.reference_energy is None:
         raise ValueError("the driver returned no Hartree-Fock energy")
     hf_total_energy = float(problem.reference_energy)
-    log.info("%s (charge %+d) in %s: %d qubits, %d Pauli terms, %d of %d basis states in its electron "
-             "sector, HF energy %.8f Ha (nuclear repulsion %.8f)",
-             "".join(molecule.symbols), molecule.charge, basis, operator.num_qubits, len(operator),
-             int(sector.sum()), sector.size, hf_total_energy, nuclear)
+    log.info(
+        "%s (charge %+d) in %s: %d qubits, %d Pauli terms, %d of %d basis states in its electron "
+        "sector, HF energy %.8f Ha (nuclear repulsion %.8f)",
+        "".join(molecule.symbols),
+        molecule.charge,
+        basis,
+        operator.num_qubits,
+        len(operator),
+        int(sector.sum()),
+        sector.size,
+        hf_total_energy,
+        nuclear,
+    )
     return QubitHamiltonian(
         operator=operator,
         nuclear_repulsion_energy=nuclear,

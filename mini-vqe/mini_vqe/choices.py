@@ -1,5 +1,6 @@
 """The names the command line accepts (SPEC section 5), kept free of heavy imports so that
 argument errors are reported before qiskit and PySCF load."""
+
 from __future__ import annotations
 
 OPTIMIZERS = ("L-BFGS-B", "COBYLA", "SLSQP", "Nelder-Mead", "Powell", "BFGS", "CG", "TNC")

@@ -3,6 +3,7 @@
 Argument errors exit with status 2 and a message naming the argument and the value, as argparse
 does for its own checks; a failure while running exits with 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,7 @@ def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], i
             bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
             raise argparse.ArgumentTypeError(f"expected an integer {bounds}, got {text!r}")
         return value
+
     return parse
 
 
@@ -91,24 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--basis", default="sto3g", help="basis set as PySCF names it (default sto3g)")
     run.add_argument("--optimizer", choices=OPTIMIZERS, default="L-BFGS-B")
     run.add_argument("--init-strategy", choices=INIT_STRATEGIES, default="random")
-    run.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=None,
-                     help="seed of the initial parameters (default: unseeded, recorded as null)")
+    run.add_argument(
+        "--seed",
+        type=_int_at_least(0, MAX_SEED),
+        default=None,
+        help="seed of the initial parameters (default: unseeded, recorded as null)",
+    )
     run.add_argument("--ansatz", choices=ANSATZ_NAMES, default="EfficientSU2")
-    run.add_argument("--ansatz-reps", type=_int_at_least(1), default=DEFAULT_REPS,
-                     help=f"repetitions of the ansatz layers (default {DEFAULT_REPS})")
+    run.add_argument(
+        "--ansatz-reps",
+        type=_int_at_least(1),
+        default=DEFAULT_REPS,
+        help=f"repetitions of the ansatz layers (default {DEFAULT_REPS})",
+    )
     run.add_argument("--simulation-method", choices=SIMULATION_METHODS, default="statevector")
     run.add_argument("--convergence", action="store_true", help="stop on --threshold (SciPy's tol)")
-    run.add_argument("--threshold", type=_positive_float, default=None,
-                     help=f"convergence tolerance (default {DEFAULT_THRESHOLD:g})")
+    run.add_argument(
+        "--threshold", type=_positive_float, default=None, help=f"convergence tolerance (default {DEFAULT_THRESHOLD:g})"
+    )
     run.add_argument("--max-iterations", type=_int_at_least(1), default=None, help="SciPy's maxiter (TNC: maxfun)")
     run.add_argument("--gpu", action="store_true", help=argparse.SUPPRESS)
     run.add_argument("--kafka", action="store_true", help=argparse.SUPPRESS)
     out = parser.add_argument_group("output (stdout when neither is given)")
     out.add_argument("--output-dir", type=Path, default=None, help="write <counter>-<unix_nanos>.json here")
-    out.add_argument("--output", type=_s3_target, nargs="?", const=parse_s3_target(DEFAULT_S3_TARGET),
-                     default=None, metavar="S3_URI",
-                     help=f"upload to s3://bucket/prefix/ (no value: {DEFAULT_S3_TARGET}); endpoint and "
-                          "credentials from QP_S3_ENDPOINT, QP_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY")
+    out.add_argument(
+        "--output",
+        type=_s3_target,
+        nargs="?",
+        const=parse_s3_target(DEFAULT_S3_TARGET),
+        default=None,
+        metavar="S3_URI",
+        help=f"upload to s3://bucket/prefix/ (no value: {DEFAULT_S3_TARGET}); endpoint and "
+        "credentials from QP_S3_ENDPOINT, QP_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
+    )
     out.add_argument("--counter", type=_int_at_least(0), default=0, help="<counter> of the file name (default 0)")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO")
     return parser
@@ -120,8 +137,10 @@ def _molecule(parser: argparse.ArgumentParser, path: Path, index: int) -> Molecu
     except MoleculeFileError as error:
         parser.error(f"argument --file: {error}")
     if index >= len(molecules):
-        parser.error(f"argument --molecule-index: {index} is out of range ({path} holds {len(molecules)} "
-                     f"molecule(s), indices 0-{len(molecules) - 1})")
+        parser.error(
+            f"argument --molecule-index: {index} is out of range ({path} holds {len(molecules)} "
+            f"molecule(s), indices 0-{len(molecules) - 1})"
+        )
     return molecules[index]
 
 
@@ -144,12 +163,24 @@ def parse_arguments(argv: Sequence[str] | None = None) -> RunArguments:
     molecule = _molecule(parser, ns.file, ns.molecule_index)
     _check_basis(parser, ns.basis, molecule)
     return RunArguments(
-        molecules_file=ns.file, molecule_index=ns.molecule_index, molecule=molecule, basis=ns.basis,
-        optimizer=ns.optimizer, init_strategy=ns.init_strategy, seed=ns.seed, ansatz=ns.ansatz,
-        ansatz_reps=ns.ansatz_reps, simulation_method=ns.simulation_method, convergence=ns.convergence,
+        molecules_file=ns.file,
+        molecule_index=ns.molecule_index,
+        molecule=molecule,
+        basis=ns.basis,
+        optimizer=ns.optimizer,
+        init_strategy=ns.init_strategy,
+        seed=ns.seed,
+        ansatz=ns.ansatz,
+        ansatz_reps=ns.ansatz_reps,
+        simulation_method=ns.simulation_method,
+        convergence=ns.convergence,
         threshold=DEFAULT_THRESHOLD if ns.threshold is None else ns.threshold,
-        threshold_given=ns.threshold is not None, max_iterations=ns.max_iterations, output_dir=ns.output_dir,
-        output_s3=ns.output, counter=ns.counter, log_level=ns.log_level,
+        threshold_given=ns.threshold is not None,
+        max_iterations=ns.max_iterations,
+        output_dir=ns.output_dir,
+        output_s3=ns.output,
+        counter=ns.counter,
+        log_level=ns.log_level,
     )
 
 
@@ -171,17 +202,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     # The libraries log their internals at INFO (PySCF's dipole moments, ...): only warnings
     # from them, our own messages at the chosen level.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="[mini-vqe] %(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="[mini-vqe] %(asctime)s %(levelname)s %(message)s"
+    )
     log.setLevel(args.log_level)
     if args.threshold_given and not args.convergence:
         log.warning("--threshold is used only with --convergence; SciPy's default tolerances apply")
     from .record import RunSettings, to_json
     from .runner import run_vqe
 
-    settings = RunSettings(molecule_index=args.molecule_index, basis=args.basis, optimizer=args.optimizer,
-                           init_strategy=args.init_strategy, seed=args.seed, ansatz_name=args.ansatz,
-                           ansatz_reps=args.ansatz_reps)
+    settings = RunSettings(
+        molecule_index=args.molecule_index,
+        basis=args.basis,
+        optimizer=args.optimizer,
+        init_strategy=args.init_strategy,
+        seed=args.seed,
+        ansatz_name=args.ansatz,
+        ansatz_reps=args.ansatz_reps,
+    )
     try:
         record = run_vqe(args.molecule, settings, args.tolerance, args.max_iterations)
         _deliver(args, to_json(record))

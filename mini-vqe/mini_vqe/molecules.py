@@ -3,6 +3,7 @@
 Parsing is strict so a typo in the file fails before any chemistry runs, with a message that
 names the molecule and the field.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ The trajectory is recorded once per optimizer iteration (SciPy's `callback`), no
 energy evaluation: gradient methods spend most evaluations on finite-difference probes, which
 are not points of the optimizer's path and would bury it under near-duplicates.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,9 @@ def energy_function(circuit: QuantumCircuit, operator: SparsePauliOp, sector: np
     return energy
 
 
-def iteration_entry(iteration: int, parameters: np.ndarray, energy: float,
-                    previous: dict[str, Any] | None) -> dict[str, Any]:
+def iteration_entry(
+    iteration: int, parameters: np.ndarray, energy: float, previous: dict[str, Any] | None
+) -> dict[str, Any]:
     """One `VQEProcess` of SPEC section 1; deltas are null for the first iteration."""
     values = [float(v) for v in parameters]
     if previous is None:
@@ -122,8 +124,9 @@ def _optional_float(result: OptimizeResult, name: str) -> float | None:
     return float(value) if value is not None else None
 
 
-def minimize_energy(energy: EnergyFunction, initial: np.ndarray, optimizer: str,
-                    tolerance: float | None, max_iterations: int | None) -> OptimizationOutcome:
+def minimize_energy(
+    energy: EnergyFunction, initial: np.ndarray, optimizer: str, tolerance: float | None, max_iterations: int | None
+) -> OptimizationOutcome:
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
     iterations: list[dict[str, Any]] = []
@@ -136,15 +139,27 @@ def minimize_energy(energy: EnergyFunction, initial: np.ndarray, optimizer: str,
             log.debug("iteration %d: energy %.10f", entry["iteration"], entry["result"])
 
     started = time.perf_counter()
-    result = minimize(energy, np.asarray(initial, dtype=float), method=optimizer, tol=tolerance,
-                      callback=record, options=solver_options(optimizer, max_iterations))
+    result = minimize(
+        energy,
+        np.asarray(initial, dtype=float),
+        method=optimizer,
+        tol=tolerance,
+        callback=record,
+        options=solver_options(optimizer, max_iterations),
+    )
     elapsed = time.perf_counter() - started
     minimum = float(result.fun)
     if not math.isfinite(minimum):
         raise ArithmeticError(f"{optimizer} ended on a non-finite energy ({minimum})")
-    log.info("%s: %s after %d evaluation(s), %d iteration(s) recorded, %.2f s: %s",
-             optimizer, "converged" if result.success else "stopped", result.nfev, len(iterations),
-             elapsed, str(result.message).strip())
+    log.info(
+        "%s: %s after %d evaluation(s), %d iteration(s) recorded, %.2f s: %s",
+        optimizer,
+        "converged" if result.success else "stopped",
+        result.nfev,
+        len(iterations),
+        elapsed,
+        str(result.message).strip(),
+    )
     return OptimizationOutcome(
         iterations=iterations,
         minimum=minimum,

@@ -1,4 +1,5 @@
 """Where a record goes: a local folder and/or an S3 prefix, as `<counter>-<unix_nanos>.json`."""
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,7 @@ def parse_s3_target(uri: str) -> S3Target:
     """`s3://bucket/prefix/` -> S3Target; raises ValueError naming what is wrong."""
     if not uri.startswith("s3://"):
         raise ValueError("expected s3://bucket/prefix/")
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
     if not bucket:
         raise ValueError("the bucket name is missing")
     prefix = prefix.strip("/")

@@ -1,4 +1,5 @@
 """The `VQEDecoratedResult` document of SPEC section 1, assembled from the run's parts."""
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ NOISE_BACKEND = "undef"
 @dataclass(frozen=True)
 class RunSettings:
     """What the record repeats from the command line."""
+
     molecule_index: int
     basis: str
     optimizer: str
@@ -51,18 +53,22 @@ def system_metrics() -> str:
     """A snapshot of this process and machine, as the JSON text `performance_start/end` hold."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return json.dumps({
-        "timestamp_unix_s": time.time(),
-        "cpu_count": os.cpu_count(),
-        "load_average": list(load) if load is not None else None,
-        "process_cpu_user_s": usage.ru_utime,
-        "process_cpu_system_s": usage.ru_stime,
-        "process_max_rss_kib": usage.ru_maxrss,  # Linux reports KiB
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "timestamp_unix_s": time.time(),
+            "cpu_count": os.cpu_count(),
+            "load_average": list(load) if load is not None else None,
+            "process_cpu_user_s": usage.ru_utime,
+            "process_cpu_system_s": usage.ru_stime,
+            "process_max_rss_kib": usage.ru_maxrss,  # Linux reports KiB
+        },
+        sort_keys=True,
+    )
 
 
-def initial_data(settings: RunSettings, hamiltonian: QubitHamiltonian, qasm: str,
-                 num_parameters: int, initial: list[float]) -> dict[str, Any]:
+def initial_data(
+    settings: RunSettings, hamiltonian: QubitHamiltonian, qasm: str, num_parameters: int, initial: list[float]
+) -> dict[str, Any]:
     return {
         "backend": BACKEND,
         "num_qubits": hamiltonian.num_qubits,
@@ -81,8 +87,7 @@ def initial_data(settings: RunSettings, hamiltonian: QubitHamiltonian, qasm: str
     }
 
 
-def vqe_result(initial: dict[str, Any], hamiltonian: QubitHamiltonian,
-               outcome: OptimizationOutcome) -> dict[str, Any]:
+def vqe_result(initial: dict[str, Any], hamiltonian: QubitHamiltonian, outcome: OptimizationOutcome) -> dict[str, Any]:
     return {
         "initial_data": initial,
         "iteration_list": outcome.iterations,
@@ -97,8 +102,14 @@ def vqe_result(initial: dict[str, Any], hamiltonian: QubitHamiltonian,
     }
 
 
-def decorated_result(result: dict[str, Any], molecule: Molecule, settings: RunSettings, timings: Timings,
-                     performance_start: str | None, performance_end: str | None) -> dict[str, Any]:
+def decorated_result(
+    result: dict[str, Any],
+    molecule: Molecule,
+    settings: RunSettings,
+    timings: Timings,
+    performance_start: str | None,
+    performance_end: str | None,
+) -> dict[str, Any]:
     return {
         "vqe_result": result,
         "molecule": {"molecule_data": molecule.to_record()},

@@ -1,5 +1,6 @@
 """Fixtures: runs through the real command line, and FCI
 references from PySCF (the library the Hamiltonian comes from)."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers import MOLECULES_FILE, cli_arguments
 
 
@@ -20,7 +22,7 @@ def run_record(tmp_path: Path) -> Callable[..., dict[str, Any]]:
 
     def run(**kwargs: Any) -> dict[str, Any]:
         out = tmp_path / f"run-{next(counter)}"
-        assert main(cli_arguments(**kwargs) + ["--output-dir", str(out)]) == 0
+        assert main([*cli_arguments(**kwargs), "--output-dir", str(out)]) == 0
         files = sorted(out.glob("*.json"))
         assert len(files) == 1, files
         return json.loads(files[0].read_text(encoding="utf-8"))
@@ -42,8 +44,7 @@ def fci_total_energy() -> Callable[[int], float]:
     def energy(index: int) -> float:
         if index not in cache:
             m = molecules[index]
-            mol = gto.M(atom=pyscf_atom(m), unit=pyscf_unit(m), basis="sto3g", charge=m.charge, spin=m.spin,
-                        verbose=0)
+            mol = gto.M(atom=pyscf_atom(m), unit=pyscf_unit(m), basis="sto3g", charge=m.charge, spin=m.spin, verbose=0)
             mean_field = scf.RHF(mol).run()
             cache[index] = float(fci.FCI(mean_field).kernel()[0])
         return cache[index]

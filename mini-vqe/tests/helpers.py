@@ -1,4 +1,5 @@
 """Constants and helpers shared by the tests (fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,12 +14,34 @@ H2, HEH_PLUS = 0, 1
 MEASURED_FIELDS = ("hamiltonian_time", "mapping_time", "vqe_time", "total_time", "performance_start", "performance_end")
 
 
-def cli_arguments(molecule_index: int = H2, optimizer: str = "L-BFGS-B", init_strategy: str = "hf",
-                  seed: int | None = 1, ansatz: str = "EfficientSU2", extra: tuple[str, ...] = ()) -> list[str]:
+def cli_arguments(
+    molecule_index: int = H2,
+    optimizer: str = "L-BFGS-B",
+    init_strategy: str = "hf",
+    seed: int | None = 1,
+    ansatz: str = "EfficientSU2",
+    extra: tuple[str, ...] = (),
+) -> list[str]:
     """The batch runner's command line (SPEC section 5) for one run."""
-    arguments = ["--file", str(MOLECULES_FILE), "--molecule-index", str(molecule_index), "--basis", "sto3g",
-                 "--optimizer", optimizer, "--init-strategy", init_strategy, "--ansatz", ansatz,
-                 "--simulation-method", "statevector", "--convergence", "--threshold", "1e-6"]
+    arguments = [
+        "--file",
+        str(MOLECULES_FILE),
+        "--molecule-index",
+        str(molecule_index),
+        "--basis",
+        "sto3g",
+        "--optimizer",
+        optimizer,
+        "--init-strategy",
+        init_strategy,
+        "--ansatz",
+        ansatz,
+        "--simulation-method",
+        "statevector",
+        "--convergence",
+        "--threshold",
+        "1e-6",
+    ]
     if seed is not None:
         arguments += ["--seed", str(seed)]
     return arguments + list(extra)

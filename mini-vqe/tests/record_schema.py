@@ -2,6 +2,7 @@
 deviation. Stricter than the pipeline's reader on purpose: every field must be present (nullable
 ones as null), no field may be extra, and a double must be a JSON number with a fraction or
 exponent, so a record that passes here passes anywhere."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,9 +33,15 @@ MOLECULE_DATA = obj(
 INITIAL_DATA = obj(
     backend=(STRING, REQUIRED),
     num_qubits=(INT, REQUIRED),
-    hamiltonian=(array(obj(label=(STRING, REQUIRED),
-                           coefficients=(obj(real=(DOUBLE, REQUIRED), imaginary=(DOUBLE, REQUIRED)), REQUIRED))),
-                 REQUIRED),
+    hamiltonian=(
+        array(
+            obj(
+                label=(STRING, REQUIRED),
+                coefficients=(obj(real=(DOUBLE, REQUIRED), imaginary=(DOUBLE, REQUIRED)), REQUIRED),
+            )
+        ),
+        REQUIRED,
+    ),
     num_parameters=(INT, REQUIRED),
     initial_parameters=(array(DOUBLE), REQUIRED),
     optimizer=(STRING, REQUIRED),

@@ -1,4 +1,5 @@
 """The command line: argument errors (status 2, naming argument and value) and output targets."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
-from helpers import MINI_VQE_DIR, cli_arguments
 
+from helpers import MINI_VQE_DIR, cli_arguments
 from mini_vqe import output
 from mini_vqe.cli import main, parse_arguments
 from mini_vqe.output import S3Target, parse_s3_target, s3_client, upload_to_s3
@@ -26,21 +27,24 @@ def replace(arguments: list[str], name: str, value: str) -> list[str]:
     return changed
 
 
-@pytest.mark.parametrize("name, value", [
-    ("--optimizer", "Adam"),
-    ("--init-strategy", "zeros"),
-    ("--ansatz", "UCCSD"),
-    ("--simulation-method", "density_matrix"),
-    ("--seed", "-1"),
-    ("--seed", "one"),
-    ("--seed", str(2**63)),
-    ("--molecule-index", "7"),
-    ("--molecule-index", "-1"),
-    ("--basis", "no-such-basis"),
-    ("--threshold", "0"),
-    ("--threshold", "tight"),
-    ("--file", "no-such-file.json"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("--optimizer", "Adam"),
+        ("--init-strategy", "zeros"),
+        ("--ansatz", "UCCSD"),
+        ("--simulation-method", "density_matrix"),
+        ("--seed", "-1"),
+        ("--seed", "one"),
+        ("--seed", str(2**63)),
+        ("--molecule-index", "7"),
+        ("--molecule-index", "-1"),
+        ("--basis", "no-such-basis"),
+        ("--threshold", "0"),
+        ("--threshold", "tight"),
+        ("--file", "no-such-file.json"),
+    ],
+)
 def test_bad_argument_exits_2_naming_argument_and_value(capsys, name: str, value: str) -> None:
     with pytest.raises(SystemExit) as stopped:
         parse_arguments(replace(cli_arguments(), name, value))
@@ -49,14 +53,17 @@ def test_bad_argument_exits_2_naming_argument_and_value(capsys, name: str, value
     assert f"argument {name}" in message and value in message, message
 
 
-@pytest.mark.parametrize("extra, name, value", [
-    (["--max-iterations", "0"], "--max-iterations", "0"),
-    (["--output", "http://bucket/x"], "--output", "http://bucket/x"),
-    (["--output", "s3:///no-bucket"], "--output", "s3:///no-bucket"),
-    (["--counter", "-4"], "--counter", "-4"),
-    (["--gpu"], "--gpu", "--gpu"),
-    (["--kafka"], "--kafka", "--kafka"),
-])
+@pytest.mark.parametrize(
+    "extra, name, value",
+    [
+        (["--max-iterations", "0"], "--max-iterations", "0"),
+        (["--output", "http://bucket/x"], "--output", "http://bucket/x"),
+        (["--output", "s3:///no-bucket"], "--output", "s3:///no-bucket"),
+        (["--counter", "-4"], "--counter", "-4"),
+        (["--gpu"], "--gpu", "--gpu"),
+        (["--kafka"], "--kafka", "--kafka"),
+    ],
+)
 def test_bad_optional_argument_exits_2(capsys, extra: list[str], name: str, value: str) -> None:
     with pytest.raises(SystemExit) as stopped:
         parse_arguments(cli_arguments() + extra)
@@ -65,11 +72,14 @@ def test_bad_optional_argument_exits_2(capsys, extra: list[str], name: str, valu
     assert f"argument {name}" in message and value in message, message
 
 
-@pytest.mark.parametrize("content, detail", [
-    ("{not json", "not valid JSON"),
-    ('[{"symbols": ["H", "H"], "coords": [[0, 0, 0]], "multiplicity": 1, "charge": 0}]', "coords"),
-    ('[{"symbols": ["H", "H"], "coords": [[0, 0, 0], [0, 0, 0.74]], "units": "furlong"}]', "units"),
-])
+@pytest.mark.parametrize(
+    "content, detail",
+    [
+        ("{not json", "not valid JSON"),
+        ('[{"symbols": ["H", "H"], "coords": [[0, 0, 0]], "multiplicity": 1, "charge": 0}]', "coords"),
+        ('[{"symbols": ["H", "H"], "coords": [[0, 0, 0], [0, 0, 0.74]], "units": "furlong"}]', "units"),
+    ],
+)
 def test_malformed_molecules_file_exits_2(tmp_path: Path, capsys, content: str, detail: str) -> None:
     bad = tmp_path / "molecules.json"
     bad.write_text(content)
@@ -81,8 +91,9 @@ def test_malformed_molecules_file_exits_2(tmp_path: Path, capsys, content: str, 
 
 
 def test_spec_command_line_parses() -> None:
-    args = parse_arguments(cli_arguments(optimizer="Nelder-Mead", init_strategy="random", seed=25)
-                           + ["--max-iterations", "300"])
+    args = parse_arguments(
+        [*cli_arguments(optimizer="Nelder-Mead", init_strategy="random", seed=25), "--max-iterations", "300"]
+    )
     assert (args.optimizer, args.init_strategy, args.seed, args.max_iterations) == ("Nelder-Mead", "random", 25, 300)
     assert args.tolerance == 1e-6 and args.molecule.symbols == ("H", "H")
     assert args.output_dir is None and args.output_s3 is None
@@ -91,15 +102,18 @@ def test_spec_command_line_parses() -> None:
 
 
 def test_output_without_value_is_the_raw_results_prefix() -> None:
-    args = parse_arguments(cli_arguments() + ["--output"])
+    args = parse_arguments([*cli_arguments(), "--output"])
     assert args.output_s3 == S3Target("raw-results", "experiments/experiment.vqe/")
 
 
-@pytest.mark.parametrize("uri, bucket, prefix", [
-    ("s3://raw-results/experiments/experiment.vqe/", "raw-results", "experiments/experiment.vqe/"),
-    ("s3://raw-results/experiments/experiment.vqe", "raw-results", "experiments/experiment.vqe/"),
-    ("s3://scratch", "scratch", ""),
-])
+@pytest.mark.parametrize(
+    "uri, bucket, prefix",
+    [
+        ("s3://raw-results/experiments/experiment.vqe/", "raw-results", "experiments/experiment.vqe/"),
+        ("s3://raw-results/experiments/experiment.vqe", "raw-results", "experiments/experiment.vqe/"),
+        ("s3://scratch", "scratch", ""),
+    ],
+)
 def test_parse_s3_target(uri: str, bucket: str, prefix: str) -> None:
     assert parse_s3_target(uri) == S3Target(bucket, prefix)
 
@@ -120,8 +134,16 @@ def _stubbed_client(monkeypatch) -> tuple[Any, Stubber]:
 
 def test_upload_puts_one_json_object(monkeypatch) -> None:
     client, stub = _stubbed_client(monkeypatch)
-    stub.add_response("put_object", {}, {"Bucket": "raw-results", "Key": "experiments/experiment.vqe/000007-1.json",
-                                         "Body": b'{"a": 1}', "ContentType": "application/json"})
+    stub.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": "raw-results",
+            "Key": "experiments/experiment.vqe/000007-1.json",
+            "Body": b'{"a": 1}',
+            "ContentType": "application/json",
+        },
+    )
     with stub:
         uri = upload_to_s3(client, S3Target("raw-results", "experiments/experiment.vqe/"), "000007-1.json", '{"a": 1}')
     stub.assert_no_pending_responses()
@@ -132,12 +154,22 @@ def test_run_writes_the_same_record_to_folder_and_s3(tmp_path: Path, monkeypatch
     client, stub = _stubbed_client(monkeypatch)
     sent: dict = {}
     client.meta.events.register("before-parameter-build.s3.PutObject", lambda params, **_: sent.update(params))
-    stub.add_response("put_object", {}, {"Bucket": "raw-results", "Key": ANY, "Body": ANY,
-                                         "ContentType": "application/json"})
+    stub.add_response(
+        "put_object", {}, {"Bucket": "raw-results", "Key": ANY, "Body": ANY, "ContentType": "application/json"}
+    )
     monkeypatch.setattr(output, "s3_client", lambda: client)
     with stub:
-        assert main(cli_arguments(optimizer="COBYLA", extra=("--max-iterations", "60", "--counter", "42"))
-                    + ["--output-dir", str(tmp_path), "--output"]) == 0
+        assert (
+            main(
+                [
+                    *cli_arguments(optimizer="COBYLA", extra=("--max-iterations", "60", "--counter", "42")),
+                    "--output-dir",
+                    str(tmp_path),
+                    "--output",
+                ]
+            )
+            == 0
+        )
     stub.assert_no_pending_responses()
     (path,) = tmp_path.glob("*.json")
     assert FILE_NAME.match(path.name) and path.name.startswith("000042-")
@@ -152,16 +184,32 @@ def _module_env() -> dict[str, str]:
 
 
 def test_python_dash_m_exits_2_on_a_bad_optimizer() -> None:
-    done = subprocess.run([sys.executable, "-m", "mini_vqe", *replace(cli_arguments(), "--optimizer", "Adam")],
-                          env=_module_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mini_vqe", *replace(cli_arguments(), "--optimizer", "Adam")],
+        env=_module_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "argument --optimizer" in done.stderr and "'Adam'" in done.stderr
 
 
 def test_python_dash_m_writes_a_record(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "mini_vqe", *cli_arguments(molecule_index=1, optimizer="SLSQP"),
-                           "--output-dir", str(tmp_path)],
-                          env=_module_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mini_vqe",
+            *cli_arguments(molecule_index=1, optimizer="SLSQP"),
+            "--output-dir",
+            str(tmp_path),
+        ],
+        env=_module_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     (path,) = tmp_path.glob("*.json")
     assert FILE_NAME.match(path.name), path.name

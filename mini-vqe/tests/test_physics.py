@@ -1,13 +1,14 @@
 """Physics: the energies are those of the molecule, checked against PySCF's own FCI and HF."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pytest
-from helpers import H2, HEH_PLUS, MOLECULES_FILE
 from scipy.sparse.linalg import eigsh
 
+from helpers import H2, HEH_PLUS, MOLECULES_FILE
 from mini_vqe.ansatz import build_ansatz, hf_parameters
 from mini_vqe.chemistry import QubitHamiltonian, qubit_hamiltonian
 from mini_vqe.choices import ANSATZ_NAMES
@@ -30,12 +31,17 @@ def total_energy(record: dict) -> float:
 
 def test_h2_reaches_chemical_accuracy(run_record, fci_total_energy) -> None:
     fci = fci_total_energy(H2)
-    runs = {f"{init} seed {seed}": total_energy(run_record(molecule_index=H2, optimizer="L-BFGS-B",
-                                                           init_strategy=init, seed=seed))
-            for init, seed in (("hf", 1), ("random", 1), ("random", 2), ("random", 3))}
+    runs = {
+        f"{init} seed {seed}": total_energy(
+            run_record(molecule_index=H2, optimizer="L-BFGS-B", init_strategy=init, seed=seed)
+        )
+        for init, seed in (("hf", 1), ("random", 1), ("random", 2), ("random", 3))
+    }
     gaps_mha = {name: (energy - fci) * 1000 for name, energy in runs.items()}
-    print(f"H2/sto3g 0.7414 A: FCI {fci:.10f} Ha; VQE gaps (mHa): "
-          + ", ".join(f"{name} {gap:.4f}" for name, gap in gaps_mha.items()))
+    print(
+        f"H2/sto3g 0.7414 A: FCI {fci:.10f} Ha; VQE gaps (mHa): "
+        + ", ".join(f"{name} {gap:.4f}" for name, gap in gaps_mha.items())
+    )
     assert all(gap > -1e-3 for gap in gaps_mha.values()), gaps_mha  # variational: never below FCI
     assert min(gaps_mha.values()) < CHEMICAL_ACCURACY_HA * 1000, gaps_mha
 
@@ -85,6 +91,12 @@ def test_nuclear_repulsion_is_pyscfs(hamiltonians) -> None:
 
     for index, hamiltonian in hamiltonians.items():
         molecule = MOLECULES[index]
-        mol = gto.M(atom=pyscf_atom(molecule), unit=pyscf_unit(molecule), basis="sto3g", charge=molecule.charge,
-                    spin=molecule.spin, verbose=0)
+        mol = gto.M(
+            atom=pyscf_atom(molecule),
+            unit=pyscf_unit(molecule),
+            basis="sto3g",
+            charge=molecule.charge,
+            spin=molecule.spin,
+            verbose=0,
+        )
         assert hamiltonian.nuclear_repulsion_energy == pytest.approx(mol.energy_nuc(), abs=1e-12)

@@ -1,4 +1,5 @@
 """The record against SPEC section 1: every field and type, the trajectory's invariants, seeds."""
+
 from __future__ import annotations
 
 import copy
@@ -6,10 +7,10 @@ import json
 import math
 
 import pytest
-from helpers import H2, HEH_PLUS, MOLECULES_FILE, cli_arguments, without_measurements
-from record_schema import schema_errors
 
+from helpers import H2, HEH_PLUS, MOLECULES_FILE, cli_arguments, without_measurements
 from mini_vqe.choices import OPTIMIZERS
+from record_schema import schema_errors
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def h2_record(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from mini_vqe.cli import main
 
     out = tmp_path_factory.mktemp("h2")
-    assert main(cli_arguments(H2, "L-BFGS-B", "hf", 3) + ["--output-dir", str(out)]) == 0
+    assert main([*cli_arguments(H2, "L-BFGS-B", "hf", 3), "--output-dir", str(out)]) == 0
     (path,) = out.glob("*.json")
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -107,13 +108,20 @@ def test_every_optimizer_writes_a_valid_record(run_record, optimizer: str) -> No
 
 @pytest.mark.parametrize("init_strategy", ["random", "hf"])
 def test_same_seed_same_record_apart_from_timings(run_record, init_strategy: str) -> None:
-    arguments = dict(molecule_index=HEH_PLUS, optimizer="COBYLA", init_strategy=init_strategy, seed=11,
-                     extra=("--max-iterations", "60"))
+    arguments = dict(
+        molecule_index=HEH_PLUS,
+        optimizer="COBYLA",
+        init_strategy=init_strategy,
+        seed=11,
+        extra=("--max-iterations", "60"),
+    )
     first, second = run_record(**arguments), run_record(**arguments)
     assert without_measurements(first) == without_measurements(second)
     other = run_record(**{**arguments, "seed": 12})
-    assert (other["vqe_result"]["initial_data"]["initial_parameters"]
-            != first["vqe_result"]["initial_data"]["initial_parameters"])
+    assert (
+        other["vqe_result"]["initial_data"]["initial_parameters"]
+        != first["vqe_result"]["initial_data"]["initial_parameters"]
+    )
 
 
 def test_absent_seed_is_recorded_as_null(run_record) -> None:

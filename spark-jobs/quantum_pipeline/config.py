@@ -1,4 +1,5 @@
 """Job arguments, parsed once into frozen dataclasses. Errors name the argument and the value."""
+
 from __future__ import annotations
 
 import argparse
@@ -58,17 +59,28 @@ def _check(condition: bool, argument: str, value: object, expectation: str) -> N
 
 
 def _check_common(ns: argparse.Namespace) -> None:
-    _check(bool(_RUN_ID.match(ns.run_id)), "--run-id", ns.run_id,
-           "expected 1-128 letters, digits or . _ : - (starting with a letter or digit)")
+    _check(
+        bool(_RUN_ID.match(ns.run_id)),
+        "--run-id",
+        ns.run_id,
+        "expected 1-128 letters, digits or . _ : - (starting with a letter or digit)",
+    )
     _check(bool(_IDENTIFIER.match(ns.catalog)), "--catalog", ns.catalog, "expected an identifier")
     _check(bool(_IDENTIFIER.match(ns.namespace)), "--namespace", ns.namespace, "expected an identifier")
-    _check(bool(_URI.match(ns.summary_uri)), "--summary-uri", ns.summary_uri, "expected a URI such as s3a://bucket/prefix")
+    _check(
+        bool(_URI.match(ns.summary_uri)), "--summary-uri", ns.summary_uri, "expected a URI such as s3a://bucket/prefix"
+    )
     _check(bool(ns.processing_name.strip()), "--processing-name", ns.processing_name, "must not be empty")
 
 
 def _common_values(ns: argparse.Namespace) -> dict:
-    return dict(run_id=ns.run_id, catalog=ns.catalog, namespace=ns.namespace,
-                summary_uri=ns.summary_uri.rstrip("/"), processing_name=ns.processing_name)
+    return dict(
+        run_id=ns.run_id,
+        catalog=ns.catalog,
+        namespace=ns.namespace,
+        summary_uri=ns.summary_uri.rstrip("/"),
+        processing_name=ns.processing_name,
+    )
 
 
 def parse_feature_args(argv: list[str]) -> FeatureJobConfig:
@@ -77,7 +89,9 @@ def parse_feature_args(argv: list[str]) -> FeatureJobConfig:
     p.add_argument("--max-files", type=int, default=None)
     ns = p.parse_args(argv)
     _check_common(ns)
-    _check(bool(_URI.match(ns.raw_uri)), "--raw-uri", ns.raw_uri, "expected a URI such as s3a://raw-results/experiments")
+    _check(
+        bool(_URI.match(ns.raw_uri)), "--raw-uri", ns.raw_uri, "expected a URI such as s3a://raw-results/experiments"
+    )
     _check(ns.max_files is None or ns.max_files > 0, "--max-files", ns.max_files, "expected a positive number")
     return FeatureJobConfig(**_common_values(ns), raw_uri=ns.raw_uri.rstrip("/"), max_files=ns.max_files)
 
@@ -90,9 +104,16 @@ def parse_ml_args(argv: list[str]) -> MlJobConfig:
     p.add_argument("--full-refresh", action="store_true")
     ns = p.parse_args(argv)
     _check_common(ns)
-    for argument, value in (("--rolling-window", ns.rolling_window), ("--trajectory-head", ns.trajectory_head),
-                            ("--trajectory-tail", ns.trajectory_tail)):
+    for argument, value in (
+        ("--rolling-window", ns.rolling_window),
+        ("--trajectory-head", ns.trajectory_head),
+        ("--trajectory-tail", ns.trajectory_tail),
+    ):
         _check(1 <= value <= 1000, argument, value, "expected a whole number from 1 to 1000")
-    return MlJobConfig(**_common_values(ns), rolling_window=ns.rolling_window,
-                       trajectory_head=ns.trajectory_head, trajectory_tail=ns.trajectory_tail,
-                       full_refresh=ns.full_refresh)
+    return MlJobConfig(
+        **_common_values(ns),
+        rolling_window=ns.rolling_window,
+        trajectory_head=ns.trajectory_head,
+        trajectory_tail=ns.trajectory_tail,
+        full_refresh=ns.full_refresh,
+    )

@@ -2,12 +2,13 @@
 
 main() = parse args -> session -> extract (new objects only) -> transform -> load -> summary.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -16,7 +17,15 @@ from . import tables
 from .config import FeatureJobConfig, parse_feature_args
 from .features import FEATURE_TRANSFORMS, BatchContext, drop_known_experiments
 from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_iceberg_session, ensure_tables
-from .ledger import PlannedBatch, commit_batch, interrupted_batch, ledger_covers, listing_digest, plan_batch, unprocessed
+from .ledger import (
+    PlannedBatch,
+    commit_batch,
+    interrupted_batch,
+    ledger_covers,
+    listing_digest,
+    plan_batch,
+    unprocessed,
+)
 from .raw_io import FileOutcome, list_raw_objects, read_objects
 from .run_summary import QuarantinedFile, RunSummary
 from .session import fault_point, job_main, utc_now, write_tables
@@ -24,24 +33,38 @@ from .session import fault_point, job_main, utc_now, write_tables
 JOB = "feature_processing"
 log = logging.getLogger(__name__)
 
-ALL_TABLES = tables.FEATURE_TABLES + (
-    tables.PROCESSING_METADATA, tables.INGESTION_PLAN, tables.INGESTED_FILES, tables.REJECTED_FILES)
+ALL_TABLES = (
+    *tables.FEATURE_TABLES,
+    tables.PROCESSING_METADATA,
+    tables.INGESTION_PLAN,
+    tables.INGESTED_FILES,
+    tables.REJECTED_FILES,
+)
 
 
-def load_features(spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext,
-                  new_batch: bool) -> dict[str, AppendResult]:
+def load_features(
+    spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext, new_batch: bool
+) -> dict[str, AppendResult]:
     def writer(spec: tables.TableSpec, transform) -> Callable[[], AppendResult]:
-        return lambda: append_once(spark, ref.fqn(spec.name), transform(records, ctx), ctx.batch_id,
-                                   new_batch=new_batch)
+        return lambda: append_once(
+            spark, ref.fqn(spec.name), transform(records, ctx), ctx.batch_id, new_batch=new_batch
+        )
 
     return write_tables(spark, [(spec.name, writer(spec, transform)) for spec, transform in FEATURE_TRANSFORMS])
 
 
 def metadata_row(spark: SparkSession, ctx: BatchContext, results: dict[str, AppendResult], source: str) -> DataFrame:
     names = [spec.name for spec, _ in FEATURE_TRANSFORMS]
-    row = (ctx.batch_id, ctx.processing_name, ctx.processing_timestamp, ctx.processing_date, names,
-           {n: results[n].tag if n in results else NO_CHANGES for n in names},
-           {n: results[n].rows if n in results else 0 for n in names}, source)
+    row = (
+        ctx.batch_id,
+        ctx.processing_name,
+        ctx.processing_timestamp,
+        ctx.processing_date,
+        names,
+        {n: results[n].tag if n in results else NO_CHANGES for n in names},
+        {n: results[n].rows if n in results else 0 for n in names},
+        source,
+    )
     return spark.createDataFrame([row], tables.PROCESSING_METADATA.schema).coalesce(1)
 
 
@@ -51,8 +74,10 @@ def describe_source(config: FeatureJobConfig, batch: PlannedBatch | None, outcom
     formats = {f: sum(1 for o in batch.objects if o.file_format == f) for f in ("json", "avro", "unsupported")}
     topics = sorted({o.topic for o in batch.objects})
     rejected = sum(1 for o in outcomes.values() if o.status == "rejected")
-    return (f"{config.raw_uri}: {len(batch.objects)} new objects ({formats['json']} JSON, {formats['avro']} Avro, "
-            f"{formats['unsupported']} other) in topics {', '.join(topics)}; {rejected} quarantined")
+    return (
+        f"{config.raw_uri}: {len(batch.objects)} new objects ({formats['json']} JSON, {formats['avro']} Avro, "
+        f"{formats['unsupported']} other) in topics {', '.join(topics)}; {rejected} quarantined"
+    )
 
 
 def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
@@ -69,7 +94,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         unchanged = ledger_covers(spark, ref, listing)
         new = [] if unchanged else unprocessed(spark, ref, listed)
         if config.max_files and len(new) > config.max_files:
-            new, listing = new[:config.max_files], None  # the rest stays new: the ledger will not cover this listing
+            new, listing = new[: config.max_files], None  # the rest stays new: the ledger will not cover this listing
         if new:
             batch = plan_batch(spark, ref, new, config.processing_name)
 
@@ -81,25 +106,36 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     else:
         ctx = batch.context
         records, outcomes = read_objects(spark, config.raw_uri, batch.objects)
-        known = (spark.table(ref.fqn(tables.MOLECULES.name))
-                 .where(F.col("processing_batch_id") != ctx.batch_id).select("experiment_id"))
+        known = (
+            spark.table(ref.fqn(tables.MOLECULES.name))
+            .where(F.col("processing_batch_id") != ctx.batch_id)
+            .select("experiment_id")
+        )
         # Decided on the two key columns only, then applied to the cached records by a broadcast
         # semi join: no shuffle of whole records. Materialised once, with its lineage cut: each of
         # the nine table writes then scans it, instead of planning the reads, unions and joins
         # behind it again (about ten broadcast jobs per table otherwise).
         keep = drop_known_experiments(records.select("experiment_id", "object_key"), known)
         # One partition per core: each table write then makes a file per core and partition.
-        fresh = (records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi")
-                 .coalesce(spark.sparkContext.defaultParallelism).localCheckpoint(eager=True))
+        fresh = (
+            records.join(F.broadcast(keep), ["experiment_id", "object_key"], "left_semi")
+            .coalesce(spark.sparkContext.defaultParallelism)
+            .localCheckpoint(eager=True)
+        )
         results = load_features(spark, ref, fresh, ctx, new_batch=not batch.resumed)
         # molecules holds one row per experiment written: the rest of the accepted records were
         # experiments already known, or delivered twice.
         accepted = sum(o.record_count for o in outcomes.values() if o.status == "accepted")
         duplicates = accepted - results[tables.MOLECULES.name].rows
 
-    meta = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name),
-                       metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)), ctx.batch_id,
-                       new_batch=batch is None or not batch.resumed, rows=1)
+    meta = append_once(
+        spark,
+        ref.fqn(tables.PROCESSING_METADATA.name),
+        metadata_row(spark, ctx, results, describe_source(config, batch, outcomes)),
+        ctx.batch_id,
+        new_batch=batch is None or not batch.resumed,
+        rows=1,
+    )
     fault_point(spark, tables.PROCESSING_METADATA.name)
     if batch is not None:
         commit_batch(spark, ref, batch, outcomes, listing=listing)  # None when resuming: nothing was listed
@@ -107,19 +143,26 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     rejected = [o for o in outcomes.values() if o.status == "rejected"]
     key_of = {o.uri: o for o in batch.objects} if batch else {}
     summary = RunSummary(
-        job=JOB, run_id=config.run_id, batch_id=ctx.batch_id,
-        status="succeeded" if batch else "no_changes", started_at=started_at, resumed_batch=bool(batch and batch.resumed),
+        job=JOB,
+        run_id=config.run_id,
+        batch_id=ctx.batch_id,
+        status="succeeded" if batch else "no_changes",
+        started_at=started_at,
+        resumed_batch=bool(batch and batch.resumed),
         new_rows={name: r.rows for name, r in results.items()} | {tables.PROCESSING_METADATA.name: meta.rows},
         tags={name: r.tag for name, r in results.items()},
-        files={"listed": listed_count,  # None when resuming: the batch's objects were listed before
-               "in_batch": len(batch.objects) if batch else 0,
-               "ingested": sum(1 for o in outcomes.values() if o.status == "accepted"),
-               "quarantined": len(rejected)},
+        files={
+            "listed": listed_count,  # None when resuming: the batch's objects were listed before
+            "in_batch": len(batch.objects) if batch else 0,
+            "ingested": sum(1 for o in outcomes.values() if o.status == "accepted"),
+            "quarantined": len(rejected),
+        },
         # listing_unchanged: the ledger's last commit recorded this very listing, so it was not read.
         details={"duplicate_experiments": duplicates, "listing_unchanged": unchanged},
     )
-    summary.add_quarantined([QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "")
-                             for o in rejected if o.uri in key_of])
+    summary.add_quarantined(
+        [QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "") for o in rejected if o.uri in key_of]
+    )
     summary.finished_at = utc_now().isoformat()
     summary.duration_seconds = round(time.monotonic() - started, 3)
     return summary

@@ -4,11 +4,12 @@ Exactly-once rests on one fact: an Iceberg commit is atomic and its snapshot sum
 batch id (`qp.batch-id`). Before appending, a table's snapshots are asked whether the batch is
 already there; a resumed run therefore skips what an interrupted run committed and writes the rest.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -47,21 +48,27 @@ def check_iceberg_session(spark: SparkSession, ref: TableRef) -> None:
     """Fail early, naming the Spark setting, when the catalog or the SQL extensions are missing."""
     catalog_key = f"spark.sql.catalog.{ref.catalog}"
     if not spark.conf.get(catalog_key, None):
-        raise RuntimeError(f"Spark conf {catalog_key} is not set: the Iceberg catalog '{ref.catalog}' "
-                           "must be configured by Spark conf (JDBC locally, Glue on AWS)")
+        raise RuntimeError(
+            f"Spark conf {catalog_key} is not set: the Iceberg catalog '{ref.catalog}' "
+            "must be configured by Spark conf (JDBC locally, Glue on AWS)"
+        )
     extensions = spark.conf.get("spark.sql.extensions", "") or ""
     if "IcebergSparkSessionExtensions" not in extensions:
         raise MissingIcebergExtensions(
             "spark.sql.extensions must include org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions "
-            f"(got '{extensions}')")
+            f"(got '{extensions}')"
+        )
 
 
 def ddl(spec: TableSpec, fqn: str) -> str:
     columns = ", ".join(
-        f"`{name}` {dtype.simpleString()}{'' if nullable else ' NOT NULL'}" for name, dtype, nullable in spec.columns)
+        f"`{name}` {dtype.simpleString()}{'' if nullable else ' NOT NULL'}" for name, dtype, nullable in spec.columns
+    )
     partitioning = f" PARTITIONED BY ({', '.join(spec.partition_by)})" if spec.partition_by else ""
-    return (f"CREATE TABLE IF NOT EXISTS {fqn} ({columns}) USING iceberg{partitioning} "
-            "TBLPROPERTIES ('format-version'='2', 'write.distribution-mode'='hash')")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {fqn} ({columns}) USING iceberg{partitioning} "
+        "TBLPROPERTIES ('format-version'='2', 'write.distribution-mode'='hash')"
+    )
 
 
 def ensure_tables(spark: SparkSession, ref: TableRef, specs: tuple[TableSpec, ...]) -> None:
@@ -100,8 +107,12 @@ def snapshot_history(spark: SparkSession, fqn: str, keys: tuple[str, ...] = ()) 
     while snapshot is not None:
         summary = snapshot.summary()
         parent = snapshot.parentId()
-        yield SnapshotInfo(snapshot.snapshotId(), parent, snapshot.timestampMillis(),
-                           {key: summary.get(key) for key in (BATCH_PROPERTY, "added-records", *keys)})
+        yield SnapshotInfo(
+            snapshot.snapshotId(),
+            parent,
+            snapshot.timestampMillis(),
+            {key: summary.get(key) for key in (BATCH_PROPERTY, "added-records", *keys)},
+        )
         snapshot = table.snapshot(parent) if parent is not None else None
 
 
@@ -129,9 +140,17 @@ def version_tag(batch_id: str, first_snapshot: bool, full_refresh: bool = False)
     return f"v_{compact}" if first_snapshot else f"v_incr_{compact}"
 
 
-def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
-                extra_properties: dict[str, str] | None = None, tag: bool = True,
-                replace: bool = False, new_batch: bool = False, rows: int | None = None) -> AppendResult:
+def append_once(
+    spark: SparkSession,
+    fqn: str,
+    df: DataFrame,
+    batch_id: str,
+    extra_properties: dict[str, str] | None = None,
+    tag: bool = True,
+    replace: bool = False,
+    new_batch: bool = False,
+    rows: int | None = None,
+) -> AppendResult:
     """Append `df` as the table's snapshot for `batch_id` unless that snapshot exists; tag it.
 
     An empty frame writes nothing (so a table's first snapshot is always its first rows, tagged
@@ -149,8 +168,12 @@ def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
         # No shuffle before the write: a batch is one processing_date and a few basis sets, so
         # each task writes its few partitions directly (fan-out) instead of first redistributing
         # every row by partition (the table default, `hash`). The caller sizes the tasks.
-        writer = (df.writeTo(fqn).option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)
-                  .option("distribution-mode", "none").option("fanout-enabled", "true"))
+        writer = (
+            df.writeTo(fqn)
+            .option(f"snapshot-property.{BATCH_PROPERTY}", batch_id)
+            .option("distribution-mode", "none")
+            .option("fanout-enabled", "true")
+        )
         for key, value in (extra_properties or {}).items():
             writer = writer.option(f"snapshot-property.{key}", value)
         if replace:
@@ -171,6 +194,12 @@ def append_once(spark: SparkSession, fqn: str, df: DataFrame, batch_id: str,
     if tag:
         # Idempotent: a run interrupted between the append and the tag creates it now.
         spark.sql(f"ALTER TABLE {fqn} CREATE OR REPLACE TAG `{name}` AS OF VERSION {snapshot_id}")
-    log.info("table %s: %d rows, snapshot %d, tag %s%s", table, rows, snapshot_id, name if tag else "-",
-             " (committed by an interrupted run)" if already else "")
+    log.info(
+        "table %s: %d rows, snapshot %d, tag %s%s",
+        table,
+        rows,
+        snapshot_id,
+        name if tag else "-",
+        " (committed by an interrupted run)" if already else "",
+    )
     return AppendResult(table, rows, name if tag else "", snapshot_id, already)

@@ -17,6 +17,7 @@ What a typed JSON parse lets through, and the rule that catches it:
 - a second document after the first (JSON Lines, trailing text): the file must be one document;
 - bytes that are not UTF-8 (the text reader keeps them as they are): flagged.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,15 +43,20 @@ _NON_STRING_ITEM = rf"(^|\x{{01}}){_NON_STRING}(\x{{01}}|$)|(^|\x{{01}})[\[{{]"
 def _parse_type(spec: Spec) -> T.DataType:
     """The schema the parser reads with: every field nullable, so a gap is a null to check."""
     if isinstance(spec, Scalar):
-        return {"string": T.StringType(), "int": T.IntegerType(), "long": T.LongType(),
-                "double": T.DoubleType(), "boolean": T.BooleanType()}[spec.kind]
+        return {
+            "string": T.StringType(),
+            "int": T.IntegerType(),
+            "long": T.LongType(),
+            "double": T.DoubleType(),
+            "boolean": T.BooleanType(),
+        }[spec.kind]
     if isinstance(spec, ArrayOf):
         return T.ArrayType(_parse_type(spec.item), containsNull=True)
     return T.StructType([T.StructField(name, _parse_type(f.spec), True) for name, f in spec.fields.items()])
 
 
 CORRUPT_COLUMN = "_corrupt_record"
-PARSE_SCHEMA = T.StructType(_parse_type(VQE_DECORATED_RESULT).fields + [T.StructField(CORRUPT_COLUMN, T.StringType())])
+PARSE_SCHEMA = T.StructType([*_parse_type(VQE_DECORATED_RESULT).fields, T.StructField(CORRUPT_COLUMN, T.StringType())])
 
 
 # A value no real record holds, per type: array_contains(values, probe) is NULL exactly when the
@@ -109,10 +115,13 @@ def _structure_ok(record: Column) -> Column:
     data = record["molecule"]["molecule_data"]
     atoms = F.size(data["symbols"])
     iterations = record["vqe_result"]["iteration_list"]["iteration"]
-    return ((atoms >= 1) & (F.size(data["coords"]) == atoms)
-            & F.forall(data["coords"], lambda row: F.size(row) == 3)
-            & (data["masses"].isNull() | (F.size(data["masses"]) == atoms))
-            & (F.size(F.array_distinct(iterations)) == F.size(iterations)))
+    return (
+        (atoms >= 1)
+        & (F.size(data["coords"]) == atoms)
+        & F.forall(data["coords"], lambda row: F.size(row) == 3)
+        & (data["masses"].isNull() | (F.size(data["masses"]) == atoms))
+        & (F.size(F.array_distinct(iterations)) == F.size(iterations))
+    )
 
 
 def _with_defaults(value: Column, spec: Spec) -> Column:
@@ -144,8 +153,13 @@ def _identity_hash(identity_json: str | None) -> str | None:
     if identity_json is None:
         return None
     identity = json.loads(identity_json)
-    return experiment_id({"molecule": {"molecule_data": identity["molecule_data"]}, "basis_set": identity["basis_set"],
-                          "vqe_result": {"initial_data": identity["initial_data"]}})
+    return experiment_id(
+        {
+            "molecule": {"molecule_data": identity["molecule_data"]},
+            "basis_set": identity["basis_set"],
+            "vqe_result": {"initial_data": identity["initial_data"]},
+        }
+    )
 
 
 def with_experiment_ids(accepted: DataFrame) -> DataFrame:
@@ -155,10 +169,14 @@ def with_experiment_ids(accepted: DataFrame) -> DataFrame:
     cached and joined back: a Python UDF next to the whole record would copy every record into
     Spark's Python-evaluation buffer."""
     record = F.col("record")
-    identity = F.to_json(F.struct(record["molecule"]["molecule_data"].alias("molecule_data"),
-                                  record["basis_set"].alias("basis_set"),
-                                  record["vqe_result"]["initial_data"].alias("initial_data")),
-                         {"ignoreNullFields": "false"})
+    identity = F.to_json(
+        F.struct(
+            record["molecule"]["molecule_data"].alias("molecule_data"),
+            record["basis_set"].alias("basis_set"),
+            record["vqe_result"]["initial_data"].alias("initial_data"),
+        ),
+        {"ignoreNullFields": "false"},
+    )
     hashed = F.udf(_identity_hash, T.StringType())
     ids = accepted.select("file_path", hashed(identity).alias("experiment_id")).persist()
     return accepted.join(F.broadcast(ids), "file_path")
@@ -174,22 +192,35 @@ def parse_json_files(spark: SparkSession, root: str, file_paths: list[str]) -> D
     costs a status request per path, more than the reading itself.
     """
     spark.conf.set(DUPLICATE_KEYS_CONF, "false")
-    text = (spark.read.format("text").option("wholetext", "true").option("ignoreMissingFiles", "true")
-            .option("recursiveFileLookup", "true").load(root)
-            .where(F.col("_metadata.file_path").isin(file_paths))
-            .select(F.col("_metadata.file_path").alias("file_path"), "value"))
+    text = (
+        spark.read.format("text")
+        .option("wholetext", "true")
+        .option("ignoreMissingFiles", "true")
+        .option("recursiveFileLookup", "true")
+        .load(root)
+        .where(F.col("_metadata.file_path").isin(file_paths))
+        .select(F.col("_metadata.file_path").alias("file_path"), "value")
+    )
     parsed = text.select(
-        "file_path", "value",
-        F.from_json("value", PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN})
-        .alias("r"))
+        "file_path",
+        "value",
+        F.from_json("value", PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN}).alias(
+            "r"
+        ),
+    )
     record = F.col("r")
-    accepted = (record.isNotNull() & record[CORRUPT_COLUMN].isNull()
-                & F.expr("try_parse_json(value)").isNotNull()
-                & (F.expr("json_array_length(concat('[', value, ']'))") == 1)
-                & F.expr("is_valid_utf8(value)")
-                & _fields_ok(record, VQE_DECORATED_RESULT) & _structure_ok(record))
+    accepted = (
+        record.isNotNull()
+        & record[CORRUPT_COLUMN].isNull()
+        & F.expr("try_parse_json(value)").isNotNull()
+        & (F.expr("json_array_length(concat('[', value, ']'))") == 1)
+        & F.expr("is_valid_utf8(value)")
+        & _fields_ok(record, VQE_DECORATED_RESULT)
+        & _structure_ok(record)
+    )
     fields = [record[name].alias(name) for name in VQE_DECORATED_RESULT.fields]
     normalised = _with_defaults(F.struct(*fields), VQE_DECORATED_RESULT)
-    decided = parsed.select("file_path", F.coalesce(accepted, F.lit(False)).alias("accepted"),
-                            normalised.alias("record"))
+    decided = parsed.select(
+        "file_path", F.coalesce(accepted, F.lit(False)).alias("accepted"), normalised.alias("record")
+    )
     return decided.select("file_path", "accepted", F.when(F.col("accepted"), F.col("record")).alias("record"))

@@ -11,6 +11,7 @@ The ledger commit also records a digest of the listing the batch was planned fro
 took every new object of it. While the ledger's current snapshot carries the digest of today's
 listing, every listed object is known to be done, and the ledger need not be read at all.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -80,29 +81,35 @@ def unprocessed(spark: SparkSession, ref: TableRef, listed: list[RawObject]) -> 
     """Listed objects whose (key, ETag) the ledger has not seen; a changed object counts as new."""
     if not listed:
         return []
-    listing = spark.createDataFrame(
-        [(o.key, o.etag) for o in listed], "object_key string, etag string")
+    listing = spark.createDataFrame([(o.key, o.etag) for o in listed], "object_key string, etag string")
     done = spark.table(ref.fqn(tables.INGESTED_FILES.name)).select("object_key", "etag")
     new_keys = {(r.object_key, r.etag) for r in listing.join(done, ["object_key", "etag"], "left_anti").collect()}
     return sorted((o for o in listed if (o.key, o.etag) in new_keys), key=lambda o: o.key)
 
 
-def plan_batch(spark: SparkSession, ref: TableRef, objects: list[RawObject], processing_name: str,
-               now: dt.datetime | None = None) -> PlannedBatch:
+def plan_batch(
+    spark: SparkSession, ref: TableRef, objects: list[RawObject], processing_name: str, now: dt.datetime | None = None
+) -> PlannedBatch:
     # Microseconds dropped: the timestamp is stored and read back, and must compare equal.
     planned_at = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
     context = BatchContext(str(uuid.uuid4()), planned_at, processing_name)
     rows = [(context.batch_id, planned_at, o.uri, o.key, o.etag, o.size, o.topic, o.file_format) for o in objects]
     # Rows built here, written as one file by one task (the default would cut them per core).
     frame = spark.createDataFrame(rows, tables.INGESTION_PLAN.schema).coalesce(1)
-    append_once(spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False, new_batch=True,
-                rows=len(rows))
+    append_once(
+        spark, ref.fqn(tables.INGESTION_PLAN.name), frame, context.batch_id, tag=False, new_batch=True, rows=len(rows)
+    )
     log.info("planned batch %s: %d objects", context.batch_id, len(objects))
     return PlannedBatch(context, tuple(objects), resumed=False)
 
 
-def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcomes: dict[str, FileOutcome],
-                 listing: str | None = None) -> None:
+def commit_batch(
+    spark: SparkSession,
+    ref: TableRef,
+    batch: PlannedBatch,
+    outcomes: dict[str, FileOutcome],
+    listing: str | None = None,
+) -> None:
     """Record every planned object as ingested or rejected; the last write of a batch. `listing`
     is the digest of the listing the batch took every new object of (None when it did not)."""
     ctx = batch.context
@@ -110,16 +117,44 @@ def commit_batch(spark: SparkSession, ref: TableRef, batch: PlannedBatch, outcom
     for o in batch.objects:
         outcome = outcomes[o.uri]
         status = "ingested" if outcome.status == "accepted" else "rejected"
-        ledger_rows.append((o.key, o.etag, o.size, o.topic, o.file_format, ctx.batch_id, status, outcome.reason,
-                            outcome.record_count, ctx.processing_timestamp))
+        ledger_rows.append(
+            (
+                o.key,
+                o.etag,
+                o.size,
+                o.topic,
+                o.file_format,
+                ctx.batch_id,
+                status,
+                outcome.reason,
+                outcome.record_count,
+                ctx.processing_timestamp,
+            )
+        )
         if status == "rejected":
             rejected_rows.append((o.key, o.etag, o.topic, outcome.reason, ctx.batch_id, ctx.processing_timestamp))
-    append_once(spark, ref.fqn(tables.REJECTED_FILES.name),
-                spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema).coalesce(1), ctx.batch_id,
-                tag=False, new_batch=not batch.resumed, rows=len(rejected_rows))
-    append_once(spark, ref.fqn(tables.INGESTED_FILES.name),
-                spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema).coalesce(1), ctx.batch_id,
-                tag=False, new_batch=not batch.resumed, rows=len(ledger_rows),
-                extra_properties={LISTING_PROPERTY: listing} if listing else None)
-    log.info("committed batch %s: %d ingested, %d rejected", ctx.batch_id,
-             len(ledger_rows) - len(rejected_rows), len(rejected_rows))
+    append_once(
+        spark,
+        ref.fqn(tables.REJECTED_FILES.name),
+        spark.createDataFrame(rejected_rows, tables.REJECTED_FILES.schema).coalesce(1),
+        ctx.batch_id,
+        tag=False,
+        new_batch=not batch.resumed,
+        rows=len(rejected_rows),
+    )
+    append_once(
+        spark,
+        ref.fqn(tables.INGESTED_FILES.name),
+        spark.createDataFrame(ledger_rows, tables.INGESTED_FILES.schema).coalesce(1),
+        ctx.batch_id,
+        tag=False,
+        new_batch=not batch.resumed,
+        rows=len(ledger_rows),
+        extra_properties={LISTING_PROPERTY: listing} if listing else None,
+    )
+    log.info(
+        "committed batch %s: %d ingested, %d rejected",
+        ctx.batch_id,
+        len(ledger_rows) - len(rejected_rows),
+        len(rejected_rows),
+    )

@@ -5,6 +5,7 @@ which yields NULL when the divisor is 0 or NULL. So an iteration_step of 0, or a
 iterations, gives NULL rates instead of failing the job; normalized_energy is 0 when the running
 minimum is exactly 0, as SPEC says.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,10 @@ REQUIRED_CONTEXT = ("molecule_name", "optimizer", "basis_set", "num_qubits")
 def check_no_fan_out(source_iterations: int, joined_rows: int) -> None:
     """Each iteration must meet at most one context row; more rows mean a duplicated experiment_id."""
     if joined_rows > source_iterations:
-        raise JoinFanOutError(f"joining context onto {source_iterations} iterations gave {joined_rows} rows: "
-                              "a base table holds an experiment_id more than once")
+        raise JoinFanOutError(
+            f"joining context onto {source_iterations} iterations gave {joined_rows} rows: "
+            "a base table holds an experiment_id more than once"
+        )
 
 
 def ratio(numerator: Column, denominator: Column) -> Column:
@@ -43,23 +46,39 @@ def ratio(numerator: Column, denominator: Column) -> Column:
     return F.try_divide(numerator.cast("double"), denominator.cast("double"))
 
 
-def experiment_context(results: DataFrame, ansatz: DataFrame, molecules: DataFrame,
-                       performance: DataFrame) -> DataFrame:
+def experiment_context(
+    results: DataFrame, ansatz: DataFrame, molecules: DataFrame, performance: DataFrame
+) -> DataFrame:
     """One row per experiment: the context, label and timing columns (left joins keep gaps visible)."""
     res = results.select(
-        "experiment_id", "num_qubits", "basis_set", "optimizer", "seed", "default_shots", "total_iterations",
-        F.col("minimum_energy").alias("final_energy"), F.col("success").alias("converged"))
+        "experiment_id",
+        "num_qubits",
+        "basis_set",
+        "optimizer",
+        "seed",
+        "default_shots",
+        "total_iterations",
+        F.col("minimum_energy").alias("final_energy"),
+        F.col("success").alias("converged"),
+    )
     ans = ansatz.select("experiment_id", F.col("ansatz_name").alias("ansatz_type"), "ansatz_reps", "init_strategy")
-    mol = molecules.select("experiment_id", "molecule_name", F.size("atom_symbols").alias("num_atoms"),
-                           "charge", "multiplicity")
+    mol = molecules.select(
+        "experiment_id", "molecule_name", F.size("atom_symbols").alias("num_atoms"), "charge", "multiplicity"
+    )
     perf = performance.select("experiment_id", "vqe_time", "total_time")
     return res.join(ans, "experiment_id", "left").join(mol, "experiment_id", "left").join(perf, "experiment_id", "left")
 
 
 def join_iterations(iterations: DataFrame, context: DataFrame) -> DataFrame:
     signals = iterations.select(
-        "experiment_id", "iteration_step", F.col("iteration_energy").alias("energy"),
-        F.col("energy_std_dev").alias("energy_std"), "energy_delta", "parameter_delta_norm", "cumulative_min_energy")
+        "experiment_id",
+        "iteration_step",
+        F.col("iteration_energy").alias("energy"),
+        F.col("energy_std_dev").alias("energy_std"),
+        "energy_delta",
+        "parameter_delta_norm",
+        "cumulative_min_energy",
+    )
     return signals.join(context, "experiment_id", "left")
 
 
@@ -81,23 +100,28 @@ def iteration_features(joined: DataFrame, params: MlParams) -> DataFrame:
 
     df = joined.withColumn(
         "is_new_minimum",
-        F.when(F.row_number().over(by_step) == 1, F.lit(True))
-         .otherwise(F.coalesce(cme < F.lag(cme).over(by_step), F.lit(False))))
+        F.when(F.row_number().over(by_step) == 1, F.lit(True)).otherwise(
+            F.coalesce(cme < F.lag(cme).over(by_step), F.lit(False))
+        ),
+    )
     # Rows since the last new minimum: number the rows of each stretch that starts at a new minimum.
     df = df.withColumn("_stretch", F.sum(F.col("is_new_minimum").cast("int")).over(running))
-    df = df.withColumn("steps_since_improvement", F.row_number().over(
-        Window.partitionBy("experiment_id", "_stretch").orderBy("iteration_step")) - 1)
+    df = df.withColumn(
+        "steps_since_improvement",
+        F.row_number().over(Window.partitionBy("experiment_id", "_stretch").orderBy("iteration_step")) - 1,
+    )
     return (
-        df.withColumn("convergence_iteration",
-                      F.max(F.when(F.col("is_new_minimum"), F.col("iteration_step"))).over(whole_run))
+        df.withColumn(
+            "convergence_iteration", F.max(F.when(F.col("is_new_minimum"), F.col("iteration_step"))).over(whole_run)
+        )
         .withColumn("energy_moving_avg_5", F.avg("energy").over(rolling))
         .withColumn("energy_moving_std_5", F.stddev_samp("energy").over(rolling))
         .withColumn("mean_param_change", ratio(F.sum("parameter_delta_norm").over(running), F.col("iteration_step")))
         .withColumn("relative_iteration", ratio(F.col("iteration_step"), F.col("total_iterations")))
-        .withColumn("energy_improvement_rate",
-                    ratio(F.first("energy").over(running) - cme, F.col("iteration_step")))
-        .withColumn("normalized_energy",
-                    F.when(cme == 0, F.lit(0.0)).otherwise(ratio(F.col("energy") - cme, F.abs(cme))))
+        .withColumn("energy_improvement_rate", ratio(F.first("energy").over(running) - cme, F.col("iteration_step")))
+        .withColumn(
+            "normalized_energy", F.when(cme == 0, F.lit(0.0)).otherwise(ratio(F.col("energy") - cme, F.abs(cme)))
+        )
         .drop("_stretch")
     )
 
@@ -105,16 +129,17 @@ def iteration_features(joined: DataFrame, params: MlParams) -> DataFrame:
 def to_iteration_table(features: DataFrame, batch: BatchContext) -> DataFrame:
     spec = tables.ML_ITERATION_FEATURES
     return with_processing_columns(features, batch).select(
-        [F.col(name).cast(dtype).alias(name) for name, dtype, _ in spec.columns])
+        [F.col(name).cast(dtype).alias(name) for name, dtype, _ in spec.columns]
+    )
 
 
 def run_summaries(features: DataFrame, context: DataFrame, params: MlParams, batch: BatchContext) -> DataFrame:
     """One row per experiment of `context` (complete rows); runs with no iterations get NULL statistics."""
-    ranked = (features
-              .withColumn("_from_start", F.row_number().over(
-                  Window.partitionBy("experiment_id").orderBy("iteration_step")))
-              .withColumn("_from_end", F.row_number().over(
-                  Window.partitionBy("experiment_id").orderBy(F.desc("iteration_step")))))
+    ranked = features.withColumn(
+        "_from_start", F.row_number().over(Window.partitionBy("experiment_id").orderBy("iteration_step"))
+    ).withColumn(
+        "_from_end", F.row_number().over(Window.partitionBy("experiment_id").orderBy(F.desc("iteration_step")))
+    )
     head = F.col("_from_start") <= params.trajectory_head
     tail = F.col("_from_end") <= params.trajectory_tail
     step, energy, pdn = F.col("iteration_step"), F.col("energy"), F.col("parameter_delta_norm")
@@ -131,15 +156,19 @@ def run_summaries(features: DataFrame, context: DataFrame, params: MlParams, bat
         F.max("convergence_iteration").alias("convergence_iteration"),
         F.avg(F.when(head, energy)).alias("first_10_mean_energy"),
         # Least-squares slope of energy on step = cov(step, energy) / var(step) over the head rows.
-        ratio(F.covar_pop(F.when(head, step), F.when(head, energy)), F.var_pop(F.when(head, step)))
-        .alias("first_10_energy_slope"),
+        ratio(F.covar_pop(F.when(head, step), F.when(head, energy)), F.var_pop(F.when(head, step))).alias(
+            "first_10_energy_slope"
+        ),
         F.avg(F.when(tail, energy)).alias("last_10_mean_energy"),
     )
-    summary = (context.join(stats, "experiment_id", "left")
-               .withColumn("energy_range", F.col("max_energy") - F.col("min_energy"))
-               .withColumn("num_new_minima", F.coalesce(F.col("num_new_minima"), F.lit(0)))
-               .withColumn("improvement_ratio", ratio(F.col("num_new_minima"), F.col("total_iterations")))
-               .withColumn("time_per_iteration", ratio(F.col("vqe_time"), F.col("total_iterations"))))
+    summary = (
+        context.join(stats, "experiment_id", "left")
+        .withColumn("energy_range", F.col("max_energy") - F.col("min_energy"))
+        .withColumn("num_new_minima", F.coalesce(F.col("num_new_minima"), F.lit(0)))
+        .withColumn("improvement_ratio", ratio(F.col("num_new_minima"), F.col("total_iterations")))
+        .withColumn("time_per_iteration", ratio(F.col("vqe_time"), F.col("total_iterations")))
+    )
     spec = tables.ML_RUN_SUMMARY
     return with_processing_columns(summary, batch).select(
-        [F.col(name).cast(dtype).alias(name) for name, dtype, _ in spec.columns])
+        [F.col(name).cast(dtype).alias(name) for name, dtype, _ in spec.columns]
+    )

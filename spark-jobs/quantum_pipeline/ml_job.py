@@ -10,6 +10,7 @@ run reads O(new) data even on a day with many batches.
 Each ML commit records the vqe_results snapshot it started from. When both ML tables' current
 snapshots name vqe_results' current snapshot, nothing can be pending and the search is skipped.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,16 @@ from . import tables
 from .config import MlJobConfig, parse_ml_args
 from .features import BatchContext
 from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, current_snapshot, ensure_tables
-from .ml_features import (MlParams, check_no_fan_out, complete_rows, experiment_context, iteration_features,
-                          join_iterations, run_summaries, to_iteration_table)
+from .ml_features import (
+    MlParams,
+    check_no_fan_out,
+    complete_rows,
+    experiment_context,
+    iteration_features,
+    join_iterations,
+    run_summaries,
+    to_iteration_table,
+)
 from .run_summary import RunSummary
 from .session import job_main, utc_now, write_tables
 
@@ -39,6 +48,7 @@ SOURCE_PROPERTY = "qp.source-snapshot-id"  # on each ML commit: the vqe_results 
 @dataclass(frozen=True)
 class Pending:
     """What job 2 has to do: experiments missing from each ML table, and where they live."""
+
     for_iterations: frozenset[str]
     for_summary: frozenset[str]
     dates: frozenset[dt.date]  # processing_date partitions that hold them
@@ -57,22 +67,32 @@ def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) 
     """Experiments of vqe_results that an ML table lacks (every one for a full refresh), found in
     one pass and brought to the driver: a few thousand short ids at most per run."""
     source = spark.table(ref.fqn(tables.VQE_RESULTS.name)).select(
-        "experiment_id", "processing_date", "processing_batch_id")
+        "experiment_id", "processing_date", "processing_batch_id"
+    )
     if full_refresh:
         rows = source.withColumn("need_iterations", F.lit(True)).withColumn("need_summary", F.lit(True))
     else:
-        rows = (source
-                .join(_ids(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), "has_iterations"), "experiment_id", "left")
-                .join(_ids(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), "has_summary"), "experiment_id", "left")
-                .select("experiment_id", "processing_date", "processing_batch_id",
-                        F.col("has_iterations").isNull().alias("need_iterations"),
-                        F.col("has_summary").isNull().alias("need_summary"))
-                .where("need_iterations OR need_summary"))
+        rows = (
+            source.join(
+                _ids(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), "has_iterations"), "experiment_id", "left"
+            )
+            .join(_ids(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), "has_summary"), "experiment_id", "left")
+            .select(
+                "experiment_id",
+                "processing_date",
+                "processing_batch_id",
+                F.col("has_iterations").isNull().alias("need_iterations"),
+                F.col("has_summary").isNull().alias("need_summary"),
+            )
+            .where("need_iterations OR need_summary")
+        )
     collected = rows.collect()
-    return Pending(frozenset(r.experiment_id for r in collected if r.need_iterations),
-                   frozenset(r.experiment_id for r in collected if r.need_summary),
-                   frozenset(r.processing_date for r in collected),
-                   frozenset(r.processing_batch_id for r in collected))
+    return Pending(
+        frozenset(r.experiment_id for r in collected if r.need_iterations),
+        frozenset(r.experiment_id for r in collected if r.need_summary),
+        frozenset(r.processing_date for r in collected),
+        frozenset(r.processing_batch_id for r in collected),
+    )
 
 
 NOTHING_PENDING = Pending(frozenset(), frozenset(), frozenset(), frozenset())
@@ -88,12 +108,16 @@ def source_unchanged(spark: SparkSession, ref: TableRef, source: str | None) -> 
     """True when vqe_results is empty, or both ML tables were last written from its current snapshot."""
     if source is None:
         return True
-    return all((latest := current_snapshot(spark, ref.fqn(spec.name), (SOURCE_PROPERTY,))) is not None
-               and latest.properties[SOURCE_PROPERTY] == source for spec in tables.ML_TABLES)
+    return all(
+        (latest := current_snapshot(spark, ref.fqn(spec.name), (SOURCE_PROPERTY,))) is not None
+        and latest.properties[SOURCE_PROPERTY] == source
+        for spec in tables.ML_TABLES
+    )
 
 
-def read_pending(spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pending: Pending,
-                 everything: bool = False) -> DataFrame:
+def read_pending(
+    spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pending: Pending, everything: bool = False
+) -> DataFrame:
     """The pending experiments' rows of one base table (all rows when `everything`). The date
     filter prunes partitions and the batch filter prunes data files by their column bounds (a file
     is written by one batch), so a run reads the files of the batches it has to process, not every
@@ -101,10 +125,11 @@ def read_pending(spark: SparkSession, ref: TableRef, spec: tables.TableSpec, pen
     table = spark.table(ref.fqn(spec.name))
     if everything:
         return table
-    return (table
-            .where(F.col("processing_date").isin(sorted(pending.dates)))
-            .where(F.col("processing_batch_id").isin(sorted(pending.batches)))
-            .where(F.col("experiment_id").isin(sorted(pending.experiments))))
+    return (
+        table.where(F.col("processing_date").isin(sorted(pending.dates)))
+        .where(F.col("processing_batch_id").isin(sorted(pending.batches)))
+        .where(F.col("experiment_id").isin(sorted(pending.experiments)))
+    )
 
 
 def _only(frame: DataFrame, experiments: frozenset[str], everything: bool) -> DataFrame:
@@ -117,8 +142,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     check_iceberg_session(spark, ref)
     ensure_tables(spark, ref, tables.FEATURE_TABLES + tables.ML_TABLES + (tables.PROCESSING_METADATA,))
     params = MlParams(config.rolling_window, config.trajectory_head, config.trajectory_tail)
-    batch = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0),
-                         config.processing_name)
+    batch = BatchContext(str(uuid.uuid4()), utc_now().replace(tzinfo=None, microsecond=0), config.processing_name)
 
     source_id = source_snapshot(spark, ref)
     unchanged = not config.full_refresh and source_unchanged(spark, ref, source_id)
@@ -127,51 +151,103 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     results = {}
     if pending.experiments:
         everything = config.full_refresh
-        source = {spec.name: read_pending(spark, ref, spec, pending, everything) for spec in (
-            tables.VQE_RESULTS, tables.ANSATZ_INFO, tables.MOLECULES, tables.PERFORMANCE_METRICS, tables.VQE_ITERATIONS)}
+        source = {
+            spec.name: read_pending(spark, ref, spec, pending, everything)
+            for spec in (
+                tables.VQE_RESULTS,
+                tables.ANSATZ_INFO,
+                tables.MOLECULES,
+                tables.PERFORMANCE_METRICS,
+                tables.VQE_ITERATIONS,
+            )
+        }
         # Each intermediate is materialised once with its lineage cut, so the writes and checks
         # below scan it instead of planning the reads and joins behind it again.
-        context = experiment_context(source["vqe_results"], source["ansatz_info"], source["molecules"],
-                                     source["performance_metrics"]).localCheckpoint(eager=True)
+        context = experiment_context(
+            source["vqe_results"], source["ansatz_info"], source["molecules"], source["performance_metrics"]
+        ).localCheckpoint(eager=True)
         iterations = source["vqe_iterations"].localCheckpoint(eager=True)
         joined = join_iterations(iterations, context).localCheckpoint(eager=True)
-        counts = joined.agg(F.count(F.lit(1)).alias("rows"),
-                            F.sum(F.when(~complete_rows(joined), 1).otherwise(0)).alias("incomplete")).first()
+        counts = joined.agg(
+            F.count(F.lit(1)).alias("rows"), F.sum(F.when(~complete_rows(joined), 1).otherwise(0)).alias("incomplete")
+        ).first()
         check_no_fan_out(iterations.count(), counts.rows)
         dropped = counts.incomplete or 0
         if dropped:
-            log.warning("dropping %d iteration rows with null %s", dropped, "/".join(
-                ("molecule_name", "optimizer", "basis_set", "num_qubits")))
+            log.warning(
+                "dropping %d iteration rows with null %s",
+                dropped,
+                "/".join(("molecule_name", "optimizer", "basis_set", "num_qubits")),
+            )
         features = iteration_features(joined.where(complete_rows(joined)), params).localCheckpoint(eager=True)
         iteration_rows = _only(to_iteration_table(features, batch), pending.for_iterations, everything)
-        summaries = _only(run_summaries(features, context.where(complete_rows(context)), params, batch),
-                          pending.for_summary, everything)
-        results = write_tables(spark, [
-            (spec.name, (lambda spec=spec, rows=rows: append_once(
-                spark, ref.fqn(spec.name), rows, batch.batch_id, replace=config.full_refresh, new_batch=True,
-                extra_properties={SOURCE_PROPERTY: source_id} if source_id else None)))
-            for spec, rows in ((tables.ML_ITERATION_FEATURES, iteration_rows), (tables.ML_RUN_SUMMARY, summaries))])
-        details = {"pending_experiments": len(pending.experiments), "dropped_incomplete_rows": dropped,
-                   "full_refresh": config.full_refresh,
-                   "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
-                   "batches_read": len(pending.batches), "source_unchanged": unchanged}
+        summaries = _only(
+            run_summaries(features, context.where(complete_rows(context)), params, batch),
+            pending.for_summary,
+            everything,
+        )
+        results = write_tables(
+            spark,
+            [
+                (
+                    spec.name,
+                    (
+                        lambda spec=spec, rows=rows: append_once(
+                            spark,
+                            ref.fqn(spec.name),
+                            rows,
+                            batch.batch_id,
+                            replace=config.full_refresh,
+                            new_batch=True,
+                            extra_properties={SOURCE_PROPERTY: source_id} if source_id else None,
+                        )
+                    ),
+                )
+                for spec, rows in ((tables.ML_ITERATION_FEATURES, iteration_rows), (tables.ML_RUN_SUMMARY, summaries))
+            ],
+        )
+        details = {
+            "pending_experiments": len(pending.experiments),
+            "dropped_incomplete_rows": dropped,
+            "full_refresh": config.full_refresh,
+            "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
+            "batches_read": len(pending.batches),
+            "source_unchanged": unchanged,
+        }
 
     names = [spec.name for spec in tables.ML_TABLES]
     tags = {n: results[n].tag if n in results else NO_CHANGES for n in names}
     rows = {n: results[n].rows if n in results else 0 for n in names}
-    meta = spark.createDataFrame([(batch.batch_id, batch.processing_name, batch.processing_timestamp,
-                                   batch.processing_date, names, tags, rows,
-                                   f"{config.catalog}.{config.namespace}: {details['pending_experiments']} pending experiments")],
-                                 tables.PROCESSING_METADATA.schema).coalesce(1)
-    meta_result = append_once(spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True,
-                              rows=1)
-    summary = RunSummary(
-        job=JOB, run_id=config.run_id, batch_id=batch.batch_id,
-        status="succeeded" if any(rows.values()) else "no_changes", started_at=started_at,
-        new_rows=rows | {tables.PROCESSING_METADATA.name: meta_result.rows}, tags=tags, details=details,
+    meta = spark.createDataFrame(
+        [
+            (
+                batch.batch_id,
+                batch.processing_name,
+                batch.processing_timestamp,
+                batch.processing_date,
+                names,
+                tags,
+                rows,
+                f"{config.catalog}.{config.namespace}: {details['pending_experiments']} pending experiments",
+            )
+        ],
+        tables.PROCESSING_METADATA.schema,
+    ).coalesce(1)
+    meta_result = append_once(
+        spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True, rows=1
+    )
+    return RunSummary(
+        job=JOB,
+        run_id=config.run_id,
+        batch_id=batch.batch_id,
+        status="succeeded" if any(rows.values()) else "no_changes",
+        started_at=started_at,
+        new_rows=rows | {tables.PROCESSING_METADATA.name: meta_result.rows},
+        tags=tags,
+        details=details,
         finished_at=utc_now().isoformat(),
-        duration_seconds=round(time.monotonic() - started, 3))
-    return summary
+        duration_seconds=round(time.monotonic() - started, 3),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,12 +6,13 @@ credentials, path style) the reads use. JSON files are read and checked in the J
 workers. Each file ends up either accepted (its records) or rejected (a reason naming field and
 value).
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -59,7 +60,7 @@ def _split_uri(uri: str) -> tuple[str, str]:
 
 def describe_object(uri: str, etag: str, size: int, raw_root: str) -> RawObject:
     _, key = _split_uri(uri)
-    relative = uri[len(raw_root.rstrip("/")) + 1:]
+    relative = uri[len(raw_root.rstrip("/")) + 1 :]
     topic = relative.split("/", 1)[0] if "/" in relative else ""
     suffix = "." + uri.rsplit(".", 1)[-1].lower() if "." in uri.rsplit("/", 1)[-1] else ""
     return RawObject(uri, key, etag.strip('"'), size, topic, FORMATS.get(suffix, "unsupported"))
@@ -90,13 +91,15 @@ def list_raw_objects(spark: SparkSession, raw_root: str) -> list[RawObject]:
     return objects
 
 
-OUTCOME_SCHEMA = T.StructType([
-    T.StructField("object_uri", T.StringType(), False),
-    T.StructField("status", T.StringType(), False),  # "accepted" | "rejected"
-    T.StructField("reason", T.StringType(), True),
-    T.StructField("experiment_ids", T.ArrayType(T.StringType(), False), False),
-    T.StructField("records", T.ArrayType(T.StringType(), False), False),  # normalised record JSON
-])
+OUTCOME_SCHEMA = T.StructType(
+    [
+        T.StructField("object_uri", T.StringType(), False),
+        T.StructField("status", T.StringType(), False),  # "accepted" | "rejected"
+        T.StructField("reason", T.StringType(), True),
+        T.StructField("experiment_ids", T.ArrayType(T.StringType(), False), False),
+        T.StructField("records", T.ArrayType(T.StringType(), False), False),  # normalised record JSON
+    ]
+)
 
 
 def file_outcome(uri: str, documents_or_error: list | RecordError) -> tuple:
@@ -154,8 +157,11 @@ def read_avro_outcomes(spark: SparkSession, uris: list[str]) -> DataFrame:
         outcomes.count()  # forces the read here, where a corrupt file can still be isolated
         return outcomes
     except Exception as bulk_error:  # noqa: BLE001 - any read failure falls back to per-file reads
-        log.warning("reading %d Avro files together failed (%s); reading them one by one",
-                    len(uris), str(bulk_error).splitlines()[0][:200])
+        log.warning(
+            "reading %d Avro files together failed (%s); reading them one by one",
+            len(uris),
+            str(bulk_error).splitlines()[0][:200],
+        )
     outcomes = []
     for uri in uris:
         try:
@@ -173,6 +179,7 @@ def is_readable(o: RawObject) -> bool:
 def unreadable_outcomes(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
     """Rejections decided from the listing alone. Empty files must be caught here: Spark's file
     scan makes no split for a 0-byte file, so reading it would yield no row at all."""
+
     def reason(o: RawObject) -> str:
         if o.size == 0:
             return "empty file (0 bytes)"
@@ -189,12 +196,16 @@ def records_from_outcomes(outcomes: DataFrame, uri_to_key: DataFrame) -> DataFra
     """
     accepted = outcomes.filter(F.col("status") == "accepted").join(uri_to_key, "object_uri")
     exploded = accepted.select(
-        "object_key", F.posexplode(F.arrays_zip("experiment_ids", "records")).alias("position", "r"))
-    first = exploded.withColumn("_first", F.min("position").over(
-        Window.partitionBy(F.col("object_key"), F.col("r.experiment_ids")))).where(F.col("position") == F.col("_first"))
+        "object_key", F.posexplode(F.arrays_zip("experiment_ids", "records")).alias("position", "r")
+    )
+    first = exploded.withColumn(
+        "_first", F.min("position").over(Window.partitionBy(F.col("object_key"), F.col("r.experiment_ids")))
+    ).where(F.col("position") == F.col("_first"))
     parsed = first.select(
-        "object_key", F.col("r.experiment_ids").alias("experiment_id"),
-        F.from_json(F.col("r.records"), RECORD_SCHEMA, {"mode": "FAILFAST"}).alias("record"))
+        "object_key",
+        F.col("r.experiment_ids").alias("experiment_id"),
+        F.from_json(F.col("r.records"), RECORD_SCHEMA, {"mode": "FAILFAST"}).alias("record"),
+    )
     return parsed.select("experiment_id", "object_key", "record.*")
 
 
@@ -210,8 +221,9 @@ def spark_file_path(spark: SparkSession, uri: str) -> str:
     return spark._jvm.org.apache.hadoop.fs.Path(uri).toUri().toString()  # noqa: SLF001
 
 
-def read_objects(spark: SparkSession, root: str, objects: tuple[RawObject, ...] | list[RawObject]
-                 ) -> tuple[DataFrame, dict[str, FileOutcome]]:
+def read_objects(
+    spark: SparkSession, root: str, objects: tuple[RawObject, ...] | list[RawObject]
+) -> tuple[DataFrame, dict[str, FileOutcome]]:
     """Read and validate objects below `root`: (accepted records, outcome per object URI).
 
     JSON goes through the JVM fast path; flagged JSON files (and any the fast path's listing did
@@ -233,8 +245,12 @@ def read_objects(spark: SparkSession, root: str, objects: tuple[RawObject, ...] 
                 fast_accepted.append((path, o.key))
             else:  # flagged, or not seen (gone, or hidden from Spark's listing by a leading _ or .)
                 flagged.append(o.uri)
-    log.info("JSON fast path: %d of %d files accepted, %d for the Python validator",
-             len(fast_accepted), len(json_objects), len(flagged))
+    log.info(
+        "JSON fast path: %d of %d files accepted, %d for the Python validator",
+        len(fast_accepted),
+        len(json_objects),
+        len(flagged),
+    )
 
     avro = [o.uri for o in objects if is_readable(o) and o.file_format == "avro"]
     unreadable = [o for o in objects if not is_readable(o)]
@@ -246,9 +262,12 @@ def read_objects(spark: SparkSession, root: str, objects: tuple[RawObject, ...] 
     if fast_records is not None and not (flagged or avro or unreadable):
         return fast_records, per_file  # the usual batch: nothing for the Python path to do
 
-    slow = (read_json_outcomes(spark, flagged).unionByName(read_avro_outcomes(spark, avro))
-            .unionByName(unreadable_outcomes(spark, unreadable))
-            .persist(StorageLevel.MEMORY_AND_DISK))
+    slow = (
+        read_json_outcomes(spark, flagged)
+        .unionByName(read_avro_outcomes(spark, avro))
+        .unionByName(unreadable_outcomes(spark, unreadable))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
     for r in slow.select("object_uri", "status", "reason", F.size("records").alias("n")).collect():
         per_file[r.object_uri] = FileOutcome(r.object_uri, r.status, r.reason, r.n)
     for o in objects:  # deleted between listing and reading: reported, never silently lost

@@ -4,6 +4,7 @@ A Lambda (or a person) reads `<summary_uri>/<job>/<run_id>.json`; the same JSON 
 of the driver's stdout. The list of quarantined files is capped so the summary always fits a
 Step Functions payload (256 KiB); `quarantined_total` gives the full count.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The Spark session and the small run-time helpers both jobs share."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +7,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -27,8 +29,10 @@ PAUSE_SECONDS = 300
 
 def configure_logging(job: str, run_id: str) -> None:
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{job} run={run_id}] %(name)s: %(message)s")
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s [{job} run={run_id}] %(name)s: %(message)s",
+    )
     # py4j logs every gateway call at INFO; the summary must stay the last line of stdout.
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
@@ -39,9 +43,7 @@ def build_session(app_name: str) -> SparkSession:
     The job only fixes what defines its results: UTC, so processing_date does not depend on the
     machine's time zone.
     """
-    return (SparkSession.builder.appName(app_name)
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    return SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC").getOrCreate()
 
 
 # Independent table writes run side by side: each is mostly waiting (a commit, a catalog round
@@ -53,6 +55,7 @@ def write_tables(spark: SparkSession, writes: list[tuple[str, Callable[[], R]]])
     """Run `(table, write)` pairs, up to TABLE_WRITERS at a time; each table's fault point follows
     its write. With a fault injected (tests), they run one at a time in the given order, so the
     injected crash lies at an exact point: after that table, before every later one."""
+
     def write(item: tuple[str, Callable[[], R]]) -> tuple[str, R]:
         table, action = item
         result = action()
@@ -82,8 +85,12 @@ def utc_now() -> dt.datetime:
 Config = TypeVar("Config", bound=CommonConfig)
 
 
-def job_main(job: str, parse: Callable[[list[str]], Config], run: Callable[[SparkSession, Config], RunSummary],
-             argv: list[str] | None) -> None:
+def job_main(
+    job: str,
+    parse: Callable[[list[str]], Config],
+    run: Callable[[SparkSession, Config], RunSummary],
+    argv: list[str] | None,
+) -> None:
     """The shape of both entry points: args -> logging -> session -> run -> publish the summary."""
     config = parse(sys.argv[1:] if argv is None else argv)
     configure_logging(job, config.run_id)

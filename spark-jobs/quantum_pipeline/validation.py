@@ -3,6 +3,7 @@
 A file is accepted whole or rejected whole: the ingestion ledger's unit is the file, so a
 re-delivered, corrected file is simply a new (key, ETag) and is ingested then.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import math
 import sys
 from typing import Any
 
-from .record_spec import ArrayOf, Field, Scalar, Spec, VQE_DECORATED_RESULT
+from .record_spec import VQE_DECORATED_RESULT, ArrayOf, Field, Scalar, Spec
 
 _LARGEST_DOUBLE = sys.float_info.max
 _INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
@@ -28,7 +29,8 @@ class RecordError(ValueError):
 
 def _describe(value: Any) -> str:
     kind = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__
+    )
     text = json.dumps(value, default=str) if not isinstance(value, (dict, list)) else ""
     if len(text) > 60:
         text = text[:57] + "..."
@@ -112,8 +114,11 @@ def _check_structure(record: dict) -> None:
     seen: set[int] = set()
     for i, it in enumerate(record["vqe_result"]["iteration_list"]):
         if it["iteration"] in seen:
-            raise RecordError(f"vqe_result.iteration_list[{i}].iteration",
-                              "iteration numbers must be unique within a run", it["iteration"])
+            raise RecordError(
+                f"vqe_result.iteration_list[{i}].iteration",
+                "iteration numbers must be unique within a run",
+                it["iteration"],
+            )
         seen.add(it["iteration"])
 
 
@@ -146,8 +151,12 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     record: dict = {}
     for key, value in pairs:
         if key in record:
-            raise RecordError("", f"duplicate key {json.dumps(key)} in one JSON object (ambiguous: "
-                                  f"{_describe(record[key])}, then {_describe(value)})", show_value=False)
+            raise RecordError(
+                "",
+                f"duplicate key {json.dumps(key)} in one JSON object (ambiguous: "
+                f"{_describe(record[key])}, then {_describe(value)})",
+                show_value=False,
+            )
         record[key] = value
     return record
 
@@ -171,8 +180,11 @@ def parse_json_documents(content: bytes) -> list[Any]:
         return [_loads(text)]
     except json.JSONDecodeError as whole_error:
         if whole_error.msg != "Extra data":
-            raise RecordError("", f"invalid JSON at line {whole_error.lineno} column {whole_error.colno}: "
-                                  f"{whole_error.msg}", show_value=False) from whole_error
+            raise RecordError(
+                "",
+                f"invalid JSON at line {whole_error.lineno} column {whole_error.colno}: {whole_error.msg}",
+                show_value=False,
+            ) from whole_error
     documents = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -180,8 +192,9 @@ def parse_json_documents(content: bytes) -> list[Any]:
         try:
             documents.append(_loads(line))
         except json.JSONDecodeError as exc:
-            raise RecordError("", f"invalid JSON on line {number} column {exc.colno}: {exc.msg}",
-                              show_value=False) from exc
+            raise RecordError(
+                "", f"invalid JSON on line {number} column {exc.colno}: {exc.msg}", show_value=False
+            ) from exc
         except RecordError as exc:
             raise RecordError(f"line {number}", str(exc), show_value=False) from exc
     return documents

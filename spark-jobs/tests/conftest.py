@@ -1,4 +1,5 @@
 """Shared fixtures: one local Spark session per test run, with a throwaway Iceberg catalog."""
+
 from __future__ import annotations
 
 import os
@@ -27,10 +28,12 @@ def spark(tmp_path_factory):
         pytest.fail("QP_SPARK_CLASSPATH is not set: run the tests through `npm test` (scripts/test.sh sets it)")
     work = tmp_path_factory.mktemp("iceberg")
     builder = (
-        SparkSession.builder.master("local[2]").appName("quantum-pipeline-unit-tests")
+        SparkSession.builder.master("local[2]")
+        .appName("quantum-pipeline-unit-tests")
         .config("spark.driver.extraClassPath", classpath)
         .config("spark.executor.extraClassPath", classpath)
-        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")

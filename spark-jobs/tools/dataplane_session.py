@@ -1,5 +1,6 @@
 """Spark session settings to read (and clean up) what the local cluster wrote: its JDBC catalog
 and Garage. Used by the integration tests and the benchmark, which run outside the cluster."""
+
 from __future__ import annotations
 
 import os

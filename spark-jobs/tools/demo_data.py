@@ -1,7 +1,8 @@
 """Upload synthetic VQE result records to the local raw bucket, so a local run has input.
 
-    demo_data.py [--count 64] [--start 0] [--topic experiment.vqe] [--prefix experiments]
+demo_data.py [--count 64] [--start 0] [--topic experiment.vqe] [--prefix experiments]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@
 Packages spark-jobs/ first, submits, reports state changes on stderr, and prints the job's run
 summary (the last line of the driver's stdout) on stdout. Exit code 0 only when the driver finished.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,24 @@ def main() -> int:
 
     sys.path.insert(0, str(HERE.parent))
     from build import build  # the same packaging as `npm run build:spark`
+
     dist = HERE.parent.parent / "dist" / "spark-jobs"
     build(dist)
 
     run_id = args.run_id or f"{args.job.replace('_', '-')}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    client = SparkRestClient(os.environ["QP_SPARK_REST_URL"], os.environ["QP_SPARK_MASTER_URL"],
-                             os.environ["QP_SPARK_WORK_DIR"], os.environ["QP_PYTHON"])
-    submission = client.submit(str(dist / f"{args.job}.py"), ["--run-id", run_id, *job_args],
-                               str(dist / "quantum_pipeline.zip"), conf, app_name=f"quantum-{args.job}")
+    client = SparkRestClient(
+        os.environ["QP_SPARK_REST_URL"],
+        os.environ["QP_SPARK_MASTER_URL"],
+        os.environ["QP_SPARK_WORK_DIR"],
+        os.environ["QP_PYTHON"],
+    )
+    submission = client.submit(
+        str(dist / f"{args.job}.py"),
+        ["--run-id", run_id, *job_args],
+        str(dist / "quantum_pipeline.zip"),
+        conf,
+        app_name=f"quantum-{args.job}",
+    )
     print(f"[{args.job}] submitted as {submission} (run id {run_id})", file=sys.stderr)
     state, started = None, time.monotonic()
     while state not in FINAL_STATES:
@@ -56,8 +67,10 @@ def main() -> int:
         time.sleep(2)
     result = client.result(submission, state)
     if state != "FINISHED":
-        print(f"[{args.job}] driver ended {state}; its log: {Path(os.environ['QP_SPARK_WORK_DIR']) / submission}/stderr",
-              file=sys.stderr)
+        print(
+            f"[{args.job}] driver ended {state}; its log: {Path(os.environ['QP_SPARK_WORK_DIR']) / submission}/stderr",
+            file=sys.stderr,
+        )
         print(result.stderr[-3000:], file=sys.stderr)
         return 1
     print(result.last_stdout_line)

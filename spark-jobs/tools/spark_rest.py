@@ -3,6 +3,7 @@
 Python jobs cannot be submitted in cluster mode by spark-submit on standalone, so the request
 launches SparkSubmit itself on the worker (in client mode there), which then runs the script.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,31 +35,57 @@ class SparkRestClient:
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.rest_url}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.rest_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
-    def submit(self, entry_point: str, args: list[str], py_files: str, conf: dict[str, str] | None = None,
-               app_name: str = "quantum-pipeline-test", driver_master: str | None = None) -> str:
+    def submit(
+        self,
+        entry_point: str,
+        args: list[str],
+        py_files: str,
+        conf: dict[str, str] | None = None,
+        app_name: str = "quantum-pipeline-test",
+        driver_master: str | None = None,
+    ) -> str:
         """Launch a driver on the cluster. `driver_master` (e.g. local[2]) makes that driver run its
         tasks in its own JVM instead of asking the cluster for an executor: for tests about the
         driver process itself (its crash or its kill), where the executor is only start-up cost."""
         properties = {
-            "spark.master": self.master_url, "spark.app.name": app_name, "spark.submit.deployMode": "cluster",
-            "spark.driver.memory": "1g", "spark.executor.memory": "1536m", "spark.driver.supervise": "false",
+            "spark.master": self.master_url,
+            "spark.app.name": app_name,
+            "spark.submit.deployMode": "cluster",
+            "spark.driver.memory": "1g",
+            "spark.executor.memory": "1536m",
+            "spark.driver.supervise": "false",
             **(conf or {}),
         }
         # SparkSubmit on the worker takes its master and conf from its own arguments (system
         # properties alone would leave it on local[*]); the JVM settings stay in sparkProperties.
-        conf_args = [part for key, value in properties.items()
-                     if key not in ("spark.master", "spark.submit.deployMode")
-                     for part in ("--conf", f"{key}={value}")]
+        conf_args = [
+            part
+            for key, value in properties.items()
+            if key not in ("spark.master", "spark.submit.deployMode")
+            for part in ("--conf", f"{key}={value}")
+        ]
         body = {
-            "action": "CreateSubmissionRequest", "clientSparkVersion": self.spark_version,
-            "appResource": entry_point, "mainClass": "org.apache.spark.deploy.SparkSubmit",
-            "appArgs": ["--master", driver_master or self.master_url, "--deploy-mode", "client", *conf_args,
-                        "--py-files", py_files, entry_point, *args],
+            "action": "CreateSubmissionRequest",
+            "clientSparkVersion": self.spark_version,
+            "appResource": entry_point,
+            "mainClass": "org.apache.spark.deploy.SparkSubmit",
+            "appArgs": [
+                "--master",
+                driver_master or self.master_url,
+                "--deploy-mode",
+                "client",
+                *conf_args,
+                "--py-files",
+                py_files,
+                entry_point,
+                *args,
+            ],
             "environmentVariables": {"PYSPARK_PYTHON": self.python, "SPARK_LOCAL_IP": "127.0.0.1"},
             "sparkProperties": properties,
         }

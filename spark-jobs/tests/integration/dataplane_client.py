@@ -6,6 +6,7 @@ process (`run_here`: the job's own `run()` on the test session, against the real
 catalog) or as a driver on the cluster through the REST API (`run`), where the submission, the
 driver process or a kill is what a test is about.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,19 +64,39 @@ class Plane:
         return spark.table(self.fqn(name))
 
     def job_args(self, job: str, run_id: str, extra_args: list[str] = ()) -> list[str]:
-        args = ["--run-id", run_id, "--catalog", "quantum_catalog", "--namespace", self.namespace,
-                "--summary-uri", self.summary_uri, *extra_args]
+        args = [
+            "--run-id",
+            run_id,
+            "--catalog",
+            "quantum_catalog",
+            "--namespace",
+            self.namespace,
+            "--summary-uri",
+            self.summary_uri,
+            *extra_args,
+        ]
         if job == "feature_processing":
             args += ["--raw-uri", f"s3a://raw-results/{self.raw_prefix}"]
         return args
 
-    def submit(self, job: str, run_id: str, conf: dict[str, str] | None = None, extra_args: list[str] = (),
-               tasks_in_driver: bool = False) -> str:
+    def submit(
+        self,
+        job: str,
+        run_id: str,
+        conf: dict[str, str] | None = None,
+        extra_args: list[str] = (),
+        tasks_in_driver: bool = False,
+    ) -> str:
         """A driver on the cluster; with `tasks_in_driver` it runs its tasks itself (local[2]):
         for the tests of a driver's crash or kill, which need the driver process, not an executor."""
-        return self.rest.submit(str(self.dist / f"{job}.py"), self.job_args(job, run_id, extra_args),
-                                str(self.dist / "quantum_pipeline.zip"), conf, app_name=f"it-{job}-{run_id}",
-                                driver_master="local[2]" if tasks_in_driver else None)
+        return self.rest.submit(
+            str(self.dist / f"{job}.py"),
+            self.job_args(job, run_id, extra_args),
+            str(self.dist / "quantum_pipeline.zip"),
+            conf,
+            app_name=f"it-{job}-{run_id}",
+            driver_master="local[2]" if tasks_in_driver else None,
+        )
 
     def run_here(self, spark, job: str, extra_args: list[str] = ()) -> dict:
         """The job's run() in this process; its summary as the JSON the cluster would publish."""
@@ -89,8 +110,9 @@ class Plane:
             summary = ml_job.run(spark, parse_ml_args(args))
         return json.loads(summary.to_json())
 
-    def run(self, job: str, conf: dict[str, str] | None = None, extra_args: list[str] = (),
-            tasks_in_driver: bool = False) -> JobRun:
+    def run(
+        self, job: str, conf: dict[str, str] | None = None, extra_args: list[str] = (), tasks_in_driver: bool = False
+    ) -> JobRun:
         run_id = f"{job[:2]}-{uuid.uuid4().hex[:8]}"
         driver = self.rest.wait(self.submit(job, run_id, conf, extra_args, tasks_in_driver))
         return JobRun(driver, self.read_summary(job, run_id))
@@ -105,7 +127,8 @@ class Plane:
 
 def assert_succeeded(run: JobRun) -> dict:
     assert run.driver.state == "FINISHED", (
-        f"driver {run.driver.submission_id} ended {run.driver.state}; stderr tail:\n{run.driver.stderr[-4000:]}")
+        f"driver {run.driver.submission_id} ended {run.driver.state}; stderr tail:\n{run.driver.stderr[-4000:]}"
+    )
     assert run.summary is not None, "the job wrote no run summary"
     assert json.loads(run.driver.last_stdout_line) == run.summary, "the summary must be the last stdout line"
     return run.summary

@@ -5,6 +5,7 @@ Every test sets up what it needs in its own namespace. Jobs run in this process 
 run() unless a test is about the submission, the driver process or a kill. Expected counts are
 computed from the records each test uploads.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,9 @@ import time
 from pathlib import Path
 
 from dataplane_client import assert_succeeded
-from support import records_frame
 from quantum_pipeline import tables
 from quantum_pipeline.record_spec import RECORD_SCHEMA
+from support import records_frame
 from tools.synthetic_records import make_record
 
 BASE_TABLES = [spec.name for spec in tables.FEATURE_TABLES]
@@ -32,7 +33,9 @@ def expected_rows(records: list[dict]) -> dict[str, int]:
     iterations = [it for r in records for it in r["vqe_result"]["iteration_list"]]
     per_experiment = len(records)
     return {
-        "molecules": per_experiment, "ansatz_info": per_experiment, "performance_metrics": per_experiment,
+        "molecules": per_experiment,
+        "ansatz_info": per_experiment,
+        "performance_metrics": per_experiment,
         "vqe_results": per_experiment,
         "initial_parameters": sum(len(r["vqe_result"]["initial_data"]["initial_parameters"]) for r in records),
         "optimal_parameters": sum(len(r["vqe_result"]["optimal_parameters"]) for r in records),
@@ -67,9 +70,28 @@ def mini_vqe_records(folder: Path) -> list[dict]:
     what the VQE batch writes must be what job 1 accepts."""
     molecules = REPO / "mini-vqe" / "molecules" / "cpu.json"
     for index in range(len(json.loads(molecules.read_text()))):
-        subprocess.run(["bash", str(REPO / "mini-vqe" / "run.sh"), "--file", str(molecules), "--molecule-index",
-                        str(index), "--seed", "5", "--max-iterations", "5", "--counter", str(index), "--output-dir",
-                        str(folder), "--log-level", "WARNING"], check=True, timeout=300)
+        subprocess.run(
+            [
+                "bash",
+                str(REPO / "mini-vqe" / "run.sh"),
+                "--file",
+                str(molecules),
+                "--molecule-index",
+                str(index),
+                "--seed",
+                "5",
+                "--max-iterations",
+                "5",
+                "--counter",
+                str(index),
+                "--output-dir",
+                str(folder),
+                "--log-level",
+                "WARNING",
+            ],
+            check=True,
+            timeout=300,
+        )
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
 
 
@@ -103,16 +125,23 @@ def test_first_run_fills_all_eleven_tables_from_json_and_avro_in_every_topic(spa
     assert summary["new_rows"] == expected_rows(all_records) | {"processing_metadata": 1}
     assert table_counts(spark, plane) == expected_rows(all_records)
     compact = summary["batch_id"].replace("-", "")
-    assert summary["tags"] == {name: f"v_{compact}" for name in BASE_TABLES}
+    assert summary["tags"] == dict.fromkeys(BASE_TABLES, f"v_{compact}")
     assert plane.table(spark, "molecules.refs").where(f"name = 'v_{compact}'").count() == 1
-    metadata = plane.table(spark, "processing_metadata").where(f"processing_batch_id = '{summary['batch_id']}'").collect()
+    metadata = (
+        plane.table(spark, "processing_metadata").where(f"processing_batch_id = '{summary['batch_id']}'").collect()
+    )
     assert len(metadata) == 1 and metadata[0].record_counts == expected_rows(all_records)
-    avro_coords = {tuple(r.coordinates[1]) for r in plane.table(spark, "molecules").collect()
-                   if r.experiment_id in _ids_of(spark, avro_records)}
+    avro_coords = {
+        tuple(r.coordinates[1])
+        for r in plane.table(spark, "molecules").collect()
+        if r.experiment_id in _ids_of(spark, avro_records)
+    }
     assert avro_coords == {tuple(r["molecule"]["molecule_data"]["coords"][1]) for r in avro_records}
-    assert ml["new_rows"] == {"ml_run_summary": len(all_records),
-                              "ml_iteration_features": expected_rows(all_records)["vqe_iterations"],
-                              "processing_metadata": 1}
+    assert ml["new_rows"] == {
+        "ml_run_summary": len(all_records),
+        "ml_iteration_features": expected_rows(all_records)["vqe_iterations"],
+        "processing_metadata": 1,
+    }
     ml_ids = {r.experiment_id for r in plane.table(spark, "ml_run_summary").select("experiment_id").collect()}
     assert ml_ids == _ids_of(spark, all_records) and _ids_of(spark, simulated) <= ml_ids
 
@@ -132,10 +161,13 @@ def test_rerun_with_no_new_files_adds_nothing(spark, plane):
     ml = plane.run_here(spark, "ml_feature_processing")
 
     assert summary["status"] == "no_changes" and summary["files"] == {
-        "listed": 2, "in_batch": 0, "ingested": 0, "quarantined": 0}
+        "listed": 2,
+        "in_batch": 0,
+        "ingested": 0,
+        "quarantined": 0,
+    }
     assert table_counts(spark, plane) == before
-    latest = plane.table(spark, "processing_metadata").where(
-        f"processing_batch_id = '{summary['batch_id']}'").first()
+    latest = plane.table(spark, "processing_metadata").where(f"processing_batch_id = '{summary['batch_id']}'").first()
     assert set(latest.table_versions.values()) == {"no_changes"}
     assert ml["status"] == "no_changes" and ml["new_rows"]["ml_run_summary"] == 0
     assert ml["details"]["pending_experiments"] == 0
@@ -210,8 +242,9 @@ def test_poisoned_files_are_quarantined_and_the_rest_ingested(spark, plane):
     assert reasons["empty-object.json"] == "vqe_result: required field is missing"
     assert reasons["zero-bytes.json"] == "empty file (0 bytes)"
     assert reasons["notes.txt"].startswith("unsupported file type 'notes.txt'")
-    assert reasons["duplicate-key.json"] == ('duplicate key "basis_set" in one JSON object '
-                                             '(ambiguous: string "sto3g", then string "6-31g")')
+    assert reasons["duplicate-key.json"] == (
+        'duplicate key "basis_set" in one JSON object (ambiguous: string "sto3g", then string "6-31g")'
+    )
     rejected = {r.object_key.rsplit("/", 1)[-1]: r.reason for r in plane.table(spark, "rejected_files").collect()}
     assert rejected == reasons
     assert table_counts(spark, plane) == expected_rows([record(12)])
@@ -223,7 +256,9 @@ def _crash_then_resume(spark, plane, stop_after: str, new: dict[int, dict]) -> t
     upload_json(plane, new)
     crashed = plane.run("feature_processing", conf={"spark.qp.test.exitAfterTable": stop_after}, tasks_in_driver=True)
     assert crashed.driver.state == "FAILED" and crashed.summary is None
-    assert f"fault injection: exiting hard after committing {stop_after}" in crashed.driver.stdout + crashed.driver.stderr
+    assert (
+        f"fault injection: exiting hard after committing {stop_after}" in crashed.driver.stdout + crashed.driver.stderr
+    )
     half_written, ledger = table_counts(spark, plane), plane.table(spark, "ingested_files").count()
     return half_written, ledger, plane.run_here(spark, "feature_processing")
 
@@ -246,8 +281,9 @@ def _uncommitted_batch_wrote(spark, plane, table: str) -> bool:
     if len(planned - committed) != 1:
         return False  # the driver has not planned its batch yet
     (batch,) = planned - committed
-    return spark.sql(f"SELECT 1 FROM {plane.fqn(table)}.snapshots "
-                     f"WHERE summary['qp.batch-id'] = '{batch}'").count() == 1
+    return (
+        spark.sql(f"SELECT 1 FROM {plane.fqn(table)}.snapshots WHERE summary['qp.batch-id'] = '{batch}'").count() == 1
+    )
 
 
 def test_a_driver_killed_through_the_rest_api_between_two_commits_resumes_exactly(spark, plane):
@@ -256,13 +292,15 @@ def test_a_driver_killed_through_the_rest_api_between_two_commits_resumes_exactl
     ingested(spark, plane, {0: record(0)})
     new = {i: record(i) for i in range(40, 44)}
     upload_json(plane, new)
-    submission = plane.submit("feature_processing", "killed-run", conf={"spark.qp.test.pauseAfterTable": "molecules"},
-                              tasks_in_driver=True)
+    submission = plane.submit(
+        "feature_processing", "killed-run", conf={"spark.qp.test.pauseAfterTable": "molecules"}, tasks_in_driver=True
+    )
     deadline = time.monotonic() + 300
     while not _uncommitted_batch_wrote(spark, plane, "molecules"):
         assert time.monotonic() < deadline, "the driver never committed molecules"
         assert plane.rest.state(submission) in ("SUBMITTED", "RUNNING"), plane.rest.result(
-            submission, plane.rest.state(submission)).stderr[-3000:]
+            submission, plane.rest.state(submission)
+        ).stderr[-3000:]
         time.sleep(2)
 
     # Act: kill it there, then run again.
@@ -280,7 +318,8 @@ def test_a_driver_killed_through_the_rest_api_between_two_commits_resumes_exactl
     assert resumed["new_rows"] == expected_rows(list(new.values())) | {"processing_metadata": 1}
     assert table_counts(spark, plane) == expected_rows([record(0), *new.values()])
     assert table_counts(spark, plane)["vqe_iterations"] - earlier["vqe_iterations"] == sum(
-        len(r["vqe_result"]["iteration_list"]) for r in new.values())
+        len(r["vqe_result"]["iteration_list"]) for r in new.values()
+    )
     duplicates = plane.table(spark, "ingested_files").groupBy("object_key", "etag").count().where("count > 1")
     assert duplicates.count() == 0 and plane.table(spark, "ingested_files").count() == 5
 
@@ -289,8 +328,9 @@ def test_ml_job_that_dies_between_its_tables_resumes_exactly(spark, plane):
     ingested(spark, plane, {i: record(i) for i in range(3)})
     iterations = expected_rows([record(i) for i in range(3)])["vqe_iterations"]
 
-    crashed = plane.run("ml_feature_processing", conf={"spark.qp.test.exitAfterTable": "ml_iteration_features"},
-                        tasks_in_driver=True)
+    crashed = plane.run(
+        "ml_feature_processing", conf={"spark.qp.test.exitAfterTable": "ml_iteration_features"}, tasks_in_driver=True
+    )
     half_written = (plane.table(spark, "ml_iteration_features").count(), plane.table(spark, "ml_run_summary").count())
     resumed = plane.run_here(spark, "ml_feature_processing")
 
@@ -325,11 +365,17 @@ def test_ml_full_refresh_recomputes_with_new_parameters_in_one_commit_per_table(
     assert plane.table(spark, "ml_run_summary").count() == 4  # replaced, not appended
     assert plane.table(spark, "ml_iteration_features").count() == table_counts(spark, plane)["vqe_iterations"]
     # Every row was recomputed with H = 2: first_10_mean_energy is now the mean of the first 2 steps.
-    first_two = {r.experiment_id: r.mean for r in spark.sql(
-        "SELECT experiment_id, avg(iteration_energy) AS mean FROM (SELECT experiment_id, iteration_energy, "
-        "row_number() OVER (PARTITION BY experiment_id ORDER BY iteration_step) AS n FROM {t}) WHERE n <= 2 "
-        "GROUP BY experiment_id".format(t=plane.fqn("vqe_iterations"))).collect()}
-    recomputed = {r.experiment_id: r.first_10_mean_energy
-                  for r in plane.table(spark, "ml_run_summary").select("experiment_id", "first_10_mean_energy").collect()}
+    first_two = {
+        r.experiment_id: r.mean
+        for r in spark.sql(
+            "SELECT experiment_id, avg(iteration_energy) AS mean FROM (SELECT experiment_id, iteration_energy, "
+            "row_number() OVER (PARTITION BY experiment_id ORDER BY iteration_step) AS n FROM {t}) WHERE n <= 2 "
+            "GROUP BY experiment_id".format(t=plane.fqn("vqe_iterations"))
+        ).collect()
+    }
+    recomputed = {
+        r.experiment_id: r.first_10_mean_energy
+        for r in plane.table(spark, "ml_run_summary").select("experiment_id", "first_10_mean_energy").collect()
+    }
     assert recomputed.keys() == first_two.keys()
     assert all(abs(recomputed[e] - first_two[e]) < 1e-12 for e in first_two)

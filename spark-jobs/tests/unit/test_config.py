@@ -1,4 +1,5 @@
 """Job arguments: defaults, and a named error for every rejected value."""
+
 import pytest
 
 from quantum_pipeline.config import ConfigError, parse_feature_args, parse_ml_args
@@ -8,7 +9,12 @@ def test_feature_defaults():
     config = parse_feature_args(["--run-id", "exec-1"])
 
     assert (config.raw_uri, config.catalog, config.namespace, config.summary_uri, config.max_files) == (
-        "s3a://raw-results/experiments", "quantum_catalog", "quantum_features", "s3a://features/pipeline-runs", None)
+        "s3a://raw-results/experiments",
+        "quantum_catalog",
+        "quantum_features",
+        "s3a://features/pipeline-runs",
+        None,
+    )
     assert config.processing_name == "quantum_feature_processing"
 
 
@@ -24,18 +30,24 @@ def test_trailing_slashes_are_normalised():
     assert (config.raw_uri, config.summary_uri) == ("s3://raw/experiments", "s3://f/x")
 
 
-@pytest.mark.parametrize("argv, message", [
-    ([], "the following arguments are required: --run-id"),
-    (["--run-id", "has space"], "--run-id='has space': expected 1-128 letters"),
-    (["--run-id", "r", "--catalog", "quantum-catalog"], "--catalog='quantum-catalog': expected an identifier"),
-    (["--run-id", "r", "--namespace", "1st"], "--namespace='1st': expected an identifier"),
-    (["--run-id", "r", "--raw-uri", "raw-results/experiments"], "--raw-uri='raw-results/experiments': expected a URI"),
-    (["--run-id", "r", "--summary-uri", "features"], "--summary-uri='features': expected a URI"),
-    (["--run-id", "r", "--max-files", "0"], "--max-files=0: expected a positive number"),
-    (["--run-id", "r", "--max-files", "many"], "argument --max-files: invalid int value: 'many'"),
-    (["--run-id", "r", "--processing-name", " "], "--processing-name=' ': must not be empty"),
-    (["--run-id", "r", "--unknown"], "unrecognized arguments: --unknown"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "the following arguments are required: --run-id"),
+        (["--run-id", "has space"], "--run-id='has space': expected 1-128 letters"),
+        (["--run-id", "r", "--catalog", "quantum-catalog"], "--catalog='quantum-catalog': expected an identifier"),
+        (["--run-id", "r", "--namespace", "1st"], "--namespace='1st': expected an identifier"),
+        (
+            ["--run-id", "r", "--raw-uri", "raw-results/experiments"],
+            "--raw-uri='raw-results/experiments': expected a URI",
+        ),
+        (["--run-id", "r", "--summary-uri", "features"], "--summary-uri='features': expected a URI"),
+        (["--run-id", "r", "--max-files", "0"], "--max-files=0: expected a positive number"),
+        (["--run-id", "r", "--max-files", "many"], "argument --max-files: invalid int value: 'many'"),
+        (["--run-id", "r", "--processing-name", " "], "--processing-name=' ': must not be empty"),
+        (["--run-id", "r", "--unknown"], "unrecognized arguments: --unknown"),
+    ],
+)
 def test_feature_args_rejected_with_the_argument_named(argv, message):
     with pytest.raises(ConfigError) as caught:
         parse_feature_args(argv)

@@ -1,12 +1,13 @@
 """Job 1 transforms: every column of the 9 base tables, on tiny explicit-schema frames."""
+
 import datetime as dt
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from support import base_record, records_frame
 from quantum_pipeline import features, tables
 from quantum_pipeline.validation import experiment_id, validate_record
+from support import base_record, records_frame
 
 TS = dt.datetime(2026, 1, 2, 3, 4, 5)
 BATCH = features.BatchContext("b-1", TS, "unit-test")
@@ -30,57 +31,129 @@ def eid():
 def test_molecules(spark, h2, eid):
     actual = features.molecules(h2, BATCH)
 
-    assertDataFrameEqual(actual, expected(spark, tables.MOLECULES, [
-        (eid, 0, ["H", "H"], "HH", [[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]], 1, 0, "angstrom", [1.008, 1.008])]))
+    assertDataFrameEqual(
+        actual,
+        expected(
+            spark,
+            tables.MOLECULES,
+            [(eid, 0, ["H", "H"], "HH", [[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]], 1, 0, "angstrom", [1.008, 1.008])],
+        ),
+    )
     assert actual.columns == tables.MOLECULES.column_names
 
 
 def test_ansatz_info(spark, h2, eid):
-    assertDataFrameEqual(features.ansatz_info(h2, BATCH), expected(spark, tables.ANSATZ_INFO, [
-        (eid, 0, "sto3g", "OPENQASM 3.0;", 2, "RealAmplitudes", "hf")]))
+    assertDataFrameEqual(
+        features.ansatz_info(h2, BATCH),
+        expected(spark, tables.ANSATZ_INFO, [(eid, 0, "sto3g", "OPENQASM 3.0;", 2, "RealAmplitudes", "hf")]),
+    )
 
 
 def test_performance_metrics_adds_computed_total(spark, h2, eid):
-    assertDataFrameEqual(features.performance_metrics(h2, BATCH), expected(spark, tables.PERFORMANCE_METRICS, [
-        (eid, 0, "sto3g", 1.0, 0.5, 3.0, 5.0, 2.0, 4.5)]))
+    assertDataFrameEqual(
+        features.performance_metrics(h2, BATCH),
+        expected(spark, tables.PERFORMANCE_METRICS, [(eid, 0, "sto3g", 1.0, 0.5, 3.0, 5.0, 2.0, 4.5)]),
+    )
 
 
 def test_vqe_results(spark, h2, eid):
-    assertDataFrameEqual(features.vqe_results(h2, BATCH), expected(spark, tables.VQE_RESULTS, [
-        (eid, 0, "sto3g", "aer_simulator", 4, "COBYLA", "undef", 1024, 2, "RealAmplitudes", "hf", 7,
-         -1.5, 0.0, 0.7, True, 3, 2, 3)]))
+    assertDataFrameEqual(
+        features.vqe_results(h2, BATCH),
+        expected(
+            spark,
+            tables.VQE_RESULTS,
+            [
+                (
+                    eid,
+                    0,
+                    "sto3g",
+                    "aer_simulator",
+                    4,
+                    "COBYLA",
+                    "undef",
+                    1024,
+                    2,
+                    "RealAmplitudes",
+                    "hf",
+                    7,
+                    -1.5,
+                    0.0,
+                    0.7,
+                    True,
+                    3,
+                    2,
+                    3,
+                )
+            ],
+        ),
+    )
 
 
 def test_equal_values_in_a_parameter_vector_keep_their_rows(spark, h2, eid):
-    assertDataFrameEqual(features.initial_parameters(h2, BATCH), expected(spark, tables.INITIAL_PARAMETERS, [
-        (f"{eid}:0", eid, "sto3g", "aer_simulator", 4, 0, 0.5),
-        (f"{eid}:1", eid, "sto3g", "aer_simulator", 4, 1, 0.5)]))
+    assertDataFrameEqual(
+        features.initial_parameters(h2, BATCH),
+        expected(
+            spark,
+            tables.INITIAL_PARAMETERS,
+            [
+                (f"{eid}:0", eid, "sto3g", "aer_simulator", 4, 0, 0.5),
+                (f"{eid}:1", eid, "sto3g", "aer_simulator", 4, 1, 0.5),
+            ],
+        ),
+    )
 
 
 def test_optimal_parameters(spark, h2, eid):
-    assertDataFrameEqual(features.optimal_parameters(h2, BATCH), expected(spark, tables.OPTIMAL_PARAMETERS, [
-        (f"{eid}:0", eid, "sto3g", "aer_simulator", 4, 0, 0.25),
-        (f"{eid}:1", eid, "sto3g", "aer_simulator", 4, 1, 0.5)]))
+    assertDataFrameEqual(
+        features.optimal_parameters(h2, BATCH),
+        expected(
+            spark,
+            tables.OPTIMAL_PARAMETERS,
+            [
+                (f"{eid}:0", eid, "sto3g", "aer_simulator", 4, 0, 0.25),
+                (f"{eid}:1", eid, "sto3g", "aer_simulator", 4, 1, 0.5),
+            ],
+        ),
+    )
 
 
 def test_vqe_iterations_keep_steps_from_one_and_null_first_deltas(spark, h2, eid):
-    assertDataFrameEqual(features.vqe_iterations(h2, BATCH), expected(spark, tables.VQE_ITERATIONS, [
-        (f"{eid}:1", eid, "sto3g", "aer_simulator", 4, 1, -1.0, 0.01, None, None, -1.0),
-        (f"{eid}:2", eid, "sto3g", "aer_simulator", 4, 2, -1.5, 0.02, -0.5, 0.25, -1.5),
-        (f"{eid}:3", eid, "sto3g", "aer_simulator", 4, 3, -1.25, 0.03, 0.25, 0.25, -1.5)]))
+    assertDataFrameEqual(
+        features.vqe_iterations(h2, BATCH),
+        expected(
+            spark,
+            tables.VQE_ITERATIONS,
+            [
+                (f"{eid}:1", eid, "sto3g", "aer_simulator", 4, 1, -1.0, 0.01, None, None, -1.0),
+                (f"{eid}:2", eid, "sto3g", "aer_simulator", 4, 2, -1.5, 0.02, -0.5, 0.25, -1.5),
+                (f"{eid}:3", eid, "sto3g", "aer_simulator", 4, 3, -1.25, 0.03, 0.25, 0.25, -1.5),
+            ],
+        ),
+    )
 
 
 def test_iteration_parameters_are_keyed_by_step_and_position(spark, h2, eid):
-    rows = [(f"{eid}:{step}:{i}", f"{eid}:{step}", eid, "sto3g", step, i, v)
-            for step, vector in ((1, [0.5, 0.5]), (2, [0.25, 0.5]), (3, [0.25, 0.25])) for i, v in enumerate(vector)]
+    rows = [
+        (f"{eid}:{step}:{i}", f"{eid}:{step}", eid, "sto3g", step, i, v)
+        for step, vector in ((1, [0.5, 0.5]), (2, [0.25, 0.5]), (3, [0.25, 0.25]))
+        for i, v in enumerate(vector)
+    ]
 
     assertDataFrameEqual(features.iteration_parameters(h2, BATCH), expected(spark, tables.ITERATION_PARAMETERS, rows))
 
 
 def test_hamiltonian_terms(spark, h2, eid):
-    assertDataFrameEqual(features.hamiltonian_terms(h2, BATCH), expected(spark, tables.HAMILTONIAN_TERMS, [
-        (f"{eid}:0", eid, "sto3g", "aer_simulator", "IIZZ", 0.5, 0.0),
-        (f"{eid}:1", eid, "sto3g", "aer_simulator", "XXII", -0.25, 0.1)]))
+    assertDataFrameEqual(
+        features.hamiltonian_terms(h2, BATCH),
+        expected(
+            spark,
+            tables.HAMILTONIAN_TERMS,
+            [
+                (f"{eid}:0", eid, "sto3g", "aer_simulator", "IIZZ", 0.5, 0.0),
+                (f"{eid}:1", eid, "sto3g", "aer_simulator", "XXII", -0.25, 0.1),
+            ],
+        ),
+    )
 
 
 def test_nulls_in_every_nullable_field_are_kept(spark):
@@ -98,8 +171,9 @@ def test_nulls_in_every_nullable_field_are_kept(spark):
     molecule = features.molecules(frame, BATCH).first()
     iterations = features.vqe_iterations(frame, BATCH).collect()
 
-    assert [result[c] for c in ("default_shots", "seed", "maxcv", "nuclear_repulsion_energy", "success", "nfev",
-                                "nit")] == [None] * 7
+    assert [
+        result[c] for c in ("default_shots", "seed", "maxcv", "nuclear_repulsion_energy", "success", "nfev", "nit")
+    ] == [None] * 7
     assert molecule.atomic_masses is None
     assert {(r.energy_delta, r.parameter_delta_norm, r.cumulative_min_energy) for r in iterations} == {(None,) * 3}
     assert len(iterations) == 3

@@ -1,10 +1,20 @@
 """append_once: at most one snapshot per batch and table, tagged v_ first and v_incr_ after."""
+
 import pytest
 
-from quantum_pipeline.iceberg_io import (NO_CHANGES, MissingIcebergExtensions, TableRef, append_once,
-                                         check_iceberg_session, current_snapshot, ddl, ensure_tables,
-                                         snapshot_history, version_tag)
-from quantum_pipeline.tables import TableSpec, S, L
+from quantum_pipeline.iceberg_io import (
+    NO_CHANGES,
+    MissingIcebergExtensions,
+    TableRef,
+    append_once,
+    check_iceberg_session,
+    current_snapshot,
+    ddl,
+    ensure_tables,
+    snapshot_history,
+    version_tag,
+)
+from quantum_pipeline.tables import L, S, TableSpec
 
 SPEC = TableSpec("events", (("id", L, False), ("label", S, True)), ("id",), ())
 REF = TableRef("local_catalog", "unit_iceberg")
@@ -24,9 +34,11 @@ def rows(spark, *ids):
 def test_ddl_carries_types_nullability_and_partitioning():
     spec = TableSpec("t", (("a", L, False), ("d", S, True)), ("a",), ("d",))
 
-    assert ddl(spec, "c.n.t") == ("CREATE TABLE IF NOT EXISTS c.n.t (`a` bigint NOT NULL, `d` string) USING iceberg "
-                                  "PARTITIONED BY (d) TBLPROPERTIES ('format-version'='2', "
-                                  "'write.distribution-mode'='hash')")
+    assert ddl(spec, "c.n.t") == (
+        "CREATE TABLE IF NOT EXISTS c.n.t (`a` bigint NOT NULL, `d` string) USING iceberg "
+        "PARTITIONED BY (d) TBLPROPERTIES ('format-version'='2', "
+        "'write.distribution-mode'='hash')"
+    )
 
 
 def test_first_append_is_tagged_v_and_later_ones_v_incr(spark, table):
@@ -119,7 +131,7 @@ ICEBERG = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 
 
 def test_session_without_the_catalog_is_refused():
-    with pytest.raises(RuntimeError, match="spark.sql.catalog.nowhere is not set"):
+    with pytest.raises(RuntimeError, match=r"spark\.sql\.catalog\.nowhere is not set"):
         check_iceberg_session(ConfOnlySession({"spark.sql.extensions": ICEBERG}), TableRef("nowhere", "ns"))
 
 
@@ -133,5 +145,5 @@ def test_session_without_iceberg_extensions_is_refused():
 def test_the_test_session_itself_passes_the_check(spark):
     assert check_iceberg_session(spark, REF) is None  # no error: catalog and extensions are set
 
-    with pytest.raises(RuntimeError, match="spark.sql.catalog.absent_catalog is not set"):
+    with pytest.raises(RuntimeError, match=r"spark\.sql\.catalog\.absent_catalog is not set"):
         check_iceberg_session(spark, TableRef("absent_catalog", "ns"))

@@ -1,13 +1,14 @@
 """The JVM fast path and the Python validator agree on every file: same decision, same reason,
 same values. Each case also says which path must decide it, so a fast path that flagged
 everything (or nothing) would fail here too."""
+
 import json
 
 import pytest
 
-from support import base_record
 from quantum_pipeline.json_fast_path import parse_json_files
 from quantum_pipeline.raw_io import list_raw_objects, read_json_outcomes, read_objects, spark_file_path
+from support import base_record
 
 
 def _with(path: str, value, record: dict | None = None) -> dict:
@@ -78,12 +79,21 @@ CASES: dict[str, tuple[bytes, str]] = {
     "overflowing-number.json": (GOOD.replace(b'"minimum": -1.5', b'"minimum": -1e400'), "slow"),
     "huge-integer-for-double.json": (GOOD.replace(b'"minimum": -1.5', b'"minimum": -1' + b"0" * 400), "slow"),
     "null-in-nested-array.json": (_doc(_with("vqe_result.iteration_list.1.parameters", [0.25, None])), "slow"),
-    "null-in-coordinates.json": (_doc(_with("molecule.molecule_data.coords", [[0.0, 0.0, 0.0], [0.0, None, 0.7]])), "slow"),
+    "null-in-coordinates.json": (
+        _doc(_with("molecule.molecule_data.coords", [[0.0, 0.0, 0.0], [0.0, None, 0.7]])),
+        "slow",
+    ),
     "null-coordinate-row.json": (_doc(_with("molecule.molecule_data.coords", [[0.0, 0.0, 0.0], None])), "slow"),
     "null-symbol.json": (_doc(_with("molecule.molecule_data.symbols", ["H", None])), "slow"),
-    "null-coefficient.json": (_doc(_with("vqe_result.initial_data.hamiltonian.0.coefficients.imaginary", None)), "slow"),
+    "null-coefficient.json": (
+        _doc(_with("vqe_result.initial_data.hamiltonian.0.coefficients.imaginary", None)),
+        "slow",
+    ),
     "object-for-label.json": (_doc(_with("vqe_result.initial_data.hamiltonian.1.label", ["X"])), "slow"),
-    "nan-in-array.json": (GOOD.replace(b'"optimal_parameters": [0.25, 0.5]', b'"optimal_parameters": [0.25, NaN]'), "slow"),
+    "nan-in-array.json": (
+        GOOD.replace(b'"optimal_parameters": [0.25, 0.5]', b'"optimal_parameters": [0.25, NaN]'),
+        "slow",
+    ),
     # Rejected: missing and null values.
     "empty-object.json": (b"{}", "slow"),
     "required-null.json": (_doc(_with("basis_set", None)), "slow"),
@@ -97,9 +107,15 @@ CASES: dict[str, tuple[bytes, str]] = {
     "no-atoms.json": (_doc(_with("molecule.molecule_data.symbols", [])), "slow"),
     "repeated-iteration.json": (_doc(_with("vqe_result.iteration_list.2.iteration", 2)), "slow"),
     # Rejected: not one valid JSON document.
-    "duplicate-key.json": (GOOD.replace(b'"basis_set": "sto3g"', b'"basis_set": "sto3g", "basis_set": "6-31g"'), "slow"),
+    "duplicate-key.json": (
+        GOOD.replace(b'"basis_set": "sto3g"', b'"basis_set": "sto3g", "basis_set": "6-31g"'),
+        "slow",
+    ),
     "duplicate-nested-key.json": (GOOD.replace(b'"iteration": 2,', b'"iteration": 2, "iteration": 5,'), "slow"),
-    "duplicate-key-in-unknown-field.json": (_doc(_with("extra", {})).replace(b'"extra": {}', b'"extra": {"a": 1, "a": 2}'), "slow"),
+    "duplicate-key-in-unknown-field.json": (
+        _doc(_with("extra", {})).replace(b'"extra": {}', b'"extra": {"a": 1, "a": 2}'),
+        "slow",
+    ),
     "truncated.json": (GOOD[:200], "slow"),
     "trailing-text.json": (GOOD + b" garbage", "slow"),
     "two-documents-one-line.json": (GOOD + b" " + GOOD, "slow"),
@@ -153,7 +169,7 @@ def test_both_paths_decide_every_file_alike_with_the_same_reasons_and_values(spa
             assert name not in by_key, name
             continue
         expected = {}
-        for experiment, text in zip(outcome.experiment_ids, outcome.records):
+        for experiment, text in zip(outcome.experiment_ids, outcome.records, strict=True):
             expected.setdefault(experiment, json.loads(text))  # an experiment twice in a file: its first record
         got = {row.experiment_id: _record_values(row) for row in by_key[name]}
         assert len(by_key[name]) == len(got), f"{name}: an experiment appears twice"
@@ -167,9 +183,13 @@ def test_the_validator_names_a_duplicate_key_and_both_values(spark, case_files):
 
     reasons = {uri.rsplit("/", 1)[-1]: o.reason for uri, o in outcomes.items()}
     assert reasons == {
-        "duplicate-key.json": 'duplicate key "basis_set" in one JSON object (ambiguous: string "sto3g", '
-                              'then string "6-31g")',
-        "duplicate-nested-key.json": 'duplicate key "iteration" in one JSON object (ambiguous: number 2, then number 5)',
-        "duplicate-key-in-unknown-field.json": 'duplicate key "a" in one JSON object (ambiguous: number 1, '
-                                               'then number 2)',
+        "duplicate-key.json": (
+            'duplicate key "basis_set" in one JSON object (ambiguous: string "sto3g", then string "6-31g")'
+        ),
+        "duplicate-nested-key.json": (
+            'duplicate key "iteration" in one JSON object (ambiguous: number 2, then number 5)'
+        ),
+        "duplicate-key-in-unknown-field.json": (
+            'duplicate key "a" in one JSON object (ambiguous: number 1, then number 2)'
+        ),
     }

@@ -1,4 +1,5 @@
 """Job 2 transforms: every column of both ML tables, the guards, and division under ANSI mode."""
+
 import datetime as dt
 import math
 
@@ -6,10 +7,10 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from support import base_record, records_frame
 from quantum_pipeline import features, ml_features, tables
 from quantum_pipeline.ml_features import MlParams
 from quantum_pipeline.validation import experiment_id, validate_record
+from support import base_record, records_frame
 
 TS = dt.datetime(2026, 1, 3, 0, 0, 0)
 JOB1 = features.BatchContext("b-1", dt.datetime(2026, 1, 2), "job1")
@@ -26,8 +27,9 @@ def base_tables(spark, raw_records):
 
 def ml_frames(spark, raw_records, params=MlParams(), base=None):
     base = base or base_tables(spark, raw_records)
-    context = ml_features.experiment_context(base["vqe_results"], base["ansatz_info"], base["molecules"],
-                                             base["performance_metrics"])
+    context = ml_features.experiment_context(
+        base["vqe_results"], base["ansatz_info"], base["molecules"], base["performance_metrics"]
+    )
     joined = ml_features.join_iterations(base["vqe_iterations"], context)
     feats = ml_features.iteration_features(joined.where(ml_features.complete_rows(joined)), params)
     summary = ml_features.run_summaries(feats, context.where(ml_features.complete_rows(context)), params, ML)
@@ -43,13 +45,50 @@ def test_iteration_features_every_column(spark):
 
     rows = [
         (eid, 1, *CONTEXT, -1.0, 0.01, None, None, -1.0, True, 0, -1.0, None, None, 1 / 3, 0.0, 0.0, *labels, *timing),
-        (eid, 2, *CONTEXT, -1.5, 0.02, -0.5, 0.25, -1.5, True, 0, -1.25, std_2, 0.125, 2 / 3, 0.25, 0.0,
-         *labels, *timing),
-        (eid, 3, *CONTEXT, -1.25, 0.03, 0.25, 0.25, -1.5, False, 1, -1.25, 0.25, 0.5 / 3, 1.0, 0.5 / 3, 0.25 / 1.5,
-         *labels, *timing),
+        (
+            eid,
+            2,
+            *CONTEXT,
+            -1.5,
+            0.02,
+            -0.5,
+            0.25,
+            -1.5,
+            True,
+            0,
+            -1.25,
+            std_2,
+            0.125,
+            2 / 3,
+            0.25,
+            0.0,
+            *labels,
+            *timing,
+        ),
+        (
+            eid,
+            3,
+            *CONTEXT,
+            -1.25,
+            0.03,
+            0.25,
+            0.25,
+            -1.5,
+            False,
+            1,
+            -1.25,
+            0.25,
+            0.5 / 3,
+            1.0,
+            0.5 / 3,
+            0.25 / 1.5,
+            *labels,
+            *timing,
+        ),
     ]
-    assertDataFrameEqual(actual, spark.createDataFrame([r + META for r in rows], tables.ML_ITERATION_FEATURES.schema),
-                         **SLOPE_TOLERANCE)
+    assertDataFrameEqual(
+        actual, spark.createDataFrame([r + META for r in rows], tables.ML_ITERATION_FEATURES.schema), **SLOPE_TOLERANCE
+    )
 
 
 def test_run_summary_every_column(spark):
@@ -58,14 +97,38 @@ def test_run_summary_every_column(spark):
     _, actual = ml_frames(spark, [base_record()])
 
     std_delta = math.sqrt(((-0.5 + 0.125) ** 2 + (0.25 + 0.125) ** 2) / 1)
-    row = (eid, *CONTEXT, 3, -1.5, True, 2, 3.0, 5.0,
-           -0.125, std_delta, -1.5, -1.0, 0.5, 0.25, 0.0, 0.5, 2, 1, 2 / 3, -1.25, -0.125, -1.25, 1.0)
+    row = (
+        eid,
+        *CONTEXT,
+        3,
+        -1.5,
+        True,
+        2,
+        3.0,
+        5.0,
+        -0.125,
+        std_delta,
+        -1.5,
+        -1.0,
+        0.5,
+        0.25,
+        0.0,
+        0.5,
+        2,
+        1,
+        2 / 3,
+        -1.25,
+        -0.125,
+        -1.25,
+        1.0,
+    )
     assertDataFrameEqual(actual, spark.createDataFrame([row + META], tables.ML_RUN_SUMMARY.schema), **SLOPE_TOLERANCE)
 
 
 def test_head_tail_and_window_are_configurable(spark):
-    features_df, summary = ml_frames(spark, [base_record()], MlParams(rolling_window=2, trajectory_head=2,
-                                                                      trajectory_tail=1))
+    features_df, summary = ml_frames(
+        spark, [base_record()], MlParams(rolling_window=2, trajectory_head=2, trajectory_tail=1)
+    )
     row = summary.first()
     step3 = features_df.where("iteration_step = 3").first()
 
@@ -87,7 +150,10 @@ def test_step_zero_and_empty_run_give_nulls_not_ansi_errors(spark):
     assert feats.where("basis_set = '6-31g'").count() == 0
     assert empty_summary.total_iterations == 0 and empty_summary.num_new_minima == 0
     assert (empty_summary.improvement_ratio, empty_summary.time_per_iteration, empty_summary.min_energy) == (
-        None, None, None)
+        None,
+        None,
+        None,
+    )
 
 
 def test_normalized_energy_is_zero_when_the_minimum_is_zero(spark):
@@ -121,8 +187,12 @@ def test_rows_missing_required_context_are_dropped(spark):
 
 def test_duplicated_context_fans_out_the_join(spark):
     base = base_tables(spark, [base_record()])
-    context = ml_features.experiment_context(base["vqe_results"].unionByName(base["vqe_results"]),
-                                             base["ansatz_info"], base["molecules"], base["performance_metrics"])
+    context = ml_features.experiment_context(
+        base["vqe_results"].unionByName(base["vqe_results"]),
+        base["ansatz_info"],
+        base["molecules"],
+        base["performance_metrics"],
+    )
 
     joined = ml_features.join_iterations(base["vqe_iterations"], context)
 
@@ -132,8 +202,9 @@ def test_duplicated_context_fans_out_the_join(spark):
 
 def test_one_context_row_per_iteration_passes_the_fan_out_check(spark):
     base = base_tables(spark, [base_record()])
-    context = ml_features.experiment_context(base["vqe_results"], base["ansatz_info"], base["molecules"],
-                                             base["performance_metrics"])
+    context = ml_features.experiment_context(
+        base["vqe_results"], base["ansatz_info"], base["molecules"], base["performance_metrics"]
+    )
 
     joined = ml_features.join_iterations(base["vqe_iterations"], context).count()
 

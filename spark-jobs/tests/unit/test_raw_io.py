@@ -1,22 +1,33 @@
 """Reading raw objects: per-file outcomes for JSON and Avro, topics and formats from keys."""
+
 import json
 
 import pytest
 
-from support import base_record, records_frame
-from quantum_pipeline.raw_io import (describe_object, is_readable, list_raw_objects, read_avro_outcomes,
-                                     read_json_outcomes, records_from_outcomes, unreadable_outcomes)
+from quantum_pipeline.raw_io import (
+    describe_object,
+    is_readable,
+    list_raw_objects,
+    read_avro_outcomes,
+    read_json_outcomes,
+    records_from_outcomes,
+    unreadable_outcomes,
+)
 from quantum_pipeline.record_spec import RECORD_SCHEMA
 from quantum_pipeline.validation import experiment_id, validate_record
+from support import base_record, records_frame
 
 
-@pytest.mark.parametrize("uri, topic, file_format", [
-    ("s3a://raw-results/experiments/experiment.vqe/0001-17.json", "experiment.vqe", "json"),
-    ("s3a://raw-results/experiments/experiment.vqe/batch.AVRO", "experiment.vqe", "avro"),
-    ("s3a://raw-results/experiments/other/x.jsonl", "other", "json"),
-    ("s3a://raw-results/experiments/other/notes.txt", "other", "unsupported"),
-    ("s3a://raw-results/experiments/loose.json", "", "json"),
-])
+@pytest.mark.parametrize(
+    "uri, topic, file_format",
+    [
+        ("s3a://raw-results/experiments/experiment.vqe/0001-17.json", "experiment.vqe", "json"),
+        ("s3a://raw-results/experiments/experiment.vqe/batch.AVRO", "experiment.vqe", "avro"),
+        ("s3a://raw-results/experiments/other/x.jsonl", "other", "json"),
+        ("s3a://raw-results/experiments/other/notes.txt", "other", "unsupported"),
+        ("s3a://raw-results/experiments/loose.json", "", "json"),
+    ],
+)
 def test_describe_object(uri, topic, file_format):
     described = describe_object(uri, '"abc"', 10, "s3a://raw-results/experiments")
 
@@ -51,8 +62,10 @@ def test_empty_and_unsupported_objects_are_rejected_without_reading(spark):
     reasons = {r.object_uri.rsplit("/", 1)[-1]: r.reason for r in unreadable_outcomes(spark, [empty, notes]).collect()}
 
     assert [is_readable(o) for o in (empty, notes, good)] == [False, False, True]
-    assert reasons == {"empty.json": "empty file (0 bytes)",
-                       "notes.txt": "unsupported file type 'notes.txt' (expected .json, .jsonl or .avro)"}
+    assert reasons == {
+        "empty.json": "empty file (0 bytes)",
+        "notes.txt": "unsupported file type 'notes.txt' (expected .json, .jsonl or .avro)",
+    }
 
 
 def test_avro_input_goes_through_the_same_validation(spark, tmp_path):
@@ -62,15 +75,18 @@ def test_avro_input_goes_through_the_same_validation(spark, tmp_path):
     corrupt = tmp_path / "corrupt.avro"
     corrupt.write_bytes(b"Obj\x01 definitely not avro")
 
-    outcomes = {r.object_uri.rsplit("/", 1)[-1]: r for r in read_avro_outcomes(
-        spark, [f"file://{avro_file}", f"file://{corrupt}"]).collect()}
+    outcomes = {
+        r.object_uri.rsplit("/", 1)[-1]: r
+        for r in read_avro_outcomes(spark, [f"file://{avro_file}", f"file://{corrupt}"]).collect()
+    }
 
     accepted = outcomes[avro_file.name]
     assert accepted.status == "accepted" and len(accepted.records) == 2
     # Avro 1.12.0 would read this non-null double array through float (0.7400000095367432).
     assert json.loads(accepted.records[0])["molecule"]["molecule_data"]["coords"][1][2] == 0.74
-    assert set(accepted.experiment_ids) == {experiment_id(validate_record(r)) for r in
-                                            (base_record(), base_record(basis_set="6-31g"))}
+    assert set(accepted.experiment_ids) == {
+        experiment_id(validate_record(r)) for r in (base_record(), base_record(basis_set="6-31g"))
+    }
     assert outcomes["corrupt.avro"].status == "rejected"
     assert outcomes["corrupt.avro"].reason.startswith("unreadable Avro file")
 

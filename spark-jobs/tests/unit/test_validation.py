@@ -1,11 +1,17 @@
 """Record validation, normalisation, parsing and experiment identity (pure Python)."""
+
 import json
 
 import pytest
 
+from quantum_pipeline.validation import (
+    RecordError,
+    experiment_id,
+    parse_json_documents,
+    validate_documents,
+    validate_record,
+)
 from support import base_record
-from quantum_pipeline.validation import (RecordError, experiment_id, parse_json_documents, validate_documents,
-                                         validate_record)
 
 
 def test_valid_record_keeps_values_and_drops_unknown_fields():
@@ -27,7 +33,10 @@ def test_defaults_fill_absent_or_null_fields():
     init_out = validate_record(raw)["vqe_result"]["initial_data"]
 
     assert (init_out["init_strategy"], init_out["ansatz_name"], init_out["exact_estimator"]) == (
-        "random", "EfficientSU2", False)
+        "random",
+        "EfficientSU2",
+        False,
+    )
 
 
 def test_absent_nullable_fields_become_null():
@@ -41,16 +50,19 @@ def test_absent_nullable_fields_become_null():
     assert record["performance_start"] is None
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("vqe_result.minimum", "low", 'vqe_result.minimum: expected a number, got string "low"'),
-    ("molecule_id", 1.5, "molecule_id: expected a whole number, got number 1.5"),
-    ("molecule_id", True, "molecule_id: expected a whole number, got boolean true"),
-    ("vqe_result.initial_data.num_qubits", 2**31, "vqe_result.initial_data.num_qubits: out of range for a int"),
-    ("vqe_result.minimum", float("nan"), "vqe_result.minimum: expected a finite number, got number NaN"),
-    ("basis_set", None, "basis_set: required field is null"),
-    ("vqe_result.success", "yes", 'vqe_result.success: expected true or false, got string "yes"'),
-    ("molecule.molecule_data.symbols", "HH", 'molecule.molecule_data.symbols: expected an array, got string "HH"'),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("vqe_result.minimum", "low", 'vqe_result.minimum: expected a number, got string "low"'),
+        ("molecule_id", 1.5, "molecule_id: expected a whole number, got number 1.5"),
+        ("molecule_id", True, "molecule_id: expected a whole number, got boolean true"),
+        ("vqe_result.initial_data.num_qubits", 2**31, "vqe_result.initial_data.num_qubits: out of range for a int"),
+        ("vqe_result.minimum", float("nan"), "vqe_result.minimum: expected a finite number, got number NaN"),
+        ("basis_set", None, "basis_set: required field is null"),
+        ("vqe_result.success", "yes", 'vqe_result.success: expected true or false, got string "yes"'),
+        ("molecule.molecule_data.symbols", "HH", 'molecule.molecule_data.symbols: expected an array, got string "HH"'),
+    ],
+)
 def test_type_errors_name_the_field_and_the_value(path, value, message):
     with pytest.raises(RecordError) as caught:
         validate_record(base_record(**{path: value}))
@@ -67,16 +79,19 @@ def test_error_inside_an_array_names_the_position():
 
 
 def test_empty_object_is_missing_its_first_required_field():
-    with pytest.raises(RecordError, match="^vqe_result: required field is missing$"):
+    with pytest.raises(RecordError, match=r"^vqe_result: required field is missing$"):
         validate_record({})
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("molecule.molecule_data.coords", [[0.0, 0.0, 0.0]], "expected 2 rows"),
-    ("molecule.molecule_data.coords", [[0.0, 0.0], [0.0, 0.0, 1.0]], r"coords\[0\]: expected 3 coordinates"),
-    ("molecule.molecule_data.masses", [1.0], "expected 2 masses"),
-    ("molecule.molecule_data.symbols", [], "at least one atom"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("molecule.molecule_data.coords", [[0.0, 0.0, 0.0]], "expected 2 rows"),
+        ("molecule.molecule_data.coords", [[0.0, 0.0], [0.0, 0.0, 1.0]], r"coords\[0\]: expected 3 coordinates"),
+        ("molecule.molecule_data.masses", [1.0], "expected 2 masses"),
+        ("molecule.molecule_data.symbols", [], "at least one atom"),
+    ],
+)
 def test_structure_errors(path, value, message):
     with pytest.raises(RecordError, match=message):
         validate_record(base_record(**{path: value}))
@@ -125,13 +140,16 @@ def test_parse_json_lines_gives_several_documents():
     assert parse_json_documents(content) == [{"a": 1}, {"a": 2}]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty file (0 bytes)"),
-    (b"  \n ", "file holds only white space"),
-    (b'{"vqe_result": {"minimum": ', "invalid JSON at line 1 column 28: Expecting value"),
-    (b'{"a": 1}\n{"a": ', "invalid JSON on line 2 column 7"),
-    (b"\xff\xfe{}", "not UTF-8 text (byte 0)"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty file (0 bytes)"),
+        (b"  \n ", "file holds only white space"),
+        (b'{"vqe_result": {"minimum": ', "invalid JSON at line 1 column 28: Expecting value"),
+        (b'{"a": 1}\n{"a": ', "invalid JSON on line 2 column 7"),
+        (b"\xff\xfe{}", "not UTF-8 text (byte 0)"),
+    ],
+)
 def test_parse_errors_are_reasons(content, message):
     with pytest.raises(RecordError) as caught:
         parse_json_documents(content)
