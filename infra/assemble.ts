@@ -1,8 +1,10 @@
-/** Assembles the stack and its compliance checks; shared by bin/app.ts, the tests and the local runner. */
+/**
+ * Assembles the stack and its compliance checks; shared by bin/app.ts, the tests and the local
+ * runner. The cdk-nag findings are acknowledged by the constructs that make them (common/nag.ts).
+ */
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { AppConfig } from './config';
-import { acknowledgeNagFindings } from './common/nag';
 import { QuantumPipelineStack } from './stack';
 
 export interface BuildOptions {
@@ -16,7 +18,6 @@ export function buildApp(app: App, config: Readonly<AppConfig>, sparkArtifactsDi
     sparkArtifactsDir: config.profile === 'aws' ? sparkArtifactsDir : undefined,
     description: `Quantum feature pipeline (${config.profile} profile)`,
   });
-  acknowledgeNagFindings(stack);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;
 }

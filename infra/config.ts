@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ML_TABLES } from '../lambdas/r2-sync/contract';
 import { describeIssues } from '../lambdas/core/contract';
+import { LOG_LEVELS } from './common/pipeline-function';
 
 /** `-c key=value` arrives as a string: JSON for objects, and the words true/false/numbers. */
 function fromContext(value: unknown): unknown {
@@ -88,6 +89,8 @@ export const AppConfig = z.object({
     mlFeatures: jobPolicy(ML_FEATURES_POLICY).default(ML_FEATURES_POLICY),
   }).strict()).default({ features: FEATURES_POLICY, mlFeatures: ML_FEATURES_POLICY }),
   pollIntervalSeconds: ctx(z.number().int().min(5).max(3600)).default(60),
+  /** LOG_LEVEL of every Lambda: DEBUG, INFO, WARN or ERROR. */
+  logLevel: z.enum(LOG_LEVELS).default('INFO'),
   /** How a second trigger waits for the running one (PipelineBusyError retries). */
   runSlot: ctx(z.object({
     retryIntervalSeconds: z.number().int().positive().default(300),

@@ -26,10 +26,14 @@ export interface QuantumPipelineStackProps extends StackProps {
 
 /** Fixed bucket names of the local profile: the local data plane and compose create these. */
 const LOCAL_BUCKETS = { rawResults: 'raw-results', features: 'features', artifacts: 'artifacts' } as const;
-/** mini-VQE's molecule files, relative to its folder (mini-vqe, or /app in its image). Only the cpu lane has one. */
 /** One executor on the local worker's free slots (it offers 4; the driver takes 1). */
 const LOCAL_EXECUTOR_CORES = 3;
-const LOCAL_MOLECULES = { gpu1: 'molecules/gpu1.json', gpu2: 'molecules/gpu2.json', cpu: 'molecules/cpu.json' } as const;
+/**
+ * mini-VQE's molecule files, relative to its folder (mini-vqe, or /app in its image): only the cpu
+ * lane has one. The gpu lanes keep batch.moleculesFiles, the GPU image's files: locally mini-VQE
+ * refuses their --gpu runs before it reads --file, so they fail with that reason and the cpu lane goes on.
+ */
+const LOCAL_MOLECULES = { cpu: 'molecules/cpu.json' } as const;
 
 export class QuantumPipelineStack extends Stack {
   readonly buckets: PipelineBuckets;
@@ -78,13 +82,13 @@ export class QuantumPipelineStack extends Stack {
       this.functions = new SparkJobFunctions(this, 'Functions', {
         backend: {
           kind: 'standalone', restUrl: config.local.sparkRestUrl, masterUrl: config.local.sparkMasterUrl,
-          artifactsDir: config.local.sparkArtifactsDir, python: config.local.sparkPython,
-          s3Endpoint: config.local.s3Endpoint, s3Region: config.local.s3Region,
+          artifactsDir: config.local.sparkArtifactsDir, python: config.local.sparkPython, s3Endpoint: config.local.s3Endpoint,
         },
         // The local cluster brings its own catalog and S3 settings (spark-defaults.conf).
         settings: settings({ ...config.spark.extraConf }),
         features: this.buckets.features,
         stateMachineName,
+        logLevel: config.logLevel,
       });
     } else {
       this.compute = new SparkCompute(this, 'Spark', {
@@ -99,6 +103,7 @@ export class QuantumPipelineStack extends Stack {
         settings: settings(this.compute.sparkConf(config.spark.shufflePartitions, config.spark.extraConf)),
         features: this.buckets.features,
         stateMachineName,
+        logLevel: config.logLevel,
       });
     }
 
@@ -143,6 +148,7 @@ export class QuantumPipelineStack extends Stack {
         tables: r2.tables,
         transfers: r2.transfers, checkers: r2.checkers, partSizeMiB: r2.partSizeMiB,
         multipartThresholdMiB: r2.multipartThresholdMiB, partConcurrency: r2.partConcurrency,
+        logLevel: config.logLevel,
       });
       this.r2SyncTriggers = new R2SyncTriggers(this, 'R2SyncTriggers', {
         stateMachine: this.r2Sync.stateMachine, onFeaturesUpdated: r2.onFeaturesUpdated, schedule: r2.schedule,
@@ -171,12 +177,13 @@ export class QuantumPipelineStack extends Stack {
         ...(batch.build.enabled ? { build: { contextDir: batch.build.contextDir!, cudaArch: batch.build.cudaArch,
           ...(batch.build.dockerfile ? { dockerfile: batch.build.dockerfile } : {}) } } : {}),
       },
-      moleculesFiles: local ? LOCAL_MOLECULES : batch.moleculesFiles,
+      moleculesFiles: local ? { ...batch.moleculesFiles, ...LOCAL_MOLECULES } : batch.moleculesFiles,
       // Locally the records go straight to the raw bucket, where job 1 reads them (the image on the GPU host has its own sink).
       extraArgs: local ? ['--output', `s3://${rawResults.bucketName}/experiments/experiment.vqe/`, ...batch.extraArgs] : batch.extraArgs,
       runTimeout: Duration.minutes(batch.runTimeoutMinutes),
       pollInterval: Duration.seconds(batch.pollIntervalSeconds),
       chunkSize: batch.chunkSize,
+      logLevel: config.logLevel,
     });
   }
 }

@@ -1,136 +1,127 @@
 /**
- * cdk-nag AwsSolutions acknowledgements, each with its reason. Wildcard (IAM5) findings are
- * acknowledged one by one, on the construct that owns the policy, naming the exact action or
- * resource, so a new wildcard anywhere still fails the synth.
+ * cdk-nag AwsSolutions acknowledgements, made by the construct that grants what they excuse,
+ * right after the grant. cdk-nag 3 matches an acknowledgement by its exact finding id on the
+ * flagged resource or one of its ancestors (there is no `appliesTo` list or regex any more):
+ * `AwsSolutions-IAM5[Resource::<BucketsFeatures513FC2E2.Arn>/pipeline-runs/*]` excuses that one
+ * resource pattern and nothing else, so a new wildcard anywhere still fails the synth.
+ *
+ * One finding cannot be scoped by its id: `IAM5[Resource::*]` reads the same whether X-Ray or
+ * `iam:CreateAccessKey` is granted on "*". `acknowledgeUnscopedActions` therefore names the
+ * actions it excuses and acknowledges the finding only while nothing else in the policy is on "*".
  */
-import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Aspects, CfnResource, type IAspect, Stack, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
-import type { QuantumPipelineStack } from '../stack';
 
-const S3_ACTION_GROUPS = ['s3:GetObject*', 's3:GetBucket*', 's3:List*'];
-const S3_WRITE_GROUPS = ['s3:DeleteObject*', 's3:Abort*'];
+/** A finding of the AwsSolutions pack as cdk-nag names it, without the `AwsSolutions-` prefix. */
+export type AwsSolutionsFinding = 'L1' | `IAM4[Policy::${string}]` | `IAM5[Action::${string}]` | `IAM5[Resource::${string}]`;
 
-function ack(scope: IConstruct, finding: string, reason: string): void {
-  Validations.of(scope).acknowledge({ id: `AwsSolutions-${finding}`, reason });
-}
+/** The finding an action on "*" gives: it says nothing of which action, hence `acknowledgeUnscopedActions`. */
+const UNSCOPED_RESOURCE: AwsSolutionsFinding = 'IAM5[Resource::*]';
 
-/** `<LogicalId.Arn>` as cdk-nag prints a GetAtt Arn token in a finding. */
-function arnOf(resource: IConstruct): string {
-  const element = resource.node.defaultChild as CfnElement;
-  return `<${Stack.of(resource).getLogicalId(element)}.Arn>`;
-}
+/** Wildcard action groups of aws-cdk-lib's bucket grants (grantRead, and what grantPut / grantDelete add). */
+export const S3_READ_ACTIONS = ['s3:GetObject*', 's3:GetBucket*', 's3:List*'] as const;
+export const S3_PUT_ACTIONS = ['s3:Abort*'] as const;
+export const S3_DELETE_ACTIONS = ['s3:DeleteObject*'] as const;
 
-export function acknowledgeNagFindings(stack: QuantumPipelineStack): void {
-  const { functions, pipeline, buckets, compute } = stack;
-  const xray = 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is on by design)';
-
-  for (const fn of Object.values(functions.functions)) ack(fn.role!, 'IAM5[Resource::*]', xray);
-  const readSummaryRole = functions.functions['read-summary'].role!;
-  for (const action of S3_ACTION_GROUPS) {
-    ack(readSummaryRole, `IAM5[Action::${action}]`, 'grantRead action groups of CDK, limited to the run-summary prefix of one bucket');
+/** Acknowledges each of `findings` on `scope` and everything under it, all for `reason`. */
+export function acknowledge(scope: IConstruct, findings: readonly AwsSolutionsFinding[], reason: string): void {
+  for (const finding of findings) {
+    if (finding === UNSCOPED_RESOURCE) {
+      // Acknowledged as such it would excuse any action on "*" granted to `scope` later.
+      throw new Error(`acknowledge: ${finding} on ${scope.node.path} excuses any action on "*"; use acknowledgeUnscopedActions, naming the actions`);
+    }
+    Validations.of(scope).acknowledge({ id: `AwsSolutions-${finding}`, reason });
   }
-  ack(readSummaryRole, `IAM5[Resource::${arnOf(buckets.features)}/pipeline-runs/*]`,
-    'run summaries are one object per job and run under this prefix; their keys are not known in advance');
+}
 
-  const machineRole = pipeline.stateMachine.role;
-  ack(machineRole, 'IAM5[Resource::*]',
+/** `IAM5[Action::<group>]` of each wildcard action group. */
+export function wildcardActions(actions: readonly string[]): AwsSolutionsFinding[] {
+  return actions.map((action): AwsSolutionsFinding => `IAM5[Action::${action}]`);
+}
+
+/**
+ * `IAM5[Resource::<arn>]` of a granted resource pattern, written as cdk-nag writes it: the ARN's
+ * tokens resolved in `scope`'s stack, `Fn::GetAtt` as `<LogicalId.Attribute>`, `Ref` as `<Name>`,
+ * `Fn::Join` joined, anything else as its JSON. Give the same expression the grant was given.
+ */
+export function wildcardResource(scope: IConstruct, arn: string): AwsSolutionsFinding {
+  return `IAM5[Resource::${flatten(Stack.of(scope).resolve(arn))}]`;
+}
+
+function flatten(value: unknown): string {
+  if (value === undefined) return '';
+  if (typeof value === 'string') return value.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  const node = value as Record<string, unknown>;
+  if (Array.isArray(node['Fn::Join'])) {
+    const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+    return parts.map(flatten).join(separator);
+  }
+  if (Array.isArray(node['Fn::GetAtt'])) {
+    const [id, attribute] = node['Fn::GetAtt'] as [unknown, unknown];
+    return `<${flatten(id)}.${flatten(attribute)}>`;
+  }
+  if (node.Ref !== undefined) return `<${flatten(node.Ref)}>`;
+  return JSON.stringify(value);
+}
+
+/**
+ * Acknowledges `IAM5[Resource::*]` on the policies of `role`, for `actions` only: at synth, a
+ * policy whose statements on "*" grant exactly these actions (or fewer) is acknowledged; one that
+ * grants any other action on "*" is not, and fails the synth. Several calls on one role add up
+ * (e.g. X-Ray from the function, SSM status reads from the batch's grants).
+ */
+export function acknowledgeUnscopedActions(role: iam.IRole, actions: readonly string[], reason: string): void {
+  let guard = GUARDS.get(role);
+  if (!guard) {
+    guard = new UnscopedActionsGuard();
+    GUARDS.set(role, guard);
+    Aspects.of(role).add(guard);
+  }
+  for (const action of actions) guard.allow(action, reason);
+}
+
+const GUARDS = new WeakMap<IConstruct, UnscopedActionsGuard>();
+
+interface Statement { readonly Effect?: string; readonly Action?: string | string[]; readonly Resource?: unknown }
+
+class UnscopedActionsGuard implements IAspect {
+  /** Each allowed action, with the reason it is allowed for. */
+  private readonly allowed = new Map<string, string>();
+
+  allow(action: string, reason: string): void {
+    this.allowed.set(action, reason);
+  }
+
+  visit(node: IConstruct): void {
+    if (!CfnResource.isCfnResource(node) || node.cfnResourceType !== 'AWS::IAM::Policy') return;
+    const document = Stack.of(node).resolve((node as iam.CfnPolicy).policyDocument) as { Statement?: Statement[] };
+    const onAnything = (document.Statement ?? []).filter((statement) => statement.Effect === 'Allow'
+      && ([] as unknown[]).concat(statement.Resource).includes('*'));
+    const actions = onAnything.flatMap((statement) => ([] as string[]).concat(statement.Action ?? []));
+    if (actions.length === 0 || !actions.every((action) => this.allowed.has(action))) return;
+    const reasons = [...new Set(actions.map((action) => this.allowed.get(action)!))];
+    Validations.of(node).acknowledge({ id: `AwsSolutions-${UNSCOPED_RESOURCE}`, reason: reasons.join('; ') });
+  }
+}
+
+/** What a state machine with tracing and a log destination may do on "*" (aws-cdk-lib adds it to its role). */
+const STATE_MACHINE_DELIVERY_ACTIONS = [
+  'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+  'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+] as const;
+
+/**
+ * The findings of a traced, logged state machine whose LambdaInvoke tasks call `invoked`: X-Ray and
+ * log delivery on "*", and each function with its versions and aliases (`<arn>:*`).
+ * @param owner whose functions these are, for the reason ("the pipeline's")
+ */
+export function acknowledgeStateMachine(machine: sfn.StateMachine, invoked: readonly lambda.IFunction[], owner: string): void {
+  acknowledgeUnscopedActions(machine.role, STATE_MACHINE_DELIVERY_ACTIONS,
     'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions');
-  for (const fn of Object.values(functions.functions)) {
-    ack(machineRole, `IAM5[Resource::${arnOf(fn)}:*]`,
-      'LambdaInvoke grants the function and its versions/aliases (<arn>:*); only the pipeline\'s own functions');
-  }
-
-  if (compute) {
-    const application = `<${stack.getLogicalId(compute.application)}.Arn>`;
-    for (const name of ['submit-job', 'job-status', 'cancel-job'] as const) {
-      ack(functions.functions[name].role!, `IAM5[Resource::${application}/jobruns/*]`,
-        'job run ids are generated by EMR Serverless at StartJobRun; scoped to the one application');
-    }
-    const jobRole = compute.jobRole;
-    for (const action of [...S3_ACTION_GROUPS, ...S3_WRITE_GROUPS]) {
-      ack(jobRole, `IAM5[Action::${action}]`, 'grantRead/grantReadWrite action groups of CDK on the pipeline\'s own buckets');
-    }
-    const objectScopes: Array<[IConstruct, string, string]> = [
-      [buckets.rawResults, '/*', 'job 1 lists and reads every raw result object'],
-      [buckets.features, '/*', 'the Iceberg warehouse and run summaries: table files are created by Spark'],
-      [buckets.artifacts, '/spark-jobs/*', 'the job code uploaded at deploy time'],
-      [buckets.artifacts, '/emr-logs/*', 'EMR Serverless writes driver and executor logs here'],
-    ];
-    for (const [bucket, suffix, reason] of objectScopes) ack(jobRole, `IAM5[Resource::${arnOf(bucket)}${suffix}]`, reason);
-    ack(jobRole, `IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${compute.namespace}/*]`,
-      'Iceberg creates and updates the tables of its one Glue database');
-    acknowledgeBucketDeployment(stack, buckets.artifacts);
-  }
-  if (stack.r2Sync) acknowledgeR2Sync(stack, stack.r2Sync, xray);
-  if (stack.vqeBatch) acknowledgeVqeBatch(stack, stack.vqeBatch, xray);
-}
-
-function acknowledgeVqeBatch(stack: QuantumPipelineStack, batch: NonNullable<QuantumPipelineStack['vqeBatch']>, xray: string): void {
-  const state = `${arnOf(stack.buckets.rawResults)}/${batch.settings.statePrefix}`;
-  const writes: Array<[keyof typeof batch.functions, string, string]> = [
-    ['plan', 'batches/*', 'one plan object per lane and batch, named by the batch id'],
-    ['start-run', 'runs/*', 'one state object per run, named by its run key'],
-    ['check-run', 'runs/*', 'one state object per run, named by its run key'],
-    ['check-run', 'done/*', 'one marker per finished run, named by its run key'],
-  ];
-  for (const fn of Object.values(batch.functions)) {
-    const role = fn.role!;
-    ack(role, 'IAM5[Resource::*]', `${xray}; SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope`);
-    for (const action of S3_ACTION_GROUPS) ack(role, `IAM5[Action::${action}]`, 'grantRead action groups of CDK, limited to the batch state prefix');
-    ack(role, `IAM5[Resource::${state}*]`, 'the batch state: run states, done markers and plans, named by run keys and batch ids');
-  }
-  for (const [name, suffix, reason] of writes) {
-    ack(batch.functions[name].role!, 'IAM5[Action::s3:Abort*]', 'grantPut action group of CDK, limited to the batch state prefix');
-    ack(batch.functions[name].role!, `IAM5[Resource::${state}${suffix}]`, reason);
-  }
-  const { launcher } = batch.settings;
-  if (launcher.kind === 'ssm' && 'tag' in launcher.target) {
-    for (const name of ['start-run', 'check-run', 'image-build'] as const) {
-      const role = batch.functions[name].role!;
-      const reason = `SendCommand to the GPU hosts tagged ${launcher.target.tag.key}=${launcher.target.tag.value} only (ssm:resourceTag condition)`;
-      ack(role, 'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]', reason);
-      ack(role, 'IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]', reason);
-    }
-  }
-  const machines = [batch.stateMachine, batch.chunkStateMachine];
-  for (const machine of machines) {
-    ack(machine.role, 'IAM5[Resource::*]', 'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions');
-    for (const fn of Object.values(batch.functions)) {
-      ack(machine.role, `IAM5[Resource::${arnOf(fn)}:*]`, 'LambdaInvoke grants the function and its versions/aliases (<arn>:*); only the batch\'s own functions');
-    }
-  }
-  const chunkId = stack.getLogicalId(batch.chunkStateMachine.node.defaultChild as CfnElement);
-  ack(batch.stateMachine.role, `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${chunkId}"}]}]}*]`,
-    'StartExecution.sync describes and stops the chunk executions it starts; their names are generated');
-}
-
-function acknowledgeR2Sync(stack: QuantumPipelineStack, sync: NonNullable<QuantumPipelineStack['r2Sync']>, xray: string): void {
-  const features = arnOf(stack.buckets.features);
-  const { source } = sync.settings;
-  for (const fn of [sync.healthCheck, sync.syncTable]) {
-    const role = fn.role!;
-    ack(role, 'IAM5[Resource::*]', xray);
-    for (const action of S3_ACTION_GROUPS) ack(role, `IAM5[Action::${action}]`, 'grantRead action groups of CDK, limited to the ML tables\' warehouse prefix');
-    ack(role, `IAM5[Resource::${features}/${source.prefix}*]`, 'the sync lists and reads every file of the tables it mirrors (Iceberg names them at write time)');
-  }
-  const health = sync.healthCheck.role!;
-  for (const action of S3_WRITE_GROUPS) ack(health, `IAM5[Action::${action}]`, 'grantDelete action group of CDK, limited to the health probe prefix');
-  ack(health, `IAM5[Resource::${features}/${source.prefix}.qp-sync-health/*]`, 'the health check writes and deletes one probe object with a random name under this prefix');
-  const machineRole = sync.stateMachine.role;
-  ack(machineRole, 'IAM5[Resource::*]', 'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions');
-  for (const fn of [sync.healthCheck, sync.syncTable]) {
-    ack(machineRole, `IAM5[Resource::${arnOf(fn)}:*]`, 'LambdaInvoke grants the function and its versions/aliases (<arn>:*); only the sync\'s own functions');
-  }
-}
-
-/** The singleton Lambda behind BucketDeployment is CDK's own code (not configurable here). */
-function acknowledgeBucketDeployment(stack: Stack, artifacts: IConstruct): void {
-  const provider = stack.node.children.find((child) => child.node.id.startsWith('Custom::CDKBucketDeployment'));
-  if (!provider) return;
-  const reason = 'CDK BucketDeployment provider (uploads the Spark job code at deploy time); its runtime and policies are set by aws-cdk-lib';
-  ack(provider, 'L1', reason);
-  ack(provider, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason);
-  for (const action of [...S3_ACTION_GROUPS, ...S3_WRITE_GROUPS]) ack(provider, `IAM5[Action::${action}]`, reason);
-  ack(provider, 'IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]', reason);
-  ack(provider, `IAM5[Resource::${arnOf(artifacts)}/*]`, reason);
+  acknowledge(machine.role, invoked.map((fn) => wildcardResource(machine, `${fn.functionArn}:*`)),
+    `LambdaInvoke grants the function and its versions/aliases (<arn>:*); only ${owner} own functions`);
 }

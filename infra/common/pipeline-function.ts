@@ -10,8 +10,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { acknowledgeUnscopedActions } from './nag';
 
 const REPO_ROOT = join(__dirname, '..', '..');
+
+/** The thresholds the functions' logger knows (lambdas/core/logger.ts); it reads LOG_LEVEL. */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface PipelineFunctionOptions {
   /** The handler file, from the repository root, written out in full so that grep finds it (`lambdas/r2-sync/handlers/sync-table.ts`). */
@@ -22,10 +27,17 @@ export interface PipelineFunctionOptions {
   readonly environment: Record<string, string>;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /** The LOG_LEVEL of the function: lines below it are not written. @default 'INFO' */
+  readonly logLevel?: LogLevel;
 }
 
 /** The function of `options.handler`, with ids `<id>`, `<id>Role`, `<id>Logs` in `scope`. */
 export function pipelineFunction(scope: Construct, id: string, options: PipelineFunctionOptions): nodejs.NodejsFunction {
+  const logLevel = options.logLevel ?? 'INFO';
+  // The logger would fall back to INFO at run time; a typo should rather fail the synth.
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new Error(`pipelineFunction ${id}: logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
   const name = options.handler.replace(/^lambdas\//, '').replace(/\/handlers\//, '/').replace(/\.ts$/, '');
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: options.logRetention ?? logs.RetentionDays.ONE_MONTH });
   const role = new iam.Role(scope, `${id}Role`, {
@@ -33,7 +45,7 @@ export function pipelineFunction(scope: Construct, id: string, options: Pipeline
     description: `quantum pipeline Lambda ${name}`,
   });
   logGroup.grantWrite(role);
-  return new nodejs.NodejsFunction(scope, id, {
+  const fn = new nodejs.NodejsFunction(scope, id, {
     role,
     entry: join(REPO_ROOT, options.handler),
     handler: 'handler',
@@ -41,7 +53,7 @@ export function pipelineFunction(scope: Construct, id: string, options: Pipeline
     architecture: lambda.Architecture.ARM_64,
     memorySize: options.memorySize ?? 256,
     timeout: options.timeout,
-    environment: { ...options.environment, LOG_LEVEL: 'INFO' },
+    environment: { ...options.environment, LOG_LEVEL: logLevel },
     logGroup,
     tracing: lambda.Tracing.ACTIVE,
     description: `quantum pipeline: ${name}`,
@@ -53,4 +65,8 @@ export function pipelineFunction(scope: Construct, id: string, options: Pipeline
       externalModules: ['@aws-sdk/*'],
     },
   });
+  // Active tracing grants these X-Ray writes on "*" to the role.
+  acknowledgeUnscopedActions(role, ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+    'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is on by design)');
+  return fn;
 }

@@ -14,16 +14,22 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE, type SparkJobKind } from '../../lambdas/feature-pipeline/contract';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
+import { assertFitsHistory, HISTORY_EVENT_LIMIT, pollingEvents } from '../common/history-budget';
+import { acknowledgeStateMachine } from '../common/nag';
 import type { JobPolicy } from '../config';
 import type { HandlerName } from './spark-job-functions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
-/** Step Functions' hard limit is 25,000 events per execution; keep a margin for the rest. */
+/** Of Step Functions' 25,000 events per execution, what the job phases may use; the rest is a margin. */
 export const HISTORY_EVENT_BUDGET = 20_000;
 /** Events one poll spends: Wait (entered, exited) + Lambda task (entered, scheduled, started, succeeded, exited) + Choice (entered, exited). */
 const EVENTS_PER_POLL = 9;
 /** Events of one attempt outside the poll loop: Parallel, Pass, submit, read summary, their enter/exit. */
 const EVENTS_PER_ATTEMPT = 24;
+/** Events of an execution outside the job phases: start, validation, run slot, publish. */
+const EVENTS_OUTSIDE_JOBS = 200;
+const DEFAULT_POLL_INTERVAL_SECONDS = 60;
+const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
 
 export interface FeaturePipelineProps {
   readonly stateMachineName: string;
@@ -42,8 +48,10 @@ export interface FeaturePipelineProps {
 
 /** Worst-case history events of a job phase: every attempt polling until its timeout. */
 export function worstCaseEvents(policy: JobPolicy, pollIntervalSeconds: number): number {
-  const polls = Math.ceil(policy.timeoutSeconds / pollIntervalSeconds) + 1;
-  return (policy.retries + 1) * (polls * EVENTS_PER_POLL + EVENTS_PER_ATTEMPT);
+  const attempt = pollingEvents({
+    timeoutSeconds: policy.timeoutSeconds, pollSeconds: pollIntervalSeconds, eventsPerPoll: EVENTS_PER_POLL, fixedEvents: EVENTS_PER_ATTEMPT,
+  });
+  return (policy.retries + 1) * attempt;
 }
 
 /** Worst-case seconds of a job phase: every attempt times out, every retry waits its longest. */
@@ -65,16 +73,9 @@ export class FeaturePipeline extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: FeaturePipelineProps) {
     super(scope, id);
+    this.poll = props.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS;
+    this.worstCaseHistoryEvents = FeaturePipeline.validateProps(props, this.poll);
     this.stateMachineName = props.stateMachineName;
-    this.poll = props.pollIntervalSeconds ?? 60;
-    if (!Number.isInteger(this.poll) || this.poll < 5) {
-      throw new Error(`FeaturePipeline: pollIntervalSeconds must be a whole number >= 5, got ${this.poll}`);
-    }
-    this.worstCaseHistoryEvents = worstCaseEvents(props.featuresJob, this.poll) + worstCaseEvents(props.mlFeaturesJob, this.poll) + 200;
-    if (this.worstCaseHistoryEvents > HISTORY_EVENT_BUDGET) {
-      throw new Error(`FeaturePipeline: pollIntervalSeconds=${this.poll} lets one execution spend up to `
-        + `${this.worstCaseHistoryEvents} history events (budget ${HISTORY_EVENT_BUDGET} of the 25,000 limit); poll less often or shorten the job timeouts`);
-    }
     this.failure = new sfn.Fail(this, 'PipelineFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
 
     const definition = this.start()
@@ -86,7 +87,7 @@ export class FeaturePipeline extends Construct {
         .otherwise(this.sparkJobPhase('ml-features', 'MlFeature', props.mlFeaturesJob, '$.mlFeatures').next(this.publish())));
 
     this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-    const slot = props.runSlotRetry ?? { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 };
+    const slot = props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
     let slotWait = 0;
     for (let i = 0; i < slot.maxAttempts; i += 1) slotWait += slot.intervalSeconds * slot.backoffRate ** i;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -100,6 +101,23 @@ export class FeaturePipeline extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
+    acknowledgeStateMachine(this.stateMachine, Object.values(props.functions), "the pipeline's");
+  }
+
+  /**
+   * Checks the props, naming the prop and the value, before anything is built.
+   * @param poll the poll interval, defaulted
+   * @returns the worst-case history events of one execution
+   */
+  private static validateProps(props: FeaturePipelineProps, poll: number): number {
+    if (!Number.isInteger(poll) || poll < 5) {
+      throw new Error(`FeaturePipeline: pollIntervalSeconds must be a whole number >= 5, got ${poll}`);
+    }
+    const events = worstCaseEvents(props.featuresJob, poll) + worstCaseEvents(props.mlFeaturesJob, poll) + EVENTS_OUTSIDE_JOBS;
+    assertFitsHistory(events, HISTORY_EVENT_BUDGET, () => `FeaturePipeline: pollIntervalSeconds=${poll} lets one execution spend up to `
+      + `${events} history events (budget ${HISTORY_EVENT_BUDGET} of the ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} limit); `
+      + 'poll less often or shorten the job timeouts');
+    return events;
   }
 
   private invoke(id: string, handler: HandlerName, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
@@ -124,7 +142,7 @@ export class FeaturePipeline extends Construct {
   }
 
   private acquireRunSlot(): sfn.TaskStateBase {
-    const retry = this.props.runSlotRetry ?? { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 };
+    const retry = this.props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
     return this.invoke('AcquireRunSlot', 'acquire-run-slot', {
       'stateMachineArn.$': '$$.StateMachine.Id', 'executionArn.$': '$$.Execution.Id', 'startTime.$': '$$.Execution.StartTime',
     }, '$.slot')

@@ -11,10 +11,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import {
+  acknowledge, S3_DELETE_ACTIONS, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource,
+} from '../common/nag';
 
 export const ARTIFACTS_PREFIX = 'spark-jobs/';
 export const EMR_LOGS_PREFIX = 'emr-logs/';
 const REQUIRED_ARTIFACTS = ['feature_processing.py', 'ml_feature_processing.py', 'quantum_pipeline.zip'];
+const DEFAULT_IDLE_TIMEOUT_MINUTES = 15;
 
 export interface SparkComputeProps {
   readonly rawResults: s3.IBucket;
@@ -48,14 +52,8 @@ export class SparkCompute extends Construct {
 
   constructor(scope: Construct, id: string, props: SparkComputeProps) {
     super(scope, id);
-    const idle = props.idleTimeoutMinutes ?? 15;
-    if (!Number.isInteger(idle) || idle < 1) throw new Error(`SparkCompute: idleTimeoutMinutes must be >= 1, got ${idle}`);
-    if (props.artifactsSourceDir !== undefined) {
-      const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(props.artifactsSourceDir!, file)));
-      if (missing.length) {
-        throw new Error(`SparkCompute: artifactsSourceDir ${props.artifactsSourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``);
-      }
-    }
+    SparkCompute.validateProps(props);
+    const idle = props.idleTimeoutMinutes ?? DEFAULT_IDLE_TIMEOUT_MINUTES;
     this.catalogName = props.catalogName ?? 'quantum_catalog';
     this.namespace = props.namespace ?? 'quantum_features';
     this.features = props.features;
@@ -84,29 +82,73 @@ export class SparkCompute extends Construct {
       assumedBy: new iam.ServicePrincipal('emr-serverless.amazonaws.com'),
       description: 'Assumed by the Spark job runs of the feature pipeline',
     });
-    props.rawResults.grantRead(this.jobRole);
-    props.features.grantReadWrite(this.jobRole);
-    props.artifacts.grantRead(this.jobRole, `${ARTIFACTS_PREFIX}*`);
-    props.artifacts.grantReadWrite(this.jobRole, `${EMR_LOGS_PREFIX}*`);
-    const glueArn = (resource: string) => Stack.of(this).formatArn({ service: 'glue', resource, resourceName: undefined });
-    this.jobRole.addToPolicy(new iam.PolicyStatement({
+    this.grantJobRole(props);
+
+    if (props.artifactsSourceDir !== undefined) this.uploadJobCode(props.artifactsSourceDir, props.artifacts);
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built. */
+  private static validateProps(props: SparkComputeProps): void {
+    const idle = props.idleTimeoutMinutes;
+    if (idle !== undefined && (!Number.isInteger(idle) || idle < 1)) throw new Error(`SparkCompute: idleTimeoutMinutes must be >= 1, got ${idle}`);
+    if (props.artifactsSourceDir !== undefined) {
+      const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(props.artifactsSourceDir!, file)));
+      if (missing.length) {
+        throw new Error(`SparkCompute: artifactsSourceDir ${props.artifactsSourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``);
+      }
+    }
+  }
+
+  /** The job runs read the raw results and the job code, write the warehouse and their logs, and keep the Iceberg tables in Glue. */
+  private grantJobRole(props: SparkComputeProps): void {
+    const role = this.jobRole;
+    props.rawResults.grantRead(role);
+    props.features.grantReadWrite(role);
+    props.artifacts.grantRead(role, `${ARTIFACTS_PREFIX}*`);
+    props.artifacts.grantReadWrite(role, `${EMR_LOGS_PREFIX}*`);
+    acknowledge(role, wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS, ...S3_DELETE_ACTIONS]),
+      'grantRead/grantReadWrite action groups of CDK on the pipeline\'s own buckets');
+    const objectScopes: Array<[s3.IBucket, string, string]> = [
+      [props.rawResults, '*', 'job 1 lists and reads every raw result object'],
+      [props.features, '*', 'the Iceberg warehouse and run summaries: table files are created by Spark'],
+      [props.artifacts, `${ARTIFACTS_PREFIX}*`, 'the job code uploaded at deploy time'],
+      [props.artifacts, `${EMR_LOGS_PREFIX}*`, 'EMR Serverless writes driver and executor logs here'],
+    ];
+    for (const [bucket, pattern, reason] of objectScopes) acknowledge(role, [wildcardResource(this, bucket.arnForObjects(pattern))], reason);
+
+    const stack = Stack.of(this);
+    const tables = stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.namespace}/*` });
+    role.addToPolicy(new iam.PolicyStatement({
       sid: 'IcebergGlueCatalog',
       actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
       resources: [
-        glueArn('catalog'),
-        Stack.of(this).formatArn({ service: 'glue', resource: 'database', resourceName: this.namespace }),
-        Stack.of(this).formatArn({ service: 'glue', resource: 'table', resourceName: `${this.namespace}/*` }),
+        stack.formatArn({ service: 'glue', resource: 'catalog', resourceName: undefined }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.namespace }),
+        tables,
       ],
     }));
+    acknowledge(role, [wildcardResource(this, tables)], 'Iceberg creates and updates the tables of its one Glue database');
+  }
 
-    if (props.artifactsSourceDir !== undefined) {
-      new s3deploy.BucketDeployment(this, 'JobCode', {
-        sources: [s3deploy.Source.asset(props.artifactsSourceDir)],
-        destinationBucket: props.artifacts,
-        destinationKeyPrefix: ARTIFACTS_PREFIX,
-        prune: true,
-      });
-    }
+  /** Uploads `npm run build:spark`'s output; the provider behind BucketDeployment is aws-cdk-lib's own code. */
+  private uploadJobCode(sourceDir: string, artifacts: s3.IBucket): void {
+    const deployment = new s3deploy.BucketDeployment(this, 'JobCode', {
+      sources: [s3deploy.Source.asset(sourceDir)],
+      destinationBucket: artifacts,
+      destinationKeyPrefix: ARTIFACTS_PREFIX,
+      prune: true,
+    });
+    // The provider is a singleton Lambda in the stack; its role is one of its children.
+    const provider = deployment.handlerRole.node.scope!;
+    const reason = 'CDK BucketDeployment provider (uploads the Spark job code at deploy time); its runtime and policies are set by aws-cdk-lib';
+    acknowledge(provider, [
+      'L1',
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      ...wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS, ...S3_DELETE_ACTIONS]),
+      // The CDK assets bucket of the default synthesizer, where the job code waits as an asset.
+      'IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+      wildcardResource(this, artifacts.arnForObjects('*')),
+    ], reason);
   }
 
   /** Spark conf of the job runs: Iceberg on the Glue catalog (EMR ships the Iceberg runtime). */
@@ -128,12 +170,17 @@ export class SparkCompute extends Construct {
   /** Start, watch and cancel job runs of the application, passing the job role. */
   grantStartJobRun(grantee: iam.IGrantable): iam.Grant {
     const applicationArn = this.application.attrArn;
+    const jobRuns = `${applicationArn}/jobruns/*`;
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['emr-serverless:StartJobRun', 'emr-serverless:GetJobRun', 'emr-serverless:CancelJobRun'],
-      resourceArns: [applicationArn, `${applicationArn}/jobruns/*`],
+      resourceArns: [applicationArn, jobRuns],
     });
     this.jobRole.grantPassRole(grantee.grantPrincipal);
+    if (Construct.isConstruct(grantee.grantPrincipal)) {
+      acknowledge(grantee.grantPrincipal, [wildcardResource(this, jobRuns)],
+        'job run ids are generated by EMR Serverless at StartJobRun; scoped to the one application');
+    }
     return grant;
   }
 }

@@ -10,7 +10,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV, type PipelineSettings } from '../../lambdas/feature-pipeline/contract';
-import { pipelineFunction } from '../common/pipeline-function';
+import { acknowledge, S3_READ_ACTIONS, wildcardActions, wildcardResource } from '../common/nag';
+import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
 import type { SparkCompute } from './spark-compute';
 
 export const HANDLER_NAMES = ['validate-input', 'acquire-run-slot', 'submit-job', 'job-status', 'cancel-job', 'read-summary'] as const;
@@ -23,8 +24,8 @@ export interface StandaloneBackendSettings {
   readonly masterUrl: string;
   readonly artifactsDir: string;
   readonly python: string;
+  /** The S3-compatible store, path style (the region comes from AWS_REGION, which Lambda and the local runner set). */
   readonly s3Endpoint: string;
-  readonly s3Region: string;
 }
 export interface EmrBackendSettings {
   readonly kind: 'emr-serverless';
@@ -41,6 +42,8 @@ export interface SparkJobFunctionsProps {
   readonly stateMachineName: string;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /** LOG_LEVEL of the functions. @default 'INFO' */
+  readonly logLevel?: LogLevel;
 }
 
 export class SparkJobFunctions extends Construct {
@@ -48,12 +51,10 @@ export class SparkJobFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: SparkJobFunctionsProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
-      throw new Error(`SparkJobFunctions: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
-    }
+    SparkJobFunctions.validateProps(props);
     const environment = this.environment(props);
     const make = (id: string, handler: string, timeout: Duration) =>
-      pipelineFunction(this, id, { handler, timeout, environment, logRetention: props.logRetention });
+      pipelineFunction(this, id, { handler, timeout, environment, logRetention: props.logRetention, logLevel: props.logLevel });
     this.functions = {
       'validate-input': make('ValidateInput', 'lambdas/feature-pipeline/handlers/validate-input.ts', Duration.seconds(10)),
       'acquire-run-slot': make('AcquireRunSlot', 'lambdas/feature-pipeline/handlers/acquire-run-slot.ts', Duration.seconds(30)),
@@ -63,6 +64,13 @@ export class SparkJobFunctions extends Construct {
       'read-summary': make('ReadSummary', 'lambdas/feature-pipeline/handlers/read-summary.ts', Duration.seconds(30)),
     };
     this.grant(props);
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built. */
+  private static validateProps(props: SparkJobFunctionsProps): void {
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
+      throw new Error(`SparkJobFunctions: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
+    }
   }
 
   private environment(props: SparkJobFunctionsProps): Record<string, string> {
@@ -93,7 +101,12 @@ export class SparkJobFunctions extends Construct {
 
   private grant(props: SparkJobFunctionsProps): void {
     const fns = this.functions;
-    props.features.grantRead(fns['read-summary'], `${summaryPrefix(props.settings.summaryUri)}*`);
+    const summaries = `${summaryPrefix(props.settings.summaryUri)}*`;
+    props.features.grantRead(fns['read-summary'], summaries);
+    const reader = fns['read-summary'].role!;
+    acknowledge(reader, wildcardActions(S3_READ_ACTIONS), 'grantRead action groups of CDK, limited to the run-summary prefix of one bucket');
+    acknowledge(reader, [wildcardResource(this, props.features.arnForObjects(summaries))],
+      'run summaries are one object per job and run under this prefix; their keys are not known in advance');
     // The state machine references these functions, so its ARN is built from its fixed name
     // rather than taken from the construct (which would be a circular reference).
     const stateMachineArn = Stack.of(this).formatArn({

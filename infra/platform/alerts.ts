@@ -33,12 +33,7 @@ export class PipelineAlerts extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineAlertsProps) {
     super(scope, id);
-    if (!Number.isInteger(props.slaSeconds) || props.slaSeconds < 60) {
-      throw new Error(`PipelineAlerts: slaSeconds must be a whole number >= 60, got ${props.slaSeconds}`);
-    }
-    if (props.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.email)) {
-      throw new Error(`PipelineAlerts: email ${JSON.stringify(props.email)} is not an email address`);
-    }
+    PipelineAlerts.validateProps(props);
     const key = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'Encrypts the pipeline alert topic' });
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'Quantum pipeline alerts', masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
@@ -87,6 +82,16 @@ export class PipelineAlerts extends Construct {
     });
     for (const alarm of [this.slaAlarm, this.failureAlarm]) alarm.addAlarmAction(new actions.SnsAction(this.topic));
     key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built. */
+  private static validateProps(props: PipelineAlertsProps): void {
+    if (!Number.isInteger(props.slaSeconds) || props.slaSeconds < 60) {
+      throw new Error(`PipelineAlerts: slaSeconds must be a whole number >= 60, got ${props.slaSeconds}`);
+    }
+    if (props.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.email)) {
+      throw new Error(`PipelineAlerts: email ${JSON.stringify(props.email)} is not an email address`);
+    }
   }
 
   /** Alerts on failed, timed-out or aborted executions of another state machine (e.g. the R2 sync). */

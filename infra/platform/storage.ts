@@ -7,6 +7,9 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+const DEFAULT_QUARANTINE_RETENTION_DAYS = 90;
+const DEFAULT_LOG_RETENTION_DAYS = 30;
+
 export interface PipelineBucketsProps {
   /** @default CloudFormation-generated names */
   readonly rawResultsBucketName?: string;
@@ -29,11 +32,9 @@ export class PipelineBuckets extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineBucketsProps = {}) {
     super(scope, id);
-    const quarantineDays = props.quarantineRetentionDays ?? 90;
-    const logDays = props.logRetentionDays ?? 30;
-    for (const [name, days] of [['quarantineRetentionDays', quarantineDays], ['logRetentionDays', logDays]] as const) {
-      if (!Number.isInteger(days) || days < 1) throw new Error(`PipelineBuckets: ${name} must be a whole number of days >= 1, got ${days}`);
-    }
+    PipelineBuckets.validateProps(props);
+    const quarantineDays = props.quarantineRetentionDays ?? DEFAULT_QUARANTINE_RETENTION_DAYS;
+    const logDays = props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS;
     const destroy = (props.removalPolicy ?? 'retain') === 'destroy';
     const common: s3.BucketProps = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -63,5 +64,14 @@ export class PipelineBuckets extends Construct {
       ...common, ...logged('artifacts'), bucketName: props.artifactsBucketName,
       lifecycleRules: [{ id: 'expire-emr-logs', prefix: 'emr-logs/', expiration: Duration.days(logDays) }, abortUploads],
     });
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built. */
+  private static validateProps(props: PipelineBucketsProps): void {
+    for (const [name, days] of [['quarantineRetentionDays', props.quarantineRetentionDays], ['logRetentionDays', props.logRetentionDays]] as const) {
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
+        throw new Error(`PipelineBuckets: ${name} must be a whole number of days >= 1, got ${days}`);
+      }
+    }
   }
 }

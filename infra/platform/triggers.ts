@@ -9,6 +9,11 @@ import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
 import { BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE } from '../../lambdas/vqe-batch/contract';
 
+/** What EventBridge Scheduler accepts as a schedule expression, roughly: the kind is checked here, the rest at deploy time. */
+const SCHEDULE_EXPRESSION = /^(cron|rate|at)\(.+\)$/;
+const DEFAULT_PIPELINE_SCHEDULE = 'cron(0 2 * * ? *)';
+const DEFAULT_R2_SYNC_SCHEDULE = { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' } as const;
+
 export interface PipelineScheduleProps {
   readonly stateMachine: sfn.IStateMachine;
   /** cron(...), rate(...) or at(...). @default 'cron(0 2 * * ? *)' (02:00 daily) */
@@ -24,10 +29,8 @@ export class PipelineSchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineScheduleProps) {
     super(scope, id);
-    const expression = props.expression ?? 'cron(0 2 * * ? *)';
-    if (!/^(cron|rate|at)\(.+\)$/.test(expression)) {
-      throw new Error(`PipelineSchedule: expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(expression)}`);
-    }
+    PipelineSchedule.validateProps(props);
+    const expression = props.expression ?? DEFAULT_PIPELINE_SCHEDULE;
     const zone = TimeZone.of(props.timezone ?? 'UTC');
     this.schedule = new scheduler.Schedule(this, 'Daily', {
       description: 'Starts the feature pipeline (input {"trigger":"schedule"})',
@@ -38,6 +41,13 @@ export class PipelineSchedule extends Construct {
         retryAttempts: 2,
       }),
     });
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built. */
+  private static validateProps(props: PipelineScheduleProps): void {
+    if (props.expression !== undefined && !SCHEDULE_EXPRESSION.test(props.expression)) {
+      throw new Error(`PipelineSchedule: expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(props.expression)}`);
+    }
   }
 }
 
@@ -61,10 +71,8 @@ export class R2SyncTriggers extends Construct {
 
   constructor(scope: Construct, id: string, props: R2SyncTriggersProps) {
     super(scope, id);
-    const schedule = props.schedule ?? { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' };
-    if (!/^(cron|rate|at)\(.+\)$/.test(schedule.expression)) {
-      throw new Error(`R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(schedule.expression)}`);
-    }
+    R2SyncTriggers.validateProps(props);
+    const schedule = props.schedule ?? DEFAULT_R2_SYNC_SCHEDULE;
     this.featuresUpdatedRule = new events.Rule(this, 'OnFeaturesUpdated', {
       description: 'Mirrors the ML tables to R2 after job 2 of the feature pipeline changed them',
       eventBus: props.eventBus,
@@ -88,6 +96,13 @@ export class R2SyncTriggers extends Construct {
         retryAttempts: 2,
       }),
     });
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built. */
+  private static validateProps(props: R2SyncTriggersProps): void {
+    if (props.schedule && !SCHEDULE_EXPRESSION.test(props.schedule.expression)) {
+      throw new Error(`R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(props.schedule.expression)}`);
+    }
   }
 }
 

@@ -18,10 +18,15 @@ import { ERROR_NAMES } from '../../lambdas/core/contract';
 import {
   HEALTH_PROBE_PREFIX, SYNC_ENV, SYNC_EVENT_DETAIL_TYPE, SYNC_EVENT_SOURCE, SyncSettings, type SyncTable,
 } from '../../lambdas/r2-sync/contract';
-import { pipelineFunction } from '../common/pipeline-function';
+import {
+  acknowledge, acknowledgeStateMachine, S3_DELETE_ACTIONS, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource,
+} from '../common/nag';
+import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
 
 /** Lambda's maximum; each invocation stops starting copies `safetyMarginSeconds` before it. */
 const SYNC_TIMEOUT = Duration.minutes(15);
+const DEFAULT_MAX_INVOCATIONS_PER_TABLE = 50;
+const DEFAULT_RETRY = { intervalSeconds: 60, backoffRate: 2, maxAttempts: 3 } as const;
 
 export interface R2SyncSource {
   readonly bucket: s3.IBucket;
@@ -68,6 +73,8 @@ export interface R2SyncProps {
   readonly eventBus?: events.IEventBus;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /** LOG_LEVEL of the functions. @default 'INFO' */
+  readonly logLevel?: LogLevel;
 }
 
 export class R2Sync extends Construct {
@@ -82,13 +89,8 @@ export class R2Sync extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: R2SyncProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
-      throw new Error(`R2Sync: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
-    }
-    const maxInvocations = props.maxInvocationsPerTable ?? 50;
-    if (!Number.isInteger(maxInvocations) || maxInvocations < 1 || maxInvocations > 1000) {
-      throw new Error(`R2Sync: maxInvocationsPerTable must be a whole number from 1 to 1000, got ${maxInvocations}`);
-    }
+    R2Sync.validateProps(props);
+    const maxInvocations = props.maxInvocationsPerTable ?? DEFAULT_MAX_INVOCATIONS_PER_TABLE;
     this.stateMachineName = props.stateMachineName;
     this.settings = this.validatedSettings(props);
 
@@ -108,6 +110,18 @@ export class R2Sync extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
+    acknowledgeStateMachine(this.stateMachine, [this.healthCheck, this.syncTable], "the sync's");
+  }
+
+  /** Checks the props, naming the prop and the value, before anything is built (the settings are checked by their schema). */
+  private static validateProps(props: R2SyncProps): void {
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
+      throw new Error(`R2Sync: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
+    }
+    const maxInvocations = props.maxInvocationsPerTable;
+    if (maxInvocations !== undefined && (!Number.isInteger(maxInvocations) || maxInvocations < 1 || maxInvocations > 1000)) {
+      throw new Error(`R2Sync: maxInvocationsPerTable must be a whole number from 1 to 1000, got ${maxInvocations}`);
+    }
   }
 
   private validatedSettings(props: R2SyncProps): SyncSettings {
@@ -134,7 +148,7 @@ export class R2Sync extends Construct {
 
   private makeFunction(id: string, handler: string, timeout: Duration, memorySize: number): nodejs.NodejsFunction {
     return pipelineFunction(this, id, {
-      handler, timeout, memorySize, logRetention: this.props.logRetention,
+      handler, timeout, memorySize, logRetention: this.props.logRetention, logLevel: this.props.logLevel,
       environment: {
         [SYNC_ENV.settings]: JSON.stringify(this.settings),
         [SYNC_ENV.credentialsSecret]: this.props.destination.credentialsSecret.secretArn,
@@ -147,10 +161,19 @@ export class R2Sync extends Construct {
     for (const fn of [this.healthCheck, this.syncTable]) {
       props.destination.credentialsSecret.grantRead(fn);
       bucket.grantRead(fn, `${prefix}*`);
+      acknowledge(fn.role!, wildcardActions(S3_READ_ACTIONS), 'grantRead action groups of CDK, limited to the ML tables\' warehouse prefix');
+      acknowledge(fn.role!, [wildcardResource(this, bucket.arnForObjects(`${prefix}*`))],
+        'the sync lists and reads every file of the tables it mirrors (Iceberg names them at write time)');
     }
     // The health check proves the source writable with a probe object next to the tables.
-    bucket.grantPut(this.healthCheck, `${prefix}${HEALTH_PROBE_PREFIX}*`);
-    bucket.grantDelete(this.healthCheck, `${prefix}${HEALTH_PROBE_PREFIX}*`);
+    const probes = `${prefix}${HEALTH_PROBE_PREFIX}*`;
+    bucket.grantPut(this.healthCheck, probes);
+    bucket.grantDelete(this.healthCheck, probes);
+    const health = this.healthCheck.role!;
+    acknowledge(health, wildcardActions(S3_PUT_ACTIONS), 'grantPut action group of CDK, limited to the health probe prefix');
+    acknowledge(health, wildcardActions(S3_DELETE_ACTIONS), 'grantDelete action group of CDK, limited to the health probe prefix');
+    acknowledge(health, [wildcardResource(this, bucket.arnForObjects(probes))],
+      'the health check writes and deletes one probe object with a random name under this prefix');
   }
 
   private checkHealthPhase(): tasks.LambdaInvoke {
@@ -168,7 +191,7 @@ export class R2Sync extends Construct {
   }
 
   private syncTablesPhase(maxInvocations: number): sfn.IChainable {
-    const retry = this.props.retry ?? { intervalSeconds: 60, backoffRate: 2, maxAttempts: 3 };
+    const retry = this.props.retry ?? DEFAULT_RETRY;
     const syncOnce = new tasks.LambdaInvoke(this, 'SyncTable', {
       lambdaFunction: this.syncTable,
       // {run, table} from the Map, plus {progress} from the second invocation on.

@@ -7,7 +7,7 @@
  *
  * State names are a contract: the embedded local runner and the tests address states by name.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -20,13 +20,22 @@ import { describeIssues, ERROR_NAMES } from '../../lambdas/core/contract';
 import {
   BATCH_ENV, BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE, BatchSettings, type Lane, LANES, type SsmLauncherSpec,
 } from '../../lambdas/vqe-batch/contract';
-import { pipelineFunction } from '../common/pipeline-function';
+import { assertFitsHistory, itemsWithin, pollingEvents, pollsWithin } from '../common/history-budget';
+import {
+  acknowledge, acknowledgeStateMachine, acknowledgeUnscopedActions, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource,
+} from '../common/nag';
+import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
 
-/** Step Functions' history limit, less a margin for the chunk's own start and end. */
+/** Of Step Functions' 25,000 events per execution, what a chunk's runs may use; the rest is a margin for the chunk's own start and end. */
 const HISTORY_BUDGET = 24_000;
 /** History events of one run without polls (launch task, choice, next-run pass), and per poll (wait, check task, choice). */
 const EVENTS_PER_RUN = 9;
 const EVENTS_PER_POLL = 10;
+/** A chunk holds at most this many runs, however few events each takes. */
+const MAX_CHUNK_SIZE = 100;
+const DEFAULT_RUN_TIMEOUT = Duration.hours(2);
+const DEFAULT_POLL_INTERVAL = Duration.seconds(60);
+const DEFAULT_STATE_PREFIX = 'vqe-batch/';
 
 export type VqeBatchLauncher = Omit<SsmLauncherSpec, 'commandTimeoutSeconds'> | { readonly kind: 'local' };
 
@@ -53,7 +62,12 @@ export interface VqeBatchProps {
   readonly eventBus?: events.IEventBus;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /** LOG_LEVEL of the functions. @default 'INFO' */
+  readonly logLevel?: LogLevel;
 }
+
+/** The run timing the props come to, checked against the history budget. */
+interface BatchTiming { readonly runTimeoutSeconds: number; readonly pollSeconds: number; readonly chunkSize: number }
 
 type FunctionName = 'plan' | 'start-run' | 'check-run' | 'image-build' | 'summary';
 
@@ -69,32 +83,15 @@ export class VqeBatch extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: VqeBatchProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9_-]{1,74}$/.test(props.stateMachineName)) {
-      throw new Error(`VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got ${JSON.stringify(props.stateMachineName)}`);
-    }
-    const runTimeoutSeconds = (props.runTimeout ?? Duration.hours(2)).toSeconds();
-    const pollSeconds = (props.pollInterval ?? Duration.seconds(60)).toSeconds();
-    if (pollSeconds < 1 || pollSeconds > runTimeoutSeconds) {
-      throw new Error(`VqeBatch: pollInterval must be from 1 s up to runTimeout (${runTimeoutSeconds} s), got ${pollSeconds} s`);
-    }
-    const eventsPerRun = EVENTS_PER_RUN + (Math.ceil(runTimeoutSeconds / pollSeconds) + 1) * EVENTS_PER_POLL;
-    const fitting = Math.floor(HISTORY_BUDGET / eventsPerRun);
-    if (fitting < 1) {
-      throw new Error(`VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows `
-        + `${Math.ceil(runTimeoutSeconds / pollSeconds)} polls per run, more than one chunk's history holds; poll less often`);
-    }
-    const chunkSize = props.chunkSize ?? Math.min(100, fitting);
-    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > fitting) {
-      throw new Error(`VqeBatch: chunkSize must be a whole number from 1 to ${fitting} (a run may poll up to `
-        + `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`);
-    }
+    const { runTimeoutSeconds, pollSeconds, chunkSize } = VqeBatch.validateProps(props);
     this.stateMachineName = props.stateMachineName;
     this.retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.settings = this.validatedSettings(runTimeoutSeconds, pollSeconds, chunkSize);
 
     const env = { [BATCH_ENV.settings]: JSON.stringify(this.settings) };
-    const make = (id: string, handler: string, seconds: number) =>
-      pipelineFunction(this, id, { handler, timeout: Duration.seconds(seconds), environment: env, logRetention: props.logRetention });
+    const make = (id: string, handler: string, seconds: number) => pipelineFunction(this, id, {
+      handler, timeout: Duration.seconds(seconds), environment: env, logRetention: props.logRetention, logLevel: props.logLevel,
+    });
     this.functions = {
       plan: make('VqeBatchPlan', 'lambdas/vqe-batch/handlers/plan.ts', 300),
       'start-run': make('VqeBatchStartRun', 'lambdas/vqe-batch/handlers/start-run.ts', 60),
@@ -106,9 +103,37 @@ export class VqeBatch extends Construct {
 
     this.chunkStateMachine = this.makeMachine('Chunk', `${props.stateMachineName}-chunk`, this.chunkDefinition(pollSeconds),
       Duration.seconds(chunkSize * (runTimeoutSeconds + 2 * pollSeconds) + 3600));
+    acknowledgeStateMachine(this.chunkStateMachine, [this.functions['start-run'], this.functions['check-run']], "the batch's");
     this.failure = new sfn.Fail(this, 'BatchFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     const definition = this.planPhase(pollSeconds);
     this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(21));
+    this.acknowledgeParentMachine();
+  }
+
+  /**
+   * Checks the props, naming the prop and the value, before anything is built. A chunk's runs
+   * must fit its history: each run may poll until its timeout.
+   * @returns the timing of the runs, defaults applied
+   */
+  private static validateProps(props: VqeBatchProps): BatchTiming {
+    if (!/^[A-Za-z0-9_-]{1,74}$/.test(props.stateMachineName)) {
+      throw new Error(`VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got ${JSON.stringify(props.stateMachineName)}`);
+    }
+    const runTimeoutSeconds = (props.runTimeout ?? DEFAULT_RUN_TIMEOUT).toSeconds();
+    const pollSeconds = (props.pollInterval ?? DEFAULT_POLL_INTERVAL).toSeconds();
+    if (pollSeconds < 1 || pollSeconds > runTimeoutSeconds) {
+      throw new Error(`VqeBatch: pollInterval must be from 1 s up to runTimeout (${runTimeoutSeconds} s), got ${pollSeconds} s`);
+    }
+    const eventsPerRun = pollingEvents({ timeoutSeconds: runTimeoutSeconds, pollSeconds, eventsPerPoll: EVENTS_PER_POLL, fixedEvents: EVENTS_PER_RUN });
+    assertFitsHistory(eventsPerRun, HISTORY_BUDGET, () => `VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows `
+      + `${pollsWithin(runTimeoutSeconds, pollSeconds)} polls per run, more than one chunk's history holds; poll less often`);
+    const fitting = itemsWithin(HISTORY_BUDGET, eventsPerRun);
+    const chunkSize = props.chunkSize ?? Math.min(MAX_CHUNK_SIZE, fitting);
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > fitting) {
+      throw new Error(`VqeBatch: chunkSize must be a whole number from 1 to ${fitting} (a run may poll up to `
+        + `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`);
+    }
+    return { runTimeoutSeconds, pollSeconds, chunkSize };
   }
 
   private validatedSettings(runTimeoutSeconds: number, pollIntervalSeconds: number, chunkSize: number): BatchSettings {
@@ -118,7 +143,7 @@ export class VqeBatch extends Construct {
       : props.launcher;
     const candidate = {
       stateBucket: props.stateBucket.bucketName,
-      statePrefix: props.statePrefix ?? 'vqe-batch/',
+      statePrefix: props.statePrefix ?? DEFAULT_STATE_PREFIX,
       ...(props.stateEndpoint ? { s3Endpoint: props.stateEndpoint.endpoint, s3Region: props.stateEndpoint.region } : {}),
       launcher,
       moleculesFiles: { ...props.moleculesFiles },
@@ -135,12 +160,24 @@ export class VqeBatch extends Construct {
   private grant(): void {
     const { stateBucket } = this.props;
     const prefix = this.settings.statePrefix;
-    for (const fn of Object.values(this.functions)) stateBucket.grantRead(fn, `${prefix}*`);
-    stateBucket.grantPut(this.functions.plan, `${prefix}batches/*`);
-    for (const fn of [this.functions['start-run'], this.functions['check-run']]) {
-      stateBucket.grantPut(fn, `${prefix}runs/*`);
+    for (const fn of Object.values(this.functions)) {
+      stateBucket.grantRead(fn, `${prefix}*`);
+      acknowledge(fn.role!, wildcardActions(S3_READ_ACTIONS), 'grantRead action groups of CDK, limited to the batch state prefix');
+      acknowledge(fn.role!, [wildcardResource(this, stateBucket.arnForObjects(`${prefix}*`))],
+        'the batch state: run states, done markers and plans, named by run keys and batch ids');
     }
-    stateBucket.grantPut(this.functions['check-run'], `${prefix}done/*`);
+    const writes: Array<[FunctionName, string, string]> = [
+      ['plan', 'batches/*', 'one plan object per lane and batch, named by the batch id'],
+      ['start-run', 'runs/*', 'one state object per run, named by its run key'],
+      ['check-run', 'runs/*', 'one state object per run, named by its run key'],
+      ['check-run', 'done/*', 'one marker per finished run, named by its run key'],
+    ];
+    for (const [name, suffix, reason] of writes) {
+      const fn = this.functions[name];
+      stateBucket.grantPut(fn, `${prefix}${suffix}`);
+      acknowledge(fn.role!, wildcardActions(S3_PUT_ACTIONS), 'grantPut action group of CDK, limited to the batch state prefix');
+      acknowledge(fn.role!, [wildcardResource(this, stateBucket.arnForObjects(`${prefix}${suffix}`))], reason);
+    }
     const { launcher } = this.settings;
     if (launcher.kind === 'ssm') this.grantSsm(launcher);
   }
@@ -152,6 +189,7 @@ export class VqeBatch extends Construct {
     const senders = [this.functions['start-run'], this.functions['check-run'], this.functions['image-build']];
     for (const fn of senders) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [document] }));
+      const unscoped = ['ssm:GetCommandInvocation', 'ssm:CancelCommand'];
       if ('instanceId' in launcher.target) {
         const { instanceId } = launcher.target;
         const host = instanceId.startsWith('mi-')
@@ -160,16 +198,33 @@ export class VqeBatch extends Construct {
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [host] }));
       } else {
         const { key, value } = launcher.target.tag;
+        const hosts = [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+          stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })];
         fn.addToRolePolicy(new iam.PolicyStatement({
-          actions: ['ssm:SendCommand'],
-          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
-            stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })],
-          conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: value } },
+          actions: ['ssm:SendCommand'], resources: hosts, conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: value } },
         }));
+        acknowledge(fn.role!, hosts.map((host) => wildcardResource(this, host)),
+          `SendCommand to the GPU hosts tagged ${key}=${value} only (ssm:resourceTag condition)`);
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
+        unscoped.push('ssm:DescribeInstanceInformation');
       }
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], resources: ['*'] }));
+      acknowledgeUnscopedActions(fn.role!, unscoped,
+        'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope');
     }
+  }
+
+  /** The parent's findings: its own functions, and StartExecution.sync describing and stopping the chunk executions. */
+  private acknowledgeParentMachine(): void {
+    acknowledgeStateMachine(this.stateMachine, [this.functions.plan, this.functions['image-build'], this.functions.summary], "the batch's");
+    // The same expression StepFunctionsStartExecution grants DescribeExecution/StopExecution on.
+    const stack = Stack.of(this);
+    const chunkName = stack.splitArn(this.chunkStateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+    const executions = stack.formatArn({
+      service: 'states', resource: 'execution', resourceName: `${chunkName}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    acknowledge(this.stateMachine.role, [wildcardResource(this, executions)],
+      'StartExecution.sync describes and stops the chunk executions it starts; their names are generated');
   }
 
   private makeMachine(id: string, name: string, definition: sfn.IChainable, timeout: Duration): sfn.StateMachine {

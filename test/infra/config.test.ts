@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     expect(config.spark).toMatchObject({ driverMemory: '1g', executorMemory: '1536m', shufflePartitions: 8 });
     expect(config.emr.releaseLabel).toBe('emr-spark-8.0.0');
     expect(config.schedule).toEqual({ enabled: true, expression: 'cron(0 2 * * ? *)', timezone: 'UTC' });
+    expect(config.logLevel).toBe('INFO');
   });
 
   it('reads `-c key=value` strings: words, numbers and JSON objects', () => {
@@ -51,6 +52,8 @@ describe('loadConfig', () => {
     [{ batch: '{"runTimeoutMinutes": 0}' }, /batch.runTimeoutMinutes: .*got 0$/],
     [{ buckets: { features: 'Features_Bucket' } }, /buckets\.features: expected an S3 bucket name, got "Features_Bucket"/],
     [{ local: { sparkMasterUrl: 'http://x:7077' } }, /local\.sparkMasterUrl: expected spark:\/\/host:port/],
+    [{ logLevel: 'LOUD' }, /^invalid configuration: logLevel: .*"DEBUG".*"ERROR".*got "LOUD"$/],
+    [{ logLevel: 'debug' }, /logLevel: .*got "debug"$/],
   ])('refuses %j, naming the field and the value', (context, message) => {
     expect(() => loadConfig(context)).toThrow(ConfigError);
     expect(() => loadConfig(context)).toThrow(message);

@@ -26,7 +26,7 @@ describe('construct validation', () => {
     const stack = new Stack();
     const config = loadConfig({ profile: 'local' });
     expect(() => new SparkJobFunctions(stack, 'F', {
-      backend: { kind: 'standalone', restUrl: 'http://x:6066', masterUrl: 'spark://x:7077', artifactsDir: '/a', python: 'python3', s3Endpoint: 'http://x', s3Region: 'r' },
+      backend: { kind: 'standalone', restUrl: 'http://x:6066', masterUrl: 'spark://x:7077', artifactsDir: '/a', python: 'python3', s3Endpoint: 'http://x' },
       settings: { catalog: 'c', namespace: 'n', rawUri: 's3a://b/p', summaryUri: 's3a://b/s', sparkConf: {}, resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1g' },
         extraSubmitArgs: [], jobTimeoutSeconds: { features: 1, 'ml-features': 1 }, mlDefaults: { ...config.mlDefaults } },
       features: new s3.Bucket(stack, 'B'),

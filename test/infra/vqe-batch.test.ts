@@ -1,4 +1,6 @@
 /** The "vqe batch generation" part of the stack: when it is deployed, its two machines, settings, IAM, trigger and validations. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -84,6 +86,15 @@ describe('when the VQE batch is deployed', () => {
     // The local --output first, then the configured arguments.
     expect(settings.extraArgs).toEqual(['--output', 's3://raw-results/experiments/experiment.vqe/', '--kafka']);
     for (const fn of FUNCTIONS) expect(sendCommands(s, fn)).toEqual([]);
+  });
+
+  it('gives the local cpu lane mini-VQE\'s molecules file, and leaves the gpu lanes the GPU image\'s files', () => {
+    // Act
+    const settings = settingsOf(synth({ profile: 'local' }));
+
+    // Assess: mini-VQE refuses the gpu lanes' --gpu before it reads --file, so only the cpu file must exist locally
+    expect(settings.moleculesFiles).toEqual({ cpu: 'molecules/cpu.json', gpu1: 'data/molecules.gpu1.json', gpu2: 'data/molecules.gpu2.json' });
+    expect(existsSync(join(__dirname, '..', '..', 'mini-vqe', settings.moleculesFiles.cpu))).toBe(true);
   });
 });
 
