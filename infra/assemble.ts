@@ -12,7 +12,12 @@ export interface BuildOptions {
   readonly nag?: boolean;
 }
 
-export function buildApp(app: App, config: Readonly<AppConfig>, sparkArtifactsDir: string | undefined, options: BuildOptions = {}): QuantumPipelineStack {
+export function buildApp(
+  app: App,
+  config: Readonly<AppConfig>,
+  sparkArtifactsDir: string | undefined,
+  options: BuildOptions = {},
+): QuantumPipelineStack {
   const stack = new QuantumPipelineStack(app, config.stackName, {
     config,
     sparkArtifactsDir: config.profile === 'aws' ? sparkArtifactsDir : undefined,

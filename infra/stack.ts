@@ -5,17 +5,17 @@
  * and nothing LocalStack lacks is in the template.
  */
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { PipelineSettings } from '../lambdas/feature-pipeline/contract';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { type AppConfig, batchEnabled, r2Target } from './config';
-import { PipelineAlerts } from './platform/alerts';
 import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
+import { PipelineAlerts } from './platform/alerts';
 import { PipelineBuckets } from './platform/storage';
-import { R2Sync } from './r2-sync/r2-sync';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
+import { R2Sync } from './r2-sync/r2-sync';
 import { VqeBatch } from './vqe-batch/vqe-batch';
 
 export interface QuantumPipelineStackProps extends StackProps {
@@ -70,19 +70,28 @@ export class QuantumPipelineStack extends Stack {
       summaryUri: `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`,
       sparkConf,
       resources: {
-        driverCores: config.spark.driverCores, driverMemory: config.spark.driverMemory,
-        executorCores: config.spark.executorCores ?? (local ? LOCAL_EXECUTOR_CORES : 1), executorMemory: config.spark.executorMemory,
+        driverCores: config.spark.driverCores,
+        driverMemory: config.spark.driverMemory,
+        executorCores: config.spark.executorCores ?? (local ? LOCAL_EXECUTOR_CORES : 1),
+        executorMemory: config.spark.executorMemory,
       },
       extraSubmitArgs: [],
-      jobTimeoutSeconds: { features: config.jobs.features.timeoutSeconds, 'ml-features': config.jobs.mlFeatures.timeoutSeconds },
+      jobTimeoutSeconds: {
+        features: config.jobs.features.timeoutSeconds,
+        'ml-features': config.jobs.mlFeatures.timeoutSeconds,
+      },
       mlDefaults: { ...config.mlDefaults },
     });
 
     if (local) {
       this.functions = new SparkJobFunctions(this, 'Functions', {
         backend: {
-          kind: 'standalone', restUrl: config.local.sparkRestUrl, masterUrl: config.local.sparkMasterUrl,
-          artifactsDir: config.local.sparkArtifactsDir, python: config.local.sparkPython, s3Endpoint: config.local.s3Endpoint,
+          kind: 'standalone',
+          restUrl: config.local.sparkRestUrl,
+          masterUrl: config.local.sparkMasterUrl,
+          artifactsDir: config.local.sparkArtifactsDir,
+          python: config.local.sparkPython,
+          s3Endpoint: config.local.s3Endpoint,
         },
         // The local cluster brings its own catalog and S3 settings (spark-defaults.conf).
         settings: settings({ ...config.spark.extraConf }),
@@ -92,10 +101,16 @@ export class QuantumPipelineStack extends Stack {
       });
     } else {
       this.compute = new SparkCompute(this, 'Spark', {
-        rawResults: this.buckets.rawResults, features: this.buckets.features, artifacts: this.buckets.artifacts,
-        releaseLabel: config.emr.releaseLabel, maximumCpu: config.emr.maximumCpu, maximumMemory: config.emr.maximumMemory,
-        maximumDisk: config.emr.maximumDisk, idleTimeoutMinutes: config.emr.idleTimeoutMinutes,
-        catalogName: config.catalog.name, namespace: config.catalog.namespace,
+        rawResults: this.buckets.rawResults,
+        features: this.buckets.features,
+        artifacts: this.buckets.artifacts,
+        releaseLabel: config.emr.releaseLabel,
+        maximumCpu: config.emr.maximumCpu,
+        maximumMemory: config.emr.maximumMemory,
+        maximumDisk: config.emr.maximumDisk,
+        idleTimeoutMinutes: config.emr.idleTimeoutMinutes,
+        catalogName: config.catalog.name,
+        namespace: config.catalog.namespace,
         artifactsSourceDir: props.sparkArtifactsDir,
       });
       this.functions = new SparkJobFunctions(this, 'Functions', {
@@ -114,7 +129,8 @@ export class QuantumPipelineStack extends Stack {
       mlFeaturesJob: config.jobs.mlFeatures,
       pollIntervalSeconds: config.pollIntervalSeconds,
       runSlotRetry: {
-        intervalSeconds: config.runSlot.retryIntervalSeconds, backoffRate: config.runSlot.backoffRate,
+        intervalSeconds: config.runSlot.retryIntervalSeconds,
+        backoffRate: config.runSlot.backoffRate,
         maxAttempts: config.runSlot.maxAttempts,
       },
     });
@@ -142,16 +158,24 @@ export class QuantumPipelineStack extends Stack {
           ...(local ? { endpoint: config.local.s3Endpoint, region: config.local.s3Region } : {}),
         },
         destination: {
-          endpoint: target.endpoint, region: target.region, bucket: r2.bucket, prefix: r2.prefix,
+          endpoint: target.endpoint,
+          region: target.region,
+          bucket: r2.bucket,
+          prefix: r2.prefix,
           credentialsSecret: secretsmanager.Secret.fromSecretNameV2(this, 'R2Credentials', r2.credentialsSecretName),
         },
         tables: r2.tables,
-        transfers: r2.transfers, checkers: r2.checkers, partSizeMiB: r2.partSizeMiB,
-        multipartThresholdMiB: r2.multipartThresholdMiB, partConcurrency: r2.partConcurrency,
+        transfers: r2.transfers,
+        checkers: r2.checkers,
+        partSizeMiB: r2.partSizeMiB,
+        multipartThresholdMiB: r2.multipartThresholdMiB,
+        partConcurrency: r2.partConcurrency,
         logLevel: config.logLevel,
       });
       this.r2SyncTriggers = new R2SyncTriggers(this, 'R2SyncTriggers', {
-        stateMachine: this.r2Sync.stateMachine, onFeaturesUpdated: r2.onFeaturesUpdated, schedule: r2.schedule,
+        stateMachine: this.r2Sync.stateMachine,
+        onFeaturesUpdated: r2.onFeaturesUpdated,
+        schedule: r2.schedule,
       });
       this.alerts.watch(this.r2Sync.stateMachine, 'R2 sync');
     }
@@ -159,7 +183,8 @@ export class QuantumPipelineStack extends Stack {
     if (batchEnabled(config)) {
       this.vqeBatch = this.makeVqeBatch(config, local);
       this.batchFinishedTrigger = new BatchFinishedTrigger(this, 'BatchFinishedTrigger', {
-        featurePipeline: this.pipeline.stateMachine, enabled: config.batch.startFeaturePipeline,
+        featurePipeline: this.pipeline.stateMachine,
+        enabled: config.batch.startFeaturePipeline,
       });
       this.alerts.watch(this.vqeBatch.stateMachine, 'VQE batch');
     }
@@ -172,14 +197,29 @@ export class QuantumPipelineStack extends Stack {
       stateMachineName: `${config.stackName}-vqe-batch`,
       stateBucket: rawResults,
       ...(local ? { stateEndpoint: { endpoint: config.local.s3Endpoint, region: config.local.s3Region } } : {}),
-      launcher: local ? { kind: 'local' } : {
-        kind: 'ssm', target: batch.host!, image: batch.image, gpus: batch.gpus, dockerRunOptions: batch.dockerRunOptions,
-        ...(batch.build.enabled ? { build: { contextDir: batch.build.contextDir!, cudaArch: batch.build.cudaArch,
-          ...(batch.build.dockerfile ? { dockerfile: batch.build.dockerfile } : {}) } } : {}),
-      },
+      launcher: local
+        ? { kind: 'local' }
+        : {
+            kind: 'ssm',
+            target: batch.host!,
+            image: batch.image,
+            gpus: batch.gpus,
+            dockerRunOptions: batch.dockerRunOptions,
+            ...(batch.build.enabled
+              ? {
+                  build: {
+                    contextDir: batch.build.contextDir!,
+                    cudaArch: batch.build.cudaArch,
+                    ...(batch.build.dockerfile ? { dockerfile: batch.build.dockerfile } : {}),
+                  },
+                }
+              : {}),
+          },
       moleculesFiles: local ? { ...batch.moleculesFiles, ...LOCAL_MOLECULES } : batch.moleculesFiles,
       // Locally the records go straight to the raw bucket, where job 1 reads them (the image on the GPU host has its own sink).
-      extraArgs: local ? ['--output', `s3://${rawResults.bucketName}/experiments/experiment.vqe/`, ...batch.extraArgs] : batch.extraArgs,
+      extraArgs: local
+        ? ['--output', `s3://${rawResults.bucketName}/experiments/experiment.vqe/`, ...batch.extraArgs]
+        : batch.extraArgs,
       runTimeout: Duration.minutes(batch.runTimeoutMinutes),
       pollInterval: Duration.seconds(batch.pollIntervalSeconds),
       chunkSize: batch.chunkSize,

@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { loadConfig } from '../config';
 import { buildApp } from '../assemble';
+import { loadConfig } from '../config';
 
 const app = new App();
 buildApp(app, loadConfig(app.node.getAllContext()), join(__dirname, '..', '..', 'dist', 'spark-jobs'));

@@ -15,7 +15,9 @@ export const HISTORY_EVENT_LIMIT = 25_000;
  */
 export function pollsWithin(timeoutSeconds: number, pollSeconds: number): number {
   if (!(timeoutSeconds > 0) || !(pollSeconds > 0)) {
-    throw new RangeError(`pollsWithin: timeoutSeconds and pollSeconds must be positive, got ${timeoutSeconds} and ${pollSeconds}`);
+    throw new RangeError(
+      `pollsWithin: timeoutSeconds and pollSeconds must be positive, got ${timeoutSeconds} and ${pollSeconds}`,
+    );
   }
   return Math.ceil(timeoutSeconds / pollSeconds);
 }
@@ -53,6 +55,8 @@ export function assertFitsHistory(events: number, budget: number, message: () =>
 
 function checkBudget(budget: number): void {
   if (!Number.isInteger(budget) || budget < 1 || budget > HISTORY_EVENT_LIMIT) {
-    throw new RangeError(`history budget must be a whole number of events from 1 to ${HISTORY_EVENT_LIMIT}, got ${budget}`);
+    throw new RangeError(
+      `history budget must be a whole number of events from 1 to ${HISTORY_EVENT_LIMIT}, got ${budget}`,
+    );
   }
 }

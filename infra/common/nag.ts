@@ -16,7 +16,11 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
 
 /** A finding of the AwsSolutions pack as cdk-nag names it, without the `AwsSolutions-` prefix. */
-export type AwsSolutionsFinding = 'L1' | `IAM4[Policy::${string}]` | `IAM5[Action::${string}]` | `IAM5[Resource::${string}]`;
+export type AwsSolutionsFinding =
+  | 'L1'
+  | `IAM4[Policy::${string}]`
+  | `IAM5[Action::${string}]`
+  | `IAM5[Resource::${string}]`;
 
 /** The finding an action on "*" gives: it says nothing of which action, hence `acknowledgeUnscopedActions`. */
 const UNSCOPED_RESOURCE: AwsSolutionsFinding = 'IAM5[Resource::*]';
@@ -31,7 +35,9 @@ export function acknowledge(scope: IConstruct, findings: readonly AwsSolutionsFi
   for (const finding of findings) {
     if (finding === UNSCOPED_RESOURCE) {
       // Acknowledged as such it would excuse any action on "*" granted to `scope` later.
-      throw new Error(`acknowledge: ${finding} on ${scope.node.path} excuses any action on "*"; use acknowledgeUnscopedActions, naming the actions`);
+      throw new Error(
+        `acknowledge: ${finding} on ${scope.node.path} excuses any action on "*"; use acknowledgeUnscopedActions, naming the actions`,
+      );
     }
     Validations.of(scope).acknowledge({ id: `AwsSolutions-${finding}`, reason });
   }
@@ -85,7 +91,11 @@ export function acknowledgeUnscopedActions(role: iam.IRole, actions: readonly st
 
 const GUARDS = new WeakMap<IConstruct, UnscopedActionsGuard>();
 
-interface Statement { readonly Effect?: string; readonly Action?: string | string[]; readonly Resource?: unknown }
+interface Statement {
+  readonly Effect?: string;
+  readonly Action?: string | string[];
+  readonly Resource?: unknown;
+}
 
 class UnscopedActionsGuard implements IAspect {
   /** Each allowed action, with the reason it is allowed for. */
@@ -98,8 +108,9 @@ class UnscopedActionsGuard implements IAspect {
   visit(node: IConstruct): void {
     if (!CfnResource.isCfnResource(node) || node.cfnResourceType !== 'AWS::IAM::Policy') return;
     const document = Stack.of(node).resolve((node as iam.CfnPolicy).policyDocument) as { Statement?: Statement[] };
-    const onAnything = (document.Statement ?? []).filter((statement) => statement.Effect === 'Allow'
-      && ([] as unknown[]).concat(statement.Resource).includes('*'));
+    const onAnything = (document.Statement ?? []).filter(
+      (statement) => statement.Effect === 'Allow' && ([] as unknown[]).concat(statement.Resource).includes('*'),
+    );
     const actions = onAnything.flatMap((statement) => ([] as string[]).concat(statement.Action ?? []));
     if (actions.length === 0 || !actions.every((action) => this.allowed.has(action))) return;
     const reasons = [...new Set(actions.map((action) => this.allowed.get(action)!))];
@@ -109,9 +120,18 @@ class UnscopedActionsGuard implements IAspect {
 
 /** What a state machine with tracing and a log destination may do on "*" (aws-cdk-lib adds it to its role). */
 const STATE_MACHINE_DELIVERY_ACTIONS = [
-  'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
-  'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
-  'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
 ] as const;
 
 /**
@@ -119,9 +139,19 @@ const STATE_MACHINE_DELIVERY_ACTIONS = [
  * log delivery on "*", and each function with its versions and aliases (`<arn>:*`).
  * @param owner whose functions these are, for the reason ("the pipeline's")
  */
-export function acknowledgeStateMachine(machine: sfn.StateMachine, invoked: readonly lambda.IFunction[], owner: string): void {
-  acknowledgeUnscopedActions(machine.role, STATE_MACHINE_DELIVERY_ACTIONS,
-    'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions');
-  acknowledge(machine.role, invoked.map((fn) => wildcardResource(machine, `${fn.functionArn}:*`)),
-    `LambdaInvoke grants the function and its versions/aliases (<arn>:*); only ${owner} own functions`);
+export function acknowledgeStateMachine(
+  machine: sfn.StateMachine,
+  invoked: readonly lambda.IFunction[],
+  owner: string,
+): void {
+  acknowledgeUnscopedActions(
+    machine.role,
+    STATE_MACHINE_DELIVERY_ACTIONS,
+    'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) support no resource-level permissions',
+  );
+  acknowledge(
+    machine.role,
+    invoked.map((fn) => wildcardResource(machine, `${fn.functionArn}:*`)),
+    `LambdaInvoke grants the function and its versions/aliases (<arn>:*); only ${owner} own functions`,
+  );
 }

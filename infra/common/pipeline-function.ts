@@ -32,14 +32,25 @@ export interface PipelineFunctionOptions {
 }
 
 /** The function of `options.handler`, with ids `<id>`, `<id>Role`, `<id>Logs` in `scope`. */
-export function pipelineFunction(scope: Construct, id: string, options: PipelineFunctionOptions): nodejs.NodejsFunction {
+export function pipelineFunction(
+  scope: Construct,
+  id: string,
+  options: PipelineFunctionOptions,
+): nodejs.NodejsFunction {
   const logLevel = options.logLevel ?? 'INFO';
   // The logger would fall back to INFO at run time; a typo should rather fail the synth.
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new Error(`pipelineFunction ${id}: logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+    throw new Error(
+      `pipelineFunction ${id}: logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
   }
-  const name = options.handler.replace(/^lambdas\//, '').replace(/\/handlers\//, '/').replace(/\.ts$/, '');
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: options.logRetention ?? logs.RetentionDays.ONE_MONTH });
+  const name = options.handler
+    .replace(/^lambdas\//, '')
+    .replace(/\/handlers\//, '/')
+    .replace(/\.ts$/, '');
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: options.logRetention ?? logs.RetentionDays.ONE_MONTH,
+  });
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: `quantum pipeline Lambda ${name}`,
@@ -66,7 +77,10 @@ export function pipelineFunction(scope: Construct, id: string, options: Pipeline
     },
   });
   // Active tracing grants these X-Ray writes on "*" to the role.
-  acknowledgeUnscopedActions(role, ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
-    'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is on by design)');
+  acknowledgeUnscopedActions(
+    role,
+    ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+    'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is on by design)',
+  );
   return fn;
 }

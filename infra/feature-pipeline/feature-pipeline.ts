@@ -8,17 +8,21 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE, type SparkJobKind } from '../../lambdas/feature-pipeline/contract';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
+import {
+  type SparkJobKind,
+  SUMMARY_EVENT_DETAIL_TYPE,
+  SUMMARY_EVENT_SOURCE,
+} from '../../lambdas/feature-pipeline/contract';
 import { assertFitsHistory, HISTORY_EVENT_LIMIT, pollingEvents } from '../common/history-budget';
 import { acknowledgeStateMachine } from '../common/nag';
 import type { JobPolicy } from '../config';
 import type { HandlerName } from './spark-job-functions';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** Of Step Functions' 25,000 events per execution, what the job phases may use; the rest is a margin. */
 export const HISTORY_EVENT_BUDGET = 20_000;
@@ -39,7 +43,11 @@ export interface FeaturePipelineProps {
   /** @default 60 */
   readonly pollIntervalSeconds?: number;
   /** How a second execution waits for the running one. @default 300 s, x1.5, 12 attempts */
-  readonly runSlotRetry?: { readonly intervalSeconds: number; readonly backoffRate: number; readonly maxAttempts: number };
+  readonly runSlotRetry?: {
+    readonly intervalSeconds: number;
+    readonly backoffRate: number;
+    readonly maxAttempts: number;
+  };
   /** @default the account's default bus */
   readonly eventBus?: events.IEventBus;
   /** @default one month */
@@ -49,7 +57,10 @@ export interface FeaturePipelineProps {
 /** Worst-case history events of a job phase: every attempt polling until its timeout. */
 export function worstCaseEvents(policy: JobPolicy, pollIntervalSeconds: number): number {
   const attempt = pollingEvents({
-    timeoutSeconds: policy.timeoutSeconds, pollSeconds: pollIntervalSeconds, eventsPerPoll: EVENTS_PER_POLL, fixedEvents: EVENTS_PER_ATTEMPT,
+    timeoutSeconds: policy.timeoutSeconds,
+    pollSeconds: pollIntervalSeconds,
+    eventsPerPoll: EVENTS_PER_POLL,
+    fixedEvents: EVENTS_PER_ATTEMPT,
   });
   return (policy.retries + 1) * attempt;
 }
@@ -71,7 +82,11 @@ export class FeaturePipeline extends Construct {
   private readonly poll: number;
   private readonly failure: sfn.Fail;
 
-  constructor(scope: Construct, id: string, private readonly props: FeaturePipelineProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: FeaturePipelineProps,
+  ) {
     super(scope, id);
     this.poll = props.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS;
     this.worstCaseHistoryEvents = FeaturePipeline.validateProps(props, this.poll);
@@ -82,11 +97,17 @@ export class FeaturePipeline extends Construct {
       .next(this.validateInput())
       .next(this.acquireRunSlot())
       .next(this.sparkJobPhase('features', 'Feature', props.featuresJob, '$.features'))
-      .next(new sfn.Choice(this, 'ShouldRunMlFeatures')
-        .when(sfn.Condition.booleanEquals('$.run.skipMlFeatures', true), this.skipMlFeatures().next(this.publish()))
-        .otherwise(this.sparkJobPhase('ml-features', 'MlFeature', props.mlFeaturesJob, '$.mlFeatures').next(this.publish())));
+      .next(
+        new sfn.Choice(this, 'ShouldRunMlFeatures')
+          .when(sfn.Condition.booleanEquals('$.run.skipMlFeatures', true), this.skipMlFeatures().next(this.publish()))
+          .otherwise(
+            this.sparkJobPhase('ml-features', 'MlFeature', props.mlFeaturesJob, '$.mlFeatures').next(this.publish()),
+          ),
+      );
 
-    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
     const slot = props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
     let slotWait = 0;
     for (let i = 0; i < slot.maxAttempts; i += 1) slotWait += slot.intervalSeconds * slot.backoffRate ** i;
@@ -96,8 +117,14 @@ export class FeaturePipeline extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       // Backstop only: each job phase cancels its own job at its timeout; this bound never cuts a
       // run that is still within its retry policy.
-      timeout: Duration.seconds(Math.ceil(worstCaseSeconds(props.featuresJob, this.poll)
-        + worstCaseSeconds(props.mlFeaturesJob, this.poll) + slotWait + 600)),
+      timeout: Duration.seconds(
+        Math.ceil(
+          worstCaseSeconds(props.featuresJob, this.poll) +
+            worstCaseSeconds(props.mlFeaturesJob, this.poll) +
+            slotWait +
+            600,
+        ),
+      ),
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
@@ -113,14 +140,25 @@ export class FeaturePipeline extends Construct {
     if (!Number.isInteger(poll) || poll < 5) {
       throw new Error(`FeaturePipeline: pollIntervalSeconds must be a whole number >= 5, got ${poll}`);
     }
-    const events = worstCaseEvents(props.featuresJob, poll) + worstCaseEvents(props.mlFeaturesJob, poll) + EVENTS_OUTSIDE_JOBS;
-    assertFitsHistory(events, HISTORY_EVENT_BUDGET, () => `FeaturePipeline: pollIntervalSeconds=${poll} lets one execution spend up to `
-      + `${events} history events (budget ${HISTORY_EVENT_BUDGET} of the ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} limit); `
-      + 'poll less often or shorten the job timeouts');
+    const events =
+      worstCaseEvents(props.featuresJob, poll) + worstCaseEvents(props.mlFeaturesJob, poll) + EVENTS_OUTSIDE_JOBS;
+    assertFitsHistory(
+      events,
+      HISTORY_EVENT_BUDGET,
+      () =>
+        `FeaturePipeline: pollIntervalSeconds=${poll} lets one execution spend up to ` +
+        `${events} history events (budget ${HISTORY_EVENT_BUDGET} of the ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} limit); ` +
+        'poll less often or shorten the job timeouts',
+    );
     return events;
   }
 
-  private invoke(id: string, handler: HandlerName, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
+  private invoke(
+    id: string,
+    handler: HandlerName,
+    payload: Record<string, unknown>,
+    resultPath: string,
+  ): tasks.LambdaInvoke {
     return new tasks.LambdaInvoke(this, id, {
       lambdaFunction: this.props.functions[handler],
       payload: sfn.TaskInput.fromObject(payload),
@@ -136,41 +174,83 @@ export class FeaturePipeline extends Construct {
   }
 
   private validateInput(): sfn.TaskStateBase {
-    return this.invoke('ValidateInput', 'validate-input',
-      { 'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name' }, '$.run')
-      .addCatch(this.failure, { resultPath: '$.failure' });
+    return this.invoke(
+      'ValidateInput',
+      'validate-input',
+      { 'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name' },
+      '$.run',
+    ).addCatch(this.failure, { resultPath: '$.failure' });
   }
 
   private acquireRunSlot(): sfn.TaskStateBase {
     const retry = this.props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
-    return this.invoke('AcquireRunSlot', 'acquire-run-slot', {
-      'stateMachineArn.$': '$$.StateMachine.Id', 'executionArn.$': '$$.Execution.Id', 'startTime.$': '$$.Execution.StartTime',
-    }, '$.slot')
-      .addRetry({ errors: [ERROR_NAMES.pipelineBusy], interval: Duration.seconds(retry.intervalSeconds),
-        backoffRate: retry.backoffRate, maxAttempts: retry.maxAttempts })
-      .addRetry({ errors: [ERROR_NAMES.backendUnavailable], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 })
+    return this.invoke(
+      'AcquireRunSlot',
+      'acquire-run-slot',
+      {
+        'stateMachineArn.$': '$$.StateMachine.Id',
+        'executionArn.$': '$$.Execution.Id',
+        'startTime.$': '$$.Execution.StartTime',
+      },
+      '$.slot',
+    )
+      .addRetry({
+        errors: [ERROR_NAMES.pipelineBusy],
+        interval: Duration.seconds(retry.intervalSeconds),
+        backoffRate: retry.backoffRate,
+        maxAttempts: retry.maxAttempts,
+      })
+      .addRetry({
+        errors: [ERROR_NAMES.backendUnavailable],
+        interval: Duration.seconds(5),
+        backoffRate: 2,
+        maxAttempts: 3,
+      })
       .addCatch(this.failure, { resultPath: '$.failure' });
   }
 
   /** Submit -> poll until final -> read the summary, retried as a whole on a failed job. */
   private sparkJobPhase(kind: SparkJobKind, label: string, policy: JobPolicy, resultPath: string): sfn.Parallel {
-    const transient = { errors: [ERROR_NAMES.backendUnavailable], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 3 };
+    const transient = {
+      errors: [ERROR_NAMES.backendUnavailable],
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxAttempts: 3,
+    };
     const newAttempt = new sfn.Pass(this, `New${label}Attempt`, {
       parameters: { 'run.$': '$.run', 'clientToken.$': 'States.UUID()' },
     });
-    const submit = this.invoke(`Submit${label}Job`, 'submit-job',
-      { kind, 'run.$': '$.run', 'clientToken.$': '$.clientToken' }, '$.job').addRetry(transient);
+    const submit = this.invoke(
+      `Submit${label}Job`,
+      'submit-job',
+      { kind, 'run.$': '$.run', 'clientToken.$': '$.clientToken' },
+      '$.job',
+    ).addRetry(transient);
     const wait = new sfn.Wait(this, `WaitFor${label}Job`, { time: sfn.WaitTime.duration(Duration.seconds(this.poll)) });
-    const status = this.invoke(`Get${label}JobStatus`, 'job-status', { 'job.$': '$.job' }, '$.status').addRetry(transient);
+    const status = this.invoke(`Get${label}JobStatus`, 'job-status', { 'job.$': '$.job' }, '$.status').addRetry(
+      transient,
+    );
     const cancel = this.invoke(`Cancel${label}Job`, 'cancel-job', { 'job.$': '$.job' }, '$.cancel');
-    status.addCatch(cancel.next(new sfn.Fail(this, `${label}JobAborted`, { errorPath: '$.failure.Error', causePath: '$.failure.Cause' })),
-      { resultPath: '$.failure' });
+    status.addCatch(
+      cancel.next(
+        new sfn.Fail(this, `${label}JobAborted`, { errorPath: '$.failure.Error', causePath: '$.failure.Cause' }),
+      ),
+      { resultPath: '$.failure' },
+    );
     const readSummary = this.invoke(`Read${label}Summary`, 'read-summary', { 'job.$': '$.job' }, '$.outcome');
-    const failed = new sfn.Fail(this, `${label}JobFailed`, { error: ERROR_NAMES.jobFailed, causePath: '$.status.detail' });
+    const failed = new sfn.Fail(this, `${label}JobFailed`, {
+      error: ERROR_NAMES.jobFailed,
+      causePath: '$.status.detail',
+    });
     const isDone = new sfn.Choice(this, `Is${label}JobDone`)
       .when(sfn.Condition.stringEquals('$.status.state', 'SUCCEEDED'), readSummary)
-      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.status.state', 'FAILED'),
-        sfn.Condition.stringEquals('$.status.state', 'CANCELLED')), failed)
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.status.state', 'FAILED'),
+          sfn.Condition.stringEquals('$.status.state', 'CANCELLED'),
+        ),
+        failed,
+      )
       .otherwise(wait);
     const phase = new sfn.Parallel(this, `${label}Job`, {
       resultSelector: { 'outcome.$': '$[0].outcome' },
@@ -189,7 +269,10 @@ export class FeaturePipeline extends Construct {
   }
 
   private skipMlFeatures(): sfn.Pass {
-    return new sfn.Pass(this, 'MlFeaturesSkipped', { result: sfn.Result.fromObject({ outcome: null }), resultPath: '$.mlFeatures' });
+    return new sfn.Pass(this, 'MlFeaturesSkipped', {
+      result: sfn.Result.fromObject({ outcome: null }),
+      resultPath: '$.mlFeatures',
+    });
   }
 
   private published?: sfn.IChainable;
@@ -198,17 +281,19 @@ export class FeaturePipeline extends Construct {
   private publish(): sfn.IChainable {
     if (this.published) return this.published;
     const put = new tasks.EventBridgePutEvents(this, 'PublishFeaturesUpdated', {
-      entries: [{
-        eventBus: this.props.eventBus,
-        source: SUMMARY_EVENT_SOURCE,
-        detailType: SUMMARY_EVENT_DETAIL_TYPE,
-        detail: sfn.TaskInput.fromObject({
-          'runId.$': '$.run.runId',
-          'options.$': '$.run.options',
-          'features.$': '$.features.outcome',
-          'mlFeatures.$': '$.mlFeatures.outcome',
-        }),
-      }],
+      entries: [
+        {
+          eventBus: this.props.eventBus,
+          source: SUMMARY_EVENT_SOURCE,
+          detailType: SUMMARY_EVENT_DETAIL_TYPE,
+          detail: sfn.TaskInput.fromObject({
+            'runId.$': '$.run.runId',
+            'options.$': '$.run.options',
+            'features.$': '$.features.outcome',
+            'mlFeatures.$': '$.mlFeatures.outcome',
+          }),
+        },
+      ],
       resultPath: sfn.JsonPath.DISCARD,
     });
     put.addCatch(this.failure, { resultPath: '$.failure' });

@@ -12,7 +12,12 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import {
-  acknowledge, S3_DELETE_ACTIONS, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource,
+  acknowledge,
+  S3_DELETE_ACTIONS,
+  S3_PUT_ACTIONS,
+  S3_READ_ACTIONS,
+  wildcardActions,
+  wildcardResource,
 } from '../common/nag';
 
 export const ARTIFACTS_PREFIX = 'spark-jobs/';
@@ -90,11 +95,14 @@ export class SparkCompute extends Construct {
   /** Checks the props, naming the prop and the value, before anything is built. */
   private static validateProps(props: SparkComputeProps): void {
     const idle = props.idleTimeoutMinutes;
-    if (idle !== undefined && (!Number.isInteger(idle) || idle < 1)) throw new Error(`SparkCompute: idleTimeoutMinutes must be >= 1, got ${idle}`);
+    if (idle !== undefined && (!Number.isInteger(idle) || idle < 1))
+      throw new Error(`SparkCompute: idleTimeoutMinutes must be >= 1, got ${idle}`);
     if (props.artifactsSourceDir !== undefined) {
       const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(props.artifactsSourceDir!, file)));
       if (missing.length) {
-        throw new Error(`SparkCompute: artifactsSourceDir ${props.artifactsSourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``);
+        throw new Error(
+          `SparkCompute: artifactsSourceDir ${props.artifactsSourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``,
+        );
       }
     }
   }
@@ -106,28 +114,38 @@ export class SparkCompute extends Construct {
     props.features.grantReadWrite(role);
     props.artifacts.grantRead(role, `${ARTIFACTS_PREFIX}*`);
     props.artifacts.grantReadWrite(role, `${EMR_LOGS_PREFIX}*`);
-    acknowledge(role, wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS, ...S3_DELETE_ACTIONS]),
-      'grantRead/grantReadWrite action groups of CDK on the pipeline\'s own buckets');
+    acknowledge(
+      role,
+      wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS, ...S3_DELETE_ACTIONS]),
+      "grantRead/grantReadWrite action groups of CDK on the pipeline's own buckets",
+    );
     const objectScopes: Array<[s3.IBucket, string, string]> = [
       [props.rawResults, '*', 'job 1 lists and reads every raw result object'],
       [props.features, '*', 'the Iceberg warehouse and run summaries: table files are created by Spark'],
       [props.artifacts, `${ARTIFACTS_PREFIX}*`, 'the job code uploaded at deploy time'],
       [props.artifacts, `${EMR_LOGS_PREFIX}*`, 'EMR Serverless writes driver and executor logs here'],
     ];
-    for (const [bucket, pattern, reason] of objectScopes) acknowledge(role, [wildcardResource(this, bucket.arnForObjects(pattern))], reason);
+    for (const [bucket, pattern, reason] of objectScopes)
+      acknowledge(role, [wildcardResource(this, bucket.arnForObjects(pattern))], reason);
 
     const stack = Stack.of(this);
     const tables = stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.namespace}/*` });
-    role.addToPolicy(new iam.PolicyStatement({
-      sid: 'IcebergGlueCatalog',
-      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
-      resources: [
-        stack.formatArn({ service: 'glue', resource: 'catalog', resourceName: undefined }),
-        stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.namespace }),
-        tables,
-      ],
-    }));
-    acknowledge(role, [wildcardResource(this, tables)], 'Iceberg creates and updates the tables of its one Glue database');
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'IcebergGlueCatalog',
+        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog', resourceName: undefined }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.namespace }),
+          tables,
+        ],
+      }),
+    );
+    acknowledge(
+      role,
+      [wildcardResource(this, tables)],
+      'Iceberg creates and updates the tables of its one Glue database',
+    );
   }
 
   /** Uploads `npm run build:spark`'s output; the provider behind BucketDeployment is aws-cdk-lib's own code. */
@@ -140,15 +158,20 @@ export class SparkCompute extends Construct {
     });
     // The provider is a singleton Lambda in the stack; its role is one of its children.
     const provider = deployment.handlerRole.node.scope!;
-    const reason = 'CDK BucketDeployment provider (uploads the Spark job code at deploy time); its runtime and policies are set by aws-cdk-lib';
-    acknowledge(provider, [
-      'L1',
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      ...wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS, ...S3_DELETE_ACTIONS]),
-      // The CDK assets bucket of the default synthesizer, where the job code waits as an asset.
-      'IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
-      wildcardResource(this, artifacts.arnForObjects('*')),
-    ], reason);
+    const reason =
+      'CDK BucketDeployment provider (uploads the Spark job code at deploy time); its runtime and policies are set by aws-cdk-lib';
+    acknowledge(
+      provider,
+      [
+        'L1',
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        ...wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS, ...S3_DELETE_ACTIONS]),
+        // The CDK assets bucket of the default synthesizer, where the job code waits as an asset.
+        'IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+        wildcardResource(this, artifacts.arnForObjects('*')),
+      ],
+      reason,
+    );
   }
 
   /** Spark conf of the job runs: Iceberg on the Glue catalog (EMR ships the Iceberg runtime). */
@@ -178,8 +201,11 @@ export class SparkCompute extends Construct {
     });
     this.jobRole.grantPassRole(grantee.grantPrincipal);
     if (Construct.isConstruct(grantee.grantPrincipal)) {
-      acknowledge(grantee.grantPrincipal, [wildcardResource(this, jobRuns)],
-        'job run ids are generated by EMR Serverless at StartJobRun; scoped to the one application');
+      acknowledge(
+        grantee.grantPrincipal,
+        [wildcardResource(this, jobRuns)],
+        'job run ids are generated by EMR Serverless at StartJobRun; scoped to the one application',
+      );
     }
     return grant;
   }

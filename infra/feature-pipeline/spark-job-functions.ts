@@ -14,7 +14,14 @@ import { acknowledge, S3_READ_ACTIONS, wildcardActions, wildcardResource } from 
 import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
 import type { SparkCompute } from './spark-compute';
 
-export const HANDLER_NAMES = ['validate-input', 'acquire-run-slot', 'submit-job', 'job-status', 'cancel-job', 'read-summary'] as const;
+export const HANDLER_NAMES = [
+  'validate-input',
+  'acquire-run-slot',
+  'submit-job',
+  'job-status',
+  'cancel-job',
+  'read-summary',
+] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 /** Standalone master + S3-compatible store (local profile). */
@@ -54,10 +61,24 @@ export class SparkJobFunctions extends Construct {
     SparkJobFunctions.validateProps(props);
     const environment = this.environment(props);
     const make = (id: string, handler: string, timeout: Duration) =>
-      pipelineFunction(this, id, { handler, timeout, environment, logRetention: props.logRetention, logLevel: props.logLevel });
+      pipelineFunction(this, id, {
+        handler,
+        timeout,
+        environment,
+        logRetention: props.logRetention,
+        logLevel: props.logLevel,
+      });
     this.functions = {
-      'validate-input': make('ValidateInput', 'lambdas/feature-pipeline/handlers/validate-input.ts', Duration.seconds(10)),
-      'acquire-run-slot': make('AcquireRunSlot', 'lambdas/feature-pipeline/handlers/acquire-run-slot.ts', Duration.seconds(30)),
+      'validate-input': make(
+        'ValidateInput',
+        'lambdas/feature-pipeline/handlers/validate-input.ts',
+        Duration.seconds(10),
+      ),
+      'acquire-run-slot': make(
+        'AcquireRunSlot',
+        'lambdas/feature-pipeline/handlers/acquire-run-slot.ts',
+        Duration.seconds(30),
+      ),
       'submit-job': make('SubmitJob', 'lambdas/feature-pipeline/handlers/submit-job.ts', Duration.seconds(60)),
       'job-status': make('JobStatus', 'lambdas/feature-pipeline/handlers/job-status.ts', Duration.seconds(60)),
       'cancel-job': make('CancelJob', 'lambdas/feature-pipeline/handlers/cancel-job.ts', Duration.seconds(60)),
@@ -69,7 +90,9 @@ export class SparkJobFunctions extends Construct {
   /** Checks the props, naming the prop and the value, before anything is built. */
   private static validateProps(props: SparkJobFunctionsProps): void {
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
-      throw new Error(`SparkJobFunctions: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
+      throw new Error(
+        `SparkJobFunctions: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`,
+      );
     }
   }
 
@@ -104,19 +127,34 @@ export class SparkJobFunctions extends Construct {
     const summaries = `${summaryPrefix(props.settings.summaryUri)}*`;
     props.features.grantRead(fns['read-summary'], summaries);
     const reader = fns['read-summary'].role!;
-    acknowledge(reader, wildcardActions(S3_READ_ACTIONS), 'grantRead action groups of CDK, limited to the run-summary prefix of one bucket');
-    acknowledge(reader, [wildcardResource(this, props.features.arnForObjects(summaries))],
-      'run summaries are one object per job and run under this prefix; their keys are not known in advance');
+    acknowledge(
+      reader,
+      wildcardActions(S3_READ_ACTIONS),
+      'grantRead action groups of CDK, limited to the run-summary prefix of one bucket',
+    );
+    acknowledge(
+      reader,
+      [wildcardResource(this, props.features.arnForObjects(summaries))],
+      'run summaries are one object per job and run under this prefix; their keys are not known in advance',
+    );
     // The state machine references these functions, so its ARN is built from its fixed name
     // rather than taken from the construct (which would be a circular reference).
     const stateMachineArn = Stack.of(this).formatArn({
-      service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: props.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    fns['acquire-run-slot'].addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ListOwnExecutions', actions: ['states:ListExecutions'], resources: [stateMachineArn],
-    }));
+    fns['acquire-run-slot'].addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListOwnExecutions',
+        actions: ['states:ListExecutions'],
+        resources: [stateMachineArn],
+      }),
+    );
     if (props.backend.kind === 'emr-serverless') {
-      for (const name of ['submit-job', 'job-status', 'cancel-job'] as const) props.backend.compute.grantStartJobRun(fns[name]);
+      for (const name of ['submit-job', 'job-status', 'cancel-job'] as const)
+        props.backend.compute.grantStartJobRun(fns[name]);
     }
   }
 }

@@ -34,8 +34,15 @@ export class PipelineAlerts extends Construct {
   constructor(scope: Construct, id: string, props: PipelineAlertsProps) {
     super(scope, id);
     PipelineAlerts.validateProps(props);
-    const key = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'Encrypts the pipeline alert topic' });
-    this.topic = new sns.Topic(this, 'Topic', { displayName: 'Quantum pipeline alerts', masterKey: key, enforceSSL: true });
+    const key = new kms.Key(this, 'TopicKey', {
+      enableKeyRotation: true,
+      description: 'Encrypts the pipeline alert topic',
+    });
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'Quantum pipeline alerts',
+      masterKey: key,
+      enforceSSL: true,
+    });
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     const arn = props.stateMachine.stateMachineArn;
 
@@ -45,21 +52,29 @@ export class PipelineAlerts extends Construct {
       description: 'Success summary of a feature pipeline run',
       eventPattern: { source: [SUMMARY_EVENT_SOURCE], detailType: [SUMMARY_EVENT_DETAIL_TYPE] },
     });
-    this.successRule.addTarget(new eventTargets.SnsTopic(this.topic, {
-      message: events.RuleTargetInput.fromText(
-        `Feature pipeline run ${events.EventField.fromPath('$.detail.runId')} succeeded. `
-        + `Job 1: ${events.EventField.fromPath('$.detail.features.status')}, `
-        + `${events.EventField.fromPath('$.detail.features.quarantinedTotal')} file(s) quarantined, `
-        + `new rows ${events.EventField.fromPath('$.detail.features.newRows')}. `
-        + `Job 2: ${events.EventField.fromPath('$.detail.mlFeatures.status')}, `
-        + `new rows ${events.EventField.fromPath('$.detail.mlFeatures.newRows')}. `
-        + `Summaries: ${events.EventField.fromPath('$.detail.features.summaryUri')}`),
-    }));
+    this.successRule.addTarget(
+      new eventTargets.SnsTopic(this.topic, {
+        message: events.RuleTargetInput.fromText(
+          `Feature pipeline run ${events.EventField.fromPath('$.detail.runId')} succeeded. ` +
+            `Job 1: ${events.EventField.fromPath('$.detail.features.status')}, ` +
+            `${events.EventField.fromPath('$.detail.features.quarantinedTotal')} file(s) quarantined, ` +
+            `new rows ${events.EventField.fromPath('$.detail.features.newRows')}. ` +
+            `Job 2: ${events.EventField.fromPath('$.detail.mlFeatures.status')}, ` +
+            `new rows ${events.EventField.fromPath('$.detail.mlFeatures.newRows')}. ` +
+            `Summaries: ${events.EventField.fromPath('$.detail.features.summaryUri')}`,
+        ),
+      }),
+    );
     key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
 
-    const metric = (name: string, statistic: string) => new cloudwatch.Metric({
-      namespace: 'AWS/States', metricName: name, dimensionsMap: { StateMachineArn: arn }, statistic, period: Duration.minutes(5),
-    });
+    const metric = (name: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/States',
+        metricName: name,
+        dimensionsMap: { StateMachineArn: arn },
+        statistic,
+        period: Duration.minutes(5),
+      });
     this.slaAlarm = new cloudwatch.Alarm(this, 'SlaExceeded', {
       alarmDescription: `A feature pipeline run took longer than its SLA (${props.slaSeconds} s)`,
       metric: metric('ExecutionTime', 'Maximum'),
@@ -108,12 +123,15 @@ export class PipelineAlerts extends Construct {
         detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [stateMachine.stateMachineArn] },
       },
     });
-    rule.addTarget(new eventTargets.SnsTopic(this.topic, {
-      message: events.RuleTargetInput.fromText(
-        `${label} execution ${events.EventField.fromPath('$.detail.name')} ended `
-        + `${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.error')} - `
-        + `${events.EventField.fromPath('$.detail.cause')}`),
-    }));
+    rule.addTarget(
+      new eventTargets.SnsTopic(this.topic, {
+        message: events.RuleTargetInput.fromText(
+          `${label} execution ${events.EventField.fromPath('$.detail.name')} ended ` +
+            `${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.error')} - ` +
+            `${events.EventField.fromPath('$.detail.cause')}`,
+        ),
+      }),
+    );
     return rule;
   }
 }

@@ -43,32 +43,53 @@ export class PipelineBuckets extends Construct {
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       autoDeleteObjects: destroy,
     };
-    const abortUploads: s3.LifecycleRule = { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) };
+    const abortUploads: s3.LifecycleRule = {
+      id: 'abort-incomplete-uploads',
+      abortIncompleteMultipartUploadAfter: Duration.days(7),
+    };
 
     this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
       ...common,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }, abortUploads],
     });
-    const logged = (prefix: string): Partial<s3.BucketProps> => ({ serverAccessLogsBucket: this.accessLogs, serverAccessLogsPrefix: `${prefix}/` });
+    const logged = (prefix: string): Partial<s3.BucketProps> => ({
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: `${prefix}/`,
+    });
 
     this.rawResults = new s3.Bucket(this, 'RawResults', {
-      ...common, ...logged('raw-results'), bucketName: props.rawResultsBucketName,
-      lifecycleRules: [{ id: 'expire-quarantine', prefix: 'quarantine/', expiration: Duration.days(quarantineDays) }, abortUploads],
+      ...common,
+      ...logged('raw-results'),
+      bucketName: props.rawResultsBucketName,
+      lifecycleRules: [
+        { id: 'expire-quarantine', prefix: 'quarantine/', expiration: Duration.days(quarantineDays) },
+        abortUploads,
+      ],
     });
     this.features = new s3.Bucket(this, 'Features', {
-      ...common, ...logged('features'), bucketName: props.featuresBucketName,
+      ...common,
+      ...logged('features'),
+      bucketName: props.featuresBucketName,
       lifecycleRules: [abortUploads],
     });
     this.artifacts = new s3.Bucket(this, 'Artifacts', {
-      ...common, ...logged('artifacts'), bucketName: props.artifactsBucketName,
-      lifecycleRules: [{ id: 'expire-emr-logs', prefix: 'emr-logs/', expiration: Duration.days(logDays) }, abortUploads],
+      ...common,
+      ...logged('artifacts'),
+      bucketName: props.artifactsBucketName,
+      lifecycleRules: [
+        { id: 'expire-emr-logs', prefix: 'emr-logs/', expiration: Duration.days(logDays) },
+        abortUploads,
+      ],
     });
   }
 
   /** Checks the props, naming the prop and the value, before anything is built. */
   private static validateProps(props: PipelineBucketsProps): void {
-    for (const [name, days] of [['quarantineRetentionDays', props.quarantineRetentionDays], ['logRetentionDays', props.logRetentionDays]] as const) {
+    for (const [name, days] of [
+      ['quarantineRetentionDays', props.quarantineRetentionDays],
+      ['logRetentionDays', props.logRetentionDays],
+    ] as const) {
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
         throw new Error(`PipelineBuckets: ${name} must be a whole number of days >= 1, got ${days}`);
       }

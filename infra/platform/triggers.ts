@@ -46,7 +46,9 @@ export class PipelineSchedule extends Construct {
   /** Checks the props, naming the prop and the value, before anything is built. */
   private static validateProps(props: PipelineScheduleProps): void {
     if (props.expression !== undefined && !SCHEDULE_EXPRESSION.test(props.expression)) {
-      throw new Error(`PipelineSchedule: expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(props.expression)}`);
+      throw new Error(
+        `PipelineSchedule: expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(props.expression)}`,
+      );
     }
   }
 }
@@ -82,10 +84,12 @@ export class R2SyncTriggers extends Construct {
         detailType: [SUMMARY_EVENT_DETAIL_TYPE],
         detail: { mlFeatures: { status: ['succeeded'] } },
       },
-      targets: [new eventTargets.SfnStateMachine(props.stateMachine, {
-        input: events.RuleTargetInput.fromObject({ trigger: 'features-updated' }),
-        retryAttempts: 2,
-      })],
+      targets: [
+        new eventTargets.SfnStateMachine(props.stateMachine, {
+          input: events.RuleTargetInput.fromObject({ trigger: 'features-updated' }),
+          retryAttempts: 2,
+        }),
+      ],
     });
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: 'Starts the R2 sync (input {"trigger":"schedule"})',
@@ -101,7 +105,9 @@ export class R2SyncTriggers extends Construct {
   /** Checks the props, naming the prop and the value, before anything is built. */
   private static validateProps(props: R2SyncTriggersProps): void {
     if (props.schedule && !SCHEDULE_EXPRESSION.test(props.schedule.expression)) {
-      throw new Error(`R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(props.schedule.expression)}`);
+      throw new Error(
+        `R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got ${JSON.stringify(props.schedule.expression)}`,
+      );
     }
   }
 }
@@ -124,11 +130,17 @@ export class BatchFinishedTrigger extends Construct {
       description: 'Runs the feature pipeline on the records of a finished VQE batch',
       eventBus: props.eventBus,
       enabled: props.enabled ?? true,
-      eventPattern: { source: [BATCH_EVENT_SOURCE], detailType: [BATCH_EVENT_DETAIL_TYPE], detail: { producedRecords: [true] } },
-      targets: [new eventTargets.SfnStateMachine(props.featurePipeline, {
-        input: events.RuleTargetInput.fromObject({ trigger: 'vqe-batch' }),
-        retryAttempts: 2,
-      })],
+      eventPattern: {
+        source: [BATCH_EVENT_SOURCE],
+        detailType: [BATCH_EVENT_DETAIL_TYPE],
+        detail: { producedRecords: [true] },
+      },
+      targets: [
+        new eventTargets.SfnStateMachine(props.featurePipeline, {
+          input: events.RuleTargetInput.fromObject({ trigger: 'vqe-batch' }),
+          retryAttempts: 2,
+        }),
+      ],
     });
   }
 }

@@ -16,10 +16,21 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
 import {
-  HEALTH_PROBE_PREFIX, SYNC_ENV, SYNC_EVENT_DETAIL_TYPE, SYNC_EVENT_SOURCE, SyncSettings, type SyncTable,
+  HEALTH_PROBE_PREFIX,
+  SYNC_ENV,
+  SYNC_EVENT_DETAIL_TYPE,
+  SYNC_EVENT_SOURCE,
+  SyncSettings,
+  type SyncTable,
 } from '../../lambdas/r2-sync/contract';
 import {
-  acknowledge, acknowledgeStateMachine, S3_DELETE_ACTIONS, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource,
+  acknowledge,
+  acknowledgeStateMachine,
+  S3_DELETE_ACTIONS,
+  S3_PUT_ACTIONS,
+  S3_READ_ACTIONS,
+  wildcardActions,
+  wildcardResource,
 } from '../common/nag';
 import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
 
@@ -87,22 +98,31 @@ export class R2Sync extends Construct {
   readonly settings: SyncSettings;
   private readonly failure: sfn.Fail;
 
-  constructor(scope: Construct, id: string, private readonly props: R2SyncProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: R2SyncProps,
+  ) {
     super(scope, id);
     R2Sync.validateProps(props);
     const maxInvocations = props.maxInvocationsPerTable ?? DEFAULT_MAX_INVOCATIONS_PER_TABLE;
     this.stateMachineName = props.stateMachineName;
     this.settings = this.validatedSettings(props);
 
-    this.healthCheck = this.makeFunction('R2SyncHealthCheck', 'lambdas/r2-sync/handlers/health-check.ts', Duration.seconds(60), 256);
+    this.healthCheck = this.makeFunction(
+      'R2SyncHealthCheck',
+      'lambdas/r2-sync/handlers/health-check.ts',
+      Duration.seconds(60),
+      256,
+    );
     this.syncTable = this.makeFunction('R2SyncTable', 'lambdas/r2-sync/handlers/sync-table.ts', SYNC_TIMEOUT, 1024);
     this.grant(props);
 
     this.failure = new sfn.Fail(this, 'SyncFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
-    const definition = this.checkHealthPhase()
-      .next(this.syncTablesPhase(maxInvocations))
-      .next(this.publishPhase());
-    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    const definition = this.checkHealthPhase().next(this.syncTablesPhase(maxInvocations)).next(this.publishPhase());
+    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
@@ -116,20 +136,35 @@ export class R2Sync extends Construct {
   /** Checks the props, naming the prop and the value, before anything is built (the settings are checked by their schema). */
   private static validateProps(props: R2SyncProps): void {
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.stateMachineName)) {
-      throw new Error(`R2Sync: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`);
+      throw new Error(
+        `R2Sync: stateMachineName must be 1-80 letters, digits, - or _, got ${JSON.stringify(props.stateMachineName)}`,
+      );
     }
     const maxInvocations = props.maxInvocationsPerTable;
-    if (maxInvocations !== undefined && (!Number.isInteger(maxInvocations) || maxInvocations < 1 || maxInvocations > 1000)) {
+    if (
+      maxInvocations !== undefined &&
+      (!Number.isInteger(maxInvocations) || maxInvocations < 1 || maxInvocations > 1000)
+    ) {
       throw new Error(`R2Sync: maxInvocationsPerTable must be a whole number from 1 to 1000, got ${maxInvocations}`);
     }
   }
 
   private validatedSettings(props: R2SyncProps): SyncSettings {
     const candidate = {
-      source: { bucket: props.source.bucket.bucketName, prefix: props.source.prefix, ...(props.source.endpoint ? { endpoint: props.source.endpoint } : {}),
-        region: props.source.region ?? Stack.of(this).region, forcePathStyle: props.source.endpoint !== undefined },
-      destination: { bucket: props.destination.bucket, prefix: props.destination.prefix, endpoint: props.destination.endpoint,
-        region: props.destination.region, forcePathStyle: true },
+      source: {
+        bucket: props.source.bucket.bucketName,
+        prefix: props.source.prefix,
+        ...(props.source.endpoint ? { endpoint: props.source.endpoint } : {}),
+        region: props.source.region ?? Stack.of(this).region,
+        forcePathStyle: props.source.endpoint !== undefined,
+      },
+      destination: {
+        bucket: props.destination.bucket,
+        prefix: props.destination.prefix,
+        endpoint: props.destination.endpoint,
+        region: props.destination.region,
+        forcePathStyle: true,
+      },
       tables: [...props.tables],
       transfers: props.transfers ?? 8,
       checkers: props.checkers ?? 4,
@@ -148,7 +183,11 @@ export class R2Sync extends Construct {
 
   private makeFunction(id: string, handler: string, timeout: Duration, memorySize: number): nodejs.NodejsFunction {
     return pipelineFunction(this, id, {
-      handler, timeout, memorySize, logRetention: this.props.logRetention, logLevel: this.props.logLevel,
+      handler,
+      timeout,
+      memorySize,
+      logRetention: this.props.logRetention,
+      logLevel: this.props.logLevel,
       environment: {
         [SYNC_ENV.settings]: JSON.stringify(this.settings),
         [SYNC_ENV.credentialsSecret]: this.props.destination.credentialsSecret.secretArn,
@@ -161,19 +200,37 @@ export class R2Sync extends Construct {
     for (const fn of [this.healthCheck, this.syncTable]) {
       props.destination.credentialsSecret.grantRead(fn);
       bucket.grantRead(fn, `${prefix}*`);
-      acknowledge(fn.role!, wildcardActions(S3_READ_ACTIONS), 'grantRead action groups of CDK, limited to the ML tables\' warehouse prefix');
-      acknowledge(fn.role!, [wildcardResource(this, bucket.arnForObjects(`${prefix}*`))],
-        'the sync lists and reads every file of the tables it mirrors (Iceberg names them at write time)');
+      acknowledge(
+        fn.role!,
+        wildcardActions(S3_READ_ACTIONS),
+        "grantRead action groups of CDK, limited to the ML tables' warehouse prefix",
+      );
+      acknowledge(
+        fn.role!,
+        [wildcardResource(this, bucket.arnForObjects(`${prefix}*`))],
+        'the sync lists and reads every file of the tables it mirrors (Iceberg names them at write time)',
+      );
     }
     // The health check proves the source writable with a probe object next to the tables.
     const probes = `${prefix}${HEALTH_PROBE_PREFIX}*`;
     bucket.grantPut(this.healthCheck, probes);
     bucket.grantDelete(this.healthCheck, probes);
     const health = this.healthCheck.role!;
-    acknowledge(health, wildcardActions(S3_PUT_ACTIONS), 'grantPut action group of CDK, limited to the health probe prefix');
-    acknowledge(health, wildcardActions(S3_DELETE_ACTIONS), 'grantDelete action group of CDK, limited to the health probe prefix');
-    acknowledge(health, [wildcardResource(this, bucket.arnForObjects(probes))],
-      'the health check writes and deletes one probe object with a random name under this prefix');
+    acknowledge(
+      health,
+      wildcardActions(S3_PUT_ACTIONS),
+      'grantPut action group of CDK, limited to the health probe prefix',
+    );
+    acknowledge(
+      health,
+      wildcardActions(S3_DELETE_ACTIONS),
+      'grantDelete action group of CDK, limited to the health probe prefix',
+    );
+    acknowledge(
+      health,
+      [wildcardResource(this, bucket.arnForObjects(probes))],
+      'the health check writes and deletes one probe object with a random name under this prefix',
+    );
   }
 
   private checkHealthPhase(): tasks.LambdaInvoke {
@@ -204,7 +261,9 @@ export class R2Sync extends Construct {
       // Sandbox.Timedout: an invocation that overran the Lambda timeout (one huge object); the
       // next one resumes from the listings like any other.
       errors: [ERROR_NAMES.syncIncomplete, ERROR_NAMES.syncEndpoint, 'Sandbox.Timedout'],
-      interval: Duration.seconds(retry.intervalSeconds), backoffRate: retry.backoffRate, maxAttempts: retry.maxAttempts,
+      interval: Duration.seconds(retry.intervalSeconds),
+      backoffRate: retry.backoffRate,
+      maxAttempts: retry.maxAttempts,
     });
     const carry = new sfn.Pass(this, 'CarryProgress', {
       parameters: { 'run.$': '$.run', 'table.$': '$.table', 'progress.$': '$.latest.progress' },
@@ -232,14 +291,19 @@ export class R2Sync extends Construct {
 
   private publishPhase(): sfn.IChainable {
     const put = new tasks.EventBridgePutEvents(this, 'PublishSyncCompleted', {
-      entries: [{
-        eventBus: this.props.eventBus,
-        source: SYNC_EVENT_SOURCE,
-        detailType: SYNC_EVENT_DETAIL_TYPE,
-        detail: sfn.TaskInput.fromObject({
-          'runId.$': '$.run.runId', 'trigger.$': '$.run.trigger', 'dryRun.$': '$.run.dryRun', 'tables.$': '$.tables',
-        }),
-      }],
+      entries: [
+        {
+          eventBus: this.props.eventBus,
+          source: SYNC_EVENT_SOURCE,
+          detailType: SYNC_EVENT_DETAIL_TYPE,
+          detail: sfn.TaskInput.fromObject({
+            'runId.$': '$.run.runId',
+            'trigger.$': '$.run.trigger',
+            'dryRun.$': '$.run.dryRun',
+            'tables.$': '$.tables',
+          }),
+        },
+      ],
       resultPath: sfn.JsonPath.DISCARD,
     });
     put.addCatch(this.failure, { resultPath: '$.failure' });

@@ -18,11 +18,23 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { describeIssues, ERROR_NAMES } from '../../lambdas/core/contract';
 import {
-  BATCH_ENV, BATCH_EVENT_DETAIL_TYPE, BATCH_EVENT_SOURCE, BatchSettings, type Lane, LANES, type SsmLauncherSpec,
+  BATCH_ENV,
+  BATCH_EVENT_DETAIL_TYPE,
+  BATCH_EVENT_SOURCE,
+  BatchSettings,
+  LANES,
+  type Lane,
+  type SsmLauncherSpec,
 } from '../../lambdas/vqe-batch/contract';
 import { assertFitsHistory, itemsWithin, pollingEvents, pollsWithin } from '../common/history-budget';
 import {
-  acknowledge, acknowledgeStateMachine, acknowledgeUnscopedActions, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource,
+  acknowledge,
+  acknowledgeStateMachine,
+  acknowledgeUnscopedActions,
+  S3_PUT_ACTIONS,
+  S3_READ_ACTIONS,
+  wildcardActions,
+  wildcardResource,
 } from '../common/nag';
 import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
 
@@ -67,7 +79,11 @@ export interface VqeBatchProps {
 }
 
 /** The run timing the props come to, checked against the history budget. */
-interface BatchTiming { readonly runTimeoutSeconds: number; readonly pollSeconds: number; readonly chunkSize: number }
+interface BatchTiming {
+  readonly runTimeoutSeconds: number;
+  readonly pollSeconds: number;
+  readonly chunkSize: number;
+}
 
 type FunctionName = 'plan' | 'start-run' | 'check-run' | 'image-build' | 'summary';
 
@@ -81,7 +97,11 @@ export class VqeBatch extends Construct {
   private readonly failure: sfn.Fail;
   private readonly retention: logs.RetentionDays;
 
-  constructor(scope: Construct, id: string, private readonly props: VqeBatchProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: VqeBatchProps,
+  ) {
     super(scope, id);
     const { runTimeoutSeconds, pollSeconds, chunkSize } = VqeBatch.validateProps(props);
     this.stateMachineName = props.stateMachineName;
@@ -89,9 +109,14 @@ export class VqeBatch extends Construct {
     this.settings = this.validatedSettings(runTimeoutSeconds, pollSeconds, chunkSize);
 
     const env = { [BATCH_ENV.settings]: JSON.stringify(this.settings) };
-    const make = (id: string, handler: string, seconds: number) => pipelineFunction(this, id, {
-      handler, timeout: Duration.seconds(seconds), environment: env, logRetention: props.logRetention, logLevel: props.logLevel,
-    });
+    const make = (id: string, handler: string, seconds: number) =>
+      pipelineFunction(this, id, {
+        handler,
+        timeout: Duration.seconds(seconds),
+        environment: env,
+        logRetention: props.logRetention,
+        logLevel: props.logLevel,
+      });
     this.functions = {
       plan: make('VqeBatchPlan', 'lambdas/vqe-batch/handlers/plan.ts', 300),
       'start-run': make('VqeBatchStartRun', 'lambdas/vqe-batch/handlers/start-run.ts', 60),
@@ -101,9 +126,17 @@ export class VqeBatch extends Construct {
     };
     this.grant();
 
-    this.chunkStateMachine = this.makeMachine('Chunk', `${props.stateMachineName}-chunk`, this.chunkDefinition(pollSeconds),
-      Duration.seconds(chunkSize * (runTimeoutSeconds + 2 * pollSeconds) + 3600));
-    acknowledgeStateMachine(this.chunkStateMachine, [this.functions['start-run'], this.functions['check-run']], "the batch's");
+    this.chunkStateMachine = this.makeMachine(
+      'Chunk',
+      `${props.stateMachineName}-chunk`,
+      this.chunkDefinition(pollSeconds),
+      Duration.seconds(chunkSize * (runTimeoutSeconds + 2 * pollSeconds) + 3600),
+    );
+    acknowledgeStateMachine(
+      this.chunkStateMachine,
+      [this.functions['start-run'], this.functions['check-run']],
+      "the batch's",
+    );
     this.failure = new sfn.Fail(this, 'BatchFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     const definition = this.planPhase(pollSeconds);
     this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(21));
@@ -117,38 +150,59 @@ export class VqeBatch extends Construct {
    */
   private static validateProps(props: VqeBatchProps): BatchTiming {
     if (!/^[A-Za-z0-9_-]{1,74}$/.test(props.stateMachineName)) {
-      throw new Error(`VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got ${JSON.stringify(props.stateMachineName)}`);
+      throw new Error(
+        `VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got ${JSON.stringify(props.stateMachineName)}`,
+      );
     }
     const runTimeoutSeconds = (props.runTimeout ?? DEFAULT_RUN_TIMEOUT).toSeconds();
     const pollSeconds = (props.pollInterval ?? DEFAULT_POLL_INTERVAL).toSeconds();
     if (pollSeconds < 1 || pollSeconds > runTimeoutSeconds) {
-      throw new Error(`VqeBatch: pollInterval must be from 1 s up to runTimeout (${runTimeoutSeconds} s), got ${pollSeconds} s`);
+      throw new Error(
+        `VqeBatch: pollInterval must be from 1 s up to runTimeout (${runTimeoutSeconds} s), got ${pollSeconds} s`,
+      );
     }
-    const eventsPerRun = pollingEvents({ timeoutSeconds: runTimeoutSeconds, pollSeconds, eventsPerPoll: EVENTS_PER_POLL, fixedEvents: EVENTS_PER_RUN });
-    assertFitsHistory(eventsPerRun, HISTORY_BUDGET, () => `VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows `
-      + `${pollsWithin(runTimeoutSeconds, pollSeconds)} polls per run, more than one chunk's history holds; poll less often`);
+    const eventsPerRun = pollingEvents({
+      timeoutSeconds: runTimeoutSeconds,
+      pollSeconds,
+      eventsPerPoll: EVENTS_PER_POLL,
+      fixedEvents: EVENTS_PER_RUN,
+    });
+    assertFitsHistory(
+      eventsPerRun,
+      HISTORY_BUDGET,
+      () =>
+        `VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows ` +
+        `${pollsWithin(runTimeoutSeconds, pollSeconds)} polls per run, more than one chunk's history holds; poll less often`,
+    );
     const fitting = itemsWithin(HISTORY_BUDGET, eventsPerRun);
     const chunkSize = props.chunkSize ?? Math.min(MAX_CHUNK_SIZE, fitting);
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > fitting) {
-      throw new Error(`VqeBatch: chunkSize must be a whole number from 1 to ${fitting} (a run may poll up to `
-        + `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`);
+      throw new Error(
+        `VqeBatch: chunkSize must be a whole number from 1 to ${fitting} (a run may poll up to ` +
+          `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`,
+      );
     }
     return { runTimeoutSeconds, pollSeconds, chunkSize };
   }
 
   private validatedSettings(runTimeoutSeconds: number, pollIntervalSeconds: number, chunkSize: number): BatchSettings {
     const { props } = this;
-    const launcher = props.launcher.kind === 'ssm'
-      ? { ...props.launcher, commandTimeoutSeconds: runTimeoutSeconds + 600 }
-      : props.launcher;
+    const launcher =
+      props.launcher.kind === 'ssm'
+        ? { ...props.launcher, commandTimeoutSeconds: runTimeoutSeconds + 600 }
+        : props.launcher;
     const candidate = {
       stateBucket: props.stateBucket.bucketName,
       statePrefix: props.statePrefix ?? DEFAULT_STATE_PREFIX,
-      ...(props.stateEndpoint ? { s3Endpoint: props.stateEndpoint.endpoint, s3Region: props.stateEndpoint.region } : {}),
+      ...(props.stateEndpoint
+        ? { s3Endpoint: props.stateEndpoint.endpoint, s3Region: props.stateEndpoint.region }
+        : {}),
       launcher,
       moleculesFiles: { ...props.moleculesFiles },
       extraArgs: [...(props.extraArgs ?? [])],
-      runTimeoutSeconds, pollIntervalSeconds, chunkSize,
+      runTimeoutSeconds,
+      pollIntervalSeconds,
+      chunkSize,
     };
     // The same schema the functions check at load: a setting they would refuse fails the synth.
     // Every lane needs its molecules file: the record's keys are the enum, all of them required.
@@ -162,9 +216,16 @@ export class VqeBatch extends Construct {
     const prefix = this.settings.statePrefix;
     for (const fn of Object.values(this.functions)) {
       stateBucket.grantRead(fn, `${prefix}*`);
-      acknowledge(fn.role!, wildcardActions(S3_READ_ACTIONS), 'grantRead action groups of CDK, limited to the batch state prefix');
-      acknowledge(fn.role!, [wildcardResource(this, stateBucket.arnForObjects(`${prefix}*`))],
-        'the batch state: run states, done markers and plans, named by run keys and batch ids');
+      acknowledge(
+        fn.role!,
+        wildcardActions(S3_READ_ACTIONS),
+        'grantRead action groups of CDK, limited to the batch state prefix',
+      );
+      acknowledge(
+        fn.role!,
+        [wildcardResource(this, stateBucket.arnForObjects(`${prefix}*`))],
+        'the batch state: run states, done markers and plans, named by run keys and batch ids',
+      );
     }
     const writes: Array<[FunctionName, string, string]> = [
       ['plan', 'batches/*', 'one plan object per lane and batch, named by the batch id'],
@@ -175,7 +236,11 @@ export class VqeBatch extends Construct {
     for (const [name, suffix, reason] of writes) {
       const fn = this.functions[name];
       stateBucket.grantPut(fn, `${prefix}${suffix}`);
-      acknowledge(fn.role!, wildcardActions(S3_PUT_ACTIONS), 'grantPut action group of CDK, limited to the batch state prefix');
+      acknowledge(
+        fn.role!,
+        wildcardActions(S3_PUT_ACTIONS),
+        'grantPut action group of CDK, limited to the batch state prefix',
+      );
       acknowledge(fn.role!, [wildcardResource(this, stateBucket.arnForObjects(`${prefix}${suffix}`))], reason);
     }
     const { launcher } = this.settings;
@@ -185,7 +250,12 @@ export class VqeBatch extends Construct {
   /** SendCommand on the one document and the GPU host only; status reads and cancels have no resource-level scope. */
   private grantSsm(launcher: SsmLauncherSpec): void {
     const stack = Stack.of(this);
-    const document = stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' });
+    const document = stack.formatArn({
+      service: 'ssm',
+      account: '',
+      resource: 'document',
+      resourceName: 'AWS-RunShellScript',
+    });
     const senders = [this.functions['start-run'], this.functions['check-run'], this.functions['image-build']];
     for (const fn of senders) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [document] }));
@@ -198,33 +268,60 @@ export class VqeBatch extends Construct {
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [host] }));
       } else {
         const { key, value } = launcher.target.tag;
-        const hosts = [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
-          stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' })];
-        fn.addToRolePolicy(new iam.PolicyStatement({
-          actions: ['ssm:SendCommand'], resources: hosts, conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: value } },
-        }));
-        acknowledge(fn.role!, hosts.map((host) => wildcardResource(this, host)),
-          `SendCommand to the GPU hosts tagged ${key}=${value} only (ssm:resourceTag condition)`);
+        const hosts = [
+          stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+          stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }),
+        ];
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['ssm:SendCommand'],
+            resources: hosts,
+            conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: value } },
+          }),
+        );
+        acknowledge(
+          fn.role!,
+          hosts.map((host) => wildcardResource(this, host)),
+          `SendCommand to the GPU hosts tagged ${key}=${value} only (ssm:resourceTag condition)`,
+        );
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
         unscoped.push('ssm:DescribeInstanceInformation');
       }
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], resources: ['*'] }));
-      acknowledgeUnscopedActions(fn.role!, unscoped,
-        'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope');
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], resources: ['*'] }),
+      );
+      acknowledgeUnscopedActions(
+        fn.role!,
+        unscoped,
+        'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope',
+      );
     }
   }
 
   /** The parent's findings: its own functions, and StartExecution.sync describing and stopping the chunk executions. */
   private acknowledgeParentMachine(): void {
-    acknowledgeStateMachine(this.stateMachine, [this.functions.plan, this.functions['image-build'], this.functions.summary], "the batch's");
+    acknowledgeStateMachine(
+      this.stateMachine,
+      [this.functions.plan, this.functions['image-build'], this.functions.summary],
+      "the batch's",
+    );
     // The same expression StepFunctionsStartExecution grants DescribeExecution/StopExecution on.
     const stack = Stack.of(this);
-    const chunkName = stack.splitArn(this.chunkStateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+    const chunkName = stack.splitArn(
+      this.chunkStateMachine.stateMachineArn,
+      ArnFormat.COLON_RESOURCE_NAME,
+    ).resourceName;
     const executions = stack.formatArn({
-      service: 'states', resource: 'execution', resourceName: `${chunkName}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${chunkName}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    acknowledge(this.stateMachine.role, [wildcardResource(this, executions)],
-      'StartExecution.sync describes and stops the chunk executions it starts; their names are generated');
+    acknowledge(
+      this.stateMachine.role,
+      [wildcardResource(this, executions)],
+      'StartExecution.sync describes and stops the chunk executions it starts; their names are generated',
+    );
   }
 
   private makeMachine(id: string, name: string, definition: sfn.IChainable, timeout: Duration): sfn.StateMachine {
@@ -239,12 +336,27 @@ export class VqeBatch extends Construct {
     });
   }
 
-  private invoke(scope: Construct, id: string, fn: FunctionName, payload: sfn.TaskInput, resultPath: string): tasks.LambdaInvoke {
+  private invoke(
+    scope: Construct,
+    id: string,
+    fn: FunctionName,
+    payload: sfn.TaskInput,
+    resultPath: string,
+  ): tasks.LambdaInvoke {
     const task = new tasks.LambdaInvoke(scope, id, {
-      lambdaFunction: this.functions[fn], payload, resultSelector: { 'result.$': '$.Payload' }, resultPath, retryOnServiceExceptions: true,
+      lambdaFunction: this.functions[fn],
+      payload,
+      resultSelector: { 'result.$': '$.Payload' },
+      resultPath,
+      retryOnServiceExceptions: true,
     });
     task.addRetry({ errors: [ERROR_NAMES.invalidInput], maxAttempts: 0 });
-    task.addRetry({ errors: [ERROR_NAMES.launcherUnavailable], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 5 });
+    task.addRetry({
+      errors: [ERROR_NAMES.launcherUnavailable],
+      interval: Duration.seconds(30),
+      backoffRate: 2,
+      maxAttempts: 5,
+    });
     // Anything else (an S3 hiccup, a throttled API): a couple of quick retries.
     task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 2 });
     return task;
@@ -253,39 +365,68 @@ export class VqeBatch extends Construct {
   /** The chunk machine: launch the run at the cursor, poll it to its end, move the cursor, until the chunk's end. */
   private chunkDefinition(pollSeconds: number): sfn.IChainable {
     const chunk = new Construct(this, 'ChunkStates');
-    const cursor = { 'batch.$': '$.batch', 'lane.$': '$.lane', 'start.$': '$.start', 'cursor.$': '$.cursor', 'end.$': '$.end' };
+    const cursor = {
+      'batch.$': '$.batch',
+      'lane.$': '$.lane',
+      'start.$': '$.start',
+      'cursor.$': '$.cursor',
+      'end.$': '$.end',
+    };
     const start = this.invoke(chunk, 'StartRun', 'start-run', sfn.TaskInput.fromObject(cursor), '$.turn');
-    const check = this.invoke(chunk, 'CheckRun', 'check-run', sfn.TaskInput.fromObject({ ...cursor, 'run.$': '$.turn.result' }), '$.check');
+    const check = this.invoke(
+      chunk,
+      'CheckRun',
+      'check-run',
+      sfn.TaskInput.fromObject({ ...cursor, 'run.$': '$.turn.result' }),
+      '$.check',
+    );
     const next = new sfn.Pass(chunk, 'NextRun', {
       parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' },
     });
     // A step that keeps failing gives up on its run, never on the lane: the run stays in_progress
     // (pending for the next batch) and the error is in the function's log.
-    const skip = new sfn.Pass(chunk, 'SkipRun', { parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' } });
+    const skip = new sfn.Pass(chunk, 'SkipRun', {
+      parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' },
+    });
     start.addCatch(skip, { resultPath: '$.error' });
     check.addCatch(skip, { resultPath: '$.error' });
     // Past the end, StartRun only reports the tally; if even that keeps failing, the chunk fails
     // (its runs stay pending for the next batch) instead of skipping forever.
-    skip.next(new sfn.Choice(chunk, 'CanGoOn')
-      .when(sfn.Condition.numberLessThanEqualsJsonPath('$.cursor', '$.end'), start)
-      .otherwise(new sfn.Fail(chunk, 'ChunkStepsFailed', { error: 'ChunkStepsFailedError', cause: 'the steps of this chunk kept failing; see the functions\' logs' })));
+    skip.next(
+      new sfn.Choice(chunk, 'CanGoOn')
+        .when(sfn.Condition.numberLessThanEqualsJsonPath('$.cursor', '$.end'), start)
+        .otherwise(
+          new sfn.Fail(chunk, 'ChunkStepsFailed', {
+            error: 'ChunkStepsFailedError',
+            cause: "the steps of this chunk kept failing; see the functions' logs",
+          }),
+        ),
+    );
     next.next(start);
     const wait = new sfn.Wait(chunk, 'WaitForRun', { time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
     const done = new sfn.Succeed(chunk, 'ChunkDone', { outputPath: '$.turn.result.chunk' });
-    wait.next(check).next(new sfn.Choice(chunk, 'HasRunEnded')
-      .when(sfn.Condition.booleanEquals('$.check.result.ended', true), next)
-      .otherwise(wait));
-    return start.next(new sfn.Choice(chunk, 'IsChunkFinished')
-      .when(sfn.Condition.booleanEquals('$.turn.result.finished', true), done)
-      .when(sfn.Condition.booleanEquals('$.turn.result.ended', true), next)
-      .otherwise(wait));
+    wait
+      .next(check)
+      .next(
+        new sfn.Choice(chunk, 'HasRunEnded')
+          .when(sfn.Condition.booleanEquals('$.check.result.ended', true), next)
+          .otherwise(wait),
+      );
+    return start.next(
+      new sfn.Choice(chunk, 'IsChunkFinished')
+        .when(sfn.Condition.booleanEquals('$.turn.result.finished', true), done)
+        .when(sfn.Condition.booleanEquals('$.turn.result.ended', true), next)
+        .otherwise(wait),
+    );
   }
 
   private planPhase(pollSeconds: number): sfn.IChainable {
     const plan = new tasks.LambdaInvoke(this, 'PlanBatch', {
       lambdaFunction: this.functions.plan,
       payload: sfn.TaskInput.fromObject({
-        'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name', 'startTime.$': '$$.Execution.StartTime',
+        'input.$': '$$.Execution.Input',
+        'executionName.$': '$$.Execution.Name',
+        'startTime.$': '$$.Execution.StartTime',
       }),
       resultSelector: { 'plan.$': '$.Payload' },
       // The plan replaces the raw input: later states read $.plan only.
@@ -295,44 +436,98 @@ export class VqeBatch extends Construct {
     });
     plan.addCatch(this.failure, { resultPath: '$.failure' });
     const lanes = this.lanesPhase();
-    return plan.next(new sfn.Choice(this, 'IsDryRun')
-      .when(sfn.Condition.booleanEquals('$.plan.dryRun', true), new sfn.Succeed(this, 'DryRunPlanned', { outputPath: '$.plan' }))
-      .when(sfn.Condition.booleanEquals('$.plan.buildImage', true), this.buildPhase(pollSeconds, lanes))
-      .otherwise(lanes));
+    return plan.next(
+      new sfn.Choice(this, 'IsDryRun')
+        .when(
+          sfn.Condition.booleanEquals('$.plan.dryRun', true),
+          new sfn.Succeed(this, 'DryRunPlanned', { outputPath: '$.plan' }),
+        )
+        .when(sfn.Condition.booleanEquals('$.plan.buildImage', true), this.buildPhase(pollSeconds, lanes))
+        .otherwise(lanes),
+    );
   }
 
   private buildPhase(pollSeconds: number, then: sfn.IChainable): sfn.IChainable {
     const batchId = { 'batchId.$': '$.plan.batch.batchId' };
-    const start = this.invoke(this, 'BuildImage', 'image-build', sfn.TaskInput.fromObject({ action: 'start', ...batchId }), '$.build');
-    const check = this.invoke(this, 'CheckImageBuild', 'image-build',
-      sfn.TaskInput.fromObject({ action: 'check', ...batchId, 'handle.$': '$.build.result.handle' }), '$.build');
+    const start = this.invoke(
+      this,
+      'BuildImage',
+      'image-build',
+      sfn.TaskInput.fromObject({ action: 'start', ...batchId }),
+      '$.build',
+    );
+    const check = this.invoke(
+      this,
+      'CheckImageBuild',
+      'image-build',
+      sfn.TaskInput.fromObject({ action: 'check', ...batchId, 'handle.$': '$.build.result.handle' }),
+      '$.build',
+    );
     for (const task of [start, check]) task.addCatch(this.failure, { resultPath: '$.failure' });
-    const wait = new sfn.Wait(this, 'WaitForImageBuild', { time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
-    const failed = new sfn.Fail(this, 'ImageBuildFailed', { error: 'ImageBuildError', causePath: '$.build.result.stderrTail' });
-    return start.next(wait).next(check).next(new sfn.Choice(this, 'IsImageBuilt')
-      .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.build.result.ended', true),
-        sfn.Condition.booleanEquals('$.build.result.succeeded', true)), then)
-      .when(sfn.Condition.booleanEquals('$.build.result.ended', true), failed)
-      .otherwise(wait));
+    const wait = new sfn.Wait(this, 'WaitForImageBuild', {
+      time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)),
+    });
+    const failed = new sfn.Fail(this, 'ImageBuildFailed', {
+      error: 'ImageBuildError',
+      causePath: '$.build.result.stderrTail',
+    });
+    return start
+      .next(wait)
+      .next(check)
+      .next(
+        new sfn.Choice(this, 'IsImageBuilt')
+          .when(
+            sfn.Condition.and(
+              sfn.Condition.booleanEquals('$.build.result.ended', true),
+              sfn.Condition.booleanEquals('$.build.result.succeeded', true),
+            ),
+            then,
+          )
+          .when(sfn.Condition.booleanEquals('$.build.result.ended', true), failed)
+          .otherwise(wait),
+      );
   }
 
   private lanesPhase(): sfn.IChainable {
     const runChunk = new tasks.StepFunctionsStartExecution(this, 'RunChunk', {
       stateMachine: this.chunkStateMachine,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      input: sfn.TaskInput.fromObject({ 'batch.$': '$.batch', 'lane.$': '$.lane', 'start.$': '$.start', 'cursor.$': '$.cursor', 'end.$': '$.end' }),
+      input: sfn.TaskInput.fromObject({
+        'batch.$': '$.batch',
+        'lane.$': '$.lane',
+        'start.$': '$.start',
+        'cursor.$': '$.cursor',
+        'end.$': '$.end',
+      }),
       associateWithParent: true,
-      resultSelector: { 'lane.$': '$.Output.lane', 'start.$': '$.Output.start', 'end.$': '$.Output.end', 'tally.$': '$.Output.tally' },
+      resultSelector: {
+        'lane.$': '$.Output.lane',
+        'start.$': '$.Output.start',
+        'end.$': '$.Output.end',
+        'tally.$': '$.Output.tally',
+      },
     });
     // A chunk that fails as a whole leaves its runs pending for the next batch; the lane goes on.
-    runChunk.addCatch(new sfn.Pass(this, 'ChunkFailed', {
-      parameters: { 'lane.$': '$.lane', 'start.$': '$.start', 'end.$': '$.end', 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
-    }), { resultPath: '$.error' });
+    runChunk.addCatch(
+      new sfn.Pass(this, 'ChunkFailed', {
+        parameters: {
+          'lane.$': '$.lane',
+          'start.$': '$.start',
+          'end.$': '$.end',
+          'error.$': '$.error.Error',
+          'cause.$': '$.error.Cause',
+        },
+      }),
+      { resultPath: '$.error' },
+    );
     const chunks = new sfn.Map(this, 'RunChunks', {
       itemsPath: '$.lane.chunks',
       itemSelector: {
-        'batch.$': '$.batch', 'lane.$': '$.lane.lane',
-        'start.$': '$$.Map.Item.Value.start', 'cursor.$': '$$.Map.Item.Value.start', 'end.$': '$$.Map.Item.Value.end',
+        'batch.$': '$.batch',
+        'lane.$': '$.lane.lane',
+        'start.$': '$$.Map.Item.Value.start',
+        'cursor.$': '$$.Map.Item.Value.start',
+        'end.$': '$$.Map.Item.Value.end',
       },
       maxConcurrency: 1, // runs are sequential within a lane
     });
@@ -346,18 +541,29 @@ export class VqeBatch extends Construct {
     lanes.itemProcessor(chunks);
     lanes.addCatch(this.failure, { resultPath: '$.failure' });
 
-    const summary = this.invoke(this, 'SummarizeBatch', 'summary', sfn.TaskInput.fromObject({ 'batch.$': '$.plan.batch' }), '$.summary');
+    const summary = this.invoke(
+      this,
+      'SummarizeBatch',
+      'summary',
+      sfn.TaskInput.fromObject({ 'batch.$': '$.plan.batch' }),
+      '$.summary',
+    );
     summary.addCatch(this.failure, { resultPath: '$.failure' });
     const publish = new tasks.EventBridgePutEvents(this, 'PublishBatchFinished', {
-      entries: [{
-        eventBus: this.props.eventBus,
-        source: BATCH_EVENT_SOURCE,
-        detailType: BATCH_EVENT_DETAIL_TYPE,
-        detail: sfn.TaskInput.fromObject({
-          'batchId.$': '$.summary.result.batchId', 'tier.$': '$.summary.result.tier', 'totals.$': '$.summary.result.totals',
-          'lanes.$': '$.summary.result.lanes', 'producedRecords.$': '$.summary.result.producedRecords',
-        }),
-      }],
+      entries: [
+        {
+          eventBus: this.props.eventBus,
+          source: BATCH_EVENT_SOURCE,
+          detailType: BATCH_EVENT_DETAIL_TYPE,
+          detail: sfn.TaskInput.fromObject({
+            'batchId.$': '$.summary.result.batchId',
+            'tier.$': '$.summary.result.tier',
+            'totals.$': '$.summary.result.totals',
+            'lanes.$': '$.summary.result.lanes',
+            'producedRecords.$': '$.summary.result.producedRecords',
+          }),
+        },
+      ],
       resultPath: sfn.JsonPath.DISCARD,
     });
     publish.addCatch(this.failure, { resultPath: '$.failure' });

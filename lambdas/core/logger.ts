@@ -64,25 +64,44 @@ export class Logger {
     return this.invocation.run({ ...this.invocation.getStore(), ...fields }, work);
   }
 
-  debug(message: string, fields?: LogFields): void { this.write('DEBUG', message, fields); }
-  info(message: string, fields?: LogFields): void { this.write('INFO', message, fields); }
-  warn(message: string, fields?: LogFields): void { this.write('WARN', message, fields); }
-  error(message: string, fields?: LogFields): void { this.write('ERROR', message, fields); }
+  debug(message: string, fields?: LogFields): void {
+    this.write('DEBUG', message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.write('INFO', message, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.write('WARN', message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.write('ERROR', message, fields);
+  }
 
   private write(level: Level, message: string, fields?: LogFields): void {
     if (ORDER[level] < ORDER[this.level]) return;
     const entry = {
-      timestamp: new Date().toISOString(), level, service: this.service, message,
-      ...this.invocation.getStore(), ...this.fields, ...fields,
+      timestamp: new Date().toISOString(),
+      level,
+      service: this.service,
+      message,
+      ...this.invocation.getStore(),
+      ...this.fields,
+      ...fields,
     };
-    this.sink(JSON.stringify(entry, (_key, value: unknown) =>
-      value instanceof Error ? { name: value.name, message: value.message } : value));
+    this.sink(
+      JSON.stringify(entry, (_key, value: unknown) =>
+        value instanceof Error ? { name: value.name, message: value.message } : value,
+      ),
+    );
   }
 }
 
 /** The trace id of an X-Ray header (`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...;Sampled=1`). */
 export function xrayTraceId(header: string | undefined): string | undefined {
-  const root = header?.split(';').map((part) => part.trim()).find((part) => part.startsWith('Root='));
+  const root = header
+    ?.split(';')
+    .map((part) => part.trim())
+    .find((part) => part.startsWith('Root='));
   const id = root?.slice('Root='.length);
   return id || undefined;
 }

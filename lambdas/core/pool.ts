@@ -10,7 +10,8 @@ export async function runPool<T>(
   worker: (item: T) => Promise<void>,
   shouldStart: () => boolean = () => true,
 ): Promise<{ started: number }> {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit: expected a positive whole number, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`limit: expected a positive whole number, got ${limit}`);
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async (): Promise<void> => {

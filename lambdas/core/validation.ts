@@ -11,13 +11,18 @@ function describeValue(value: unknown): string {
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>((node, key) =>
-    node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined, input);
+  return path.reduce<unknown>(
+    (node, key) =>
+      node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined,
+    input,
+  );
 }
 
 function pathText(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) =>
-    typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key), '');
+  return path.reduce<string>(
+    (text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 /** Levenshtein distance, for "did you mean" hints on misspelt field names. */
@@ -36,7 +41,8 @@ function distance(a: string, b: string): number {
 }
 
 export function closestName(name: string, known: readonly string[]): string | undefined {
-  const ranked = known.map((candidate) => ({ candidate, d: distance(name.toLowerCase(), candidate.toLowerCase()) }))
+  const ranked = known
+    .map((candidate) => ({ candidate, d: distance(name.toLowerCase(), candidate.toLowerCase()) }))
     .sort((x, y) => x.d - y.d);
   const best = ranked[0];
   return best && best.d <= Math.max(2, Math.ceil(best.candidate.length * 0.4)) ? best.candidate : undefined;
@@ -60,10 +66,12 @@ export function describeIssues(
   const lines = error.issues.map((issue) => {
     const where = pathText(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => {
-        const hint = closestName(key, knownKeys(where));
-        return `${where ? `${where}: ` : ''}unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
-      }).join('; ');
+      return issue.keys
+        .map((key) => {
+          const hint = closestName(key, knownKeys(where));
+          return `${where ? `${where}: ` : ''}unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+        })
+        .join('; ');
     }
     const rule = expectations(where) ?? issue.message;
     return `${where || '(input)'}: ${rule}, got ${describeValue(valueAt(input, issue.path))}`;

@@ -2,33 +2,51 @@
 import {
   ENTRY_SCRIPT,
   type JobSpec,
-  PY_FILES_ARCHIVE,
   type PipelineSettings,
+  PY_FILES_ARCHIVE,
   type RunContext,
   type SparkJobKind,
 } from './contract';
 
 function jobArguments(kind: SparkJobKind, run: RunContext, settings: PipelineSettings): string[] {
   const common = [
-    '--run-id', run.runId, '--catalog', settings.catalog, '--namespace', settings.namespace,
-    '--summary-uri', settings.summaryUri,
+    '--run-id',
+    run.runId,
+    '--catalog',
+    settings.catalog,
+    '--namespace',
+    settings.namespace,
+    '--summary-uri',
+    settings.summaryUri,
   ];
   const { options } = run;
   if (kind === 'features') {
-    return [...common, '--raw-uri', settings.rawUri,
-      ...(options.maxFiles !== undefined ? ['--max-files', String(options.maxFiles)] : [])];
+    return [
+      ...common,
+      '--raw-uri',
+      settings.rawUri,
+      ...(options.maxFiles !== undefined ? ['--max-files', String(options.maxFiles)] : []),
+    ];
   }
   const ml = { ...settings.mlDefaults, ...options.mlParams };
   return [
     ...common,
-    '--rolling-window', String(ml.rollingWindow),
-    '--trajectory-head', String(ml.trajectoryHead),
-    '--trajectory-tail', String(ml.trajectoryTail),
+    '--rolling-window',
+    String(ml.rollingWindow),
+    '--trajectory-head',
+    String(ml.trajectoryHead),
+    '--trajectory-tail',
+    String(ml.trajectoryTail),
     ...(options.fullRefresh ? ['--full-refresh'] : []),
   ];
 }
 
-export function buildJobSpec(kind: SparkJobKind, run: RunContext, settings: PipelineSettings, clientToken: string): JobSpec {
+export function buildJobSpec(
+  kind: SparkJobKind,
+  run: RunContext,
+  settings: PipelineSettings,
+  clientToken: string,
+): JobSpec {
   return {
     name: `quantum-${kind}-${run.runId}`.slice(0, 200),
     entryPoint: ENTRY_SCRIPT[kind],

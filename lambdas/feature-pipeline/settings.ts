@@ -6,10 +6,10 @@ import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { S3Client } from '@aws-sdk/client-s3';
 import { type Environment, readJsonEnv, requireEnv } from '../core/env';
 import { ConfigurationError } from '../core/errors';
-import { BackendKind, ENV, PipelineSettings } from './contract';
 import { EmrServerlessBackend } from './backends/emr-serverless';
 import { StandaloneBackend } from './backends/standalone';
 import type { SparkBackend } from './backends/types';
+import { BackendKind, ENV, PipelineSettings } from './contract';
 
 export function readSettings(env: Environment): PipelineSettings {
   return readJsonEnv(env, ENV.settings, PipelineSettings);
@@ -19,7 +19,8 @@ export function backendFromEnv(env: Environment): SparkBackend {
   const kind = BackendKind.safeParse(env[ENV.backend]);
   if (!kind.success) {
     throw new ConfigurationError(
-      `environment variable ${ENV.backend}=${JSON.stringify(env[ENV.backend] ?? null)}: expected emr-serverless or standalone`);
+      `environment variable ${ENV.backend}=${JSON.stringify(env[ENV.backend] ?? null)}: expected emr-serverless or standalone`,
+    );
   }
   const artifactsUri = requireEnv(env, ENV.artifactsUri);
   if (kind.data === 'emr-serverless') {

@@ -23,40 +23,46 @@ export const HEALTH_PROBE_PREFIX = '.qp-sync-health/';
 
 const prefix = z.string().regex(/^$|^[^/].*\/$/, 'expected a key prefix ending in / (or empty), not starting with /');
 
-export const EndpointSettings = z.object({
-  bucket: z.string().min(3).max(63),
-  /** Key prefix the table folders are under. */
-  prefix,
-  /** Custom S3 endpoint (R2, Garage, LocalStack); the SDK's default endpoint when absent. */
-  endpoint: z.url().optional(),
-  region: z.string().min(1),
-  forcePathStyle: z.boolean(),
-}).strict();
+export const EndpointSettings = z
+  .object({
+    bucket: z.string().min(3).max(63),
+    /** Key prefix the table folders are under. */
+    prefix,
+    /** Custom S3 endpoint (R2, Garage, LocalStack); the SDK's default endpoint when absent. */
+    endpoint: z.url().optional(),
+    region: z.string().min(1),
+    forcePathStyle: z.boolean(),
+  })
+  .strict();
 export type EndpointSettings = z.infer<typeof EndpointSettings>;
 
-export const SyncSettings = z.object({
-  source: EndpointSettings,
-  destination: EndpointSettings,
-  tables: z.array(SyncTable).min(1),
-  transfers: z.number().int().min(1).max(64),
-  checkers: z.number().int().min(1).max(64),
-  partSizeMiB: z.number().int().min(5).max(5120),
-  multipartThresholdMiB: z.number().int().min(5).max(5120),
-  partConcurrency: z.number().int().min(1).max(16),
-  /** Seconds left unused at the end of each invocation for in-flight copies to finish. */
-  safetyMarginSeconds: z.number().int().min(10).max(600),
-}).strict();
+export const SyncSettings = z
+  .object({
+    source: EndpointSettings,
+    destination: EndpointSettings,
+    tables: z.array(SyncTable).min(1),
+    transfers: z.number().int().min(1).max(64),
+    checkers: z.number().int().min(1).max(64),
+    partSizeMiB: z.number().int().min(5).max(5120),
+    multipartThresholdMiB: z.number().int().min(5).max(5120),
+    partConcurrency: z.number().int().min(1).max(16),
+    /** Seconds left unused at the end of each invocation for in-flight copies to finish. */
+    safetyMarginSeconds: z.number().int().min(10).max(600),
+  })
+  .strict();
 export type SyncSettings = z.infer<typeof SyncSettings>;
 
 /** Console input (strict: an unknown key is an error). */
-export const SyncInput = z.object({
-  /** A subset of the configured tables; all of them when absent. */
-  tables: z.array(SyncTable).min(1).optional(),
-  /** Report what would be copied and deleted; change nothing. */
-  dryRun: z.boolean().optional(),
-  /** Free text carried into the logs and the summary event ("schedule", "features-updated", ...). */
-  trigger: z.string().min(1).max(64).optional(),
-}).strict();
+export const SyncInput = z
+  .object({
+    /** A subset of the configured tables; all of them when absent. */
+    tables: z.array(SyncTable).min(1).optional(),
+    /** Report what would be copied and deleted; change nothing. */
+    dryRun: z.boolean().optional(),
+    /** Free text carried into the logs and the summary event ("schedule", "features-updated", ...). */
+    trigger: z.string().min(1).max(64).optional(),
+  })
+  .strict();
 export type SyncInput = z.infer<typeof SyncInput>;
 
 export const HealthCheckEvent = z.object({ input: z.unknown(), executionName: z.string().min(1) });

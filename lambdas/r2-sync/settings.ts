@@ -15,18 +15,25 @@ export function readSyncSettings(env: Environment): SyncSettings {
 export function withSyncClients<E, C, R>(
   env: Environment,
   settings: SyncSettings,
-  core: (clients: { source: ReturnType<typeof s3ClientFor>; destination: ReturnType<typeof s3ClientFor> }) => (event: E, context: C) => Promise<R>,
+  core: (clients: {
+    source: ReturnType<typeof s3ClientFor>;
+    destination: ReturnType<typeof s3ClientFor>;
+  }) => (event: E, context: C) => Promise<R>,
 ): (event: E, context: C) => Promise<R> {
   const secretArn = requireEnv(env, SYNC_ENV.credentialsSecret);
   const maxSockets = settings.transfers * settings.partConcurrency + settings.checkers;
   let ready: Promise<(event: E, context: C) => Promise<R>> | undefined;
   return async (event, context) => {
-    ready ??= credentialsFromSecret(new SecretsManagerClient({}), secretArn).then((credentials) => core({
-      source: s3ClientFor(settings.source, undefined, maxSockets),
-      destination: s3ClientFor(settings.destination, credentials, maxSockets),
-    }));
+    ready ??= credentialsFromSecret(new SecretsManagerClient({}), secretArn).then((credentials) =>
+      core({
+        source: s3ClientFor(settings.source, undefined, maxSockets),
+        destination: s3ClientFor(settings.destination, credentials, maxSockets),
+      }),
+    );
     // A failed secret read is not cached: the next invocation tries again.
-    ready.catch(() => { ready = undefined; });
+    ready.catch(() => {
+      ready = undefined;
+    });
     return (await ready)(event, context);
   };
 }

@@ -13,7 +13,12 @@ export type Lane = (typeof LANES)[number];
 
 /** A launched run's handle, plain JSON: it travels through Step Functions and the per-run state object. */
 export const RunHandle = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('ssm'), commandId: z.string().min(1), instanceId: z.string().min(1), containerName: z.string().min(1) }),
+  z.object({
+    kind: z.literal('ssm'),
+    commandId: z.string().min(1),
+    instanceId: z.string().min(1),
+    containerName: z.string().min(1),
+  }),
   z.object({ kind: z.literal('docker'), containerId: z.string().min(1) }),
   z.object({ kind: z.literal('process'), pid: z.number().int().positive(), runDir: z.string().min(1) }),
 ]);
@@ -28,111 +33,149 @@ export type RunStatusName = (typeof RUN_STATUSES)[number];
 const Lane = z.enum(LANES);
 const prefix = z.string().regex(/^([^/].*\/)?$/, 'expected a key prefix ending in / (or empty)');
 
-export const SsmLauncherSpec = z.object({
-  kind: z.literal('ssm'),
-  target: z.union([
-    z.object({ instanceId: z.string().regex(/^m?i-[0-9a-f]{8,17}$/, 'expected an instance id i-... or mi-...') }).strict(),
-    z.object({ tag: z.object({ key: z.string().min(1).max(128), value: z.string().min(1).max(256) }).strict() }).strict(),
-  ]),
-  image: z.string().min(1),
-  gpus: z.string().min(1),
-  dockerRunOptions: z.array(z.string()),
-  /** SSM's executionTimeout: a backstop above the per-run timeout. */
-  commandTimeoutSeconds: z.number().int().min(60).max(172800),
-  build: z.object({ contextDir: z.string().min(1), cudaArch: z.string().regex(/^\d+\.\d+$/), dockerfile: z.string().min(1).optional() }).strict().optional(),
-}).strict();
+export const SsmLauncherSpec = z
+  .object({
+    kind: z.literal('ssm'),
+    target: z.union([
+      z
+        .object({ instanceId: z.string().regex(/^m?i-[0-9a-f]{8,17}$/, 'expected an instance id i-... or mi-...') })
+        .strict(),
+      z
+        .object({ tag: z.object({ key: z.string().min(1).max(128), value: z.string().min(1).max(256) }).strict() })
+        .strict(),
+    ]),
+    image: z.string().min(1),
+    gpus: z.string().min(1),
+    dockerRunOptions: z.array(z.string()),
+    /** SSM's executionTimeout: a backstop above the per-run timeout. */
+    commandTimeoutSeconds: z.number().int().min(60).max(172800),
+    build: z
+      .object({
+        contextDir: z.string().min(1),
+        cudaArch: z.string().regex(/^\d+\.\d+$/),
+        dockerfile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 export type SsmLauncherSpec = z.infer<typeof SsmLauncherSpec>;
 
-export const BatchSettings = z.object({
-  /** Where the per-run state, the plans and the batch records live. */
-  stateBucket: z.string().min(3).max(63),
-  statePrefix: prefix,
-  /** S3-compatible endpoint of the state bucket (local profile). */
-  s3Endpoint: z.url().optional(),
-  s3Region: z.string().min(1).optional(),
-  /** 'local' is bound by the local runner: the Docker Engine API when a socket exists, else a process runner. */
-  launcher: z.union([SsmLauncherSpec, z.object({ kind: z.literal('local') }).strict()]),
-  /** The molecules file of each lane, as the simulation sees it (--file). */
-  moleculesFiles: z.record(Lane, z.string().min(1)),
-  /** Arguments after SPEC section 5's (e.g. --kafka, or mini-VQE's --output). */
-  extraArgs: z.array(z.string()),
-  /** Default and ceiling of a run's time; the chunk size is computed for the ceiling. */
-  runTimeoutSeconds: z.number().int().min(1).max(86400),
-  pollIntervalSeconds: z.number().int().min(1).max(3600),
-  /** Runs per child execution, so a child's history stays under 25,000 events. */
-  chunkSize: z.number().int().min(1).max(1000),
-}).strict();
+export const BatchSettings = z
+  .object({
+    /** Where the per-run state, the plans and the batch records live. */
+    stateBucket: z.string().min(3).max(63),
+    statePrefix: prefix,
+    /** S3-compatible endpoint of the state bucket (local profile). */
+    s3Endpoint: z.url().optional(),
+    s3Region: z.string().min(1).optional(),
+    /** 'local' is bound by the local runner: the Docker Engine API when a socket exists, else a process runner. */
+    launcher: z.union([SsmLauncherSpec, z.object({ kind: z.literal('local') }).strict()]),
+    /** The molecules file of each lane, as the simulation sees it (--file). */
+    moleculesFiles: z.record(Lane, z.string().min(1)),
+    /** Arguments after SPEC section 5's (e.g. --kafka, or mini-VQE's --output). */
+    extraArgs: z.array(z.string()),
+    /** Default and ceiling of a run's time; the chunk size is computed for the ceiling. */
+    runTimeoutSeconds: z.number().int().min(1).max(86400),
+    pollIntervalSeconds: z.number().int().min(1).max(3600),
+    /** Runs per child execution, so a child's history stays under 25,000 events. */
+    chunkSize: z.number().int().min(1).max(1000),
+  })
+  .strict();
 export type BatchSettings = z.infer<typeof BatchSettings>;
 
 /** One run's durable record: `<statePrefix>runs/<run key>.json`. */
-export const RunState = z.object({
-  key: z.string().min(1),
-  lane: Lane,
-  batchId: z.string().min(1),
-  status: z.enum(RUN_STATUSES),
-  /** 1 for the first launch of this key, counting across batches. */
-  attempt: z.number().int().min(1),
-  startedAt: z.iso.datetime().optional(),
-  endedAt: z.iso.datetime().optional(),
-  deadline: z.iso.datetime().optional(),
-  exitCode: z.number().int().nullable().optional(),
-  stderrTail: z.string().optional(),
-  /** Why it failed when no exit code tells (launch refused, timeout, step error). */
-  detail: z.string().optional(),
-  handle: RunHandle.optional(),
-  args: z.array(z.string()),
-}).strict();
+export const RunState = z
+  .object({
+    key: z.string().min(1),
+    lane: Lane,
+    batchId: z.string().min(1),
+    status: z.enum(RUN_STATUSES),
+    /** 1 for the first launch of this key, counting across batches. */
+    attempt: z.number().int().min(1),
+    startedAt: z.iso.datetime().optional(),
+    endedAt: z.iso.datetime().optional(),
+    deadline: z.iso.datetime().optional(),
+    exitCode: z.number().int().nullable().optional(),
+    stderrTail: z.string().optional(),
+    /** Why it failed when no exit code tells (launch refused, timeout, step error). */
+    detail: z.string().optional(),
+    handle: RunHandle.optional(),
+    args: z.array(z.string()),
+  })
+  .strict();
 export type RunState = z.infer<typeof RunState>;
 
 export const Chunk = z.object({ start: z.number().int().min(0), end: z.number().int().min(1) }).strict();
 
 /** What the plan hands on (small: the run lists themselves stay in S3). */
-export const BatchRef = z.object({
-  batchId: z.string().min(1),
-  tier: z.number().int().min(1).max(4),
-  runTimeoutSeconds: z.number().int().min(1),
-  /** When the batch started (for the ETA). */
-  startedAt: z.iso.datetime(),
-}).strict();
+export const BatchRef = z
+  .object({
+    batchId: z.string().min(1),
+    tier: z.number().int().min(1).max(4),
+    runTimeoutSeconds: z.number().int().min(1),
+    /** When the batch started (for the ETA). */
+    startedAt: z.iso.datetime(),
+  })
+  .strict();
 export type BatchRef = z.infer<typeof BatchRef>;
 
 export const LanePlan = z.object({ lane: Lane, runs: z.number().int().min(0), chunks: z.array(Chunk) }).strict();
 export type LanePlan = z.infer<typeof LanePlan>;
 
-export const PlanOutput = z.object({
-  batch: BatchRef,
-  dryRun: z.boolean(),
-  buildImage: z.boolean(),
-  total: z.number().int(),
-  alreadyDone: z.number().int(),
-  toRun: z.number().int(),
-  lanes: z.array(LanePlan),
-  /** The first runs of each lane, for a dry run's report. */
-  preview: z.record(z.string(), z.array(z.string())),
-}).strict();
+export const PlanOutput = z
+  .object({
+    batch: BatchRef,
+    dryRun: z.boolean(),
+    buildImage: z.boolean(),
+    total: z.number().int(),
+    alreadyDone: z.number().int(),
+    toRun: z.number().int(),
+    lanes: z.array(LanePlan),
+    /** The first runs of each lane, for a dry run's report. */
+    preview: z.record(z.string(), z.array(z.string())),
+  })
+  .strict();
 export type PlanOutput = z.infer<typeof PlanOutput>;
 
-export const PlanEvent = z.object({ input: z.unknown(), executionName: z.string().min(1), startTime: z.string().min(1) });
+export const PlanEvent = z.object({
+  input: z.unknown(),
+  executionName: z.string().min(1),
+  startTime: z.string().min(1),
+});
 
 /** The chunk loop's state: the run at `cursor` of the lane's plan; the chunk is [start, end). */
-export const ChunkCursor = z.object({
-  batch: BatchRef,
-  lane: Lane,
-  start: z.number().int().min(0),
-  cursor: z.number().int().min(0),
-  end: z.number().int().min(1),
-}).strict();
+export const ChunkCursor = z
+  .object({
+    batch: BatchRef,
+    lane: Lane,
+    start: z.number().int().min(0),
+    cursor: z.number().int().min(0),
+    end: z.number().int().min(1),
+  })
+  .strict();
 export type ChunkCursor = z.infer<typeof ChunkCursor>;
 
-export const StatusTally = z.object(Object.fromEntries(RUN_STATUSES.map((s) => [s, z.number().int().min(0)])) as
-  Record<RunStatusName, z.ZodNumber>);
+export const StatusTally = z.object(
+  Object.fromEntries(RUN_STATUSES.map((s) => [s, z.number().int().min(0)])) as Record<RunStatusName, z.ZodNumber>,
+);
 export type StatusTally = z.infer<typeof StatusTally>;
 
 /** What start-run answers: the chunk is finished, or the run at the cursor ended at once, or it runs. */
 export type StartRunResult =
-  | { readonly finished: true; readonly ended: true; readonly chunk: { lane: string; start: number; end: number; tally: StatusTally } }
+  | {
+      readonly finished: true;
+      readonly ended: true;
+      readonly chunk: { lane: string; start: number; end: number; tally: StatusTally };
+    }
   | { readonly finished: false; readonly ended: true; readonly key: string; readonly status: RunStatusName }
-  | { readonly finished: false; readonly ended: false; readonly key: string; readonly handle: RunHandle; readonly deadline: string };
+  | {
+      readonly finished: false;
+      readonly ended: false;
+      readonly key: string;
+      readonly handle: RunHandle;
+      readonly deadline: string;
+    };
 
 export const CheckRunEvent = ChunkCursor.extend({
   run: z.object({ key: z.string().min(1), handle: RunHandle, deadline: z.iso.datetime() }).passthrough(),

@@ -16,7 +16,6 @@ export interface LaunchRequest {
   readonly args: readonly string[];
 }
 
-
 /** Where a launched run is. `exitCode` is the container's (or process's); `stderrTail` its last bytes of stderr. */
 export type RunStatus =
   | { readonly state: 'running' }
@@ -43,14 +42,21 @@ export const STDERR_TAIL_BYTES = 4000;
 export function tail(text: string, bytes: number = STDERR_TAIL_BYTES): string {
   const buffer = Buffer.from(text, 'utf8');
   if (buffer.length <= bytes) return text;
-  return buffer.subarray(buffer.length - bytes).toString('utf8').replace(/^\uFFFD+/, '');
+  return buffer
+    .subarray(buffer.length - bytes)
+    .toString('utf8')
+    .replace(/^\uFFFD+/, '');
 }
 
 /** A container name Docker accepts, unique per run key: qp-<readable part>-<hash>. */
 export function containerNameFor(runKey: string): string {
   let hash = 0x811c9dc5;
   for (const char of runKey) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
-  const readable = runKey.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
+  const readable = runKey
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80);
   return `qp-${readable}-${hash.toString(16).padStart(8, '0')}`;
 }
 

@@ -4,9 +4,9 @@
  * keys already done and leaves them out, so a re-triggered batch resumes where it stopped.
  */
 import { z } from 'zod';
-import { type Lane, LANES } from './contract';
+import { LANES, type Lane } from './contract';
 
-export { type Lane, LANES };
+export { LANES, type Lane };
 
 /** Molecules of each lane, in the order of the lane's molecule file (the index is --molecule-index). */
 export const LANE_MOLECULES: Readonly<Record<Lane, readonly string[]>> = {
@@ -36,27 +36,51 @@ interface TierSpec {
 
 export const TIERS: Readonly<Record<1 | 2 | 3 | 4, TierSpec>> = {
   1: { basis: 'sto3g', optimizers: ALL_OPTIMIZERS, seeds: 25, ansatze: ['EfficientSU2'], molecules: ALL_MOLECULES },
-  2: { basis: '6-31g', optimizers: ALL_OPTIMIZERS, seeds: 15, ansatze: ['EfficientSU2'], molecules: ['H2', 'HeH+', 'LiH', 'BeH2', 'H2O'] },
-  3: { basis: 'sto3g', optimizers: SHORT_LIST, seeds: 15, ansatze: ['RealAmplitudes', 'ExcitationPreserving'], molecules: ALL_MOLECULES },
-  4: { basis: 'cc-pvdz', optimizers: SHORT_LIST, seeds: 10, ansatze: ['EfficientSU2'], molecules: ['H2', 'HeH+', 'LiH'] },
+  2: {
+    basis: '6-31g',
+    optimizers: ALL_OPTIMIZERS,
+    seeds: 15,
+    ansatze: ['EfficientSU2'],
+    molecules: ['H2', 'HeH+', 'LiH', 'BeH2', 'H2O'],
+  },
+  3: {
+    basis: 'sto3g',
+    optimizers: SHORT_LIST,
+    seeds: 15,
+    ansatze: ['RealAmplitudes', 'ExcitationPreserving'],
+    molecules: ALL_MOLECULES,
+  },
+  4: {
+    basis: 'cc-pvdz',
+    optimizers: SHORT_LIST,
+    seeds: 10,
+    ansatze: ['EfficientSU2'],
+    molecules: ['H2', 'HeH+', 'LiH'],
+  },
 };
 
 /** Console input of the batch state machine (strict: an unknown key is an error). */
-export const BatchInput = z.object({
-  tier: z.number().int().min(1).max(4).default(1),
-  /** Only these lanes, in this order; all three when absent. */
-  lanes: z.array(z.enum(LANES)).min(1).refine((lanes) => new Set(lanes).size === lanes.length, 'expected each lane once').optional(),
-  /** At most this many runs (of those not done yet), handed to the lanes in turn. */
-  limit: z.number().int().positive().optional(),
-  /** Plan and report, launch nothing. */
-  dryRun: z.boolean().default(false),
-  /** This batch's per-run timeout, up to the deployed one. @default the deployed runTimeoutSeconds */
-  runTimeoutSeconds: z.number().int().min(1).max(86400).optional(),
-  /** Build the simulation image on the GPU host first (SSM launcher). @default the deployed build setting */
-  buildImage: z.boolean().optional(),
-  /** Free text carried into the logs and the batch record ("console", "schedule", ...). */
-  trigger: z.string().min(1).max(64).optional(),
-}).strict();
+export const BatchInput = z
+  .object({
+    tier: z.number().int().min(1).max(4).default(1),
+    /** Only these lanes, in this order; all three when absent. */
+    lanes: z
+      .array(z.enum(LANES))
+      .min(1)
+      .refine((lanes) => new Set(lanes).size === lanes.length, 'expected each lane once')
+      .optional(),
+    /** At most this many runs (of those not done yet), handed to the lanes in turn. */
+    limit: z.number().int().positive().optional(),
+    /** Plan and report, launch nothing. */
+    dryRun: z.boolean().default(false),
+    /** This batch's per-run timeout, up to the deployed one. @default the deployed runTimeoutSeconds */
+    runTimeoutSeconds: z.number().int().min(1).max(86400).optional(),
+    /** Build the simulation image on the GPU host first (SSM launcher). @default the deployed build setting */
+    buildImage: z.boolean().optional(),
+    /** Free text carried into the logs and the batch record ("console", "schedule", ...). */
+    trigger: z.string().min(1).max(64).optional(),
+  })
+  .strict();
 export type BatchInput = z.infer<typeof BatchInput>;
 
 export interface PlannedRun {
@@ -150,9 +174,25 @@ export function planBatch(input: BatchInput, done: ReadonlySet<string>): BatchPl
 /** The simulation image's arguments for one run (SPEC section 5). */
 export function runArguments(run: PlannedRun, moleculesFile: string): string[] {
   return [
-    '--file', moleculesFile, '--molecule-index', String(run.moleculeIndex), '--basis', run.basis,
-    '--optimizer', run.optimizer, '--init-strategy', run.initStrategy, '--seed', String(run.seed), '--ansatz', run.ansatz,
-    '--simulation-method', 'statevector', '--convergence', '--threshold', '1e-6',
+    '--file',
+    moleculesFile,
+    '--molecule-index',
+    String(run.moleculeIndex),
+    '--basis',
+    run.basis,
+    '--optimizer',
+    run.optimizer,
+    '--init-strategy',
+    run.initStrategy,
+    '--seed',
+    String(run.seed),
+    '--ansatz',
+    run.ansatz,
+    '--simulation-method',
+    'statevector',
+    '--convergence',
+    '--threshold',
+    '1e-6',
     ...(run.lane === 'cpu' ? [] : ['--gpu']),
   ];
 }

@@ -3,7 +3,14 @@
  * pending / in progress, and an ETA. A state written by an earlier batch counts as pending unless
  * it is done (done runs were left out of this batch's plan anyway).
  */
-import { type BatchProgress, type BatchRef, type LaneProgress, RUN_STATUSES, type RunState, type StatusTally } from './contract';
+import {
+  type BatchProgress,
+  type BatchRef,
+  type LaneProgress,
+  RUN_STATUSES,
+  type RunState,
+  type StatusTally,
+} from './contract';
 
 const emptyTally = (): Record<keyof StatusTally, number> =>
   Object.fromEntries(RUN_STATUSES.map((status) => [status, 0])) as Record<keyof StatusTally, number>;
@@ -38,16 +45,26 @@ export function batchProgress(
     const remaining = tally.pending + tally.in_progress;
     // A run in progress has used part of its expected time (one running past the mean counts as
     // ending now); a lane with runs left is never reported as finished (at least 1 s).
-    const etaSeconds = remaining === 0 ? 0 : meanRunSeconds === null ? null
-      : Math.max(1, Math.round(tally.pending * meanRunSeconds + Math.max(0, tally.in_progress * meanRunSeconds - runningFor)));
+    const etaSeconds =
+      remaining === 0
+        ? 0
+        : meanRunSeconds === null
+          ? null
+          : Math.max(
+              1,
+              Math.round(tally.pending * meanRunSeconds + Math.max(0, tally.in_progress * meanRunSeconds - runningFor)),
+            );
     return { lane, planned: keys.length, ...tally, meanRunSeconds: round(meanRunSeconds), etaSeconds };
   });
 
-  const totals = lanes.reduce((sum, lane) => {
-    for (const status of RUN_STATUSES) sum[status] += lane[status];
-    sum.planned += lane.planned;
-    return sum;
-  }, { ...emptyTally(), planned: 0 });
+  const totals = lanes.reduce(
+    (sum, lane) => {
+      for (const status of RUN_STATUSES) sum[status] += lane[status];
+      sum.planned += lane.planned;
+      return sum;
+    },
+    { ...emptyTally(), planned: 0 },
+  );
   const etas = lanes.map((lane) => lane.etaSeconds);
   const etaSeconds = etas.includes(null) ? null : Math.max(0, ...(etas as number[]));
   return {
@@ -72,15 +89,16 @@ function round(value: number | null): number | null {
 
 /** Progress as the CLI and logs print it, one line per lane. */
 export function describeProgress(progress: BatchProgress): string[] {
-  const eta = (seconds: number | null) => seconds === null ? 'ETA unknown' : seconds === 0 ? 'finished' : `ETA ${duration(seconds)}`;
+  const eta = (seconds: number | null) =>
+    seconds === null ? 'ETA unknown' : seconds === 0 ? 'finished' : `ETA ${duration(seconds)}`;
   const line = (name: string, t: StatusTally & { planned: number }, seconds: number | null) =>
-    `${name.padEnd(6)} ${String(t.done).padStart(5)} done ${String(t.failed).padStart(5)} failed ${String(t.timed_out).padStart(4)} timed out `
-    + `${String(t.in_progress).padStart(3)} in progress ${String(t.pending).padStart(5)} pending  of ${t.planned}  ${eta(seconds)}`;
+    `${name.padEnd(6)} ${String(t.done).padStart(5)} done ${String(t.failed).padStart(5)} failed ${String(t.timed_out).padStart(4)} timed out ` +
+    `${String(t.in_progress).padStart(3)} in progress ${String(t.pending).padStart(5)} pending  of ${t.planned}  ${eta(seconds)}`;
   return [
     `batch ${progress.batchId} (tier ${progress.tier}, started ${progress.startedAt})`,
     ...progress.lanes.map((lane) => line(lane.lane, lane, lane.etaSeconds)),
-    line('total', progress.totals, progress.etaSeconds)
-      + (progress.estimatedEnd && !progress.finished ? ` (about ${progress.estimatedEnd})` : ''),
+    line('total', progress.totals, progress.etaSeconds) +
+      (progress.estimatedEnd && !progress.finished ? ` (about ${progress.estimatedEnd})` : ''),
   ];
 }
 

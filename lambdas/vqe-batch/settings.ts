@@ -4,8 +4,8 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { ConfigurationError } from '../core/errors';
 import { type Environment, readJsonEnv } from '../core/env';
+import { ConfigurationError } from '../core/errors';
 import { BATCH_ENV, BatchSettings } from './contract';
 import { SsmLauncher } from './launchers/ssm';
 import { RunStateStore } from './state-store';
@@ -15,22 +15,29 @@ export function readBatchSettings(env: Environment): BatchSettings {
 }
 
 export function stateStoreFor(settings: BatchSettings, s3?: S3Client): RunStateStore {
-  const client = s3 ?? new S3Client({
-    ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
-    ...(settings.s3Region ? { region: settings.s3Region } : {}),
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client =
+    s3 ??
+    new S3Client({
+      ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
+      ...(settings.s3Region ? { region: settings.s3Region } : {}),
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
   return new RunStateStore(client, settings.stateBucket, settings.statePrefix);
 }
 
 export function ssmLauncherFor(settings: BatchSettings, client: SSMClient = new SSMClient({})): SsmLauncher {
   const spec = settings.launcher;
   if (spec.kind !== 'ssm') {
-    throw new ConfigurationError(`environment variable ${BATCH_ENV.settings}: launcher.kind "${spec.kind}" runs only in the local runner`);
+    throw new ConfigurationError(
+      `environment variable ${BATCH_ENV.settings}: launcher.kind "${spec.kind}" runs only in the local runner`,
+    );
   }
   return new SsmLauncher(client, {
-    target: spec.target, image: spec.image, gpus: spec.gpus, dockerRunOptions: spec.dockerRunOptions,
+    target: spec.target,
+    image: spec.image,
+    gpus: spec.gpus,
+    dockerRunOptions: spec.dockerRunOptions,
     commandTimeoutSeconds: spec.commandTimeoutSeconds,
   });
 }

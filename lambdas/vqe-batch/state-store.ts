@@ -8,9 +8,7 @@
  *
  * A done run is never rewritten, so the markers and the states agree.
  */
-import {
-  GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { runPool } from '../core/pool';
 import { type BatchRef, RunState } from './contract';
 import type { Lane, PlannedRun } from './plan';
@@ -21,7 +19,11 @@ export interface BatchRecord extends BatchRef {
 }
 
 export class RunStateStore {
-  constructor(private readonly s3: S3Client, private readonly bucket: string, private readonly prefix: string) {}
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+  ) {}
 
   async readRun(key: string): Promise<RunState | undefined> {
     const text = await this.getText(`${this.prefix}runs/${key}.json`);
@@ -46,7 +48,10 @@ export class RunStateStore {
 
   async readPlan(batchId: string, lane: Lane): Promise<PlannedRun[]> {
     const text = await this.getText(`${this.prefix}batches/${batchId}/${lane}.json`);
-    if (text === undefined) throw new Error(`no plan of lane ${lane} in batch ${batchId} (s3://${this.bucket}/${this.prefix}batches/${batchId}/)`);
+    if (text === undefined)
+      throw new Error(
+        `no plan of lane ${lane} in batch ${batchId} (s3://${this.bucket}/${this.prefix}batches/${batchId}/)`,
+      );
     return JSON.parse(text) as PlannedRun[];
   }
 
@@ -64,10 +69,16 @@ export class RunStateStore {
     const ids: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({
-        Bucket: this.bucket, Prefix: `${this.prefix}batches/`, Delimiter: '/', ContinuationToken: token,
-      }));
-      for (const common of page.CommonPrefixes ?? []) ids.push(common.Prefix!.slice(`${this.prefix}batches/`.length, -1));
+      const page = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: `${this.prefix}batches/`,
+          Delimiter: '/',
+          ContinuationToken: token,
+        }),
+      );
+      for (const common of page.CommonPrefixes ?? [])
+        ids.push(common.Prefix!.slice(`${this.prefix}batches/`.length, -1));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return ids.sort();
@@ -76,12 +87,16 @@ export class RunStateStore {
   /** The states of these keys (undefined where none was written yet), read 16 at a time. */
   async readRuns(keys: readonly string[]): Promise<Map<string, RunState | undefined>> {
     const states = new Map<string, RunState | undefined>();
-    await runPool(keys, 16, async (key) => { states.set(key, await this.readRun(key)); });
+    await runPool(keys, 16, async (key) => {
+      states.set(key, await this.readRun(key));
+    });
     return states;
   }
 
   private async put(key: string, body: string): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+    );
   }
 
   private async getText(key: string): Promise<string | undefined> {
@@ -98,7 +113,9 @@ export class RunStateStore {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const object of page.Contents ?? []) keys.push(object.Key!);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

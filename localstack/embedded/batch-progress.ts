@@ -16,7 +16,8 @@ import { exitWith } from './cli';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 
 function storeFrom(options: { bucket?: string; prefix: string; region?: string }): RunStateStore {
-  if (options.bucket) return new RunStateStore(new S3Client({ region: options.region }), options.bucket, options.prefix);
+  if (options.bucket)
+    return new RunStateStore(new S3Client({ region: options.region }), options.bucket, options.prefix);
   const local = createLocalPipeline({ dataplane: dataplaneFromEnv(process.env) }).vqeBatch;
   if (!local) throw new Error('the VQE batch is switched off (batch.enabled false in the CDK context)');
   return local.store;
@@ -25,13 +26,17 @@ function storeFrom(options: { bucket?: string; prefix: string; region?: string }
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: {
-      bucket: { type: 'string' }, prefix: { type: 'string', default: 'vqe-batch/' }, region: { type: 'string' },
-      watch: { type: 'string' }, json: { type: 'boolean', default: false },
+      bucket: { type: 'string' },
+      prefix: { type: 'string', default: 'vqe-batch/' },
+      region: { type: 'string' },
+      watch: { type: 'string' },
+      json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
   const watchSeconds = values.watch === undefined ? 0 : Number(values.watch);
-  if (!Number.isFinite(watchSeconds) || watchSeconds < 0) throw new Error(`--watch: expected seconds, got ${JSON.stringify(values.watch)}`);
+  if (!Number.isFinite(watchSeconds) || watchSeconds < 0)
+    throw new Error(`--watch: expected seconds, got ${JSON.stringify(values.watch)}`);
   const store = storeFrom({ bucket: values.bucket, prefix: values.prefix!, region: values.region });
   const batchId = positionals[0] ?? (await store.batchIds()).at(-1);
   if (!batchId) throw new Error('no batch has been started yet (nothing under the batches/ prefix)');

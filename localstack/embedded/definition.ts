@@ -74,7 +74,8 @@ function resolveToken(template: CfnTemplate, value: TemplateValue): string {
     if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') {
       const [logicalId, attribute] = getAtt as [string, string];
       if (attribute === 'Arn') return placeholderArn(template, logicalId);
-      if (!template.Resources[logicalId]) throw new Error(`cannot resolve Fn::GetAtt ${logicalId}.${attribute}: no such resource`);
+      if (!template.Resources[logicalId])
+        throw new Error(`cannot resolve Fn::GetAtt ${logicalId}.${attribute}: no such resource`);
       // Other attributes (ids, names) have no local meaning: a readable stand-in.
       return attribute === 'Name' ? logicalId : `${logicalId}.${attribute}`;
     }
@@ -137,6 +138,8 @@ export function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: un
 
 /** A function's environment, as the template sets it, with its tokens resolved locally. */
 export function functionEnvironment(template: CfnTemplate, id: string): Record<string, string> {
-  const variables = (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  const variables =
+    (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables ?? {};
   return Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolveValue(template, value)]));
 }

@@ -93,7 +93,12 @@ export class LocalEventBridge {
   }
 
   put(event: BusEvent): Delivery[] {
-    const stamped: BusEvent = { time: new Date().toISOString(), account: '000000000000', region: 'us-east-1', ...event };
+    const stamped: BusEvent = {
+      time: new Date().toISOString(),
+      account: '000000000000',
+      region: 'us-east-1',
+      ...event,
+    };
     this.events.push(stamped);
     this.log({ kind: 'event', event: stamped });
     const delivered: Delivery[] = [];
@@ -152,7 +157,8 @@ export class LocalEventBridge {
 
 /** How a local host reaches the bus: PutEvents tasks, and the aws.states status change of each ended execution. */
 export function hostBusBindings(bus: LocalEventBridge): {
-  eventBus: (entries: PutEventsEntry[]) => void; onExecutionEnd: (change: ExecutionStatusChange) => void;
+  eventBus: (entries: PutEventsEntry[]) => void;
+  onExecutionEnd: (change: ExecutionStatusChange) => void;
 } {
   return {
     eventBus: (entries) => {
@@ -161,9 +167,12 @@ export function hostBusBindings(bus: LocalEventBridge): {
         bus.put({ source: entry.Source ?? '', 'detail-type': entry.DetailType ?? '', detail });
       }
     },
-    onExecutionEnd: (change) => void bus.put({
-      source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { ...change },
-      resources: [change.executionArn],
-    }),
+    onExecutionEnd: (change) =>
+      void bus.put({
+        source: 'aws.states',
+        'detail-type': 'Step Functions Execution Status Change',
+        detail: { ...change },
+        resources: [change.executionArn],
+      }),
   };
 }

@@ -7,15 +7,20 @@
  * meet the same mutual exclusion as two triggers on AWS.
  */
 import { randomUUID } from 'node:crypto';
-import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
 
 /** The execution's event log, as aws-local-stepfunctions produces it. */
 export type ExecutionEvents = ReturnType<StateMachine['run']>['eventLogs'];
 export type ExecutionEvent = ExecutionEvents extends AsyncGenerator<infer E> ? E : never;
-import { allStates, type AslDefinition, LOCAL_ACCOUNT, LOCAL_REGION, logicalIdOfLambdaArn } from './definition';
 
-interface StartExecutionParameters { readonly StateMachineArn: string; readonly Input?: unknown; readonly Name?: string }
+import { type AslDefinition, allStates, LOCAL_ACCOUNT, LOCAL_REGION, logicalIdOfLambdaArn } from './definition';
+
+interface StartExecutionParameters {
+  readonly StateMachineArn: string;
+  readonly Input?: unknown;
+  readonly Name?: string;
+}
 
 /** A Lambda handler as the Node.js runtime calls it. */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -118,16 +123,29 @@ export class LocalStateMachineHost {
     const report = (status: ExecutionStatusChange['status'], output: unknown, error?: Error) => {
       this.running.delete(executionArn);
       this.props.onExecutionEnd?.({
-        executionArn, stateMachineArn: this.stateMachineArn, name, status,
-        startDate: startDate.getTime(), stopDate: Date.now(), input: JSON.stringify(input ?? {}),
+        executionArn,
+        stateMachineArn: this.stateMachineArn,
+        name,
+        status,
+        startDate: startDate.getTime(),
+        stopDate: Date.now(),
+        input: JSON.stringify(input ?? {}),
         output: output === undefined ? null : JSON.stringify(output),
-        error: error ? errorName(error) : null, cause: error ? errorCause(error) : null,
+        error: error ? errorName(error) : null,
+        cause: error ? errorCause(error) : null,
       });
     };
     const result = run.result.then(
-      (output) => { report('SUCCEEDED', output); return output; },
+      (output) => {
+        report('SUCCEEDED', output);
+        return output;
+      },
       (error: Error) => {
-        report(/abort/i.test(error.name) ? 'ABORTED' : /timeout/i.test(error.name) ? 'TIMED_OUT' : 'FAILED', undefined, error);
+        report(
+          /abort/i.test(error.name) ? 'ABORTED' : /timeout/i.test(error.name) ? 'TIMED_OUT' : 'FAILED',
+          undefined,
+          error,
+        );
         throw error;
       },
     );
@@ -172,7 +190,11 @@ export class LocalStateMachineHost {
   }
 
   /** StartExecution.sync: the child runs to its end; its failure fails the task with States.TaskFailed, as on AWS. */
-  private async runChild(stateName: string, parameters: StartExecutionParameters, jsonOutput: boolean): Promise<unknown> {
+  private async runChild(
+    stateName: string,
+    parameters: StartExecutionParameters,
+    jsonOutput: boolean,
+  ): Promise<unknown> {
     const start = this.props.startExecution;
     if (!start) throw new Error(`state ${stateName}: this host starts no other state machine`);
     const input = typeof parameters.Input === 'string' ? JSON.parse(parameters.Input) : parameters.Input;
@@ -180,17 +202,30 @@ export class LocalStateMachineHost {
     try {
       const output = await child.result;
       return {
-        ExecutionArn: child.executionArn, StateMachineArn: parameters.StateMachineArn, Name: child.name, Status: 'SUCCEEDED',
-        StartDate: child.startDate.getTime(), StopDate: Date.now(), Input: input, Output: jsonOutput ? output : JSON.stringify(output),
+        ExecutionArn: child.executionArn,
+        StateMachineArn: parameters.StateMachineArn,
+        Name: child.name,
+        Status: 'SUCCEEDED',
+        StartDate: child.startDate.getTime(),
+        StopDate: Date.now(),
+        Input: input,
+        Output: jsonOutput ? output : JSON.stringify(output),
       };
     } catch (error) {
-      const failure = new Error(`child execution ${child.name} failed: ${errorName(error as Error)}: ${errorCause(error as Error)}`);
+      const failure = new Error(
+        `child execution ${child.name} failed: ${errorName(error as Error)}: ${errorCause(error as Error)}`,
+      );
       failure.name = 'States.TaskFailed';
       throw failure;
     }
   }
 
-  private async invoke(stateName: string, functionArn: string, payload: unknown, executionName: string): Promise<unknown> {
+  private async invoke(
+    stateName: string,
+    functionArn: string,
+    payload: unknown,
+    executionName: string,
+  ): Promise<unknown> {
     const logicalId = logicalIdOfLambdaArn(functionArn);
     const handler = logicalId ? this.props.lambdaHandlers[logicalId] : undefined;
     if (!handler) throw new Error(`state ${stateName}: no local handler for ${functionArn}`);

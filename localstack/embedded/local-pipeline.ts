@@ -9,8 +9,9 @@ import { buildApp } from '../../infra/assemble';
 import { loadConfig } from '../../infra/config';
 import { HANDLER_NAMES, type HandlerName } from '../../infra/feature-pipeline/spark-job-functions';
 import type { QuantumPipelineStack } from '../../infra/stack';
-import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import type { Environment } from '../../lambdas/core/env';
+import { Logger } from '../../lambdas/core/logger';
+import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { backendFromEnv, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
 import { createAcquireRunSlot } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
 import { createCancelJob } from '../../lambdas/feature-pipeline/steps/cancel-job';
@@ -18,13 +19,20 @@ import { createJobStatus } from '../../lambdas/feature-pipeline/steps/job-status
 import { createReadSummary } from '../../lambdas/feature-pipeline/steps/read-summary';
 import { createSubmitJob } from '../../lambdas/feature-pipeline/steps/submit-job';
 import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
-import { Logger } from '../../lambdas/core/logger';
-import { allStates, type AslDefinition, type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
-import { hostBusBindings, LocalEventBridge } from './local-events';
-import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
-import type { StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
 import type { SyncSettings } from '../../lambdas/r2-sync/contract';
+import type { StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
+import {
+  type AslDefinition,
+  allStates,
+  type CfnTemplate,
+  functionEnvironment,
+  logicalIdOf,
+  placeholderArn,
+  resolveDefinition,
+} from './definition';
+import { hostBusBindings, LocalEventBridge } from './local-events';
 import { type LambdaHandler, type LocalExecution, LocalStateMachineHost } from './local-host';
+import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
 
 /** The local data plane as `localstack/dataplane/dataplane.sh` describes it in dataplane.env. */
@@ -44,12 +52,17 @@ export interface Dataplane {
 export function dataplaneFromEnv(env: Environment): Dataplane {
   const need = (name: string) => {
     const value = env[name];
-    if (!value) throw new Error(`${name} is not set: start the data plane (npm run dataplane:start) and load its dataplane.env`);
+    if (!value)
+      throw new Error(`${name} is not set: start the data plane (npm run dataplane:start) and load its dataplane.env`);
     return value;
   };
   return {
-    s3Endpoint: need('QP_S3_ENDPOINT'), s3Region: need('QP_S3_REGION'), sparkRestUrl: need('QP_SPARK_REST_URL'),
-    sparkMasterUrl: need('QP_SPARK_MASTER_URL'), sparkWorkDir: need('QP_SPARK_WORK_DIR'), python: need('QP_PYTHON'),
+    s3Endpoint: need('QP_S3_ENDPOINT'),
+    s3Region: need('QP_S3_REGION'),
+    sparkRestUrl: need('QP_SPARK_REST_URL'),
+    sparkMasterUrl: need('QP_SPARK_MASTER_URL'),
+    sparkWorkDir: need('QP_SPARK_WORK_DIR'),
+    python: need('QP_PYTHON'),
     distDir: need('QP_DIST_DIR'),
     r2Credentials: { accessKeyId: need('QP_R2_ACCESS_KEY_ID'), secretAccessKey: need('QP_R2_SECRET_ACCESS_KEY') },
   };
@@ -74,7 +87,9 @@ export interface LocalPipelineOptions {
   /** Each R2 sync invocation's time budget (getRemainingTimeInMillis). @default 900000 */
   readonly r2LambdaBudgetMs?: number;
   /** The VQE batch's settings changes, launcher and poll pause; its environment. @default process.env */
-  readonly batch?: Pick<LocalVqeBatchOptions, 'settings' | 'launcher' | 'pollMs' | 'retryOverridesMs'> & { readonly env?: Environment };
+  readonly batch?: Pick<LocalVqeBatchOptions, 'settings' | 'launcher' | 'pollMs' | 'retryOverridesMs'> & {
+    readonly env?: Environment;
+  };
 }
 
 export interface LocalPipeline {
@@ -98,8 +113,12 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     ...options.context,
     profile: 'local',
     local: {
-      s3Endpoint: dataplane.s3Endpoint, s3Region: dataplane.s3Region, sparkRestUrl: dataplane.sparkRestUrl,
-      sparkMasterUrl: dataplane.sparkMasterUrl, sparkArtifactsDir: dataplane.distDir, sparkPython: dataplane.python,
+      s3Endpoint: dataplane.s3Endpoint,
+      s3Region: dataplane.s3Region,
+      sparkRestUrl: dataplane.sparkRestUrl,
+      sparkMasterUrl: dataplane.sparkMasterUrl,
+      sparkArtifactsDir: dataplane.distDir,
+      sparkPython: dataplane.python,
     },
   });
   // Bundling is skipped: the handlers run from source here, not from the esbuild bundles.
@@ -120,7 +139,9 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
       AWS_REGION: dataplane.s3Region,
     };
     if (options.settings && env[ENV.settings]) {
-      env[ENV.settings] = JSON.stringify(PipelineSettings.parse({ ...JSON.parse(env[ENV.settings]), ...options.settings }));
+      env[ENV.settings] = JSON.stringify(
+        PipelineSettings.parse({ ...JSON.parse(env[ENV.settings]), ...options.settings }),
+      );
     }
     if (env[ENV.settings]) settings = readSettings(env);
     handlers[id] = bindHandler(name, env, new Logger(name, {}, 'INFO', options.lambdaLog ?? (() => undefined)), () => {
@@ -131,9 +152,11 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
   if (!settings) throw new Error('no function of the template carries PIPELINE_SETTINGS');
 
   const bus = new LocalEventBridge(template, options.eventLog);
-  const waits = Object.fromEntries(allStates(definition)
-    .filter(([, state]) => state.Type === 'Wait')
-    .map(([name]) => [name, options.pollMs ?? 2000]));
+  const waits = Object.fromEntries(
+    allStates(definition)
+      .filter(([, state]) => state.Type === 'Wait')
+      .map(([name]) => [name, options.pollMs ?? 2000]),
+  );
   host = new LocalStateMachineHost({
     definition,
     stateMachineName: stack.pipeline.stateMachineName,
@@ -144,24 +167,46 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     retryOverridesMs: options.retryOverridesMs,
   });
   const r2Sync = createLocalR2Sync({
-    template, stack, bus, destinationCredentials: dataplane.r2Credentials, settings: options.r2Settings,
-    lambdaBudgetMs: options.r2LambdaBudgetMs, retryOverridesMs: options.retryOverridesMs, lambdaLog: options.lambdaLog,
+    template,
+    stack,
+    bus,
+    destinationCredentials: dataplane.r2Credentials,
+    settings: options.r2Settings,
+    lambdaBudgetMs: options.r2LambdaBudgetMs,
+    retryOverridesMs: options.retryOverridesMs,
+    lambdaLog: options.lambdaLog,
   });
   const vqeBatch = createLocalVqeBatch({
-    template, stack, bus, env: options.batch?.env ?? process.env, settings: options.batch?.settings,
-    launcher: options.batch?.launcher, pollMs: options.batch?.pollMs, retryOverridesMs: options.batch?.retryOverridesMs,
+    template,
+    stack,
+    bus,
+    env: options.batch?.env ?? process.env,
+    settings: options.batch?.settings,
+    launcher: options.batch?.launcher,
+    pollMs: options.batch?.pollMs,
+    retryOverridesMs: options.batch?.retryOverridesMs,
     lambdaLog: options.lambdaLog,
   });
   const triggered: LocalExecution[] = [];
   const started = host;
   bus.connectStateMachine(machineId, (input) => {
-    triggered.push(started.start(input, `${(input as { trigger?: string } | null)?.trigger ?? 'event'}-${Date.now()}-${triggered.length + 1}`));
+    triggered.push(
+      started.start(
+        input,
+        `${(input as { trigger?: string } | null)?.trigger ?? 'event'}-${Date.now()}-${triggered.length + 1}`,
+      ),
+    );
   });
   return { host, bus, stack, template, definition, settings, r2Sync, vqeBatch, triggered };
 }
 
 /** The handler code of each function, wired with that function's own environment. */
-function bindHandler(name: HandlerName, env: Environment, log: Logger, host: () => LocalStateMachineHost): LambdaHandler {
+function bindHandler(
+  name: HandlerName,
+  env: Environment,
+  log: Logger,
+  host: () => LocalStateMachineHost,
+): LambdaHandler {
   switch (name) {
     case 'validate-input':
       return async (event) => {

@@ -4,15 +4,16 @@
  * pipeline's key as the source, the `qp-data` bucket under the R2 stand-in's own key as the
  * destination). The stand-in's key plays the part of the R2 token in Secrets Manager.
  */
-import type { CfnTemplate } from './definition';
-import { functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
+
 import type { QuantumPipelineStack } from '../../infra/stack';
 import { Logger } from '../../lambdas/core/logger';
-import { s3ClientFor, type StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
 import { SyncSettings } from '../../lambdas/r2-sync/contract';
+import { type StaticCredentials, s3ClientFor } from '../../lambdas/r2-sync/engine/clients';
 import { readSyncSettings } from '../../lambdas/r2-sync/settings';
 import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check';
 import { createSyncTable } from '../../lambdas/r2-sync/steps/sync-table';
+import type { CfnTemplate } from './definition';
+import { functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
 import { hostBusBindings, type LocalEventBridge } from './local-events';
 import { type LocalExecution, LocalStateMachineHost } from './local-host';
 
@@ -47,9 +48,16 @@ export function createLocalR2Sync(options: LocalR2SyncOptions): LocalR2Sync | un
   const deployed = readSyncSettings(functionEnvironment(template, tableId));
   const settings = options.settings ? SyncSettings.parse({ ...deployed, ...options.settings }) : deployed;
   // The source side uses the default credential chain, as the Lambda's role would on AWS.
-  const clients = { source: s3ClientFor(settings.source), destination: s3ClientFor(settings.destination, options.destinationCredentials) };
+  const clients = {
+    source: s3ClientFor(settings.source),
+    destination: s3ClientFor(settings.destination, options.destinationCredentials),
+  };
   const sink = options.lambdaLog ?? (() => undefined);
-  const healthCheck = createSyncHealthCheck({ settings, clients, log: new Logger('r2-sync-health-check', {}, 'INFO', sink) });
+  const healthCheck = createSyncHealthCheck({
+    settings,
+    clients,
+    log: new Logger('r2-sync-health-check', {}, 'INFO', sink),
+  });
   const syncTable = createSyncTable({ settings, clients, log: new Logger('r2-sync-table', {}, 'INFO', sink) });
 
   const machineId = logicalIdOf(stack, sync.stateMachine);

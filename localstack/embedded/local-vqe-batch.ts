@@ -6,21 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { BatchSettings } from '../../lambdas/vqe-batch/contract';
-import { DockerEngineLauncher, dockerSocketPath } from './launchers/docker';
-import { readBatchSettings, stateStoreFor } from '../../lambdas/vqe-batch/settings';
-import type { LaunchRequest, Launcher, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
-import { ProcessLauncher } from './launchers/process';
-import type { RunStateStore } from '../../lambdas/vqe-batch/state-store';
+import type { QuantumPipelineStack } from '../../infra/stack';
 import type { Environment } from '../../lambdas/core/env';
 import { Logger } from '../../lambdas/core/logger';
+import { BatchSettings } from '../../lambdas/vqe-batch/contract';
+import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
+import { readBatchSettings, stateStoreFor } from '../../lambdas/vqe-batch/settings';
+import type { RunStateStore } from '../../lambdas/vqe-batch/state-store';
 import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild } from '../../lambdas/vqe-batch/steps/image-build';
 import { createPlanBatch } from '../../lambdas/vqe-batch/steps/plan';
 import { createStartRun } from '../../lambdas/vqe-batch/steps/start-run';
 import { createBatchSummary } from '../../lambdas/vqe-batch/steps/summary';
-import type { QuantumPipelineStack } from '../../infra/stack';
 import { type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
+import { DockerEngineLauncher, dockerSocketPath } from './launchers/docker';
+import { ProcessLauncher } from './launchers/process';
 import { hostBusBindings, type LocalEventBridge } from './local-events';
 import { type LambdaHandler, LocalStateMachineHost } from './local-host';
 
@@ -61,7 +61,8 @@ export function miniVqeDir(): string {
 export function localLauncher(env: Environment): Launcher {
   const socketPath = dockerSocketPath(env);
   const passOn = ['QP_S3_ENDPOINT', 'QP_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
-    .filter((name) => env[name]).map((name) => `${name}=${env[name]}`);
+    .filter((name) => env[name])
+    .map((name) => `${name}=${env[name]}`);
   if (socketPath) {
     // Host networking: the container reaches the data plane on 127.0.0.1 like the host does.
     return new DockerEngineLauncher({ socketPath, image: LOCAL_MINI_VQE_IMAGE, env: passOn, network: 'host' });
@@ -72,7 +73,8 @@ export function localLauncher(env: Environment): Launcher {
 /** mini-VQE as local processes (no Docker): what `localLauncher` picks without a Docker socket. */
 export function miniVqeProcessLauncher(env: Environment): Launcher {
   const python = env.QP_MINI_VQE_PYTHON;
-  if (!python) throw new Error('QP_MINI_VQE_PYTHON is not set: run through npm (scripts/with-dataplane.sh installs mini-VQE)');
+  if (!python)
+    throw new Error('QP_MINI_VQE_PYTHON is not set: run through npm (scripts/with-dataplane.sh installs mini-VQE)');
   const stateDir = env.QP_STATE_DIR ?? join(env.HOME ?? '.', '.local', 'state', 'quantum-pipeline');
   return new ProcessLauncher({
     command: [python, '-m', 'mini_vqe'],
@@ -92,9 +94,15 @@ class DeferredLauncher implements Launcher {
     return this.launcher().kind;
   }
 
-  launch(request: LaunchRequest): Promise<RunHandle> { return this.launcher().launch(request); }
-  status(handle: RunHandle): Promise<RunStatus> { return this.launcher().status(handle); }
-  stop(handle: RunHandle): Promise<void> { return this.launcher().stop(handle); }
+  launch(request: LaunchRequest): Promise<RunHandle> {
+    return this.launcher().launch(request);
+  }
+  status(handle: RunHandle): Promise<RunStatus> {
+    return this.launcher().status(handle);
+  }
+  stop(handle: RunHandle): Promise<void> {
+    return this.launcher().stop(handle);
+  }
 
   private launcher(): Launcher {
     this.chosen ??= this.choose();
@@ -118,8 +126,14 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
   const checkRun = createCheckRun({ store, launcher, log: log('vqe-batch-check-run') });
   const summary = createBatchSummary({ store, log: log('vqe-batch-summary') });
   const imageBuild = createImageBuild({
-    settings, log: log('vqe-batch-image-build'),
-    builder: { buildImage: async () => { throw new Error('no image build on the local profile'); }, status: (handle) => launcher.status(handle) },
+    settings,
+    log: log('vqe-batch-image-build'),
+    builder: {
+      buildImage: async () => {
+        throw new Error('no image build on the local profile');
+      },
+      status: (handle) => launcher.status(handle),
+    },
   });
   const handlers: Record<string, LambdaHandler> = {
     [ids.plan]: async (event) => plan(event),
@@ -151,7 +165,10 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
     startExecution: (arn, input, name) => {
       if (arn !== chunkHost.stateMachineArn) throw new Error(`no local state machine ${arn}`);
       const cursor = input as { lane?: string; start?: number };
-      return chunkHost.start(input, name ?? `${cursor.lane ?? 'chunk'}-${cursor.start ?? 0}-${randomUUID().slice(0, 8)}`);
+      return chunkHost.start(
+        input,
+        name ?? `${cursor.lane ?? 'chunk'}-${cursor.start ?? 0}-${randomUUID().slice(0, 8)}`,
+      );
     },
   });
   return { host, chunkHost, settings, store, launcher };

@@ -6,13 +6,18 @@
  * started - and the execution output (or error) as JSON on stdout. Exit code 0 only when the
  * execution (and the sync it started) succeeded.
  */
-import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
+
 import { describeJobs, exitWith, finish, parseArgs, reportTriggeredSyncs, runRecords, runToEnd, writeErr } from './cli';
+import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 
 async function main(): Promise<number> {
   const { input, name } = parseArgs(process.argv.slice(2), 'local', '{"maxFiles": 100}');
   const records = runRecords();
-  const pipeline = createLocalPipeline({ dataplane: dataplaneFromEnv(process.env), eventLog: records.eventLog, lambdaLog: records.lambdaLog });
+  const pipeline = createLocalPipeline({
+    dataplane: dataplaneFromEnv(process.env),
+    eventLog: records.eventLog,
+    lambdaLog: records.lambdaLog,
+  });
   const write = writeErr;
   write(`feature processing: execution ${name} of ${pipeline.host.stateMachineArn}`);
   write(`input: ${JSON.stringify(input)}`);
@@ -20,7 +25,7 @@ async function main(): Promise<number> {
   const { output, failure: pipelineFailure } = await runToEnd(pipeline.host.start(input, name), write);
   describeJobs(output).forEach(write);
   // "ML Features Updated" started the R2 sync when job 2 changed the ML tables.
-  const failure = pipelineFailure ?? await reportTriggeredSyncs(pipeline, write);
+  const failure = pipelineFailure ?? (await reportTriggeredSyncs(pipeline, write));
   return finish(pipeline.bus, records, output, failure, write);
 }
 

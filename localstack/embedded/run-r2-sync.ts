@@ -11,7 +11,11 @@ import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
 async function main(): Promise<number> {
   const { input, name } = parseArgs(process.argv.slice(2), 'sync', '{"tables": ["ml_run_summary"], "dryRun": true}');
   const records = runRecords();
-  const { r2Sync, bus } = createLocalPipeline({ dataplane: dataplaneFromEnv(process.env), eventLog: records.eventLog, lambdaLog: records.lambdaLog });
+  const { r2Sync, bus } = createLocalPipeline({
+    dataplane: dataplaneFromEnv(process.env),
+    eventLog: records.eventLog,
+    lambdaLog: records.lambdaLog,
+  });
   if (!r2Sync) throw new Error('the R2 sync is switched off (r2.enabled false in the CDK context)');
   const write = writeErr;
   const { destination, source } = r2Sync.settings;

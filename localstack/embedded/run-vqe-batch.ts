@@ -18,23 +18,32 @@ const PROGRESS_EVERY_MS = 5000;
 async function main(): Promise<number> {
   const { input, name } = parseArgs(process.argv.slice(2), 'batch', '{"lanes": ["cpu"], "limit": 4}');
   const records = runRecords();
-  const pipeline = createLocalPipeline({ dataplane: dataplaneFromEnv(process.env), eventLog: records.eventLog, lambdaLog: records.lambdaLog });
+  const pipeline = createLocalPipeline({
+    dataplane: dataplaneFromEnv(process.env),
+    eventLog: records.eventLog,
+    lambdaLog: records.lambdaLog,
+  });
   const batch = pipeline.vqeBatch;
   if (!batch) throw new Error('the VQE batch is switched off (batch.enabled false in the CDK context)');
   const write = writeErr;
   const { stateBucket, statePrefix } = batch.settings;
-  write(`vqe batch generation: execution ${name}, launcher ${batch.launcher.kind}, run states in s3://${stateBucket}/${statePrefix}`);
+  write(
+    `vqe batch generation: execution ${name}, launcher ${batch.launcher.kind}, run states in s3://${stateBucket}/${statePrefix}`,
+  );
   write(`input: ${JSON.stringify(input)}`);
 
   const execution = batch.host.start(input, name);
   const batchId = `${compactTime(execution.startDate.toISOString())}-${name}`.slice(0, 120);
   let last = '';
   const ticker = setInterval(() => {
-    readBatchProgress(batch.store, batchId, Date.now()).then((progress) => {
-      const lines = describeProgress(progress).slice(1).join('\n');
-      if (lines !== last) lines.split('\n').forEach((line) => write(`  ${line}`));
-      last = lines;
-    }, () => undefined); // not planned yet, or a dry run
+    readBatchProgress(batch.store, batchId, Date.now()).then(
+      (progress) => {
+        const lines = describeProgress(progress).slice(1).join('\n');
+        if (lines !== last) lines.split('\n').forEach((line) => write(`  ${line}`));
+        last = lines;
+      },
+      () => undefined,
+    ); // not planned yet, or a dry run
   }, PROGRESS_EVERY_MS);
   const { output, failure: batchFailure } = await runToEnd(execution, write).finally(() => clearInterval(ticker));
   let failure = batchFailure;
@@ -47,7 +56,7 @@ async function main(): Promise<number> {
     write(`feature processing: execution ${run.name}, started by the finished batch`);
     const features = await runToEnd(run, write);
     describeJobs(features.output).forEach(write);
-    failure ??= features.failure ?? await reportTriggeredSyncs(pipeline, write);
+    failure ??= features.failure ?? (await reportTriggeredSyncs(pipeline, write));
   }
   return finish(pipeline.bus, records, output, failure, write);
 }

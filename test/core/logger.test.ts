@@ -34,8 +34,13 @@ describe('Logger', () => {
     const entry = JSON.parse(raw[0]) as Record<string, unknown>;
     expect(Object.keys(entry).slice(0, 4)).toEqual(['timestamp', 'level', 'service', 'message']);
     expect(entry).toEqual({
-      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), level: 'INFO', service: 'job-status',
-      message: 'job polled', stage: 'poll', runId: 'run-1', state: 'RUNNING',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      level: 'INFO',
+      service: 'job-status',
+      message: 'job polled',
+      stage: 'poll',
+      runId: 'run-1',
+      state: 'RUNNING',
     });
   });
 
@@ -49,7 +54,9 @@ describe('Logger', () => {
 
     // Assess
     expect(lines[0]).toMatchObject({
-      level: 'ERROR', error: { name: 'SparkBackendUnavailableError', message: 'down' }, nested: { cause: { name: 'TypeError', message: 'bad' } },
+      level: 'ERROR',
+      error: { name: 'SparkBackendUnavailableError', message: 'down' },
+      nested: { cause: { name: 'TypeError', message: 'bad' } },
     });
   });
 
@@ -120,7 +127,10 @@ describe('xrayTraceId', () => {
   it.each([
     [TRACE, '1-5759e988-bd862e3fe1be46a994272793'],
     ['Root=1-5759e988-bd862e3fe1be46a994272793', '1-5759e988-bd862e3fe1be46a994272793'],
-    ['Parent=53995c3f42cd8ad8; Root=1-67891233-abcdef012345678912345678;Sampled=0', '1-67891233-abcdef012345678912345678'],
+    [
+      'Parent=53995c3f42cd8ad8; Root=1-67891233-abcdef012345678912345678;Sampled=0',
+      '1-67891233-abcdef012345678912345678',
+    ],
     ['Parent=53995c3f42cd8ad8;Sampled=1', undefined],
     ['Root=', undefined],
     ['', undefined],
@@ -148,11 +158,22 @@ describe('withLambdaContext', () => {
     // Assess
     expect(result).toBe('done');
     const invocation = {
-      requestId: CONTEXT.awsRequestId, functionName: 'qp-submit-job', coldStart: true, xrayTraceId: '1-5759e988-bd862e3fe1be46a994272793',
+      requestId: CONTEXT.awsRequestId,
+      functionName: 'qp-submit-job',
+      coldStart: true,
+      xrayTraceId: '1-5759e988-bd862e3fe1be46a994272793',
     };
     expect(lines).toEqual([
       { timestamp: expect.any(String), level: 'INFO', service: 'submit-job', message: 'step started', ...invocation },
-      { timestamp: expect.any(String), level: 'INFO', service: 'submit-job', message: 'job submitted', ...invocation, runId: 'run-1', jobId: 'driver-1' },
+      {
+        timestamp: expect.any(String),
+        level: 'INFO',
+        service: 'submit-job',
+        message: 'job submitted',
+        ...invocation,
+        runId: 'run-1',
+        jobId: 'driver-1',
+      },
     ]);
   });
 
@@ -160,11 +181,15 @@ describe('withLambdaContext', () => {
     // Prepare
     const { log, lines } = capture();
     let calls = 0;
-    const handler = withLambdaContext(log, async () => {
-      calls += 1;
-      log.info(`call ${calls}`);
-      if (calls === 1) throw new Error('first one fails');
-    }, {});
+    const handler = withLambdaContext(
+      log,
+      async () => {
+        calls += 1;
+        log.info(`call ${calls}`);
+        if (calls === 1) throw new Error('first one fails');
+      },
+      {},
+    );
 
     // Act
     await expect(handler(undefined, CONTEXT)).rejects.toThrow('first one fails');
@@ -211,11 +236,15 @@ describe('withLambdaContext', () => {
     // Prepare
     const { log, lines } = capture();
     const seen: unknown[] = [];
-    const handler = withLambdaContext(log, async (event: unknown, given: unknown) => {
-      seen.push(event, given);
-      log.info('hello');
-      return 42;
-    }, {});
+    const handler = withLambdaContext(
+      log,
+      async (event: unknown, given: unknown) => {
+        seen.push(event, given);
+        log.info('hello');
+        return 42;
+      },
+      {},
+    );
 
     // Act
     const result = await handler({ n: 1 }, context);
@@ -223,16 +252,22 @@ describe('withLambdaContext', () => {
     // Assess
     expect(result).toBe(42);
     expect(seen).toEqual([{ n: 1 }, context]);
-    expect(lines).toEqual([{ timestamp: expect.any(String), level: 'INFO', service: 'submit-job', message: 'hello', coldStart: true }]);
+    expect(lines).toEqual([
+      { timestamp: expect.any(String), level: 'INFO', service: 'submit-job', message: 'hello', coldStart: true },
+    ]);
   });
 
   it('keeps the fields to the invocation: a line written after it, or by an unrelated logger, carries none', async () => {
     // Prepare
     const { log, lines } = capture();
     const other = capture('INFO', 'other');
-    const handler = withLambdaContext(log, async () => {
-      other.log.info('not the handler\'s logger');
-    }, {});
+    const handler = withLambdaContext(
+      log,
+      async () => {
+        other.log.info("not the handler's logger");
+      },
+      {},
+    );
 
     // Act
     await handler(undefined, CONTEXT);
@@ -244,15 +279,19 @@ describe('withLambdaContext', () => {
     expect(lines[0]).not.toHaveProperty('coldStart');
   });
 
-  it('keeps each invocation\'s ids on its own lines when invocations overlap (the local runner runs several at once)', async () => {
+  it("keeps each invocation's ids on its own lines when invocations overlap (the local runner runs several at once)", async () => {
     // Prepare
     const { log, lines } = capture();
-    const handler = withLambdaContext(log, async (event: { wait: number }) => {
-      const child = log.with({ wait: event.wait });
-      child.info('started');
-      await new Promise((resolve) => setTimeout(resolve, event.wait));
-      child.info('ended');
-    }, {});
+    const handler = withLambdaContext(
+      log,
+      async (event: { wait: number }) => {
+        const child = log.with({ wait: event.wait });
+        child.info('started');
+        await new Promise((resolve) => setTimeout(resolve, event.wait));
+        child.info('ended');
+      },
+      {},
+    );
 
     // Act
     await Promise.all([
@@ -262,7 +301,10 @@ describe('withLambdaContext', () => {
 
     // Assess
     expect(lines.map((line) => [line.message, line.wait, line.requestId])).toEqual([
-      ['started', 20, 'slow'], ['started', 1, 'fast'], ['ended', 1, 'fast'], ['ended', 20, 'slow'],
+      ['started', 20, 'slow'],
+      ['started', 1, 'fast'],
+      ['ended', 1, 'fast'],
+      ['ended', 20, 'slow'],
     ]);
   });
 });

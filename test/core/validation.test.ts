@@ -4,10 +4,12 @@ import { z } from 'zod';
 import { InvalidInputError } from '../../lambdas/core/errors';
 import { parseEvent } from '../../lambdas/core/validation';
 
-const Event = z.object({
-  run: z.object({ runId: z.string().min(1), dryRun: z.boolean().default(false) }),
-  table: z.enum(['ml_run_summary', 'ml_iteration_features']),
-}).strict();
+const Event = z
+  .object({
+    run: z.object({ runId: z.string().min(1), dryRun: z.boolean().default(false) }),
+    table: z.enum(['ml_run_summary', 'ml_iteration_features']),
+  })
+  .strict();
 
 describe('parseEvent', () => {
   it('returns the parsed event, defaults applied', () => {

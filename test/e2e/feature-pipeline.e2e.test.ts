@@ -6,103 +6,166 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
 import { driverState, entered, execute, exitedOutput, isolatedPipeline, uploadRecords } from './harness';
 
-const BASE_TABLES = ['molecules', 'ansatz_info', 'performance_metrics', 'vqe_results', 'initial_parameters',
-  'optimal_parameters', 'vqe_iterations', 'iteration_parameters', 'hamiltonian_terms'];
+const BASE_TABLES = [
+  'molecules',
+  'ansatz_info',
+  'performance_metrics',
+  'vqe_results',
+  'initial_parameters',
+  'optimal_parameters',
+  'vqe_iterations',
+  'iteration_parameters',
+  'hamiltonian_terms',
+];
 const ML_TABLES = ['ml_iteration_features', 'ml_run_summary'];
 const MINUTES = 60_000;
 
 describe('feature processing state machine, executed locally', () => {
-  it('runs job 1 then job 2: rows land in all 11 tables and the summary event goes out; a second trigger waits its turn, then finds nothing new', async () => {
-    // Prepare: one deployment, two triggers at once (the second one 300 ms later).
-    const { pipeline, rawPrefix } = isolatedPipeline({
-      context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
-      // Up to 50 x 6 s = 5 minutes of waiting for the first execution, ample on a loaded CI machine.
-      retryOverridesMs: { AcquireRunSlot: 6000 },
-    });
-    uploadRecords(rawPrefix, 6);
+  it(
+    'runs job 1 then job 2: rows land in all 11 tables and the summary event goes out; a second trigger waits its turn, then finds nothing new',
+    async () => {
+      // Prepare: one deployment, two triggers at once (the second one 300 ms later).
+      const { pipeline, rawPrefix } = isolatedPipeline({
+        context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
+        // Up to 50 x 6 s = 5 minutes of waiting for the first execution, ample on a loaded CI machine.
+        retryOverridesMs: { AcquireRunSlot: 6000 },
+      });
+      uploadRecords(rawPrefix, 6);
 
-    // Act
-    const [run, second] = await Promise.all([
-      execute(pipeline, {}, 'e2e-happy'),
-      new Promise((resolve) => setTimeout(resolve, 300)).then(() => execute(pipeline, { skipMlFeatures: true }, 'e2e-second')),
-    ]);
+      // Act
+      const [run, second] = await Promise.all([
+        execute(pipeline, {}, 'e2e-happy'),
+        new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+          execute(pipeline, { skipMlFeatures: true }, 'e2e-second'),
+        ),
+      ]);
 
-    // Assess
-    expect(run.error).toBeUndefined();
-    const features = run.output?.features.outcome;
-    const ml = run.output?.mlFeatures.outcome;
-    expect(features.status).toBe('succeeded');
-    for (const table of BASE_TABLES) expect(features.newRows[table], table).toBeGreaterThan(0);
-    for (const table of ML_TABLES) expect(ml.newRows[table], table).toBeGreaterThan(0);
-    expect(ml.newRows.ml_run_summary).toBe(6);
-    expect(features.newRows.vqe_iterations).toBe(ml.newRows.ml_iteration_features);
-    const summaryEvent = pipeline.bus.events.find((e) => e['detail-type'] === 'ML Features Updated');
-    expect(summaryEvent?.detail).toMatchObject({ runId: 'e2e-happy', features: { status: 'succeeded' } });
-    expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(/run e2e-happy succeeded/);
+      // Assess
+      expect(run.error).toBeUndefined();
+      const features = run.output?.features.outcome;
+      const ml = run.output?.mlFeatures.outcome;
+      expect(features.status).toBe('succeeded');
+      for (const table of BASE_TABLES) expect(features.newRows[table], table).toBeGreaterThan(0);
+      for (const table of ML_TABLES) expect(ml.newRows[table], table).toBeGreaterThan(0);
+      expect(ml.newRows.ml_run_summary).toBe(6);
+      expect(features.newRows.vqe_iterations).toBe(ml.newRows.ml_iteration_features);
+      const summaryEvent = pipeline.bus.events.find((e) => e['detail-type'] === 'ML Features Updated');
+      expect(summaryEvent?.detail).toMatchObject({ runId: 'e2e-happy', features: { status: 'succeeded' } });
+      expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(/run e2e-happy succeeded/);
 
-    // ... and the event starts the R2 sync, which mirrors both ML tables (data and metadata).
-    expect(pipeline.r2Sync?.triggered).toHaveLength(1);
-    const sync = (await pipeline.r2Sync!.triggered[0].result) as { tables: Array<{ table: string; complete: boolean; copied: { objects: number } }> };
-    expect(sync.tables.map((t) => [t.table, t.complete])).toEqual([['ml_iteration_features', true], ['ml_run_summary', true]]);
-    for (const table of sync.tables) expect(table.copied.objects, table.table).toBeGreaterThanOrEqual(3);
-    expect(pipeline.bus.events.some((e) => e['detail-type'] === 'R2 Sync Completed')).toBe(true);
+      // ... and the event starts the R2 sync, which mirrors both ML tables (data and metadata).
+      expect(pipeline.r2Sync?.triggered).toHaveLength(1);
+      const sync = (await pipeline.r2Sync!.triggered[0].result) as {
+        tables: Array<{ table: string; complete: boolean; copied: { objects: number } }>;
+      };
+      expect(sync.tables.map((t) => [t.table, t.complete])).toEqual([
+        ['ml_iteration_features', true],
+        ['ml_run_summary', true],
+      ]);
+      for (const table of sync.tables) expect(table.copied.objects, table.table).toBeGreaterThanOrEqual(3);
+      expect(pipeline.bus.events.some((e) => e['detail-type'] === 'R2 Sync Completed')).toBe(true);
 
-    // The second execution held back until the first had ended, then found every file done.
-    expect(second.error).toBeUndefined();
-    const firstDone = run.events.find((e) => e.type === 'ExecutionSucceeded')!.timestamp;
-    expect(entered(second, 'SubmitFeatureJob')[0].timestamp).toBeGreaterThanOrEqual(firstDone);
-    expect(second.events.some((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'AcquireRunSlot')).toBe(true);
-    expect(second.output?.features.outcome).toMatchObject({ status: 'no_changes', newRows: { processing_metadata: 1 } });
-    expect(Object.keys(second.output?.features.outcome.newRows)).toEqual(['processing_metadata']);
-  }, 15 * MINUTES);
+      // The second execution held back until the first had ended, then found every file done.
+      expect(second.error).toBeUndefined();
+      const firstDone = run.events.find((e) => e.type === 'ExecutionSucceeded')!.timestamp;
+      expect(entered(second, 'SubmitFeatureJob')[0].timestamp).toBeGreaterThanOrEqual(firstDone);
+      expect(
+        second.events.some((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'AcquireRunSlot'),
+      ).toBe(true);
+      expect(second.output?.features.outcome).toMatchObject({
+        status: 'no_changes',
+        newRows: { processing_metadata: 1 },
+      });
+      expect(Object.keys(second.output?.features.outcome.newRows)).toEqual(['processing_metadata']);
+    },
+    15 * MINUTES,
+  );
 
-  it('fails fast on invalid input, naming the fields, before any job is submitted', async () => {
-    const { pipeline } = isolatedPipeline();
+  it(
+    'fails fast on invalid input, naming the fields, before any job is submitted',
+    async () => {
+      const { pipeline } = isolatedPipeline();
 
-    const run = await execute(pipeline, { maxFiles: 0, fullRefesh: true }, 'e2e-invalid');
+      const run = await execute(pipeline, { maxFiles: 0, fullRefesh: true }, 'e2e-invalid');
 
-    expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
-    expect(run.error?.message).toMatch(/maxFiles/);
-    expect(run.error?.message).toMatch(/unknown field "fullRefesh" \(did you mean "fullRefresh"\?\)/);
-    expect(entered(run, 'SubmitFeatureJob')).toHaveLength(0);
-    expect(pipeline.bus.deliveries.some((d) => /e2e-invalid ended FAILED/.test(d.message))).toBe(true);
-  }, 2 * MINUTES);
+      expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
+      expect(run.error?.message).toMatch(/maxFiles/);
+      expect(run.error?.message).toMatch(/unknown field "fullRefesh" \(did you mean "fullRefresh"\?\)/);
+      expect(entered(run, 'SubmitFeatureJob')).toHaveLength(0);
+      expect(pipeline.bus.deliveries.some((d) => /e2e-invalid ended FAILED/.test(d.message))).toBe(true);
+    },
+    2 * MINUTES,
+  );
 
-  it('retries a failing Spark job as the policy says, then takes the alert path', async () => {
-    // Prepare: a deployment whose Spark conf drops Iceberg's SQL extensions, so job 1 fails at
-    // its session check, on every attempt (a failure that costs no table work); 1 retry.
-    const { pipeline, rawPrefix } = isolatedPipeline({
-      context: { jobs: { features: { retries: 1, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 900, slaSeconds: 900 } } },
-      settings: { sparkConf: { 'spark.sql.extensions': '' } },
-      retryOverridesMs: { FeatureJob: 0 },
-    });
-    uploadRecords(rawPrefix, 2);
+  it(
+    'retries a failing Spark job as the policy says, then takes the alert path',
+    async () => {
+      // Prepare: a deployment whose Spark conf drops Iceberg's SQL extensions, so job 1 fails at
+      // its session check, on every attempt (a failure that costs no table work); 1 retry.
+      const { pipeline, rawPrefix } = isolatedPipeline({
+        context: {
+          jobs: {
+            features: {
+              retries: 1,
+              retryIntervalSeconds: 60,
+              backoffRate: 2,
+              maxRetryDelaySeconds: 600,
+              timeoutSeconds: 900,
+              slaSeconds: 900,
+            },
+          },
+        },
+        settings: { sparkConf: { 'spark.sql.extensions': '' } },
+        retryOverridesMs: { FeatureJob: 0 },
+      });
+      uploadRecords(rawPrefix, 2);
 
-    const run = await execute(pipeline, { skipMlFeatures: true }, 'e2e-failing');
+      const run = await execute(pipeline, { skipMlFeatures: true }, 'e2e-failing');
 
-    expect(run.error?.name).toBe(ERROR_NAMES.jobFailed);
-    // The cause quotes the driver's traceback, which names the missing setting.
-    expect(run.error?.message).toMatch(/MissingIcebergExtensions: spark\.sql\.extensions must include/);
-    expect(entered(run, 'SubmitFeatureJob')).toHaveLength(2); // first attempt + 1 retry
-    expect(run.events.filter((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'FeatureJob')).toHaveLength(1);
-    expect(entered(run, 'PipelineFailed')).toHaveLength(1);
-    expect(pipeline.bus.deliveries.some((d) => /e2e-failing ended FAILED: SparkJobFailedError/.test(d.message))).toBe(true);
-  }, 10 * MINUTES);
+      expect(run.error?.name).toBe(ERROR_NAMES.jobFailed);
+      // The cause quotes the driver's traceback, which names the missing setting.
+      expect(run.error?.message).toMatch(/MissingIcebergExtensions: spark\.sql\.extensions must include/);
+      expect(entered(run, 'SubmitFeatureJob')).toHaveLength(2); // first attempt + 1 retry
+      expect(
+        run.events.filter((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'FeatureJob'),
+      ).toHaveLength(1);
+      expect(entered(run, 'PipelineFailed')).toHaveLength(1);
+      expect(pipeline.bus.deliveries.some((d) => /e2e-failing ended FAILED: SparkJobFailedError/.test(d.message))).toBe(
+        true,
+      );
+    },
+    10 * MINUTES,
+  );
 
-  it('cancels a job that runs past its timeout and fails with SparkJobTimeoutError', async () => {
-    const { pipeline, rawPrefix } = isolatedPipeline({
-      context: { jobs: { features: { retries: 3, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 6, slaSeconds: 900 } } },
-    });
-    uploadRecords(rawPrefix, 2);
+  it(
+    'cancels a job that runs past its timeout and fails with SparkJobTimeoutError',
+    async () => {
+      const { pipeline, rawPrefix } = isolatedPipeline({
+        context: {
+          jobs: {
+            features: {
+              retries: 3,
+              retryIntervalSeconds: 60,
+              backoffRate: 2,
+              maxRetryDelaySeconds: 600,
+              timeoutSeconds: 6,
+              slaSeconds: 900,
+            },
+          },
+        },
+      });
+      uploadRecords(rawPrefix, 2);
 
-    const run = await execute(pipeline, {}, 'e2e-timeout');
+      const run = await execute(pipeline, {}, 'e2e-timeout');
 
-    expect(run.error?.name).toBe(ERROR_NAMES.jobTimeout);
-    expect(entered(run, 'SubmitFeatureJob')).toHaveLength(1); // a timeout is not retried
-    // 6 s is far less than a driver needs to start, so the job is still running: it is killed.
-    const [cancel] = exitedOutput(run, 'CancelFeatureJob');
-    expect(cancel.cancel.cancelled).toBe(true);
-    const jobId = exitedOutput(run, 'SubmitFeatureJob')[0].job.jobId;
-    await expect.poll(() => driverState(jobId), { timeout: 60_000, interval: 2000 }).toBe('KILLED');
-  }, 5 * MINUTES);
+      expect(run.error?.name).toBe(ERROR_NAMES.jobTimeout);
+      expect(entered(run, 'SubmitFeatureJob')).toHaveLength(1); // a timeout is not retried
+      // 6 s is far less than a driver needs to start, so the job is still running: it is killed.
+      const [cancel] = exitedOutput(run, 'CancelFeatureJob');
+      expect(cancel.cancel.cancelled).toBe(true);
+      const jobId = exitedOutput(run, 'SubmitFeatureJob')[0].job.jobId;
+      await expect.poll(() => driverState(jobId), { timeout: 60_000, interval: 2000 }).toBe('KILLED');
+    },
+    5 * MINUTES,
+  );
 });

@@ -5,9 +5,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline, type LocalPipelineOptions } from '../../localstack/embedded/local-pipeline';
-import type { ExecutionEvent, LocalStateMachineHost } from '../../localstack/embedded/local-host';
 import type { SyncSettings } from '../../lambdas/r2-sync/contract';
+import type { ExecutionEvent, LocalStateMachineHost } from '../../localstack/embedded/local-host';
+import {
+  createLocalPipeline,
+  dataplaneFromEnv,
+  type LocalPipeline,
+  type LocalPipelineOptions,
+} from '../../localstack/embedded/local-pipeline';
 
 const REPO = join(__dirname, '..', '..');
 
@@ -32,25 +37,52 @@ export function isolatedPipeline(options: Omit<LocalPipelineOptions, 'dataplane'
       ...options.settings,
     },
     // The R2 sync that "ML Features Updated" starts mirrors this test's tables to its own prefix.
-    r2Settings: { source: syncSource(id), destination: { ...syncDestination(), prefix: `e2e-${id}/` }, ...options.r2Settings },
+    r2Settings: {
+      source: syncSource(id),
+      destination: { ...syncDestination(), prefix: `e2e-${id}/` },
+      ...options.r2Settings,
+    },
   });
   return { id, rawPrefix, pipeline };
 }
 
 function syncSource(id: string): SyncSettings['source'] {
-  return { bucket: 'features', prefix: `warehouse/e2e_${id}/`, endpoint: process.env.QP_S3_ENDPOINT, region: process.env.QP_S3_REGION ?? '', forcePathStyle: true };
+  return {
+    bucket: 'features',
+    prefix: `warehouse/e2e_${id}/`,
+    endpoint: process.env.QP_S3_ENDPOINT,
+    region: process.env.QP_S3_REGION ?? '',
+    forcePathStyle: true,
+  };
 }
 
 function syncDestination(): SyncSettings['destination'] {
-  return { bucket: process.env.QP_R2_BUCKET ?? 'qp-data', prefix: '', endpoint: process.env.QP_R2_ENDPOINT, region: process.env.QP_S3_REGION ?? '', forcePathStyle: true };
+  return {
+    bucket: process.env.QP_R2_BUCKET ?? 'qp-data',
+    prefix: '',
+    endpoint: process.env.QP_R2_ENDPOINT,
+    region: process.env.QP_S3_REGION ?? '',
+    forcePathStyle: true,
+  };
 }
 
 /** Uploads synthetic VQE records (spark-jobs/tools/demo_data.py) under the raw prefix. */
 export function uploadRecords(rawPrefix: string, count: number, start = 0): void {
   const python = process.env.QP_PYTHON;
   if (!python) throw new Error('QP_PYTHON is not set: run the tests through `npm test`');
-  execFileSync(python, [join(REPO, 'spark-jobs', 'tools', 'demo_data.py'), '--count', String(count), '--start', String(start),
-    '--prefix', rawPrefix], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    python,
+    [
+      join(REPO, 'spark-jobs', 'tools', 'demo_data.py'),
+      '--count',
+      String(count),
+      '--start',
+      String(start),
+      '--prefix',
+      rawPrefix,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }
 
 export interface Finished {
@@ -60,7 +92,11 @@ export interface Finished {
 }
 
 /** Runs one execution to its end and keeps every event of it. */
-export async function execute(target: { readonly host: LocalStateMachineHost }, input: unknown, name: string): Promise<Finished> {
+export async function execute(
+  target: { readonly host: LocalStateMachineHost },
+  input: unknown,
+  name: string,
+): Promise<Finished> {
   const execution = target.host.start(input, name);
   const events: ExecutionEvent[] = [];
   const collected = (async () => {

@@ -15,7 +15,14 @@ const id = randomBytes(4).toString('hex');
 const MINUTES = 60_000;
 
 /** A local deployment whose sync works under the test's own prefix on both sides: no test sees another's objects. */
-function localSync(name: string, overrides: { settings?: Partial<SyncSettings>; budgetMs?: number; r2Credentials?: { accessKeyId: string; secretAccessKey: string } } = {}) {
+function localSync(
+  name: string,
+  overrides: {
+    settings?: Partial<SyncSettings>;
+    budgetMs?: number;
+    r2Credentials?: { accessKeyId: string; secretAccessKey: string };
+  } = {},
+) {
   const endpoints = localEndpoints(`e2e-sync-${id}/${name}/`);
   const dataplane = dataplaneFromEnv(process.env);
   const pipeline = createLocalPipeline({
@@ -28,8 +35,10 @@ function localSync(name: string, overrides: { settings?: Partial<SyncSettings>; 
   return { pipeline, sync: pipeline.r2Sync, ...sides(endpoints) };
 }
 
-const tableFiles = (table: string, count: number) => Object.fromEntries(
-  Array.from({ length: count }, (_, i) => [`${table}/data/part-${i}.parquet`, `rows ${i} of ${table}`]));
+const tableFiles = (table: string, count: number) =>
+  Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [`${table}/data/part-${i}.parquet`, `rows ${i} of ${table}`]),
+  );
 
 afterAll(async () => {
   const { source, destination } = sides(localEndpoints(`e2e-sync-${id}/`));
@@ -38,94 +47,153 @@ afterAll(async () => {
 });
 
 describe('r2 sync state machine, executed locally', () => {
-  it('mirrors both ML tables, metadata included, and publishes "R2 Sync Completed"; a resync copies nothing', async () => {
-    // Prepare
-    const { pipeline, sync, source, destination } = localSync('mirror');
-    await putAll(source, { ...tableFiles('ml_iteration_features', 5), ...tableFiles('ml_run_summary', 3),
-      'ml_run_summary/metadata/v1.metadata.json': '{}', 'ml_iteration_features/metadata/v1.metadata.json': '{}' });
+  it(
+    'mirrors both ML tables, metadata included, and publishes "R2 Sync Completed"; a resync copies nothing',
+    async () => {
+      // Prepare
+      const { pipeline, sync, source, destination } = localSync('mirror');
+      await putAll(source, {
+        ...tableFiles('ml_iteration_features', 5),
+        ...tableFiles('ml_run_summary', 3),
+        'ml_run_summary/metadata/v1.metadata.json': '{}',
+        'ml_iteration_features/metadata/v1.metadata.json': '{}',
+      });
 
-    // Act
-    const run = await execute(sync, {}, 'e2e-sync-console');
-    const again = await execute(sync, { trigger: 'console-again' }, 'e2e-sync-again');
+      // Act
+      const run = await execute(sync, {}, 'e2e-sync-console');
+      const again = await execute(sync, { trigger: 'console-again' }, 'e2e-sync-again');
 
-    // Assess
-    expect(run.error).toBeUndefined();
-    const tables = run.output?.tables as TableProgress[];
-    expect(tables.map((t) => [t.table, t.complete, t.copied.objects])).toEqual([['ml_iteration_features', true, 6], ['ml_run_summary', true, 4]]);
-    const [want, have] = await Promise.all([contents(source), contents(destination)]);
-    expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
-    for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
-    const event = pipeline.bus.events.find((e) => e['detail-type'] === 'R2 Sync Completed');
-    expect(event?.detail).toMatchObject({ runId: 'e2e-sync-console', trigger: 'console', dryRun: false });
-    expect((again.output?.tables as TableProgress[]).map((t) => t.copied.objects)).toEqual([0, 0]);
-  }, 3 * MINUTES);
+      // Assess
+      expect(run.error).toBeUndefined();
+      const tables = run.output?.tables as TableProgress[];
+      expect(tables.map((t) => [t.table, t.complete, t.copied.objects])).toEqual([
+        ['ml_iteration_features', true, 6],
+        ['ml_run_summary', true, 4],
+      ]);
+      const [want, have] = await Promise.all([contents(source), contents(destination)]);
+      expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
+      const event = pipeline.bus.events.find((e) => e['detail-type'] === 'R2 Sync Completed');
+      expect(event?.detail).toMatchObject({ runId: 'e2e-sync-console', trigger: 'console', dryRun: false });
+      expect((again.output?.tables as TableProgress[]).map((t) => t.copied.objects)).toEqual([0, 0]);
+    },
+    3 * MINUTES,
+  );
 
-  it('syncs only the requested table in a dry run, changing nothing', async () => {
-    const { sync, source, destination } = localSync('dry-run');
-    await putAll(source, { 'ml_run_summary/data/new.parquet': 'new rows', 'ml_iteration_features/data/a.parquet': 'other table' });
-    await putAll(destination, { 'ml_run_summary/data/stray.parquet': 'gone from the source' });
+  it(
+    'syncs only the requested table in a dry run, changing nothing',
+    async () => {
+      const { sync, source, destination } = localSync('dry-run');
+      await putAll(source, {
+        'ml_run_summary/data/new.parquet': 'new rows',
+        'ml_iteration_features/data/a.parquet': 'other table',
+      });
+      await putAll(destination, { 'ml_run_summary/data/stray.parquet': 'gone from the source' });
 
-    const run = await execute(sync, { tables: ['ml_run_summary'], dryRun: true }, 'e2e-sync-dry');
+      const run = await execute(sync, { tables: ['ml_run_summary'], dryRun: true }, 'e2e-sync-dry');
 
-    expect(run.error).toBeUndefined();
-    expect(run.output?.tables).toEqual([expect.objectContaining({ table: 'ml_run_summary', copied: { objects: 1, bytes: 8 }, deleted: expect.objectContaining({ objects: 1 }) })]);
-    // Nothing copied, nothing deleted, the other table not even looked at.
-    expect([...(await contents(destination)).keys()]).toEqual(['ml_run_summary/data/stray.parquet']);
-  }, 3 * MINUTES);
+      expect(run.error).toBeUndefined();
+      expect(run.output?.tables).toEqual([
+        expect.objectContaining({
+          table: 'ml_run_summary',
+          copied: { objects: 1, bytes: 8 },
+          deleted: expect.objectContaining({ objects: 1 }),
+        }),
+      ]);
+      // Nothing copied, nothing deleted, the other table not even looked at.
+      expect([...(await contents(destination)).keys()]).toEqual(['ml_run_summary/data/stray.parquet']);
+    },
+    3 * MINUTES,
+  );
 
-  it('continues over several invocations when one Lambda\'s time is not enough, and ends exact', async () => {
-    // 10 s budget, 10 s safety margin: each invocation finishes its one guaranteed copy, and a few more at most.
-    const { sync, source, destination } = localSync('resume', { settings: { transfers: 1, safetyMarginSeconds: 10 }, budgetMs: 10_000 });
-    await putAll(source, tableFiles('ml_iteration_features/batch', 30));
+  it(
+    "continues over several invocations when one Lambda's time is not enough, and ends exact",
+    async () => {
+      // 10 s budget, 10 s safety margin: each invocation finishes its one guaranteed copy, and a few more at most.
+      const { sync, source, destination } = localSync('resume', {
+        settings: { transfers: 1, safetyMarginSeconds: 10 },
+        budgetMs: 10_000,
+      });
+      await putAll(source, tableFiles('ml_iteration_features/batch', 30));
 
-    const run = await execute(sync, { tables: ['ml_iteration_features', 'ml_run_summary'] }, 'e2e-sync-resume');
+      const run = await execute(sync, { tables: ['ml_iteration_features', 'ml_run_summary'] }, 'e2e-sync-resume');
 
-    expect(run.error).toBeUndefined();
-    const iteration = (run.output?.tables as TableProgress[])[0];
-    expect(iteration.complete).toBe(true);
-    expect(iteration.invocations).toBeGreaterThan(1);
-    expect(entered(run, 'SyncTable').length).toBeGreaterThan(2);
-    const [want, have] = await Promise.all([contents(source), contents(destination)]);
-    expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
-    for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
-  }, 5 * MINUTES);
+      expect(run.error).toBeUndefined();
+      const iteration = (run.output?.tables as TableProgress[])[0];
+      expect(iteration.complete).toBe(true);
+      expect(iteration.invocations).toBeGreaterThan(1);
+      expect(entered(run, 'SyncTable').length).toBeGreaterThan(2);
+      const [want, have] = await Promise.all([contents(source), contents(destination)]);
+      expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
+    },
+    5 * MINUTES,
+  );
 
-  it('refuses a table it does not sync, at CheckHealth, and alerts', async () => {
-    const { pipeline, sync } = localSync('invalid');
+  it(
+    'refuses a table it does not sync, at CheckHealth, and alerts',
+    async () => {
+      const { pipeline, sync } = localSync('invalid');
 
-    const run = await execute(sync, { tables: ['ml_everything'] }, 'e2e-sync-invalid');
+      const run = await execute(sync, { tables: ['ml_everything'] }, 'e2e-sync-invalid');
 
-    expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
-    expect(run.error?.message).toMatch(/tables\[0\]: .*got "ml_everything"/);
-    expect(entered(run, 'SyncTable')).toHaveLength(0);
-    expect(pipeline.bus.deliveries.some((d) => /R2 sync execution e2e-sync-invalid ended FAILED/.test(d.message))).toBe(true);
-  }, 2 * MINUTES);
+      expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
+      expect(run.error?.message).toMatch(/tables\[0\]: .*got "ml_everything"/);
+      expect(entered(run, 'SyncTable')).toHaveLength(0);
+      expect(
+        pipeline.bus.deliveries.some((d) => /R2 sync execution e2e-sync-invalid ended FAILED/.test(d.message)),
+      ).toBe(true);
+    },
+    2 * MINUTES,
+  );
 
-  it('stops at the health check with a wrong R2 token, naming the destination, and deletes nothing', async () => {
-    const { sync, source, destination } = localSync('bad-token', { r2Credentials: { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) } });
-    await putAll(source, { 'ml_run_summary/data/a.parquet': 'rows' });
-    await putAll(destination, { 'ml_run_summary/data/stray.parquet': 'not in the source' });
-    const before = await contents(destination);
+  it(
+    'stops at the health check with a wrong R2 token, naming the destination, and deletes nothing',
+    async () => {
+      const { sync, source, destination } = localSync('bad-token', {
+        r2Credentials: { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) },
+      });
+      await putAll(source, { 'ml_run_summary/data/a.parquet': 'rows' });
+      await putAll(destination, { 'ml_run_summary/data/stray.parquet': 'not in the source' });
+      const before = await contents(destination);
 
-    const run = await execute(sync, {}, 'e2e-sync-bad-token');
+      const run = await execute(sync, {}, 'e2e-sync-bad-token');
 
-    expect(run.error?.name).toBe(ERROR_NAMES.syncEndpoint);
-    expect(run.error?.message).toMatch(/^destination \(bucket qp-data\): list failed/);
-    expect(entered(run, 'SyncTables')).toHaveLength(0);
-    expect([...(await contents(destination)).keys()].sort()).toEqual([...before.keys()].sort());
-  }, 2 * MINUTES);
+      expect(run.error?.name).toBe(ERROR_NAMES.syncEndpoint);
+      expect(run.error?.message).toMatch(/^destination \(bucket qp-data\): list failed/);
+      expect(entered(run, 'SyncTables')).toHaveLength(0);
+      expect([...(await contents(destination)).keys()].sort()).toEqual([...before.keys()].sort());
+    },
+    2 * MINUTES,
+  );
 
-  it('is started by "ML Features Updated" when job 2 changed the tables, and not when it had nothing new', async () => {
-    const { pipeline, sync } = localSync('event');
-    const features = { status: 'succeeded' };
+  it(
+    'is started by "ML Features Updated" when job 2 changed the tables, and not when it had nothing new',
+    async () => {
+      const { pipeline, sync } = localSync('event');
+      const features = { status: 'succeeded' };
 
-    pipeline.bus.put({ source: 'quantum-pipeline.features', 'detail-type': 'ML Features Updated', detail: { runId: 'r1', features, mlFeatures: { status: 'no_changes' } } });
-    pipeline.bus.put({ source: 'quantum-pipeline.features', 'detail-type': 'ML Features Updated', detail: { runId: 'r2', features, mlFeatures: null } });
-    expect(sync.triggered).toHaveLength(0);
-    pipeline.bus.put({ source: 'quantum-pipeline.features', 'detail-type': 'ML Features Updated', detail: { runId: 'r3', features, mlFeatures: { status: 'succeeded' } } });
+      pipeline.bus.put({
+        source: 'quantum-pipeline.features',
+        'detail-type': 'ML Features Updated',
+        detail: { runId: 'r1', features, mlFeatures: { status: 'no_changes' } },
+      });
+      pipeline.bus.put({
+        source: 'quantum-pipeline.features',
+        'detail-type': 'ML Features Updated',
+        detail: { runId: 'r2', features, mlFeatures: null },
+      });
+      expect(sync.triggered).toHaveLength(0);
+      pipeline.bus.put({
+        source: 'quantum-pipeline.features',
+        'detail-type': 'ML Features Updated',
+        detail: { runId: 'r3', features, mlFeatures: { status: 'succeeded' } },
+      });
 
-    expect(sync.triggered).toHaveLength(1);
-    const output = (await sync.triggered[0].result) as { run: { trigger: string } };
-    expect(output.run.trigger).toBe('features-updated');
-  }, 3 * MINUTES);
+      expect(sync.triggered).toHaveLength(1);
+      const output = (await sync.triggered[0].result) as { run: { trigger: string } };
+      expect(output.run.trigger).toBe('features-updated');
+    },
+    3 * MINUTES,
+  );
 });

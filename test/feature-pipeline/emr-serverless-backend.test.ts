@@ -14,16 +14,23 @@ import {
 } from '@aws-sdk/client-emr-serverless';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  EmrServerlessBackend,
+  type EmrServerlessBackendProps,
+  sparkSubmitParameters,
+} from '../../lambdas/feature-pipeline/backends/emr-serverless';
 import type { JobSpec } from '../../lambdas/feature-pipeline/contract';
-import { EmrServerlessBackend, type EmrServerlessBackendProps, sparkSubmitParameters } from '../../lambdas/feature-pipeline/backends/emr-serverless';
 
 const emr = mockClient(EMRServerlessClient);
 const meta = { $metadata: {} };
 
 function backend(overrides: Partial<EmrServerlessBackendProps> = {}): EmrServerlessBackend {
   return new EmrServerlessBackend({
-    client: new EMRServerlessClient({ region: 'eu-west-1' }), applicationId: 'app-1',
-    executionRoleArn: 'arn:aws:iam::123456789012:role/job', artifactsUri: 's3://artifacts/spark-jobs/', logUri: 's3://artifacts/emr-logs/',
+    client: new EMRServerlessClient({ region: 'eu-west-1' }),
+    applicationId: 'app-1',
+    executionRoleArn: 'arn:aws:iam::123456789012:role/job',
+    artifactsUri: 's3://artifacts/spark-jobs/',
+    logUri: 's3://artifacts/emr-logs/',
     ...overrides,
   });
 }
@@ -34,7 +41,12 @@ function backend(overrides: Partial<EmrServerlessBackendProps> = {}): EmrServerl
  * carrying the code as its name.
  */
 function unmodelled(name: string, httpStatusCode: number, message: string): EMRServerlessServiceException {
-  return new EMRServerlessServiceException({ name, $fault: httpStatusCode >= 500 ? 'server' : 'client', $metadata: { httpStatusCode }, message });
+  return new EMRServerlessServiceException({
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode },
+    message,
+  });
 }
 /** What the Node HTTP handler throws when the endpoint cannot be reached. */
 function networkError(code: string): Error {
@@ -42,10 +54,14 @@ function networkError(code: string): Error {
 }
 
 const spec: JobSpec = {
-  name: 'quantum-features-run-1', entryPoint: 'feature_processing.py', entryPointArguments: ['--run-id', 'run-1'],
-  pyFiles: ['quantum_pipeline.zip'], sparkConf: { 'spark.sql.shuffle.partitions': '8' },
+  name: 'quantum-features-run-1',
+  entryPoint: 'feature_processing.py',
+  entryPointArguments: ['--run-id', 'run-1'],
+  pyFiles: ['quantum_pipeline.zip'],
+  sparkConf: { 'spark.sql.shuffle.partitions': '8' },
   resources: { driverCores: 1, driverMemory: '1g', executorCores: 2, executorMemory: '1536m', numExecutors: 3 },
-  extraSubmitArgs: ['--packages', 'g:a:1'], clientToken: 'token-1',
+  extraSubmitArgs: ['--packages', 'g:a:1'],
+  clientToken: 'token-1',
 };
 
 beforeEach(() => emr.reset());
@@ -59,20 +75,39 @@ describe('EmrServerlessBackend.submit', () => {
     expect(jobId).toBe('jr-1');
     const input = emr.commandCalls(StartJobRunCommand)[0].args[0].input;
     expect(input).toMatchObject({
-      applicationId: 'app-1', clientToken: 'token-1', name: 'quantum-features-run-1', executionRoleArn: 'arn:aws:iam::123456789012:role/job',
-      jobDriver: { sparkSubmit: { entryPoint: 's3://artifacts/spark-jobs/feature_processing.py', entryPointArguments: ['--run-id', 'run-1'] } },
-      configurationOverrides: { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: 's3://artifacts/emr-logs/' } } },
+      applicationId: 'app-1',
+      clientToken: 'token-1',
+      name: 'quantum-features-run-1',
+      executionRoleArn: 'arn:aws:iam::123456789012:role/job',
+      jobDriver: {
+        sparkSubmit: {
+          entryPoint: 's3://artifacts/spark-jobs/feature_processing.py',
+          entryPointArguments: ['--run-id', 'run-1'],
+        },
+      },
+      configurationOverrides: {
+        monitoringConfiguration: { s3MonitoringConfiguration: { logUri: 's3://artifacts/emr-logs/' } },
+      },
     });
     const parameters = input.jobDriver!.sparkSubmit!.sparkSubmitParameters!;
     expect(parameters).toContain('--py-files s3://artifacts/spark-jobs/quantum_pipeline.zip');
-    for (const conf of ['spark.driver.memory=1g', 'spark.executor.cores=2', 'spark.executor.memory=1536m', 'spark.executor.instances=3', 'spark.sql.shuffle.partitions=8']) {
+    for (const conf of [
+      'spark.driver.memory=1g',
+      'spark.executor.cores=2',
+      'spark.executor.memory=1536m',
+      'spark.executor.instances=3',
+      'spark.sql.shuffle.partitions=8',
+    ]) {
       expect(parameters).toContain(`--conf ${conf}`);
     }
     expect(parameters.endsWith('--packages g:a:1')).toBe(true);
   });
 
   it('quotes values with spaces so spark-submit keeps them whole', () => {
-    const parameters = sparkSubmitParameters({ ...spec, sparkConf: { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' } }, 's3://x/');
+    const parameters = sparkSubmitParameters(
+      { ...spec, sparkConf: { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' } },
+      's3://x/',
+    );
 
     expect(parameters).toContain("--conf 'spark.driver.extraJavaOptions=-Da=1 -Db=2'");
   });
@@ -100,12 +135,30 @@ describe('EmrServerlessBackend.submit', () => {
   });
 
   it.each([
-    [new ValidationException({ message: 'bad entry point', $metadata: { httpStatusCode: 400 } }), 'SparkSubmitRejectedError'],
-    [new ResourceNotFoundException({ message: 'no application', $metadata: { httpStatusCode: 404 } }), 'SparkSubmitRejectedError'],
-    [new ConflictException({ message: 'token reused with other parameters', $metadata: { httpStatusCode: 409 } }), 'SparkSubmitRejectedError'],
-    [unmodelled('AccessDeniedException', 403, 'not authorized to perform emr-serverless:StartJobRun'), 'SparkSubmitRejectedError'],
-    [new InternalServerException({ message: 'oops', $metadata: { httpStatusCode: 500 } }), 'SparkBackendUnavailableError'],
-    [new ServiceQuotaExceededException({ message: 'max concurrent runs', $metadata: { httpStatusCode: 402 } }), 'SparkBackendUnavailableError'],
+    [
+      new ValidationException({ message: 'bad entry point', $metadata: { httpStatusCode: 400 } }),
+      'SparkSubmitRejectedError',
+    ],
+    [
+      new ResourceNotFoundException({ message: 'no application', $metadata: { httpStatusCode: 404 } }),
+      'SparkSubmitRejectedError',
+    ],
+    [
+      new ConflictException({ message: 'token reused with other parameters', $metadata: { httpStatusCode: 409 } }),
+      'SparkSubmitRejectedError',
+    ],
+    [
+      unmodelled('AccessDeniedException', 403, 'not authorized to perform emr-serverless:StartJobRun'),
+      'SparkSubmitRejectedError',
+    ],
+    [
+      new InternalServerException({ message: 'oops', $metadata: { httpStatusCode: 500 } }),
+      'SparkBackendUnavailableError',
+    ],
+    [
+      new ServiceQuotaExceededException({ message: 'max concurrent runs', $metadata: { httpStatusCode: 402 } }),
+      'SparkBackendUnavailableError',
+    ],
     [unmodelled('ThrottlingException', 429, 'Rate exceeded'), 'SparkBackendUnavailableError'],
     [networkError('ECONNREFUSED'), 'SparkBackendUnavailableError'],
     [networkError('ENOTFOUND'), 'SparkBackendUnavailableError'],
@@ -113,7 +166,9 @@ describe('EmrServerlessBackend.submit', () => {
   ])('maps %s to %s, keeping the cause', async (error, expected) => {
     emr.on(StartJobRunCommand).rejects(error);
 
-    const thrown = (await backend().submit(spec).catch((e: Error) => e)) as Error;
+    const thrown = (await backend()
+      .submit(spec)
+      .catch((e: Error) => e)) as Error;
 
     expect(thrown.name).toBe(expected);
     expect((thrown as Error & { cause: unknown }).cause).toBe(error);
@@ -122,8 +177,15 @@ describe('EmrServerlessBackend.submit', () => {
 
 describe('EmrServerlessBackend.describe', () => {
   const expected: Record<JobRunState, string> = {
-    SUBMITTED: 'PENDING', PENDING: 'PENDING', SCHEDULED: 'PENDING', QUEUED: 'PENDING', RUNNING: 'RUNNING',
-    CANCELLING: 'CANCELLING', SUCCESS: 'SUCCEEDED', FAILED: 'FAILED', CANCELLED: 'CANCELLED',
+    SUBMITTED: 'PENDING',
+    PENDING: 'PENDING',
+    SCHEDULED: 'PENDING',
+    QUEUED: 'PENDING',
+    RUNNING: 'RUNNING',
+    CANCELLING: 'CANCELLING',
+    SUCCESS: 'SUCCEEDED',
+    FAILED: 'FAILED',
+    CANCELLED: 'CANCELLED',
   };
 
   it('covers every state of the SDK enum', () => {
@@ -131,7 +193,12 @@ describe('EmrServerlessBackend.describe', () => {
   });
 
   it.each(Object.entries(expected))('maps %s to %s', async (emrState, state) => {
-    emr.on(GetJobRunCommand).resolves({ ...meta, jobRun: { state: emrState as JobRunState, stateDetails: `details of ${emrState}` } as never });
+    emr
+      .on(GetJobRunCommand)
+      .resolves({
+        ...meta,
+        jobRun: { state: emrState as JobRunState, stateDetails: `details of ${emrState}` } as never,
+      });
 
     const status = await backend().describe('jr-1');
 
@@ -158,7 +225,10 @@ describe('EmrServerlessBackend.describe', () => {
   ])('retries %s through SparkBackendUnavailableError', async (error) => {
     emr.on(GetJobRunCommand).rejects(error);
 
-    await expect(backend().describe('jr-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', cause: error });
+    await expect(backend().describe('jr-1')).rejects.toMatchObject({
+      name: 'SparkBackendUnavailableError',
+      cause: error,
+    });
   });
 });
 
@@ -170,8 +240,14 @@ describe('EmrServerlessBackend.cancel', () => {
   });
 
   it.each([
-    new ValidationException({ message: 'Job run jr-1 is in a terminal state SUCCESS', $metadata: { httpStatusCode: 400 } }),
-    new ConflictException({ message: 'Job run jr-1 is in a terminal state CANCELLED', $metadata: { httpStatusCode: 409 } }),
+    new ValidationException({
+      message: 'Job run jr-1 is in a terminal state SUCCESS',
+      $metadata: { httpStatusCode: 400 },
+    }),
+    new ConflictException({
+      message: 'Job run jr-1 is in a terminal state CANCELLED',
+      $metadata: { httpStatusCode: 409 },
+    }),
   ])('reports a job that already ended (%s) instead of failing', async (error) => {
     emr.on(CancelJobRunCommand).rejects(error);
 
@@ -185,6 +261,9 @@ describe('EmrServerlessBackend.cancel', () => {
     const error = unmodelled('ThrottlingException', 429, 'Rate exceeded');
     emr.on(CancelJobRunCommand).rejects(error);
 
-    await expect(backend().cancel('jr-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', cause: error });
+    await expect(backend().cancel('jr-1')).rejects.toMatchObject({
+      name: 'SparkBackendUnavailableError',
+      cause: error,
+    });
   });
 });

@@ -7,17 +7,25 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { JobSpec } from '../../lambdas/feature-pipeline/contract';
 import { StandaloneBackend, type StandaloneBackendProps } from '../../lambdas/feature-pipeline/backends/standalone';
+import type { JobSpec } from '../../lambdas/feature-pipeline/contract';
 
 const spec: JobSpec = {
-  name: 'quantum-features-run-1', entryPoint: 'job.py', entryPointArguments: ['--run-id', 'run-1'], pyFiles: ['lib.zip'],
+  name: 'quantum-features-run-1',
+  entryPoint: 'job.py',
+  entryPointArguments: ['--run-id', 'run-1'],
+  pyFiles: ['lib.zip'],
   sparkConf: { 'spark.sql.shuffle.partitions': '2' },
   resources: { driverCores: 1, driverMemory: '512m', executorCores: 2, executorMemory: '768m', numExecutors: 2 },
-  extraSubmitArgs: ['--packages', 'g:a:1'], clientToken: 'unused-here',
+  extraSubmitArgs: ['--packages', 'g:a:1'],
+  clientToken: 'unused-here',
 };
 
-interface Call { url: string; method: string; body?: unknown }
+interface Call {
+  url: string;
+  method: string;
+  body?: unknown;
+}
 
 /** A fetch that records each call and answers with the next scripted reply. */
 type Reply = { status?: number; json?: unknown; text?: string } | Error;
@@ -34,38 +42,78 @@ function scriptedFetch(replies: Reply[]) {
 }
 
 function backend(fetch: typeof globalThis.fetch, props: Partial<StandaloneBackendProps> = {}): StandaloneBackend {
-  return new StandaloneBackend({ restUrl: 'http://m:6066/', masterUrl: 'spark://m:7077', artifactsDir: '/opt/jobs/', python: '/venv/bin/python', fetch, ...props });
+  return new StandaloneBackend({
+    restUrl: 'http://m:6066/',
+    masterUrl: 'spark://m:7077',
+    artifactsDir: '/opt/jobs/',
+    python: '/venv/bin/python',
+    fetch,
+    ...props,
+  });
 }
 
-const statusReply = (driverState: string, extra: Record<string, unknown> = {}) =>
-  ({ json: { action: 'SubmissionStatusResponse', serverSparkVersion: '4.0.2', submissionId: 'driver-1', success: true, driverState, ...extra } });
+const statusReply = (driverState: string, extra: Record<string, unknown> = {}) => ({
+  json: {
+    action: 'SubmissionStatusResponse',
+    serverSparkVersion: '4.0.2',
+    submissionId: 'driver-1',
+    success: true,
+    driverState,
+    ...extra,
+  },
+});
 
 describe('StandaloneBackend.submit', () => {
   it('launches SparkSubmit in client mode on the worker with master, resources, conf, py-files, extra args and script', async () => {
-    const { fetch, calls } = scriptedFetch([{ json: { action: 'CreateSubmissionResponse', success: true, submissionId: 'driver-1' } }]);
+    const { fetch, calls } = scriptedFetch([
+      { json: { action: 'CreateSubmissionResponse', success: true, submissionId: 'driver-1' } },
+    ]);
 
     const { jobId } = await backend(fetch).submit(spec);
 
     expect(jobId).toBe('driver-1');
     expect(calls[0]).toMatchObject({ url: 'http://m:6066/v1/submissions/create', method: 'POST' });
-    const body = calls[0].body as { appArgs: string[]; sparkProperties: Record<string, string>; [key: string]: unknown };
+    const body = calls[0].body as {
+      appArgs: string[];
+      sparkProperties: Record<string, string>;
+      [key: string]: unknown;
+    };
     expect(body).toMatchObject({
-      action: 'CreateSubmissionRequest', clientSparkVersion: '4.0.2', appResource: '/opt/jobs/job.py',
+      action: 'CreateSubmissionRequest',
+      clientSparkVersion: '4.0.2',
+      appResource: '/opt/jobs/job.py',
       mainClass: 'org.apache.spark.deploy.SparkSubmit',
       environmentVariables: { PYSPARK_PYTHON: '/venv/bin/python', SPARK_LOCAL_IP: '127.0.0.1' },
     });
     expect(body.sparkProperties).toMatchObject({
-      'spark.master': 'spark://m:7077', 'spark.submit.deployMode': 'cluster', 'spark.app.name': 'quantum-features-run-1',
-      'spark.driver.memory': '512m', 'spark.sql.shuffle.partitions': '2',
+      'spark.master': 'spark://m:7077',
+      'spark.submit.deployMode': 'cluster',
+      'spark.app.name': 'quantum-features-run-1',
+      'spark.driver.memory': '512m',
+      'spark.sql.shuffle.partitions': '2',
     });
     expect(body.appArgs.slice(0, 4)).toEqual(['--master', 'spark://m:7077', '--deploy-mode', 'client']);
-    for (const conf of ['spark.driver.cores=1', 'spark.driver.memory=512m', 'spark.executor.cores=2', 'spark.executor.memory=768m',
-      'spark.executor.instances=2', 'spark.sql.shuffle.partitions=2']) {
+    for (const conf of [
+      'spark.driver.cores=1',
+      'spark.driver.memory=512m',
+      'spark.executor.cores=2',
+      'spark.executor.memory=768m',
+      'spark.executor.instances=2',
+      'spark.sql.shuffle.partitions=2',
+    ]) {
       expect(body.appArgs.join(' ')).toContain(`--conf ${conf}`);
     }
     // The worker's SparkSubmit must not be told to run in cluster mode again.
     expect(body.appArgs.join(' ')).not.toContain('spark.submit.deployMode');
-    expect(body.appArgs.slice(-7)).toEqual(['--py-files', '/opt/jobs/lib.zip', '--packages', 'g:a:1', '/opt/jobs/job.py', '--run-id', 'run-1']);
+    expect(body.appArgs.slice(-7)).toEqual([
+      '--py-files',
+      '/opt/jobs/lib.zip',
+      '--packages',
+      'g:a:1',
+      '/opt/jobs/job.py',
+      '--run-id',
+      'run-1',
+    ]);
   });
 
   it('keeps absolute entry points and py-files as they are', async () => {
@@ -73,23 +121,49 @@ describe('StandaloneBackend.submit', () => {
 
     await backend(fetch).submit({ ...spec, entryPoint: '/elsewhere/job.py', pyFiles: ['file:///dist/lib.zip'] });
 
-    expect((calls[0].body as { appArgs: string[] }).appArgs).toEqual(expect.arrayContaining(['file:///dist/lib.zip', '/elsewhere/job.py']));
+    expect((calls[0].body as { appArgs: string[] }).appArgs).toEqual(
+      expect.arrayContaining(['file:///dist/lib.zip', '/elsewhere/job.py']),
+    );
   });
 
-  it('reports a refused submission as SparkSubmitRejectedError with the master\'s message', async () => {
-    const { fetch } = scriptedFetch([{ status: 400, json: { action: 'ErrorResponse', message: 'Malformed request: appResource missing', serverSparkVersion: '4.0.2' } }]);
+  it("reports a refused submission as SparkSubmitRejectedError with the master's message", async () => {
+    const { fetch } = scriptedFetch([
+      {
+        status: 400,
+        json: {
+          action: 'ErrorResponse',
+          message: 'Malformed request: appResource missing',
+          serverSparkVersion: '4.0.2',
+        },
+      },
+    ]);
 
-    await expect(backend(fetch).submit(spec)).rejects.toMatchObject({ name: 'SparkSubmitRejectedError', message: expect.stringMatching(/appResource missing/) });
+    await expect(backend(fetch).submit(spec)).rejects.toMatchObject({
+      name: 'SparkSubmitRejectedError',
+      message: expect.stringMatching(/appResource missing/),
+    });
   });
 
   it.each<[string, Reply, RegExp]>([
-    ['a refused connection', new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6066'), { code: 'ECONNREFUSED' }) }), /^POST \/v1\/submissions\/create: the Spark master at \S+ is unreachable$/],
+    [
+      'a refused connection',
+      new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6066'), { code: 'ECONNREFUSED' }),
+      }),
+      /^POST \/v1\/submissions\/create: the Spark master at \S+ is unreachable$/,
+    ],
     ['an HTTP 503', { status: 503, text: 'Service Unavailable' }, /: HTTP 503 from the Spark master$/],
-    ['a reply that is not JSON', { status: 200, text: '<html>proxy error</html>' }, /: HTTP 200, not JSON: <html>proxy error<\/html>$/],
+    [
+      'a reply that is not JSON',
+      { status: 200, text: '<html>proxy error</html>' },
+      /: HTTP 200, not JSON: <html>proxy error<\/html>$/,
+    ],
   ])('reports %s as SparkBackendUnavailableError with a message naming it', async (_label, reply, message) => {
     const { fetch } = scriptedFetch([reply]);
 
-    const thrown = (await backend(fetch).submit(spec).catch((e: Error) => e)) as Error;
+    const thrown = (await backend(fetch)
+      .submit(spec)
+      .catch((e: Error) => e)) as Error;
 
     expect(thrown.name).toBe('SparkBackendUnavailableError');
     expect(thrown.message).toMatch(message);
@@ -99,7 +173,9 @@ describe('StandaloneBackend.submit', () => {
     const refused = new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:6066') });
     const { fetch } = scriptedFetch([refused]);
 
-    const thrown = (await backend(fetch).submit(spec).catch((e: Error) => e)) as Error;
+    const thrown = (await backend(fetch)
+      .submit(spec)
+      .catch((e: Error) => e)) as Error;
 
     expect(thrown.cause).toBe(refused);
   });
@@ -107,8 +183,14 @@ describe('StandaloneBackend.submit', () => {
 
 describe('StandaloneBackend.describe', () => {
   it.each([
-    ['SUBMITTED', 'PENDING'], ['RELAUNCHING', 'PENDING'], ['UNKNOWN', 'PENDING'], ['RUNNING', 'RUNNING'],
-    ['FINISHED', 'SUCCEEDED'], ['FAILED', 'FAILED'], ['ERROR', 'FAILED'], ['KILLED', 'CANCELLED'],
+    ['SUBMITTED', 'PENDING'],
+    ['RELAUNCHING', 'PENDING'],
+    ['UNKNOWN', 'PENDING'],
+    ['RUNNING', 'RUNNING'],
+    ['FINISHED', 'SUCCEEDED'],
+    ['FAILED', 'FAILED'],
+    ['ERROR', 'FAILED'],
+    ['KILLED', 'CANCELLED'],
   ])('maps driver state %s to %s, always with a detail', async (driverState, state) => {
     const { fetch, calls } = scriptedFetch([statusReply(driverState)]);
 
@@ -120,22 +202,29 @@ describe('StandaloneBackend.describe', () => {
     expect(status.detail).toEqual(expect.stringContaining(driverState));
   });
 
-  it('quotes the end of a failed driver\'s stderr and stdout (where the Python traceback lands)', async () => {
+  it("quotes the end of a failed driver's stderr and stdout (where the Python traceback lands)", async () => {
     const workDir = mkdtempSync(join(tmpdir(), 'spark-work-'));
     mkdirSync(join(workDir, 'driver-1'));
-    writeFileSync(join(workDir, 'driver-1', 'stderr'), `${Array.from({ length: 100 }, (_, i) => `log line ${i}`).join('\n')}\n`);
+    writeFileSync(
+      join(workDir, 'driver-1', 'stderr'),
+      `${Array.from({ length: 100 }, (_, i) => `log line ${i}`).join('\n')}\n`,
+    );
     writeFileSync(join(workDir, 'driver-1', 'stdout'), 'Traceback (most recent call last):\nRuntimeError: boom\n');
     const { fetch } = scriptedFetch([statusReply('FAILED')]);
 
     const { detail } = await backend(fetch, { workDir }).describe('driver-1');
 
-    expect(detail).toMatch(/log line 99\n--- driver stdout ---\nTraceback \(most recent call last\):\nRuntimeError: boom$/);
+    expect(detail).toMatch(
+      /log line 99\n--- driver stdout ---\nTraceback \(most recent call last\):\nRuntimeError: boom$/,
+    );
     expect(detail).not.toContain('log line 79\n');
     expect(detail!.length).toBeLessThanOrEqual(3500);
   });
 
-  it('falls back to the master\'s message when the work dir is not readable here', async () => {
-    const { fetch } = scriptedFetch([statusReply('ERROR', { message: 'Exception from the cluster:\njava.io.IOException: no python' })]);
+  it("falls back to the master's message when the work dir is not readable here", async () => {
+    const { fetch } = scriptedFetch([
+      statusReply('ERROR', { message: 'Exception from the cluster:\njava.io.IOException: no python' }),
+    ]);
 
     const { detail } = await backend(fetch, { workDir: '/nonexistent/work' }).describe('driver-1');
 
@@ -143,29 +232,55 @@ describe('StandaloneBackend.describe', () => {
   });
 
   it('reports a driver the master no longer knows as SparkJobFailedError, so the phase resubmits', async () => {
-    const { fetch } = scriptedFetch([{ json: { action: 'SubmissionStatusResponse', submissionId: 'driver-1', success: false } }]);
+    const { fetch } = scriptedFetch([
+      { json: { action: 'SubmissionStatusResponse', submissionId: 'driver-1', success: false } },
+    ]);
 
-    await expect(backend(fetch).describe('driver-1')).rejects.toMatchObject({ name: 'SparkJobFailedError', message: expect.stringMatching(/driver-1 is unknown/) });
+    await expect(backend(fetch).describe('driver-1')).rejects.toMatchObject({
+      name: 'SparkJobFailedError',
+      message: expect.stringMatching(/driver-1 is unknown/),
+    });
   });
 
   it('reports an unreachable master as SparkBackendUnavailableError', async () => {
-    const real = new StandaloneBackend({ restUrl: 'http://127.0.0.1:9', masterUrl: 'spark://127.0.0.1:7077', artifactsDir: '/x', python: 'python3' });
+    const real = new StandaloneBackend({
+      restUrl: 'http://127.0.0.1:9',
+      masterUrl: 'spark://127.0.0.1:7077',
+      artifactsDir: '/x',
+      python: 'python3',
+    });
 
-    await expect(real.describe('driver-1')).rejects.toMatchObject({ name: 'SparkBackendUnavailableError', message: expect.stringMatching(/unreachable/) });
+    await expect(real.describe('driver-1')).rejects.toMatchObject({
+      name: 'SparkBackendUnavailableError',
+      message: expect.stringMatching(/unreachable/),
+    });
   });
 });
 
 describe('StandaloneBackend.cancel', () => {
   it('kills a running driver', async () => {
-    const { fetch, calls } = scriptedFetch([{ json: { action: 'KillSubmissionResponse', success: true, message: 'Kill request for driver-1 submitted' } }]);
+    const { fetch, calls } = scriptedFetch([
+      { json: { action: 'KillSubmissionResponse', success: true, message: 'Kill request for driver-1 submitted' } },
+    ]);
 
     expect(await backend(fetch).cancel('driver-1')).toEqual({ cancelled: true, note: 'kill accepted for driver-1' });
     expect(calls[0]).toMatchObject({ url: 'http://m:6066/v1/submissions/kill/driver-1', method: 'POST' });
   });
 
   it('reports a driver that already finished instead of failing', async () => {
-    const { fetch } = scriptedFetch([{ json: { action: 'KillSubmissionResponse', success: false, message: 'Driver driver-1 has already finished or does not exist' } }]);
+    const { fetch } = scriptedFetch([
+      {
+        json: {
+          action: 'KillSubmissionResponse',
+          success: false,
+          message: 'Driver driver-1 has already finished or does not exist',
+        },
+      },
+    ]);
 
-    expect(await backend(fetch).cancel('driver-1')).toEqual({ cancelled: false, note: 'driver-1 not killed: Driver driver-1 has already finished or does not exist' });
+    expect(await backend(fetch).cancel('driver-1')).toEqual({
+      cancelled: false,
+      note: 'driver-1 not killed: Driver driver-1 has already finished or does not exist',
+    });
   });
 });

@@ -3,10 +3,14 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { JobHandle, JobSpec, PipelineSettings, RunContext } from '../../lambdas/feature-pipeline/contract';
-import type { BackendJobStatus, SparkBackend } from '../../lambdas/feature-pipeline/backends/types';
 import { Logger } from '../../lambdas/core/logger';
-import { createAcquireRunSlot, decideRunSlot, stepFunctionsExecutions } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
+import type { BackendJobStatus, SparkBackend } from '../../lambdas/feature-pipeline/backends/types';
+import type { JobHandle, JobSpec, PipelineSettings, RunContext } from '../../lambdas/feature-pipeline/contract';
+import {
+  createAcquireRunSlot,
+  decideRunSlot,
+  stepFunctionsExecutions,
+} from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
 import { createCancelJob } from '../../lambdas/feature-pipeline/steps/cancel-job';
 import { createJobStatus } from '../../lambdas/feature-pipeline/steps/job-status';
 import { createReadSummary, splitS3Uri } from '../../lambdas/feature-pipeline/steps/read-summary';
@@ -14,10 +18,15 @@ import { createSubmitJob } from '../../lambdas/feature-pipeline/steps/submit-job
 
 const quiet = new Logger('test', {}, 'ERROR', () => undefined);
 const settings: PipelineSettings = {
-  catalog: 'quantum_catalog', namespace: 'quantum_features', rawUri: 's3a://raw-results/experiments',
-  summaryUri: 's3a://features/pipeline-runs', sparkConf: {}, extraSubmitArgs: [],
+  catalog: 'quantum_catalog',
+  namespace: 'quantum_features',
+  rawUri: 's3a://raw-results/experiments',
+  summaryUri: 's3a://features/pipeline-runs',
+  sparkConf: {},
+  extraSubmitArgs: [],
   resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' },
-  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 }, mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
+  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 },
+  mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
 };
 const run: RunContext = { runId: 'run-1', options: {}, skipMlFeatures: false };
 
@@ -26,13 +35,29 @@ class FakeBackend implements SparkBackend {
   submitted: JobSpec[] = [];
   cancelled: string[] = [];
   constructor(private readonly status: BackendJobStatus = { state: 'RUNNING', backendState: 'RUNNING' }) {}
-  async submit(spec: JobSpec) { this.submitted.push(spec); return { jobId: 'driver-1' }; }
-  async describe() { return this.status; }
-  async cancel(jobId: string) { this.cancelled.push(jobId); return { cancelled: true, note: 'killed' }; }
+  async submit(spec: JobSpec) {
+    this.submitted.push(spec);
+    return { jobId: 'driver-1' };
+  }
+  async describe() {
+    return this.status;
+  }
+  async cancel(jobId: string) {
+    this.cancelled.push(jobId);
+    return { cancelled: true, note: 'killed' };
+  }
 }
 
 function handle(overrides: Partial<JobHandle> = {}): JobHandle {
-  return { backend: 'standalone', jobId: 'driver-1', kind: 'features', runId: 'run-1', submittedAt: '2026-01-01T00:00:00.000Z', timeoutSeconds: 60, ...overrides };
+  return {
+    backend: 'standalone',
+    jobId: 'driver-1',
+    kind: 'features',
+    runId: 'run-1',
+    submittedAt: '2026-01-01T00:00:00.000Z',
+    timeoutSeconds: 60,
+    ...overrides,
+  };
 }
 const at = (iso: string) => () => new Date(iso);
 
@@ -43,15 +68,29 @@ describe('submit-job', () => {
 
     const result = await submit({ kind: 'ml-features', run, clientToken: 'tok' });
 
-    expect(result).toEqual({ backend: 'standalone', jobId: 'driver-1', kind: 'ml-features', runId: 'run-1', submittedAt: '2026-01-01T00:00:00.000Z', timeoutSeconds: 3600 });
-    expect(backend.submitted[0]).toMatchObject({ entryPoint: 'ml_feature_processing.py', clientToken: 'tok', pyFiles: ['quantum_pipeline.zip'] });
+    expect(result).toEqual({
+      backend: 'standalone',
+      jobId: 'driver-1',
+      kind: 'ml-features',
+      runId: 'run-1',
+      submittedAt: '2026-01-01T00:00:00.000Z',
+      timeoutSeconds: 3600,
+    });
+    expect(backend.submitted[0]).toMatchObject({
+      entryPoint: 'ml_feature_processing.py',
+      clientToken: 'tok',
+      pyFiles: ['quantum_pipeline.zip'],
+    });
   });
 
   it('refuses an event that breaks the contract, naming the field', async () => {
     const submit = createSubmitJob({ backend: new FakeBackend(), settings, log: quiet });
 
     await expect(submit({ kind: 'features', run, clientToken: '' })).rejects.toThrow(/clientToken/);
-    await expect(submit({ kind: 'spark', run, clientToken: 't' })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/kind/) });
+    await expect(submit({ kind: 'spark', run, clientToken: 't' })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/kind/),
+    });
   });
 });
 
@@ -59,7 +98,12 @@ describe('job-status', () => {
   it('reports the state, the elapsed time and always a detail', async () => {
     const status = createJobStatus({ backend: new FakeBackend(), now: at('2026-01-01T00:00:30Z'), log: quiet });
 
-    expect(await status({ job: handle() })).toEqual({ state: 'RUNNING', backendState: 'RUNNING', elapsedSeconds: 30, detail: 'standalone job RUNNING' });
+    expect(await status({ job: handle() })).toEqual({
+      state: 'RUNNING',
+      backendState: 'RUNNING',
+      elapsedSeconds: 30,
+      detail: 'standalone job RUNNING',
+    });
   });
 
   it('cancels a job past its timeout, then fails with SparkJobTimeoutError naming it', async () => {
@@ -67,14 +111,17 @@ describe('job-status', () => {
     const status = createJobStatus({ backend, now: at('2026-01-01T00:01:01Z'), log: quiet });
 
     await expect(status({ job: handle() })).rejects.toMatchObject({
-      name: 'SparkJobTimeoutError', message: expect.stringMatching(/features job driver-1 still RUNNING after 61s \(limit 60s\)/),
+      name: 'SparkJobTimeoutError',
+      message: expect.stringMatching(/features job driver-1 still RUNNING after 61s \(limit 60s\)/),
     });
     expect(backend.cancelled).toEqual(['driver-1']);
   });
 
   it('lets an unreachable backend during the timeout cancel go up as SparkBackendUnavailableError, so the poll is retried', async () => {
     const backend = Object.assign(new FakeBackend(), {
-      cancel: async () => { throw Object.assign(new Error('down'), { name: 'SparkBackendUnavailableError' }); },
+      cancel: async () => {
+        throw Object.assign(new Error('down'), { name: 'SparkBackendUnavailableError' });
+      },
     });
     const status = createJobStatus({ backend, now: at('2026-01-01T00:01:01Z'), log: quiet });
 
@@ -85,7 +132,8 @@ describe('job-status', () => {
     const status = createJobStatus({ backend: new FakeBackend(), log: quiet });
 
     await expect(status({ job: handle({ submittedAt: 'yesterday' }) })).rejects.toMatchObject({
-      name: 'InvalidInputError', message: expect.stringMatching(/job\.submittedAt: .*got "yesterday"/),
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/job\.submittedAt: .*got "yesterday"/),
     });
   });
 
@@ -102,14 +150,28 @@ describe('cancel-job', () => {
   it('cancels the job of the handle', async () => {
     const backend = new FakeBackend();
 
-    expect(await createCancelJob({ backend, log: quiet })({ job: handle() })).toEqual({ cancelled: true, note: 'killed', jobId: 'driver-1' });
+    expect(await createCancelJob({ backend, log: quiet })({ job: handle() })).toEqual({
+      cancelled: true,
+      note: 'killed',
+      jobId: 'driver-1',
+    });
   });
 
   it('never throws on the failure path: no handle, or an unreachable backend', async () => {
-    const broken = Object.assign(new FakeBackend(), { cancel: async () => { throw Object.assign(new Error('down'), { name: 'SparkBackendUnavailableError' }); } });
+    const broken = Object.assign(new FakeBackend(), {
+      cancel: async () => {
+        throw Object.assign(new Error('down'), { name: 'SparkBackendUnavailableError' });
+      },
+    });
 
-    expect(await createCancelJob({ backend: new FakeBackend(), log: quiet })({})).toEqual({ cancelled: false, note: 'no job was submitted' });
-    expect(await createCancelJob({ backend: broken, log: quiet })({ job: handle() })).toMatchObject({ cancelled: false, note: expect.stringMatching(/SparkBackendUnavailableError: down/) });
+    expect(await createCancelJob({ backend: new FakeBackend(), log: quiet })({})).toEqual({
+      cancelled: false,
+      note: 'no job was submitted',
+    });
+    expect(await createCancelJob({ backend: broken, log: quiet })({ job: handle() })).toMatchObject({
+      cancelled: false,
+      note: expect.stringMatching(/SparkBackendUnavailableError: down/),
+    });
   });
 });
 
@@ -117,16 +179,28 @@ describe('acquire-run-slot', () => {
   const me = { executionArn: 'arn:b', startTime: '2026-01-01T00:00:10Z' };
 
   it('gives the slot to the oldest running execution', () => {
-    expect(decideRunSlot(me, [{ executionArn: 'arn:b', startDate: new Date('2026-01-01T00:00:10Z') }]).holder).toBe('arn:b');
-    expect(() => decideRunSlot(me, [
-      { executionArn: 'arn:b', startDate: new Date('2026-01-01T00:00:10Z') },
-      { executionArn: 'arn:a', startDate: new Date('2026-01-01T00:00:05Z') },
-    ])).toThrow(expect.objectContaining({ name: 'PipelineBusyError', message: expect.stringMatching(/arn:a .* is working on the tables/) }));
+    expect(decideRunSlot(me, [{ executionArn: 'arn:b', startDate: new Date('2026-01-01T00:00:10Z') }]).holder).toBe(
+      'arn:b',
+    );
+    expect(() =>
+      decideRunSlot(me, [
+        { executionArn: 'arn:b', startDate: new Date('2026-01-01T00:00:10Z') },
+        { executionArn: 'arn:a', startDate: new Date('2026-01-01T00:00:05Z') },
+      ]),
+    ).toThrow(
+      expect.objectContaining({
+        name: 'PipelineBusyError',
+        message: expect.stringMatching(/arn:a .* is working on the tables/),
+      }),
+    );
   });
 
   it('breaks a tie of start times by ARN, so both contenders agree', () => {
     const same = new Date('2026-01-01T00:00:10Z');
-    const running = [{ executionArn: 'arn:b', startDate: same }, { executionArn: 'arn:a', startDate: same }];
+    const running = [
+      { executionArn: 'arn:b', startDate: same },
+      { executionArn: 'arn:a', startDate: same },
+    ];
 
     expect(() => decideRunSlot(me, running)).toThrow(/arn:a/);
     expect(decideRunSlot({ executionArn: 'arn:a', startTime: me.startTime }, running).holder).toBe('arn:a');
@@ -134,20 +208,28 @@ describe('acquire-run-slot', () => {
 
   it('counts itself even when the listing does not show it yet', () => {
     expect(decideRunSlot(me, [])).toEqual({ holder: 'arn:b', runningExecutions: 1 });
-    expect(decideRunSlot(me, [{ executionArn: 'arn:c', startDate: new Date('2026-01-01T00:00:20Z') }]))
-      .toEqual({ holder: 'arn:b', runningExecutions: 2 });
-    expect(() => decideRunSlot(me, [{ executionArn: 'arn:a', startDate: new Date('2026-01-01T00:00:01Z') }])).toThrow(/arn:a/);
+    expect(decideRunSlot(me, [{ executionArn: 'arn:c', startDate: new Date('2026-01-01T00:00:20Z') }])).toEqual({
+      holder: 'arn:b',
+      runningExecutions: 2,
+    });
+    expect(() => decideRunSlot(me, [{ executionArn: 'arn:a', startDate: new Date('2026-01-01T00:00:01Z') }])).toThrow(
+      /arn:a/,
+    );
   });
 
   it('refuses a start time that is not a time (it would sort arbitrarily)', async () => {
     const acquire = createAcquireRunSlot({ list: async () => [] }, quiet);
 
-    await expect(acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b', startTime: 'soon' }))
-      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/startTime: .*got "soon"/) });
+    await expect(
+      acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b', startTime: 'soon' }),
+    ).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/startTime: .*got "soon"/) });
   });
 
-  it('takes the slot through an in-memory list of running executions (the local runner\'s)', async () => {
-    const acquire = createAcquireRunSlot({ list: async () => [{ executionArn: 'arn:b', startDate: new Date(me.startTime) }] }, quiet);
+  it("takes the slot through an in-memory list of running executions (the local runner's)", async () => {
+    const acquire = createAcquireRunSlot(
+      { list: async () => [{ executionArn: 'arn:b', startDate: new Date(me.startTime) }] },
+      quiet,
+    );
 
     expect(await acquire({ stateMachineArn: 'arn:sm', ...me })).toEqual({ holder: 'arn:b', runningExecutions: 1 });
   });
@@ -155,20 +237,46 @@ describe('acquire-run-slot', () => {
   it('refuses an event without the execution context, naming the field', async () => {
     const acquire = createAcquireRunSlot({ list: async () => [] }, quiet);
 
-    await expect(acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b' })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/startTime/) });
+    await expect(acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b' })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/startTime/),
+    });
   });
 
   it('lists RUNNING executions of its state machine page by page', async () => {
     const sfn = mockClient(SFNClient);
-    sfn.on(ListExecutionsCommand, { nextToken: undefined }).resolves({ executions: [
-      { executionArn: 'arn:b', stateMachineArn: 'arn:sm', name: 'b', status: 'RUNNING', startDate: new Date('2026-01-01T00:00:10Z') },
-    ], nextToken: 'page-2' });
-    sfn.on(ListExecutionsCommand, { nextToken: 'page-2' }).resolves({ executions: [
-      { executionArn: 'arn:a', stateMachineArn: 'arn:sm', name: 'a', status: 'RUNNING', startDate: new Date('2026-01-01T00:00:01Z') },
-    ] });
+    sfn
+      .on(ListExecutionsCommand, { nextToken: undefined })
+      .resolves({
+        executions: [
+          {
+            executionArn: 'arn:b',
+            stateMachineArn: 'arn:sm',
+            name: 'b',
+            status: 'RUNNING',
+            startDate: new Date('2026-01-01T00:00:10Z'),
+          },
+        ],
+        nextToken: 'page-2',
+      });
+    sfn
+      .on(ListExecutionsCommand, { nextToken: 'page-2' })
+      .resolves({
+        executions: [
+          {
+            executionArn: 'arn:a',
+            stateMachineArn: 'arn:sm',
+            name: 'a',
+            status: 'RUNNING',
+            startDate: new Date('2026-01-01T00:00:01Z'),
+          },
+        ],
+      });
     const acquire = createAcquireRunSlot(stepFunctionsExecutions(new SFNClient({ region: 'eu-west-1' })), quiet);
 
-    await expect(acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b', startTime: me.startTime })).rejects.toMatchObject({ name: 'PipelineBusyError' });
+    await expect(
+      acquire({ stateMachineArn: 'arn:sm', executionArn: 'arn:b', startTime: me.startTime }),
+    ).rejects.toMatchObject({ name: 'PipelineBusyError' });
     expect(sfn.commandCalls(ListExecutionsCommand).map((c) => c.args[0].input)).toEqual([
       { stateMachineArn: 'arn:sm', statusFilter: 'RUNNING', nextToken: undefined },
       { stateMachineArn: 'arn:sm', statusFilter: 'RUNNING', nextToken: 'page-2' },
@@ -183,9 +291,20 @@ describe('read-summary', () => {
 
   function summary(overrides: Record<string, unknown> = {}) {
     return {
-      job: 'feature_processing', run_id: 'run-1', batch_id: 'b-1', status: 'succeeded', started_at: 's', finished_at: 'f',
-      duration_seconds: 12.5, resumed_batch: false, new_rows: { molecules: 3 }, tags: { molecules: 'v_b1' }, files: { listed: 30 },
-      quarantined: Array.from({ length: 25 }, (_, i) => ({ key: `k${i}`, etag: 'e', reason: 'r' })), quarantined_total: 25, details: {},
+      job: 'feature_processing',
+      run_id: 'run-1',
+      batch_id: 'b-1',
+      status: 'succeeded',
+      started_at: 's',
+      finished_at: 'f',
+      duration_seconds: 12.5,
+      resumed_batch: false,
+      new_rows: { molecules: 3 },
+      tags: { molecules: 'v_b1' },
+      files: { listed: 30 },
+      quarantined: Array.from({ length: 25 }, (_, i) => ({ key: `k${i}`, etag: 'e', reason: 'r' })),
+      quarantined_total: 25,
+      details: {},
       ...overrides,
     };
   }
@@ -200,21 +319,45 @@ describe('read-summary', () => {
 
     const outcome = await read()({ job: handle() });
 
-    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input).toEqual({ Bucket: 'features', Key: 'pipeline-runs/feature_processing/run-1.json' });
-    expect(outcome).toMatchObject({ kind: 'features', status: 'succeeded', batchId: 'b-1', newRows: { molecules: 3 }, quarantinedTotal: 25 });
+    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input).toEqual({
+      Bucket: 'features',
+      Key: 'pipeline-runs/feature_processing/run-1.json',
+    });
+    expect(outcome).toMatchObject({
+      kind: 'features',
+      status: 'succeeded',
+      batchId: 'b-1',
+      newRows: { molecules: 3 },
+      quarantinedTotal: 25,
+    });
     expect(outcome.quarantined).toHaveLength(20);
     expect(outcome.summaryUri).toBe('s3://features/pipeline-runs/feature_processing/run-1.json');
   });
 
   it.each([
-    ['a missing summary', () => s3.on(GetObjectCommand).rejects(Object.assign(new Error('nope'), { name: 'NoSuchKey' })), /wrote no run summary at s3:\/\/features\/pipeline-runs/],
+    [
+      'a missing summary',
+      () => s3.on(GetObjectCommand).rejects(Object.assign(new Error('nope'), { name: 'NoSuchKey' })),
+      /wrote no run summary at s3:\/\/features\/pipeline-runs/,
+    ],
     ['a summary that is not JSON', () => s3.on(GetObjectCommand).resolves(body('{"job": ')), /is not JSON/],
-    ['a summary that breaks the contract', () => s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary({ status: 'maybe' })))), /breaks the contract: status/],
-    ['the summary of another run', () => s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary({ run_id: 'run-0' })))), /belongs to run run-0, not run-1/],
+    [
+      'a summary that breaks the contract',
+      () => s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary({ status: 'maybe' })))),
+      /breaks the contract: status/,
+    ],
+    [
+      'the summary of another run',
+      () => s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary({ run_id: 'run-0' })))),
+      /belongs to run run-0, not run-1/,
+    ],
   ])('refuses %s with RunSummaryError', async (_label, arrange, message) => {
     arrange();
 
-    await expect(read()({ job: handle() })).rejects.toMatchObject({ name: 'RunSummaryError', message: expect.stringMatching(message) });
+    await expect(read()({ job: handle() })).rejects.toMatchObject({
+      name: 'RunSummaryError',
+      message: expect.stringMatching(message),
+    });
   });
 
   it('splits s3 and s3a URIs', () => {

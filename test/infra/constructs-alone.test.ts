@@ -29,45 +29,76 @@ describe('R2Sync alone', () => {
     const sync = new R2Sync(stack, 'Sync', {
       stateMachineName: 'sync-test',
       source: { bucket: source, prefix: 'warehouse/ns/' },
-      destination: { endpoint: 'https://r2.example.org', region: 'auto', bucket: 'mirror', prefix: 'features/', credentialsSecret: secret },
+      destination: {
+        endpoint: 'https://r2.example.org',
+        region: 'auto',
+        bucket: 'mirror',
+        prefix: 'features/',
+        credentialsSecret: secret,
+      },
       tables: ['ml_run_summary'],
     });
     return { app, stack, source, secret, sync, template: Template.fromStack(stack) };
   }
 
-  it('makes one traced, fully logged state machine and its two functions, the sync at Lambda\'s 15 minutes', () => {
+  it("makes one traced, fully logged state machine and its two functions, the sync at Lambda's 15 minutes", () => {
     // Act
     const { template } = r2Sync();
 
     // Assess
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: 'sync-test', TracingConfiguration: { Enabled: true }, LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+      StateMachineName: 'sync-test',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
     });
     template.resourceCountIs('AWS::Lambda::Function', 2);
-    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024, Timeout: 900, Description: 'quantum pipeline: r2-sync/sync-table' });
-    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 256, Timeout: 60, Description: 'quantum pipeline: r2-sync/health-check' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 1024,
+      Timeout: 900,
+      Description: 'quantum pipeline: r2-sync/sync-table',
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 256,
+      Timeout: 60,
+      Description: 'quantum pipeline: r2-sync/health-check',
+    });
   });
 
   it('lets the functions read the token secret and the source prefix, and the health check write its probes only', () => {
     // Act
     const { stack, template, source, secret, sync } = r2Sync();
     const bucketArn = { 'Fn::GetAtt': [logicalId(stack, source), 'Arn'] };
-    const statementsOf = (fn: typeof sync.healthCheck) => Object.values(template.findResources('AWS::IAM::Policy', {
-      Properties: { Roles: [{ Ref: logicalId(stack, fn.role!) }] },
-    })).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
-    const writes = (fn: typeof sync.healthCheck) => statementsOf(fn)
-      .filter((statement) => ([] as string[]).concat(statement.Action).some((action) => /^s3:(Put|Delete)/.test(action)))
-      .map((statement) => statement.Resource);
+    const statementsOf = (fn: typeof sync.healthCheck) =>
+      Object.values(
+        template.findResources('AWS::IAM::Policy', {
+          Properties: { Roles: [{ Ref: logicalId(stack, fn.role!) }] },
+        }),
+      ).flatMap(
+        (policy) =>
+          policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
+      );
+    const writes = (fn: typeof sync.healthCheck) =>
+      statementsOf(fn)
+        .filter((statement) =>
+          ([] as string[]).concat(statement.Action).some((action) => /^s3:(Put|Delete)/.test(action)),
+        )
+        .map((statement) => statement.Resource);
 
     // Assess
     for (const fn of [sync.healthCheck, sync.syncTable]) {
-      expect(statementsOf(fn)).toContainEqual(expect.objectContaining({
-        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: logicalId(stack, secret) },
-      }));
-      expect(statementsOf(fn)).toContainEqual(expect.objectContaining({
-        Action: expect.arrayContaining(['s3:GetObject*', 's3:List*']), Resource: [bucketArn, { 'Fn::Join': ['', [bucketArn, '/warehouse/ns/*']] }],
-      }));
+      expect(statementsOf(fn)).toContainEqual(
+        expect.objectContaining({
+          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          Resource: { Ref: logicalId(stack, secret) },
+        }),
+      );
+      expect(statementsOf(fn)).toContainEqual(
+        expect.objectContaining({
+          Action: expect.arrayContaining(['s3:GetObject*', 's3:List*']),
+          Resource: [bucketArn, { 'Fn::Join': ['', [bucketArn, '/warehouse/ns/*']] }],
+        }),
+      );
     }
     const probes = { 'Fn::Join': ['', [bucketArn, '/warehouse/ns/.qp-sync-health/*']] };
     expect(writes(sync.healthCheck)).toEqual([probes, probes]);
@@ -107,12 +138,20 @@ describe('VqeBatch alone', () => {
   it('lets the chunk machine invoke only the start-run and check-run functions, the parent only the others', () => {
     // Act
     const { stack, template, batch } = vqeBatch();
-    const invokedBy = (machine: typeof batch.stateMachine) => Object.values(template.findResources('AWS::IAM::Policy', {
-      Properties: { Roles: [{ Ref: logicalId(stack, machine.role) }] },
-    })).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown[] }>)
-      .filter((statement) => statement.Action === 'lambda:InvokeFunction')
-      .map((statement) => statement.Resource[0]);
-    const arnOf = (name: keyof typeof batch.functions) => ({ 'Fn::GetAtt': [logicalId(stack, batch.functions[name]), 'Arn'] });
+    const invokedBy = (machine: typeof batch.stateMachine) =>
+      Object.values(
+        template.findResources('AWS::IAM::Policy', {
+          Properties: { Roles: [{ Ref: logicalId(stack, machine.role) }] },
+        }),
+      )
+        .flatMap(
+          (policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown[] }>,
+        )
+        .filter((statement) => statement.Action === 'lambda:InvokeFunction')
+        .map((statement) => statement.Resource[0]);
+    const arnOf = (name: keyof typeof batch.functions) => ({
+      'Fn::GetAtt': [logicalId(stack, batch.functions[name]), 'Arn'],
+    });
 
     // Assess
     expect(invokedBy(batch.chunkStateMachine)).toEqual([arnOf('start-run'), arnOf('check-run')]);
@@ -127,7 +166,7 @@ describe('VqeBatch alone', () => {
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('ssm:');
   });
 
-  it('fits 100 runs of ten minutes in a chunk and bounds the chunk\'s time by them', () => {
+  it("fits 100 runs of ten minutes in a chunk and bounds the chunk's time by them", () => {
     // Act
     const { batch, template } = vqeBatch();
 
@@ -135,7 +174,9 @@ describe('VqeBatch alone', () => {
     expect(batch.settings.chunkSize).toBe(100);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: 'batch-test-chunk',
-      DefinitionString: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(`"TimeoutSeconds":${100 * (600 + 120) + 3600}`)])] }),
+      DefinitionString: Match.objectLike({
+        'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(`"TimeoutSeconds":${100 * (600 + 120) + 3600}`)])],
+      }),
     });
   });
 

@@ -18,7 +18,9 @@ function tsFilesUnder(dir: string): string[] {
 
 /** The module specifiers a file imports or re-exports, as TypeScript's own pre-parser finds them. */
 function importsOf(file: string): string[] {
-  return ts.preProcessFile(readFileSync(join(repo, file), 'utf8'), true, true).importedFiles.map((entry) => entry.fileName);
+  return ts
+    .preProcessFile(readFileSync(join(repo, file), 'utf8'), true, true)
+    .importedFiles.map((entry) => entry.fileName);
 }
 
 /** A relative specifier as a repository path (`lambdas/core/contract.ts`). */
@@ -50,11 +52,13 @@ describe('the boundary between infra/ and lambdas/', () => {
     const infraFiles = tsFilesUnder('infra');
 
     // Act
-    const crossings = infraFiles.flatMap((file) => importsOf(file)
-      .filter((specifier) => specifier.startsWith('.'))
-      .map((specifier) => resolveRelative(file, specifier))
-      .filter((target) => target.startsWith('lambdas/'))
-      .map((target) => `${file} -> ${target}`));
+    const crossings = infraFiles.flatMap((file) =>
+      importsOf(file)
+        .filter((specifier) => specifier.startsWith('.'))
+        .map((specifier) => resolveRelative(file, specifier))
+        .filter((target) => target.startsWith('lambdas/'))
+        .map((target) => `${file} -> ${target}`),
+    );
 
     // Assess
     expect(crossings.length).toBeGreaterThan(0);
@@ -66,13 +70,18 @@ describe('the boundary between infra/ and lambdas/', () => {
     const contracts = tsFilesUnder('lambdas').filter((file) => file.endsWith('/contract.ts'));
 
     // Act
-    const offending = contracts.flatMap((contract) => [...packagesReachedFrom(contract)]
-      .filter(([name]) => name !== 'zod')
-      .map(([name, importer]) => `${contract}: ${importer} imports ${name}`));
+    const offending = contracts.flatMap((contract) =>
+      [...packagesReachedFrom(contract)]
+        .filter(([name]) => name !== 'zod')
+        .map(([name, importer]) => `${contract}: ${importer} imports ${name}`),
+    );
 
     // Assess
     expect(contracts.sort()).toEqual([
-      'lambdas/core/contract.ts', 'lambdas/feature-pipeline/contract.ts', 'lambdas/r2-sync/contract.ts', 'lambdas/vqe-batch/contract.ts',
+      'lambdas/core/contract.ts',
+      'lambdas/feature-pipeline/contract.ts',
+      'lambdas/r2-sync/contract.ts',
+      'lambdas/vqe-batch/contract.ts',
     ]);
     expect(offending).toEqual([]);
   });

@@ -16,7 +16,9 @@ describe('LOG_LEVEL of the functions', () => {
 
     // Assess
     template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS);
-    template.allResourcesProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LOG_LEVEL: 'INFO' }) } });
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LOG_LEVEL: 'INFO' }) },
+    });
   });
 
   it('follows logLevel on every function', () => {
@@ -25,10 +27,12 @@ describe('LOG_LEVEL of the functions', () => {
 
     // Assess
     template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS);
-    template.allResourcesProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LOG_LEVEL: 'DEBUG' }) } });
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LOG_LEVEL: 'DEBUG' }) },
+    });
   });
 
-  it('reaches the functions of the aws profile too (the BucketDeployment provider is CDK\'s own and has none)', () => {
+  it("reaches the functions of the aws profile too (the BucketDeployment provider is CDK's own and has none)", () => {
     // Act
     const { template } = synth({ logLevel: 'WARN', batch: { host: { instanceId: 'i-0123456789abcdef0' } } });
     const levels = Object.values(template.findResources('AWS::Lambda::Function'))
@@ -39,7 +43,7 @@ describe('LOG_LEVEL of the functions', () => {
     expect(levels).toEqual(Array(11).fill('WARN'));
   });
 
-  it('names only levels the functions\' logger knows', () => {
+  it("names only levels the functions' logger knows", () => {
     // Prepare
     const lines: string[] = [];
 
@@ -55,9 +59,14 @@ describe('LOG_LEVEL of the functions', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
 
     // Act + Assess
-    expect(() => pipelineFunction(stack, 'Loud', {
-      handler: 'lambdas/vqe-batch/handlers/plan.ts', timeout: Duration.seconds(10), environment: {}, logLevel: 'LOUD' as LogLevel,
-    })).toThrow('pipelineFunction Loud: logLevel must be one of DEBUG, INFO, WARN, ERROR, got "LOUD"');
+    expect(() =>
+      pipelineFunction(stack, 'Loud', {
+        handler: 'lambdas/vqe-batch/handlers/plan.ts',
+        timeout: Duration.seconds(10),
+        environment: {},
+        logLevel: 'LOUD' as LogLevel,
+      }),
+    ).toThrow('pipelineFunction Loud: logLevel must be one of DEBUG, INFO, WARN, ERROR, got "LOUD"');
   });
 
   it('sets LOG_LEVEL after the given environment, so no caller can override it by accident', () => {
@@ -66,10 +75,15 @@ describe('LOG_LEVEL of the functions', () => {
 
     // Act
     pipelineFunction(stack, 'Quiet', {
-      handler: 'lambdas/vqe-batch/handlers/plan.ts', timeout: Duration.seconds(10), environment: { LOG_LEVEL: 'DEBUG', OTHER: 'x' }, logLevel: 'ERROR',
+      handler: 'lambdas/vqe-batch/handlers/plan.ts',
+      timeout: Duration.seconds(10),
+      environment: { LOG_LEVEL: 'DEBUG', OTHER: 'x' },
+      logLevel: 'ERROR',
     });
 
     // Assess
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { LOG_LEVEL: 'ERROR', OTHER: 'x' } } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { LOG_LEVEL: 'ERROR', OTHER: 'x' } },
+    });
   });
 });

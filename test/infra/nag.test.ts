@@ -31,8 +31,9 @@ describe('cdk-nag AwsSolutions', () => {
   it('still fails the synth on a new wildcard (the checks are live)', () => {
     // Prepare
     const tampered = synthWithNag({ profile: 'local' }, (stack) => {
-      new iam.Role(stack, 'Careless', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') })
-        .addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+      new iam.Role(stack, 'Careless', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }).addToPolicy(
+        new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
+      );
     });
 
     // Act + Assess
@@ -40,19 +41,31 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it.each([
-    ['a function role (its X-Ray writes on "*" acknowledged)', 'Functions/ValidateInputRole/DefaultPolicy/Resource',
-      (stack: QuantumPipelineStack) => stack.functions.functions['validate-input'].role!],
-    ['a state machine role (its tracing and log delivery on "*" acknowledged)', 'FeatureProcessing/StateMachine/Role/DefaultPolicy/Resource',
-      (stack: QuantumPipelineStack) => stack.pipeline.stateMachine.role],
-    ['a batch function role (its SSM status reads on "*" acknowledged too)', 'VqeBatch/VqeBatchCheckRunRole/DefaultPolicy/Resource',
-      (stack: QuantumPipelineStack) => stack.vqeBatch!.functions['check-run'].role!],
+    [
+      'a function role (its X-Ray writes on "*" acknowledged)',
+      'Functions/ValidateInputRole/DefaultPolicy/Resource',
+      (stack: QuantumPipelineStack) => stack.functions.functions['validate-input'].role!,
+    ],
+    [
+      'a state machine role (its tracing and log delivery on "*" acknowledged)',
+      'FeatureProcessing/StateMachine/Role/DefaultPolicy/Resource',
+      (stack: QuantumPipelineStack) => stack.pipeline.stateMachine.role,
+    ],
+    [
+      'a batch function role (its SSM status reads on "*" acknowledged too)',
+      'VqeBatch/VqeBatchCheckRunRole/DefaultPolicy/Resource',
+      (stack: QuantumPipelineStack) => stack.vqeBatch!.functions['check-run'].role!,
+    ],
   ])('fails the synth when %s gets iam:CreateAccessKey on "*"', (_name, path, roleOf) => {
     // Prepare: the batch with an SSM host, so that check-run holds its own actions on "*"
-    const tampered = synthWithNag({ batch: { host: { instanceId: 'i-0123456789abcdef0' } } },
-      (stack) => roleOf(stack).addToPrincipalPolicy(createAccessKey()));
+    const tampered = synthWithNag({ batch: { host: { instanceId: 'i-0123456789abcdef0' } } }, (stack) =>
+      roleOf(stack).addToPrincipalPolicy(createAccessKey()),
+    );
 
     // Act + Assess
-    expect(tampered).toThrow(new RegExp(`QuantumPipeline/${path}[^\\n]*\\n[^\\n]*AwsSolutions-IAM5\\[Resource::\\*\\]`));
+    expect(tampered).toThrow(
+      new RegExp(`QuantumPipeline/${path}[^\\n]*\\n[^\\n]*AwsSolutions-IAM5\\[Resource::\\*\\]`),
+    );
   });
 });
 
@@ -60,7 +73,11 @@ describe('nag acknowledgement helpers', () => {
   function roleInBareStack(): { app: App; stack: Stack; role: iam.Role } {
     const app = new App();
     const stack = new Stack(app, 'Test');
-    return { app, stack, role: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }) };
+    return {
+      app,
+      stack,
+      role: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }),
+    };
   }
 
   it('refuses to acknowledge IAM5[Resource::*] as such, which would excuse any action on "*"', () => {
@@ -68,8 +85,9 @@ describe('nag acknowledgement helpers', () => {
     const { role } = roleInBareStack();
 
     // Act + Assess
-    expect(() => acknowledge(role, ['IAM5[Resource::*]'], 'anything'))
-      .toThrow('acknowledge: IAM5[Resource::*] on Test/Role excuses any action on "*"; use acknowledgeUnscopedActions, naming the actions');
+    expect(() => acknowledge(role, ['IAM5[Resource::*]'], 'anything')).toThrow(
+      'acknowledge: IAM5[Resource::*] on Test/Role excuses any action on "*"; use acknowledgeUnscopedActions, naming the actions',
+    );
   });
 
   it('names a granted object pattern as cdk-nag does, from the same ARN expression', () => {
@@ -83,8 +101,9 @@ describe('nag acknowledgement helpers', () => {
 
     // Assess
     expect(finding).toBe(`IAM5[Resource::<${bucketId}.Arn>/runs/*]`);
-    expect(wildcardResource(stack, stack.formatArn({ service: 'glue', resource: 'table', resourceName: 'ns/*' })))
-      .toBe('IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/ns/*]');
+    expect(wildcardResource(stack, stack.formatArn({ service: 'glue', resource: 'table', resourceName: 'ns/*' }))).toBe(
+      'IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/ns/*]',
+    );
     expect(wildcardActions(['s3:List*'])).toEqual(['IAM5[Action::s3:List*]']);
   });
 

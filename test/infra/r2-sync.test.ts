@@ -6,9 +6,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../infra/config';
-import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
-import { R2Sync, type R2SyncProps } from '../../infra/r2-sync/r2-sync';
 import { R2SyncTriggers } from '../../infra/platform/triggers';
+import { R2Sync, type R2SyncProps } from '../../infra/r2-sync/r2-sync';
+import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
 import { resolveDefinition, resolveValue } from '../../localstack/embedded/definition';
 import { type Synthesized, synth } from './support';
 
@@ -35,11 +35,21 @@ describe('when the R2 sync is deployed', () => {
   it('mirrors to https://<account>.r2.cloudflarestorage.com, region auto, from the Glue warehouse folder', () => {
     const s = synth({ r2: { accountId: ACCOUNT } });
 
-    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'QuantumPipeline-r2-sync' });
+    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'QuantumPipeline-r2-sync',
+    });
     expect(syncSettingsOf(s)).toMatchObject({
       source: { prefix: 'warehouse/quantum_features.db/', forcePathStyle: false },
-      destination: { endpoint: `https://${ACCOUNT}.r2.cloudflarestorage.com`, region: 'auto', bucket: 'qp-data', prefix: 'features/', forcePathStyle: true },
-      tables: ['ml_iteration_features', 'ml_run_summary'], transfers: 8, checkers: 4,
+      destination: {
+        endpoint: `https://${ACCOUNT}.r2.cloudflarestorage.com`,
+        region: 'auto',
+        bucket: 'qp-data',
+        prefix: 'features/',
+        forcePathStyle: true,
+      },
+      tables: ['ml_iteration_features', 'ml_run_summary'],
+      transfers: 8,
+      checkers: 4,
     });
   });
 
@@ -47,15 +57,21 @@ describe('when the R2 sync is deployed', () => {
     const s = synth({ profile: 'local' });
 
     expect(syncSettingsOf(s)).toMatchObject({
-      source: { bucket: 'features', prefix: 'warehouse/quantum_features/', endpoint: 'http://127.0.0.1:3900', region: 'garage' },
+      source: {
+        bucket: 'features',
+        prefix: 'warehouse/quantum_features/',
+        endpoint: 'http://127.0.0.1:3900',
+        region: 'garage',
+      },
       destination: { endpoint: 'http://127.0.0.1:3900', region: 'garage', bucket: 'qp-data' },
     });
   });
 
   it('can be switched off on the local profile and takes transfer settings from the config', () => {
     expect(synth({ profile: 'local', r2: { enabled: false } }).stack.r2Sync).toBeUndefined();
-    expect(syncSettingsOf(synth({ profile: 'local', r2: { transfers: 16, checkers: 2, tables: ['ml_run_summary'] } })))
-      .toMatchObject({ transfers: 16, checkers: 2, tables: ['ml_run_summary'] });
+    expect(
+      syncSettingsOf(synth({ profile: 'local', r2: { transfers: 16, checkers: 2, tables: ['ml_run_summary'] } })),
+    ).toMatchObject({ transfers: 16, checkers: 2, tables: ['ml_run_summary'] });
   });
 });
 
@@ -63,18 +79,22 @@ describe('R2 sync permissions', () => {
   const s = synth({ r2: { accountId: ACCOUNT } });
   const policyOf = (fn: 'healthCheck' | 'syncTable') => {
     const roleId = s.stack.getLogicalId(s.stack.r2Sync![fn].role!.node.defaultChild as never);
-    const policies = Object.values(s.json.Resources).filter((r) => r.Type === 'AWS::IAM::Policy'
-      && JSON.stringify((r.Properties as { Roles: unknown }).Roles).includes(roleId));
+    const policies = Object.values(s.json.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' && JSON.stringify((r.Properties as { Roles: unknown }).Roles).includes(roleId),
+    );
     return JSON.stringify(policies.map((p) => p.Properties));
   };
 
-  it('lets both functions read the R2 token secret and the tables\' prefix only', () => {
+  it("lets both functions read the R2 token secret and the tables' prefix only", () => {
     for (const fn of ['healthCheck', 'syncTable'] as const) {
       const policy = policyOf(fn);
       expect(policy).toContain('secretsmanager:GetSecretValue');
       expect(policy).toContain(':secret:quantum-pipeline/r2-credentials-??????');
       expect(policy).toContain('/warehouse/quantum_features.db/*');
-      expect(policy).not.toMatch(/"Resource":\[?\{"Fn::Join":\["",\[\{"Fn::GetAtt":\["BucketsFeatures[0-9A-F]+","Arn"\]\},"\/\*"\]\]\}/);
+      expect(policy).not.toMatch(
+        /"Resource":\[?\{"Fn::Join":\["",\[\{"Fn::GetAtt":\["BucketsFeatures[0-9A-F]+","Arn"\]\},"\/\*"\]\]\}/,
+      );
     }
   });
 
@@ -94,11 +114,19 @@ describe('R2 sync state machine', () => {
   it('checks health, maps over the requested tables two at a time, then publishes its summary', () => {
     expect(definition.StartAt).toBe('CheckHealth');
     expect(states.CheckHealth.Next).toBe('SyncTables');
-    expect(states.SyncTables).toMatchObject({ Type: 'Map', ItemsPath: '$.run.tables', MaxConcurrency: 2, Next: 'PublishSyncCompleted' });
-    expect(states.PublishSyncCompleted.Parameters.Entries[0]).toMatchObject({ Source: 'quantum-pipeline.r2-sync', DetailType: 'R2 Sync Completed' });
+    expect(states.SyncTables).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.run.tables',
+      MaxConcurrency: 2,
+      Next: 'PublishSyncCompleted',
+    });
+    expect(states.PublishSyncCompleted.Parameters.Entries[0]).toMatchObject({
+      Source: 'quantum-pipeline.r2-sync',
+      DetailType: 'R2 Sync Completed',
+    });
   });
 
-  it('loops a table\'s sync until it reports complete, with a bound on the invocations', () => {
+  it("loops a table's sync until it reports complete, with a bound on the invocations", () => {
     const inner = states.SyncTables.ItemProcessor.States;
     expect(inner.SyncTable.Next).toBe('CarryProgress');
     expect(inner.IsTableSynced.Choices).toEqual([
@@ -110,11 +138,20 @@ describe('R2 sync state machine', () => {
 
   it('retries a table sync with failed copies (it resumes), and sends every failure to one Fail state', () => {
     const inner = states.SyncTables.ItemProcessor.States;
-    expect(inner.SyncTable.Retry).toEqual(expect.arrayContaining([
-      expect.objectContaining({ ErrorEquals: ['SyncIncompleteError', 'SyncEndpointError', 'Sandbox.Timedout'], IntervalSeconds: 60, BackoffRate: 2, MaxAttempts: 3 }),
-    ]));
+    expect(inner.SyncTable.Retry).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          ErrorEquals: ['SyncIncompleteError', 'SyncEndpointError', 'Sandbox.Timedout'],
+          IntervalSeconds: 60,
+          BackoffRate: 2,
+          MaxAttempts: 3,
+        }),
+      ]),
+    );
     for (const name of ['CheckHealth', 'SyncTables', 'PublishSyncCompleted']) {
-      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'SyncFailed' }]);
+      expect(states[name].Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'SyncFailed' },
+      ]);
     }
     expect(states.SyncFailed.Type).toBe('Fail');
   });
@@ -124,23 +161,49 @@ describe('R2 sync triggers and alerts', () => {
   it('starts on "ML Features Updated" when job 2 changed the tables, with input {"trigger":"features-updated"}', () => {
     synth({ r2: { accountId: ACCOUNT } }).template.hasResourceProperties('AWS::Events::Rule', {
       State: 'ENABLED',
-      EventPattern: { source: [SUMMARY_EVENT_SOURCE], 'detail-type': [SUMMARY_EVENT_DETAIL_TYPE], detail: { mlFeatures: { status: ['succeeded'] } } },
-      Targets: [Match.objectLike({ Input: '{"trigger":"features-updated"}', Arn: { Ref: Match.stringLikeRegexp('^R2SyncStateMachine') } })],
+      EventPattern: {
+        source: [SUMMARY_EVENT_SOURCE],
+        'detail-type': [SUMMARY_EVENT_DETAIL_TYPE],
+        detail: { mlFeatures: { status: ['succeeded'] } },
+      },
+      Targets: [
+        Match.objectLike({
+          Input: '{"trigger":"features-updated"}',
+          Arn: { Ref: Match.stringLikeRegexp('^R2SyncStateMachine') },
+        }),
+      ],
     });
   });
 
   it('deploys the event rule disabled when switched off, and its schedule off unless enabled', () => {
     const off = synth({ r2: { accountId: ACCOUNT, onFeaturesUpdated: false } }).template;
-    off.hasResourceProperties('AWS::Events::Rule', { State: 'DISABLED', EventPattern: Match.objectLike({ 'detail-type': [SUMMARY_EVENT_DETAIL_TYPE], detail: Match.anyValue() }) });
-    off.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 4 * * ? *)', State: 'DISABLED' });
-    synth({ r2: { accountId: ACCOUNT, schedule: { enabled: true, expression: 'rate(1 hour)' } } }).template
-      .hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)', State: 'ENABLED', Target: Match.objectLike({ Input: '{"trigger":"schedule"}' }) });
+    off.hasResourceProperties('AWS::Events::Rule', {
+      State: 'DISABLED',
+      EventPattern: Match.objectLike({ 'detail-type': [SUMMARY_EVENT_DETAIL_TYPE], detail: Match.anyValue() }),
+    });
+    off.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 4 * * ? *)',
+      State: 'DISABLED',
+    });
+    synth({
+      r2: { accountId: ACCOUNT, schedule: { enabled: true, expression: 'rate(1 hour)' } },
+    }).template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      Target: Match.objectLike({ Input: '{"trigger":"schedule"}' }),
+    });
   });
 
   it('alerts on failed, timed-out and aborted sync executions', () => {
     synth({ r2: { accountId: ACCOUNT } }).template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^R2SyncStateMachine') }] } },
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: Match.stringLikeRegexp('^R2SyncStateMachine') }],
+        },
+      },
     });
   });
 });
@@ -152,8 +215,13 @@ describe('R2 sync validation', () => {
       return new R2Sync(stack, 'Sync', {
         stateMachineName: 'test-r2-sync',
         source: { bucket: new s3.Bucket(stack, 'Features'), prefix: 'warehouse/ns/' },
-        destination: { endpoint: `https://${ACCOUNT}.r2.cloudflarestorage.com`, region: 'auto', bucket: 'qp-data', prefix: 'features/',
-          credentialsSecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Token', 'token') },
+        destination: {
+          endpoint: `https://${ACCOUNT}.r2.cloudflarestorage.com`,
+          region: 'auto',
+          bucket: 'qp-data',
+          prefix: 'features/',
+          credentialsSecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Token', 'token'),
+        },
         tables: ['ml_run_summary'],
         ...overrides,
       });
@@ -171,15 +239,28 @@ describe('R2 sync validation', () => {
 
   it('refuses a bad schedule expression of the triggers', () => {
     const stack = new Stack(new App(), 'Test');
-    const machine = new sfn.StateMachine(stack, 'M', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P')) });
+    const machine = new sfn.StateMachine(stack, 'M', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P')),
+    });
 
-    expect(() => new R2SyncTriggers(stack, 'T', { stateMachine: machine, schedule: { enabled: true, expression: 'hourly', timezone: 'UTC' } }))
-      .toThrow('R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got "hourly"');
+    expect(
+      () =>
+        new R2SyncTriggers(stack, 'T', {
+          stateMachine: machine,
+          schedule: { enabled: true, expression: 'hourly', timezone: 'UTC' },
+        }),
+    ).toThrow('R2SyncTriggers: schedule.expression must be cron(...), rate(...) or at(...), got "hourly"');
   });
 
   it.each([
-    [{ r2: { enabled: true } }, 'invalid configuration: r2.accountId: required when r2.enabled is true on the aws profile (or set r2.endpoint), got nothing'],
-    [{ r2: { accountId: 'acme' } }, /r2\.accountId: expected the 32 hexadecimal digits of a Cloudflare account id, got "acme"/],
+    [
+      { r2: { enabled: true } },
+      'invalid configuration: r2.accountId: required when r2.enabled is true on the aws profile (or set r2.endpoint), got nothing',
+    ],
+    [
+      { r2: { accountId: 'acme' } },
+      /r2\.accountId: expected the 32 hexadecimal digits of a Cloudflare account id, got "acme"/,
+    ],
     [{ r2: { tables: ['ml_everything'] } }, /r2\.tables\[0\]: .*got "ml_everything"/],
     [{ r2: { prefix: '/features' } }, /r2\.prefix: expected a key prefix ending in \/ \(or empty\), got "\/features"/],
   ])('refuses the config %j, naming the field and the value', (context, message) => {

@@ -10,23 +10,46 @@ describe('aws profile: storage', () => {
 
     template.resourceCountIs('AWS::S3::Bucket', 4);
     template.allResourcesProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
     });
-    expect(Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { LoggingConfiguration: Match.anyValue() } }))).toHaveLength(3);
-    template.resourcePropertiesCountIs('AWS::S3::BucketPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
-    }, 4);
+    expect(
+      Object.keys(
+        template.findResources('AWS::S3::Bucket', { Properties: { LoggingConfiguration: Match.anyValue() } }),
+      ),
+    ).toHaveLength(3);
+    template.resourcePropertiesCountIs(
+      'AWS::S3::BucketPolicy',
+      {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      },
+      4,
+    );
   });
 
   it('expires quarantined raw objects after 90 days and EMR logs after 30', () => {
     const { template } = synth();
 
     template.hasResourceProperties('AWS::S3::Bucket', {
-      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'quarantine/', ExpirationInDays: 90, Status: 'Enabled' })]) },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: 'quarantine/', ExpirationInDays: 90, Status: 'Enabled' })]),
+      },
     });
     template.hasResourceProperties('AWS::S3::Bucket', {
-      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'emr-logs/', ExpirationInDays: 30 })]) },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: 'emr-logs/', ExpirationInDays: 30 })]),
+      },
     });
   });
 
@@ -40,27 +63,36 @@ describe('aws profile: storage', () => {
 
 describe('aws profile: Spark compute', () => {
   it('runs an EMR Serverless Spark application on emr-spark-8.0.0 with auto start/stop and a capacity cap', () => {
-    synth({ emr: { idleTimeoutMinutes: 20, maximumCpu: '8 vCPU' } }).template.hasResourceProperties('AWS::EMRServerless::Application', {
-      Type: 'SPARK',
-      ReleaseLabel: 'emr-spark-8.0.0',
-      AutoStartConfiguration: { Enabled: true },
-      AutoStopConfiguration: { Enabled: true, IdleTimeoutMinutes: 20 },
-      MaximumCapacity: { Cpu: '8 vCPU', Memory: '64 GB', Disk: '200 GB' },
-    });
+    synth({ emr: { idleTimeoutMinutes: 20, maximumCpu: '8 vCPU' } }).template.hasResourceProperties(
+      'AWS::EMRServerless::Application',
+      {
+        Type: 'SPARK',
+        ReleaseLabel: 'emr-spark-8.0.0',
+        AutoStartConfiguration: { Enabled: true },
+        AutoStopConfiguration: { Enabled: true, IdleTimeoutMinutes: 20 },
+        MaximumCapacity: { Cpu: '8 vCPU', Memory: '64 GB', Disk: '200 GB' },
+      },
+    );
   });
 
   it('gives the job role only its buckets and the one Glue database', () => {
     const { template } = synth();
 
     template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'emr-serverless.amazonaws.com' } })] },
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'emr-serverless.amazonaws.com' } })],
+      },
     });
     template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'quantum_features' } });
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Sid: 'IcebergGlueCatalog',
-        Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'IcebergGlueCatalog',
+            Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
+          }),
+        ]),
+      },
     });
     // Every action of every statement, whether the statement lists one action or several.
     const actions = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -71,7 +103,10 @@ describe('aws profile: Spark compute', () => {
   });
 
   it('uploads the packaged jobs to the artifacts bucket', () => {
-    synth().template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketKeyPrefix: 'spark-jobs/', Prune: true });
+    synth().template.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DestinationBucketKeyPrefix: 'spark-jobs/',
+      Prune: true,
+    });
   });
 
   it('refuses to deploy without the packaged jobs', async () => {
@@ -81,10 +116,24 @@ describe('aws profile: Spark compute', () => {
     const stack = new Stack();
     const bucket = new Bucket(stack, 'B');
 
-    expect(() => new SparkCompute(stack, 'S', { rawResults: bucket, features: bucket, artifacts: bucket, artifactsSourceDir: '/nonexistent' }))
-      .toThrow(/artifactsSourceDir \/nonexistent lacks feature_processing\.py.*npm run build:spark/);
-    expect(() => new SparkCompute(stack, 'T', { rawResults: bucket, features: bucket, artifacts: bucket, idleTimeoutMinutes: 0 }))
-      .toThrow(/idleTimeoutMinutes must be >= 1, got 0/);
+    expect(
+      () =>
+        new SparkCompute(stack, 'S', {
+          rawResults: bucket,
+          features: bucket,
+          artifacts: bucket,
+          artifactsSourceDir: '/nonexistent',
+        }),
+    ).toThrow(/artifactsSourceDir \/nonexistent lacks feature_processing\.py.*npm run build:spark/);
+    expect(
+      () =>
+        new SparkCompute(stack, 'T', {
+          rawResults: bucket,
+          features: bucket,
+          artifacts: bucket,
+          idleTimeoutMinutes: 0,
+        }),
+    ).toThrow(/idleTimeoutMinutes must be >= 1, got 0/);
   });
 });
 
@@ -92,10 +141,17 @@ describe('aws profile: Lambda steps', () => {
   it('bundles six Node 24 ARM functions with tracing, each logging to its own group', () => {
     const { template } = synth();
 
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Handler: 'index.handler',
-      LoggingConfig: { LogGroup: Match.anyValue() },
-    }, 6);
+    template.resourcePropertiesCountIs(
+      'AWS::Lambda::Function',
+      {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        Handler: 'index.handler',
+        LoggingConfig: { LogGroup: Match.anyValue() },
+      },
+      6,
+    );
   });
 
   it('configures the EMR Serverless backend and the job settings of SPEC section 4', () => {
@@ -106,7 +162,12 @@ describe('aws profile: Lambda steps', () => {
     expect(env.SPARK_ARTIFACTS_URI).toMatch(/^s3:\/\/.+\/spark-jobs\/$/);
     expect(env.EMR_APPLICATION_ID).toBeTruthy();
     const settings = PipelineSettings.parse(JSON.parse(env.PIPELINE_SETTINGS));
-    expect(settings.resources).toEqual({ driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' });
+    expect(settings.resources).toEqual({
+      driverCores: 1,
+      driverMemory: '1g',
+      executorCores: 1,
+      executorMemory: '1536m',
+    });
     expect(settings.jobTimeoutSeconds).toEqual({ features: 7200, 'ml-features': 3600 });
     expect(settings.sparkConf).toMatchObject({
       'spark.sql.catalog.quantum_catalog.type': 'glue',
@@ -119,20 +180,33 @@ describe('aws profile: Lambda steps', () => {
   it('lets the submit, status and cancel functions drive job runs and pass the job role, nothing more', () => {
     const { template } = synth();
 
-    template.resourcePropertiesCountIs('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([
-        Match.objectLike({ Action: ['emr-serverless:StartJobRun', 'emr-serverless:GetJobRun', 'emr-serverless:CancelJobRun'] }),
-        Match.objectLike({ Action: 'iam:PassRole' }),
-      ]) },
-    }, 3);
+    template.resourcePropertiesCountIs(
+      'AWS::IAM::Policy',
+      {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: ['emr-serverless:StartJobRun', 'emr-serverless:GetJobRun', 'emr-serverless:CancelJobRun'],
+            }),
+            Match.objectLike({ Action: 'iam:PassRole' }),
+          ]),
+        },
+      },
+      3,
+    );
   });
 
   it('lets the run-slot function list the executions of its own state machine only', () => {
     synth().template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Sid: 'ListOwnExecutions', Action: 'states:ListExecutions',
-        Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-processing'])] },
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'ListOwnExecutions',
+            Action: 'states:ListExecutions',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-processing'])] },
+          }),
+        ]),
+      },
     });
   });
 });

@@ -18,22 +18,32 @@ describe('local profile', () => {
   it('names the buckets as the local data plane does', () => {
     const { template } = synth({ profile: 'local' });
 
-    for (const name of ['raw-results', 'features', 'artifacts']) template.hasResourceProperties('AWS::S3::Bucket', { BucketName: name });
+    for (const name of ['raw-results', 'features', 'artifacts'])
+      template.hasResourceProperties('AWS::S3::Bucket', { BucketName: name });
   });
 
   it('points the Lambdas at the standalone master and the S3 endpoint, path style', () => {
-    const s = synth({ profile: 'local', local: { sparkRestUrl: 'http://spark-master:6066', s3Endpoint: 'http://localstack:4566' } });
+    const s = synth({
+      profile: 'local',
+      local: { sparkRestUrl: 'http://spark-master:6066', s3Endpoint: 'http://localstack:4566' },
+    });
     const env = environmentOf(s, 'job-status');
 
     expect(env).toMatchObject({
-      SPARK_BACKEND: 'standalone', SPARK_REST_URL: 'http://spark-master:6066', SPARK_MASTER_URL: 'spark://127.0.0.1:7077',
-      S3_ENDPOINT: 'http://localstack:4566', S3_FORCE_PATH_STYLE: 'true', SPARK_ARTIFACTS_URI: '/opt/spark-jobs/',
+      SPARK_BACKEND: 'standalone',
+      SPARK_REST_URL: 'http://spark-master:6066',
+      SPARK_MASTER_URL: 'spark://127.0.0.1:7077',
+      S3_ENDPOINT: 'http://localstack:4566',
+      S3_FORCE_PATH_STYLE: 'true',
+      SPARK_ARTIFACTS_URI: '/opt/spark-jobs/',
     });
     expect(env.EMR_APPLICATION_ID).toBeUndefined();
   });
 
-  it('submits with the cluster\'s own catalog settings and s3a URIs', () => {
-    const settings = PipelineSettings.parse(JSON.parse(environmentOf(synth({ profile: 'local' }), 'submit-job').PIPELINE_SETTINGS));
+  it("submits with the cluster's own catalog settings and s3a URIs", () => {
+    const settings = PipelineSettings.parse(
+      JSON.parse(environmentOf(synth({ profile: 'local' }), 'submit-job').PIPELINE_SETTINGS),
+    );
 
     expect(settings.sparkConf).toEqual({});
     expect(settings.rawUri).toBe('s3a://raw-results/experiments');
@@ -42,9 +52,16 @@ describe('local profile', () => {
 
   it('runs one three-core executor on the local worker unless the config names another shape', () => {
     const settingsOf = (context: Record<string, unknown>) =>
-      PipelineSettings.parse(JSON.parse(environmentOf(synth({ profile: 'local', ...context }), 'submit-job').PIPELINE_SETTINGS));
+      PipelineSettings.parse(
+        JSON.parse(environmentOf(synth({ profile: 'local', ...context }), 'submit-job').PIPELINE_SETTINGS),
+      );
 
-    expect(settingsOf({}).resources).toEqual({ driverCores: 1, driverMemory: '1g', executorCores: 3, executorMemory: '1536m' });
+    expect(settingsOf({}).resources).toEqual({
+      driverCores: 1,
+      driverMemory: '1g',
+      executorCores: 3,
+      executorMemory: '1536m',
+    });
     expect(settingsOf({ spark: { executorCores: 1 } }).resources.executorCores).toBe(1);
   });
 });

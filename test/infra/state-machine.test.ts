@@ -1,7 +1,7 @@
 /** The synthesized feature-processing definition: states, retries, catches and their parameters. */
 import { describe, expect, it } from 'vitest';
-import { allStates, type AslState } from '../../localstack/embedded/definition';
 import { worstCaseEvents } from '../../infra/feature-pipeline/feature-pipeline';
+import { type AslState, allStates } from '../../localstack/embedded/definition';
 import { definitionOf, synth } from './support';
 
 function states(context: Record<string, unknown> = {}): Record<string, AslState> {
@@ -19,13 +19,16 @@ describe('feature processing state machine', () => {
     expect(top.AcquireRunSlot.Next).toBe('FeatureJob');
     expect(top.FeatureJob.Next).toBe('ShouldRunMlFeatures');
     expect(top.ShouldRunMlFeatures).toMatchObject({
-      Choices: [{ Variable: '$.run.skipMlFeatures', BooleanEquals: true, Next: 'MlFeaturesSkipped' }], Default: 'MlFeatureJob',
+      Choices: [{ Variable: '$.run.skipMlFeatures', BooleanEquals: true, Next: 'MlFeaturesSkipped' }],
+      Default: 'MlFeatureJob',
     });
     expect(top.MlFeatureJob.Next).toBe('PublishFeaturesUpdated');
     expect(top.MlFeaturesSkipped.Next).toBe('PublishFeaturesUpdated');
     expect(top.PublishFeaturesUpdated).toMatchObject({
       Resource: 'arn:aws:states:::events:putEvents',
-      Parameters: { Entries: [expect.objectContaining({ Source: 'quantum-pipeline.features', DetailType: 'ML Features Updated' })] },
+      Parameters: {
+        Entries: [expect.objectContaining({ Source: 'quantum-pipeline.features', DetailType: 'ML Features Updated' })],
+      },
       Next: 'PipelineSucceeded',
     });
   });
@@ -34,7 +37,9 @@ describe('feature processing state machine', () => {
     const top = definitionOf(synth()).States;
 
     for (const name of ['ValidateInput', 'AcquireRunSlot', 'FeatureJob', 'MlFeatureJob', 'PublishFeaturesUpdated']) {
-      expect(top[name].Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'PipelineFailed' }]);
+      expect(top[name].Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'PipelineFailed' },
+      ]);
     }
     expect(top.PipelineFailed).toEqual({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' });
   });
@@ -42,27 +47,53 @@ describe('feature processing state machine', () => {
   it('retries job 1 three times from 20 minutes and job 2 twice from 15, doubling up to an hour (SPEC section 4)', () => {
     const top = definitionOf(synth()).States;
 
-    expect(top.FeatureJob.Retry).toEqual([{ ErrorEquals: ['SparkJobFailedError'], IntervalSeconds: 1200, MaxAttempts: 3, BackoffRate: 2, MaxDelaySeconds: 3600 }]);
-    expect(top.MlFeatureJob.Retry).toEqual([{ ErrorEquals: ['SparkJobFailedError'], IntervalSeconds: 900, MaxAttempts: 2, BackoffRate: 2, MaxDelaySeconds: 3600 }]);
+    expect(top.FeatureJob.Retry).toEqual([
+      {
+        ErrorEquals: ['SparkJobFailedError'],
+        IntervalSeconds: 1200,
+        MaxAttempts: 3,
+        BackoffRate: 2,
+        MaxDelaySeconds: 3600,
+      },
+    ]);
+    expect(top.MlFeatureJob.Retry).toEqual([
+      {
+        ErrorEquals: ['SparkJobFailedError'],
+        IntervalSeconds: 900,
+        MaxAttempts: 2,
+        BackoffRate: 2,
+        MaxDelaySeconds: 3600,
+      },
+    ]);
   });
 
   it('makes a second execution wait for the running one with backoff', () => {
-    expect(states().AcquireRunSlot.Retry).toEqual(expect.arrayContaining([
-      { ErrorEquals: ['PipelineBusyError'], IntervalSeconds: 300, MaxAttempts: 12, BackoffRate: 1.5 },
-    ]));
+    expect(states().AcquireRunSlot.Retry).toEqual(
+      expect.arrayContaining([
+        { ErrorEquals: ['PipelineBusyError'], IntervalSeconds: 300, MaxAttempts: 12, BackoffRate: 1.5 },
+      ]),
+    );
   });
 
   it('submits with a fresh client token per attempt, polls at the configured interval, cancels on a failed poll', () => {
     const all = states({ pollIntervalSeconds: 30 });
 
     expect(all.NewFeatureAttempt.Parameters).toEqual({ 'run.$': '$.run', 'clientToken.$': 'States.UUID()' });
-    expect(all.SubmitFeatureJob.Parameters).toEqual({ kind: 'features', 'run.$': '$.run', 'clientToken.$': '$.clientToken' });
+    expect(all.SubmitFeatureJob.Parameters).toEqual({
+      kind: 'features',
+      'run.$': '$.run',
+      'clientToken.$': '$.clientToken',
+    });
     expect(all.SubmitMlFeatureJob.Parameters).toMatchObject({ kind: 'ml-features' });
     expect(all.WaitForFeatureJob).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'GetFeatureJobStatus' });
-    expect(all.GetFeatureJobStatus.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'CancelFeatureJob' }]);
-    expect(all.GetFeatureJobStatus.Retry).toEqual(expect.arrayContaining([
-      { ErrorEquals: ['SparkBackendUnavailableError'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
-    ]));
+    expect(all.GetFeatureJobStatus.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'CancelFeatureJob' },
+    ]);
+    expect(all.GetFeatureJobStatus.Retry).toEqual(
+      expect.arrayContaining([
+        { ErrorEquals: ['SparkBackendUnavailableError'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
+      ]),
+    );
     expect(all.CancelFeatureJob.Next).toBe('FeatureJobAborted');
     expect(all.FeatureJobFailed).toEqual({ Type: 'Fail', Error: 'SparkJobFailedError', CausePath: '$.status.detail' });
     expect(all.IsFeatureJobDone).toMatchObject({ Default: 'WaitForFeatureJob' });
@@ -71,10 +102,20 @@ describe('feature processing state machine', () => {
   it('calls each Lambda directly with its own payload (no invoke envelope to unwrap)', () => {
     const all = states();
 
-    for (const name of ['ValidateInput', 'AcquireRunSlot', 'SubmitFeatureJob', 'GetFeatureJobStatus', 'ReadFeatureSummary', 'CancelFeatureJob']) {
+    for (const name of [
+      'ValidateInput',
+      'AcquireRunSlot',
+      'SubmitFeatureJob',
+      'GetFeatureJobStatus',
+      'ReadFeatureSummary',
+      'CancelFeatureJob',
+    ]) {
       expect(all[name].Resource, name).toMatch(/^arn:aws:lambda:[^:]+:\d{12}:function:Functions/);
     }
-    expect(all.ValidateInput.Parameters).toEqual({ 'input.$': '$$.Execution.Input', 'executionName.$': '$$.Execution.Name' });
+    expect(all.ValidateInput.Parameters).toEqual({
+      'input.$': '$$.Execution.Input',
+      'executionName.$': '$$.Execution.Name',
+    });
   });
 
   it('logs every event, traces, and bounds the execution by the worst case of its retry policy', () => {
@@ -91,10 +132,19 @@ describe('feature processing state machine', () => {
   });
 
   it('refuses a poll interval whose worst case would exceed the history budget, naming it', () => {
-    const policy = { retries: 3, retryIntervalSeconds: 1200, backoffRate: 2, maxRetryDelaySeconds: 3600, timeoutSeconds: 7200, slaSeconds: 5400 };
+    const policy = {
+      retries: 3,
+      retryIntervalSeconds: 1200,
+      backoffRate: 2,
+      maxRetryDelaySeconds: 3600,
+      timeoutSeconds: 7200,
+      slaSeconds: 5400,
+    };
 
     // Counted by hand: 4 attempts x (121 polls (7,200 s / 60 s, plus the last) x 9 events + 24 around the loop).
     expect(worstCaseEvents(policy, 60)).toBe(4452);
-    expect(() => synth({ pollIntervalSeconds: 5 })).toThrow(/pollIntervalSeconds=5 lets one execution spend up to \d+ history events/);
+    expect(() => synth({ pollIntervalSeconds: 5 })).toThrow(
+      /pollIntervalSeconds=5 lets one execution spend up to \d+ history events/,
+    );
   });
 });

@@ -8,13 +8,19 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../infra/assemble';
 import { loadConfig } from '../../infra/config';
 import type { QuantumPipelineStack } from '../../infra/stack';
-import { type AslDefinition, type CfnTemplate, resolveDefinition, resolveValue } from '../../localstack/embedded/definition';
+import {
+  type AslDefinition,
+  type CfnTemplate,
+  resolveDefinition,
+  resolveValue,
+} from '../../localstack/embedded/definition';
 
 /** A stand-in for dist/spark-jobs with the three files the upload expects. */
 export function fakeSparkArtifacts(): string {
   const dir = mkdtempSync(join(tmpdir(), 'spark-jobs-'));
   mkdirSync(dir, { recursive: true });
-  for (const file of ['feature_processing.py', 'ml_feature_processing.py', 'quantum_pipeline.zip']) writeFileSync(join(dir, file), '# test\n');
+  for (const file of ['feature_processing.py', 'ml_feature_processing.py', 'quantum_pipeline.zip'])
+    writeFileSync(join(dir, file), '# test\n');
   return dir;
 }
 
@@ -37,7 +43,10 @@ export function definitionOf(s: Synthesized): AslDefinition {
 }
 
 /** The environment variables of one of the pipeline's functions, tokens resolved. */
-export function environmentOf(s: Synthesized, handler: keyof QuantumPipelineStack['functions']['functions']): Record<string, string> {
+export function environmentOf(
+  s: Synthesized,
+  handler: keyof QuantumPipelineStack['functions']['functions'],
+): Record<string, string> {
   const id = s.stack.getLogicalId(s.stack.functions.functions[handler].node.defaultChild as never);
   const variables = (s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
   return Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolveValue(s.json, v)]));
@@ -50,7 +59,10 @@ export function environmentOf(s: Synthesized, handler: keyof QuantumPipelineStac
  */
 export function unacknowledgedIam5(app: App): string[] {
   app.synth();
-  return new AwsSolutionsChecks().validateScope(app).violations
-    .filter((violation) => violation.ruleName.startsWith('AwsSolutions-IAM5'))
-    .flatMap((violation) => violation.violatingResources.map((resource) => `${violation.ruleName} @ ${resource.constructPath}`));
+  return new AwsSolutionsChecks()
+    .validateScope(app)
+    .violations.filter((violation) => violation.ruleName.startsWith('AwsSolutions-IAM5'))
+    .flatMap((violation) =>
+      violation.violatingResources.map((resource) => `${violation.ruleName} @ ${resource.constructPath}`),
+    );
 }

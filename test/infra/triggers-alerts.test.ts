@@ -8,18 +8,33 @@ describe('schedule', () => {
       ScheduleExpression: 'cron(0 2 * * ? *)',
       ScheduleExpressionTimezone: 'UTC',
       State: 'ENABLED',
-      Target: Match.objectLike({ Input: '{"trigger":"schedule"}', RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }) }),
+      Target: Match.objectLike({
+        Input: '{"trigger":"schedule"}',
+        RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }),
+      }),
     });
   });
 
   it('takes its expression and time zone from the config and can be switched off', () => {
-    synth({ schedule: { enabled: false, expression: 'rate(6 hours)', timezone: 'Europe/Berlin' } }).template
-      .hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(6 hours)', ScheduleExpressionTimezone: 'Europe/Berlin', State: 'DISABLED' });
+    synth({
+      schedule: { enabled: false, expression: 'rate(6 hours)', timezone: 'Europe/Berlin' },
+    }).template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(6 hours)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      State: 'DISABLED',
+    });
   });
 
   it('may start only this state machine', () => {
     synth().template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: [Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('^FeatureProcessingStateMachine') } })] },
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'states:StartExecution',
+            Resource: { Ref: Match.stringLikeRegexp('^FeatureProcessingStateMachine') },
+          }),
+        ],
+      },
     });
   });
 });
@@ -37,13 +52,22 @@ describe('alerts', () => {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^FeatureProcessingStateMachine') }] },
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: Match.stringLikeRegexp('^FeatureProcessingStateMachine') }],
+        },
       },
-      Targets: [Match.objectLike({ InputTransformer: Match.objectLike({ InputPathsMap: Match.objectLike({ 'detail-status': '$.detail.status' }) }) })],
+      Targets: [
+        Match.objectLike({
+          InputTransformer: Match.objectLike({
+            InputPathsMap: Match.objectLike({ 'detail-status': '$.detail.status' }),
+          }),
+        }),
+      ],
     });
   });
 
-  it('mails a success summary on the pipeline\'s ML Features Updated event', () => {
+  it("mails a success summary on the pipeline's ML Features Updated event", () => {
     synth().template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['quantum-pipeline.features'], 'detail-type': ['ML Features Updated'] },
     });
@@ -53,11 +77,17 @@ describe('alerts', () => {
     const { template } = synth();
 
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ExecutionTime', Namespace: 'AWS/States', Statistic: 'Maximum', Threshold: (5400 + 2700) * 1000,
-      ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }],
+      MetricName: 'ExecutionTime',
+      Namespace: 'AWS/States',
+      Statistic: 'Maximum',
+      Threshold: (5400 + 2700) * 1000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }],
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'failed + timedOut' })]), Threshold: 1,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'failed + timedOut' })]),
+      Threshold: 1,
     });
     expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(2);
   });

@@ -3,53 +3,97 @@ import { Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { PipelineAlerts } from '../../infra/platform/alerts';
+import { loadConfig } from '../../infra/config';
 import { FeaturePipeline } from '../../infra/feature-pipeline/feature-pipeline';
 import { SparkJobFunctions } from '../../infra/feature-pipeline/spark-job-functions';
+import { PipelineAlerts } from '../../infra/platform/alerts';
 import { PipelineBuckets } from '../../infra/platform/storage';
 import { PipelineSchedule } from '../../infra/platform/triggers';
-import { loadConfig } from '../../infra/config';
 
-const policy = { retries: 1, retryIntervalSeconds: 60, backoffRate: 2, maxRetryDelaySeconds: 600, timeoutSeconds: 600, slaSeconds: 600 };
+const policy = {
+  retries: 1,
+  retryIntervalSeconds: 60,
+  backoffRate: 2,
+  maxRetryDelaySeconds: 600,
+  timeoutSeconds: 600,
+  slaSeconds: 600,
+};
 
 function machine(stack: Stack): sfn.StateMachine {
-  return new sfn.StateMachine(stack, 'M', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P')) });
+  return new sfn.StateMachine(stack, 'M', {
+    definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P')),
+  });
 }
 
 describe('construct validation', () => {
   it('PipelineBuckets: retention days', () => {
-    expect(() => new PipelineBuckets(new Stack(), 'B', { quarantineRetentionDays: 0 })).toThrow(/quarantineRetentionDays must be .* got 0/);
-    expect(() => new PipelineBuckets(new Stack(), 'B', { logRetentionDays: 1.5 })).toThrow(/logRetentionDays must be .* got 1.5/);
+    expect(() => new PipelineBuckets(new Stack(), 'B', { quarantineRetentionDays: 0 })).toThrow(
+      /quarantineRetentionDays must be .* got 0/,
+    );
+    expect(() => new PipelineBuckets(new Stack(), 'B', { logRetentionDays: 1.5 })).toThrow(
+      /logRetentionDays must be .* got 1.5/,
+    );
   });
 
   it('SparkJobFunctions: state machine name', () => {
     const stack = new Stack();
     const config = loadConfig({ profile: 'local' });
-    expect(() => new SparkJobFunctions(stack, 'F', {
-      backend: { kind: 'standalone', restUrl: 'http://x:6066', masterUrl: 'spark://x:7077', artifactsDir: '/a', python: 'python3', s3Endpoint: 'http://x' },
-      settings: { catalog: 'c', namespace: 'n', rawUri: 's3a://b/p', summaryUri: 's3a://b/s', sparkConf: {}, resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1g' },
-        extraSubmitArgs: [], jobTimeoutSeconds: { features: 1, 'ml-features': 1 }, mlDefaults: { ...config.mlDefaults } },
-      features: new s3.Bucket(stack, 'B'),
-      stateMachineName: 'has spaces',
-    })).toThrow(/stateMachineName must be 1-80 letters, digits, - or _, got "has spaces"/);
+    expect(
+      () =>
+        new SparkJobFunctions(stack, 'F', {
+          backend: {
+            kind: 'standalone',
+            restUrl: 'http://x:6066',
+            masterUrl: 'spark://x:7077',
+            artifactsDir: '/a',
+            python: 'python3',
+            s3Endpoint: 'http://x',
+          },
+          settings: {
+            catalog: 'c',
+            namespace: 'n',
+            rawUri: 's3a://b/p',
+            summaryUri: 's3a://b/s',
+            sparkConf: {},
+            resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1g' },
+            extraSubmitArgs: [],
+            jobTimeoutSeconds: { features: 1, 'ml-features': 1 },
+            mlDefaults: { ...config.mlDefaults },
+          },
+          features: new s3.Bucket(stack, 'B'),
+          stateMachineName: 'has spaces',
+        }),
+    ).toThrow(/stateMachineName must be 1-80 letters, digits, - or _, got "has spaces"/);
   });
 
   it('FeaturePipeline: poll interval', () => {
-    expect(() => new FeaturePipeline(new Stack(), 'P', {
-      stateMachineName: 'x', functions: {} as never, featuresJob: policy, mlFeaturesJob: policy, pollIntervalSeconds: 2,
-    })).toThrow(/pollIntervalSeconds must be a whole number >= 5, got 2/);
+    expect(
+      () =>
+        new FeaturePipeline(new Stack(), 'P', {
+          stateMachineName: 'x',
+          functions: {} as never,
+          featuresJob: policy,
+          mlFeaturesJob: policy,
+          pollIntervalSeconds: 2,
+        }),
+    ).toThrow(/pollIntervalSeconds must be a whole number >= 5, got 2/);
   });
 
   it('PipelineSchedule: expression', () => {
     const stack = new Stack();
-    expect(() => new PipelineSchedule(stack, 'S', { stateMachine: machine(stack), expression: 'every day' }))
-      .toThrow(/expression must be cron\(\.\.\.\), rate\(\.\.\.\) or at\(\.\.\.\), got "every day"/);
+    expect(() => new PipelineSchedule(stack, 'S', { stateMachine: machine(stack), expression: 'every day' })).toThrow(
+      /expression must be cron\(\.\.\.\), rate\(\.\.\.\) or at\(\.\.\.\), got "every day"/,
+    );
   });
 
   it('PipelineAlerts: SLA and email', () => {
     const stack = new Stack();
     const stateMachine = machine(stack);
-    expect(() => new PipelineAlerts(stack, 'A', { stateMachine, slaSeconds: 10 })).toThrow(/slaSeconds must be a whole number >= 60, got 10/);
-    expect(() => new PipelineAlerts(stack, 'B', { stateMachine, slaSeconds: 600, email: 'nobody' })).toThrow(/email "nobody" is not an email address/);
+    expect(() => new PipelineAlerts(stack, 'A', { stateMachine, slaSeconds: 10 })).toThrow(
+      /slaSeconds must be a whole number >= 60, got 10/,
+    );
+    expect(() => new PipelineAlerts(stack, 'B', { stateMachine, slaSeconds: 600, email: 'nobody' })).toThrow(
+      /email "nobody" is not an email address/,
+    );
   });
 });

@@ -23,18 +23,32 @@ function logicalId(s: Synthesized, construct: { node: { defaultChild?: unknown }
 
 /** BATCH_SETTINGS of one batch function, tokens resolved, checked against the contract the Lambdas load. */
 function settingsOf(s: Synthesized, fn: BatchFunction = 'start-run'): BatchSettings {
-  const variables = (s.json.Resources[logicalId(s, s.stack.vqeBatch!.functions[fn])].Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+  const variables = (
+    s.json.Resources[logicalId(s, s.stack.vqeBatch!.functions[fn])].Properties?.Environment as {
+      Variables: Record<string, unknown>;
+    }
+  ).Variables;
   return BatchSettings.parse(JSON.parse(resolveValue(s.json, variables.BATCH_SETTINGS)));
 }
 
-interface Statement { readonly actions: string[]; readonly resources: string[]; readonly condition?: Record<string, Record<string, string>> }
+interface Statement {
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly condition?: Record<string, Record<string, string>>;
+}
 
 /** Every statement of the inline policies of one function's role, actions and resources as plain strings. */
 function statementsOf(s: Synthesized, fn: BatchFunction): Statement[] {
   const roleId = logicalId(s, s.stack.vqeBatch!.functions[fn].role!);
   return Object.values(s.json.Resources)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify((r.Properties as { Roles: unknown }).Roles).includes(`"${roleId}"`))
-    .flatMap((r) => (r.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } }).PolicyDocument.Statement)
+    .filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify((r.Properties as { Roles: unknown }).Roles).includes(`"${roleId}"`),
+    )
+    .flatMap(
+      (r) => (r.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } }).PolicyDocument.Statement,
+    )
     .map((st) => ({
       actions: ([] as unknown[]).concat(st.Action).map(String),
       resources: ([] as unknown[]).concat(st.Resource).map((value) => resolveValue(s.json, value)),
@@ -42,13 +56,20 @@ function statementsOf(s: Synthesized, fn: BatchFunction): Statement[] {
     }));
 }
 
-const sendCommands = (s: Synthesized, fn: BatchFunction) => statementsOf(s, fn).filter((st) => st.actions.includes('ssm:SendCommand'));
+const sendCommands = (s: Synthesized, fn: BatchFunction) =>
+  statementsOf(s, fn).filter((st) => st.actions.includes('ssm:SendCommand'));
 
 function machinesOf(s: Synthesized) {
   const batch = s.stack.vqeBatch!;
   return {
-    parent: resolveDefinition(s.json, logicalId(s, batch.stateMachine)).States as Record<string, AslState & Record<string, any>>,
-    chunk: resolveDefinition(s.json, logicalId(s, batch.chunkStateMachine)).States as Record<string, AslState & Record<string, any>>,
+    parent: resolveDefinition(s.json, logicalId(s, batch.stateMachine)).States as Record<
+      string,
+      AslState & Record<string, any>
+    >,
+    chunk: resolveDefinition(s.json, logicalId(s, batch.chunkStateMachine)).States as Record<
+      string,
+      AslState & Record<string, any>
+    >,
   };
 }
 
@@ -59,7 +80,9 @@ describe('when the VQE batch is deployed', () => {
 
     // Assess
     s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'GpuLab-vqe-batch' });
-    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'GpuLab-vqe-batch-chunk' });
+    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'GpuLab-vqe-batch-chunk',
+    });
     // The feature pipeline plus the two batch machines.
     s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
   });
@@ -72,8 +95,16 @@ describe('when the VQE batch is deployed', () => {
     expect(s.stack.vqeBatch).toBeUndefined();
     expect(s.stack.batchFinishedTrigger).toBeUndefined();
     s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    expect(s.template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { BATCH_SETTINGS: Match.anyValue() } } } })).toEqual({});
-    expect(s.template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['quantum-pipeline.vqe-batch'] } } })).toEqual({});
+    expect(
+      s.template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { BATCH_SETTINGS: Match.anyValue() } } },
+      }),
+    ).toEqual({});
+    expect(
+      s.template.findResources('AWS::Events::Rule', {
+        Properties: { EventPattern: { source: ['quantum-pipeline.vqe-batch'] } },
+      }),
+    ).toEqual({});
   });
 
   it('deploys locally with the local launcher, the local S3 endpoint and mini-VQE writing to the raw bucket', () => {
@@ -82,24 +113,33 @@ describe('when the VQE batch is deployed', () => {
     const settings = settingsOf(s);
 
     // Assess
-    expect(settings).toMatchObject({ launcher: { kind: 'local' }, s3Endpoint: 'http://127.0.0.1:3900', s3Region: 'garage', stateBucket: 'raw-results' });
+    expect(settings).toMatchObject({
+      launcher: { kind: 'local' },
+      s3Endpoint: 'http://127.0.0.1:3900',
+      s3Region: 'garage',
+      stateBucket: 'raw-results',
+    });
     // The local --output first, then the configured arguments.
     expect(settings.extraArgs).toEqual(['--output', 's3://raw-results/experiments/experiment.vqe/', '--kafka']);
     for (const fn of FUNCTIONS) expect(sendCommands(s, fn)).toEqual([]);
   });
 
-  it('gives the local cpu lane mini-VQE\'s molecules file, and leaves the gpu lanes the GPU image\'s files', () => {
+  it("gives the local cpu lane mini-VQE's molecules file, and leaves the gpu lanes the GPU image's files", () => {
     // Act
     const settings = settingsOf(synth({ profile: 'local' }));
 
     // Assess: mini-VQE refuses the gpu lanes' --gpu before it reads --file, so only the cpu file must exist locally
-    expect(settings.moleculesFiles).toEqual({ cpu: 'molecules/cpu.json', gpu1: 'data/molecules.gpu1.json', gpu2: 'data/molecules.gpu2.json' });
+    expect(settings.moleculesFiles).toEqual({
+      cpu: 'molecules/cpu.json',
+      gpu1: 'data/molecules.gpu1.json',
+      gpu2: 'data/molecules.gpu2.json',
+    });
     expect(existsSync(join(__dirname, '..', '..', 'mini-vqe', settings.moleculesFiles.cpu))).toBe(true);
   });
 });
 
 describe('VQE batch state machines', () => {
-  it('runs the lanes three at a time and each lane\'s chunks one at a time through StartExecution.sync:2 of the chunk machine', () => {
+  it("runs the lanes three at a time and each lane's chunks one at a time through StartExecution.sync:2 of the chunk machine", () => {
     // Act
     const s = synth({ batch: { host: HOST } });
     const { parent } = machinesOf(s);
@@ -108,14 +148,25 @@ describe('VQE batch state machines', () => {
 
     // Assess
     expect(parent.PlanBatch.Next).toBe('IsDryRun');
-    expect(parent.RunLanes).toMatchObject({ Type: 'Map', MaxConcurrency: 3, ItemsPath: '$.plan.lanes', Next: 'SummarizeBatch' });
+    expect(parent.RunLanes).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 3,
+      ItemsPath: '$.plan.lanes',
+      Next: 'SummarizeBatch',
+    });
     expect(runChunks).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.lane.chunks' });
     expect(runChunk.Resource).toBe('arn:aws:states:::states:startExecution.sync:2');
-    expect(runChunk.Parameters.StateMachineArn).toBe(`arn:aws:states:us-east-1:000000000000:stateMachine:${logicalId(s, s.stack.vqeBatch!.chunkStateMachine)}`);
-    expect([parent.SummarizeBatch.Next, parent.PublishBatchFinished.Next, parent.BatchReport.Next]).toEqual(['PublishBatchFinished', 'BatchReport', 'BatchSucceeded']);
+    expect(runChunk.Parameters.StateMachineArn).toBe(
+      `arn:aws:states:us-east-1:000000000000:stateMachine:${logicalId(s, s.stack.vqeBatch!.chunkStateMachine)}`,
+    );
+    expect([parent.SummarizeBatch.Next, parent.PublishBatchFinished.Next, parent.BatchReport.Next]).toEqual([
+      'PublishBatchFinished',
+      'BatchReport',
+      'BatchSucceeded',
+    ]);
   });
 
-  it('moves the chunk\'s cursor with States.MathAdd after a run ends and after a skipped run, and stops skipping past the end', () => {
+  it("moves the chunk's cursor with States.MathAdd after a run ends and after a skipped run, and stops skipping past the end", () => {
     // Act
     const { chunk } = machinesOf(synth({ batch: { host: HOST } }));
 
@@ -128,8 +179,11 @@ describe('VQE batch state machines', () => {
     expect(chunk.HasRunEnded.Default).toBe('WaitForRun');
     // At the end StartRun still reports the tally; a skip beyond it would loop for ever, so the chunk fails.
     expect(chunk.SkipRun.Next).toBe('CanGoOn');
-    expect(chunk.CanGoOn).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.cursor', NumericLessThanEqualsPath: '$.end', Next: 'StartRun' }],
-      Default: 'ChunkStepsFailed' });
+    expect(chunk.CanGoOn).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.cursor', NumericLessThanEqualsPath: '$.end', Next: 'StartRun' }],
+      Default: 'ChunkStepsFailed',
+    });
     expect(chunk.ChunkStepsFailed).toMatchObject({ Type: 'Fail', Error: 'ChunkStepsFailedError' });
   });
 
@@ -140,7 +194,12 @@ describe('VQE batch state machines', () => {
     const at = (error: string) => retry.findIndex((r) => r.ErrorEquals.includes(error));
 
     // Assess
-    expect(retry[at('LauncherUnavailableError')]).toEqual({ ErrorEquals: ['LauncherUnavailableError'], IntervalSeconds: 30, BackoffRate: 2, MaxAttempts: 5 });
+    expect(retry[at('LauncherUnavailableError')]).toEqual({
+      ErrorEquals: ['LauncherUnavailableError'],
+      IntervalSeconds: 30,
+      BackoffRate: 2,
+      MaxAttempts: 5,
+    });
     expect(retry[at('InvalidInputError')]).toEqual({ ErrorEquals: ['InvalidInputError'], MaxAttempts: 0 });
     // Step Functions takes the first matching retrier: States.ALL ahead would retry bad input.
     expect(at('InvalidInputError')).toBeLessThan(at('States.ALL'));
@@ -155,8 +214,17 @@ describe('VQE batch settings (BATCH_SETTINGS)', () => {
 
     // Assess: 121 polls of 10 events plus 9 per run make 1,219 events; 19 runs fit 24,000
     expect(settings).toMatchObject({
-      launcher: { kind: 'ssm', target: HOST, image: 'quantum-pipeline-simulation:latest-gpu', gpus: 'all', commandTimeoutSeconds: 7200 + 600 },
-      runTimeoutSeconds: 7200, pollIntervalSeconds: 60, chunkSize: 19, statePrefix: 'vqe-batch/',
+      launcher: {
+        kind: 'ssm',
+        target: HOST,
+        image: 'quantum-pipeline-simulation:latest-gpu',
+        gpus: 'all',
+        commandTimeoutSeconds: 7200 + 600,
+      },
+      runTimeoutSeconds: 7200,
+      pollIntervalSeconds: 60,
+      chunkSize: 19,
+      statePrefix: 'vqe-batch/',
     });
     expect(settings.launcher.kind === 'ssm' && settings.launcher.build).toBeUndefined();
     for (const fn of FUNCTIONS) expect(settingsOf(s, fn)).toEqual(settings);
@@ -164,10 +232,15 @@ describe('VQE batch settings (BATCH_SETTINGS)', () => {
 
   it('follows a shorter run timeout and carries the build section with CUDA arch 6.1 when the build is enabled', () => {
     // Act
-    const settings = settingsOf(synth({ batch: { host: HOST, runTimeoutMinutes: 30, build: { enabled: true, contextDir: '/srv/qp' } } }));
+    const settings = settingsOf(
+      synth({ batch: { host: HOST, runTimeoutMinutes: 30, build: { enabled: true, contextDir: '/srv/qp' } } }),
+    );
 
     // Assess
-    expect(settings.launcher).toMatchObject({ commandTimeoutSeconds: 30 * 60 + 600, build: { contextDir: '/srv/qp', cudaArch: '6.1' } });
+    expect(settings.launcher).toMatchObject({
+      commandTimeoutSeconds: 30 * 60 + 600,
+      build: { contextDir: '/srv/qp', cudaArch: '6.1' },
+    });
     expect(settings.runTimeoutSeconds).toBe(1800);
   });
 });
@@ -181,8 +254,11 @@ describe('VQE batch permissions', () => {
 
     // Assess
     for (const fn of ['start-run', 'check-run', 'image-build'] as const) {
-      expect(sendCommands(s, fn).flatMap((st) => st.resources).sort())
-        .toEqual([`arn:aws:ec2:us-east-1:000000000000:instance/${INSTANCE}`, DOCUMENT]);
+      expect(
+        sendCommands(s, fn)
+          .flatMap((st) => st.resources)
+          .sort(),
+      ).toEqual([`arn:aws:ec2:us-east-1:000000000000:instance/${INSTANCE}`, DOCUMENT]);
       expect(statementsOf(s, fn).some((st) => st.actions.includes('ssm:DescribeInstanceInformation'))).toBe(false);
     }
     for (const fn of ['plan', 'summary'] as const) expect(sendCommands(s, fn)).toEqual([]);
@@ -193,9 +269,14 @@ describe('VQE batch permissions', () => {
     const s = synth({ batch: { host: { instanceId: 'mi-0123456789abcdef0' } } });
 
     // Assess
-    expect(sendCommands(s, 'start-run').flatMap((st) => st.resources))
-      .toContain('arn:aws:ssm:us-east-1:000000000000:managed-instance/mi-0123456789abcdef0');
-    expect(sendCommands(s, 'start-run').flatMap((st) => st.resources).some((arn) => arn.includes(':ec2:'))).toBe(false);
+    expect(sendCommands(s, 'start-run').flatMap((st) => st.resources)).toContain(
+      'arn:aws:ssm:us-east-1:000000000000:managed-instance/mi-0123456789abcdef0',
+    );
+    expect(
+      sendCommands(s, 'start-run')
+        .flatMap((st) => st.resources)
+        .some((arn) => arn.includes(':ec2:')),
+    ).toBe(false);
   });
 
   it('limits a tag target with the ssm:resourceTag condition and may look the hosts up', () => {
@@ -205,21 +286,32 @@ describe('VQE batch permissions', () => {
     const tagged = statements.filter((st) => st.condition);
 
     // Assess
-    expect(tagged).toEqual([{
-      actions: ['ssm:SendCommand'],
-      resources: ['arn:aws:ec2:us-east-1:000000000000:instance/*', 'arn:aws:ssm:us-east-1:000000000000:managed-instance/*'],
-      condition: { StringEquals: { 'ssm:resourceTag/role': 'vqe-gpu' } },
-    }]);
+    expect(tagged).toEqual([
+      {
+        actions: ['ssm:SendCommand'],
+        resources: [
+          'arn:aws:ec2:us-east-1:000000000000:instance/*',
+          'arn:aws:ssm:us-east-1:000000000000:managed-instance/*',
+        ],
+        condition: { StringEquals: { 'ssm:resourceTag/role': 'vqe-gpu' } },
+      },
+    ]);
     // Without the condition, only the document: no wildcard host is reachable unconditionally.
     expect(statements.filter((st) => !st.condition).flatMap((st) => st.resources)).toEqual([DOCUMENT]);
-    expect(statementsOf(s, 'check-run')).toContainEqual({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'], condition: undefined });
+    expect(statementsOf(s, 'check-run')).toContainEqual({
+      actions: ['ssm:DescribeInstanceInformation'],
+      resources: ['*'],
+      condition: undefined,
+    });
   });
 
   it('lets only check-run write done markers, and the summary write nothing', () => {
     // Act
     const s = synth({ batch: { host: HOST } });
-    const writesTo = (fn: BatchFunction, suffix: string) => statementsOf(s, fn)
-      .some((st) => st.actions.includes('s3:PutObject') && st.resources.some((arn) => arn.endsWith(suffix)));
+    const writesTo = (fn: BatchFunction, suffix: string) =>
+      statementsOf(s, fn).some(
+        (st) => st.actions.includes('s3:PutObject') && st.resources.some((arn) => arn.endsWith(suffix)),
+      );
 
     // Assess
     expect(FUNCTIONS.filter((fn) => writesTo(fn, '/vqe-batch/done/*'))).toEqual(['check-run']);
@@ -237,8 +329,17 @@ describe('"VQE Batch Finished" trigger', () => {
     // Assess
     s.template.hasResourceProperties('AWS::Events::Rule', {
       State: 'ENABLED',
-      EventPattern: { source: ['quantum-pipeline.vqe-batch'], 'detail-type': ['VQE Batch Finished'], detail: { producedRecords: [true] } },
-      Targets: [Match.objectLike({ Input: '{"trigger":"vqe-batch"}', Arn: { Ref: logicalId(s, s.stack.pipeline.stateMachine) } })],
+      EventPattern: {
+        source: ['quantum-pipeline.vqe-batch'],
+        'detail-type': ['VQE Batch Finished'],
+        detail: { producedRecords: [true] },
+      },
+      Targets: [
+        Match.objectLike({
+          Input: '{"trigger":"vqe-batch"}',
+          Arn: { Ref: logicalId(s, s.stack.pipeline.stateMachine) },
+        }),
+      ],
     });
   });
 
@@ -247,8 +348,15 @@ describe('"VQE Batch Finished" trigger', () => {
     const s = synth({ batch: { host: HOST, startFeaturePipeline: false } });
 
     // Assess
-    s.template.hasResourceProperties('AWS::Events::Rule', { State: 'DISABLED', EventPattern: Match.objectLike({ source: ['quantum-pipeline.vqe-batch'] }) });
-    expect(s.template.findResources('AWS::Events::Rule', { Properties: { State: 'ENABLED', EventPattern: Match.objectLike({ source: ['quantum-pipeline.vqe-batch'] }) } })).toEqual({});
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      State: 'DISABLED',
+      EventPattern: Match.objectLike({ source: ['quantum-pipeline.vqe-batch'] }),
+    });
+    expect(
+      s.template.findResources('AWS::Events::Rule', {
+        Properties: { State: 'ENABLED', EventPattern: Match.objectLike({ source: ['quantum-pipeline.vqe-batch'] }) },
+      }),
+    ).toEqual({});
   });
 });
 
@@ -283,17 +391,38 @@ describe('VQE batch validation', () => {
   }
 
   it.each([
-    [{ stateMachineName: 'bad name' }, 'VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got "bad name"'],
+    [
+      { stateMachineName: 'bad name' },
+      'VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got "bad name"',
+    ],
     [{ stateMachineName: 'x'.repeat(75) }, `got "${'x'.repeat(75)}"`],
-    [{ runTimeout: Duration.minutes(10), pollInterval: Duration.minutes(11) }, 'VqeBatch: pollInterval must be from 1 s up to runTimeout (600 s), got 660 s'],
+    [
+      { runTimeout: Duration.minutes(10), pollInterval: Duration.minutes(11) },
+      'VqeBatch: pollInterval must be from 1 s up to runTimeout (600 s), got 660 s',
+    ],
     // 121 polls of 10 events plus 9 per run: 1,219 events, so 19 runs fit 24,000.
-    [{ chunkSize: 20 }, 'VqeBatch: chunkSize must be a whole number from 1 to 19 (a run may poll up to 1219 history events; a chunk must stay under 24000), got 20'],
+    [
+      { chunkSize: 20 },
+      'VqeBatch: chunkSize must be a whole number from 1 to 19 (a run may poll up to 1219 history events; a chunk must stay under 24000), got 20',
+    ],
     [{ chunkSize: 2.5 }, /chunkSize must be a whole number from 1 to 19 .*got 2\.5$/],
     // One poll a second for two hours: 7,200 polls, more than a whole chunk's history.
-    [{ pollInterval: Duration.seconds(1) }, "VqeBatch: runTimeout (7200 s) / pollInterval (1 s) allows 7200 polls per run, more than one chunk's history holds; poll less often"],
-    [{ statePrefix: '/vqe' }, 'VqeBatch: invalid settings: statePrefix: expected a key prefix ending in / (or empty), got "/vqe"'],
-    [{ moleculesFiles: { gpu1: 'gpu1.json', gpu2: 'gpu2.json' } }, 'VqeBatch: invalid settings: moleculesFiles.cpu: Invalid input: expected string, received undefined, got nothing'],
-    [{ moleculesFiles: { gpu1: 'gpu1.json', gpu2: '', cpu: 'cpu.json' } }, /^VqeBatch: invalid settings: moleculesFiles\.gpu2: .*got ""$/],
+    [
+      { pollInterval: Duration.seconds(1) },
+      "VqeBatch: runTimeout (7200 s) / pollInterval (1 s) allows 7200 polls per run, more than one chunk's history holds; poll less often",
+    ],
+    [
+      { statePrefix: '/vqe' },
+      'VqeBatch: invalid settings: statePrefix: expected a key prefix ending in / (or empty), got "/vqe"',
+    ],
+    [
+      { moleculesFiles: { gpu1: 'gpu1.json', gpu2: 'gpu2.json' } },
+      'VqeBatch: invalid settings: moleculesFiles.cpu: Invalid input: expected string, received undefined, got nothing',
+    ],
+    [
+      { moleculesFiles: { gpu1: 'gpu1.json', gpu2: '', cpu: 'cpu.json' } },
+      /^VqeBatch: invalid settings: moleculesFiles\.gpu2: .*got ""$/,
+    ],
   ])('refuses %j, naming the prop and the value', (overrides, message) => {
     // Prepare + Act + Assess: the constructor throws before anything is synthesized
     expect(construct(overrides as Partial<VqeBatchProps>)).toThrow(message);
@@ -307,10 +436,22 @@ describe('VQE batch validation', () => {
   });
 
   it.each([
-    [{ batch: { enabled: true } }, 'invalid configuration: batch.host: required when batch.enabled is true on the aws profile'],
-    [{ batch: { host: HOST, build: { cudaArch: 'sm61' } } }, 'batch.build.cudaArch: expected a CUDA compute capability such as 6.1, got "sm61"'],
-    [{ batch: { host: HOST, build: { enabled: true } } }, 'invalid configuration: batch.build.contextDir: required when batch.build.enabled is true (the folder on the GPU host that docker build reads), got nothing'],
-    [{ batch: { host: { instanceId: 'host-1' } } }, 'batch.host.instanceId: expected an instance id i-... or a managed node id mi-..., got "host-1"'],
+    [
+      { batch: { enabled: true } },
+      'invalid configuration: batch.host: required when batch.enabled is true on the aws profile',
+    ],
+    [
+      { batch: { host: HOST, build: { cudaArch: 'sm61' } } },
+      'batch.build.cudaArch: expected a CUDA compute capability such as 6.1, got "sm61"',
+    ],
+    [
+      { batch: { host: HOST, build: { enabled: true } } },
+      'invalid configuration: batch.build.contextDir: required when batch.build.enabled is true (the folder on the GPU host that docker build reads), got nothing',
+    ],
+    [
+      { batch: { host: { instanceId: 'host-1' } } },
+      'batch.host.instanceId: expected an instance id i-... or a managed node id mi-..., got "host-1"',
+    ],
   ])('refuses the config %j, naming the field and the value', (context, message) => {
     // Act + Assess
     expect(() => loadConfig(context)).toThrow(ConfigError);

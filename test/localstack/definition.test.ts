@@ -12,7 +12,10 @@ function templateWith(definitionString: unknown): CfnTemplate {
   return {
     Resources: {
       SubmitFn: { Type: 'AWS::Lambda::Function', Properties: {} },
-      Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: definitionString as never } },
+      Machine: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: { DefinitionString: definitionString as never },
+      },
       Topic: { Type: 'AWS::SNS::Topic', Properties: {} },
     },
   };
@@ -22,13 +25,16 @@ describe('resolveDefinition', () => {
   it('replaces Ref, Fn::GetAtt and pseudo parameters with placeholders the runner can map back', () => {
     // Prepare: the shape CDK synthesizes for a LambdaInvoke task
     const template = templateWith({
-      'Fn::Join': ['', [
-        '{"StartAt":"Submit","States":{"Submit":{"Type":"Task","Resource":"arn:',
-        { Ref: 'AWS::Partition' },
-        ':states:::lambda:invoke","Parameters":{"FunctionName":"',
-        { 'Fn::GetAtt': ['SubmitFn', 'Arn'] },
-        '","Payload.$":"$"},"End":true}}}',
-      ]],
+      'Fn::Join': [
+        '',
+        [
+          '{"StartAt":"Submit","States":{"Submit":{"Type":"Task","Resource":"arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:::lambda:invoke","Parameters":{"FunctionName":"',
+          { 'Fn::GetAtt': ['SubmitFn', 'Arn'] },
+          '","Payload.$":"$"},"End":true}}}',
+        ],
+      ],
     });
 
     // Act
@@ -72,7 +78,11 @@ describe('allStates', () => {
     const states = allStates({
       StartAt: 'P',
       States: {
-        P: { Type: 'Parallel', Branches: [{ StartAt: 'Inner', States: { Inner: { Type: 'Pass', End: true } } }], End: true },
+        P: {
+          Type: 'Parallel',
+          Branches: [{ StartAt: 'Inner', States: { Inner: { Type: 'Pass', End: true } } }],
+          End: true,
+        },
       },
     });
 

@@ -8,12 +8,23 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LauncherUnavailableError, RunLaunchError } from '../../lambdas/core/errors';
 import { containerNameFor } from '../../lambdas/vqe-batch/launcher';
 import { DockerEngineLauncher, demultiplexStderr, dockerSocketPath } from '../../localstack/embedded/launchers/docker';
-import { LauncherUnavailableError, RunLaunchError } from '../../lambdas/core/errors';
 
-interface FakeContainer { id: string; name: string; status: string; exitCode: number; stdout: string; stderr: string }
-interface RecordedRequest { method: string; url: string; body: unknown }
+interface FakeContainer {
+  id: string;
+  name: string;
+  status: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+interface RecordedRequest {
+  method: string;
+  url: string;
+  body: unknown;
+}
 
 /** One frame of Docker's multiplexed stream: [stream id, 0, 0, 0, size as uint32 big-endian] then the bytes. */
 function frame(streamId: 1 | 2, text: string): Buffer {
@@ -85,7 +96,11 @@ class FakeEngine {
         container.status = 'running';
         return json(204);
       case 'GET json':
-        return json(200, { Id: container.id, Name: `/${container.name}`, State: { Status: container.status, ExitCode: container.exitCode } });
+        return json(200, {
+          Id: container.id,
+          Name: `/${container.name}`,
+          State: { Status: container.status, ExitCode: container.exitCode },
+        });
       case 'GET logs': {
         // Interleaved stdout and stderr frames, as a container without a TTY writes them.
         res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
@@ -99,7 +114,8 @@ class FakeEngine {
         Object.assign(container, { status: 'exited', exitCode: 137 });
         return json(204);
       case 'DELETE ':
-        if (container.status === 'running' && url.searchParams.get('force') !== 'true') return json(409, { message: 'stop the container before removing' });
+        if (container.status === 'running' && url.searchParams.get('force') !== 'true')
+          return json(409, { message: 'stop the container before removing' });
         this.containers.delete(container.id);
         return json(204);
       default:
@@ -125,8 +141,12 @@ const ARGS = ['--molecule', 'NH3', '--basis', 'sto3g'];
 
 function launcher(settings: { gpus?: boolean; image?: string; socketPath?: string } = {}): DockerEngineLauncher {
   return new DockerEngineLauncher({
-    socketPath: settings.socketPath ?? engine.socketPath, image: settings.image ?? 'qp/vqe:gpu',
-    env: ['QP_S3_ENDPOINT=http://minio:9000'], binds: ['/data:/data:ro'], network: 'qp-net', gpus: settings.gpus,
+    socketPath: settings.socketPath ?? engine.socketPath,
+    image: settings.image ?? 'qp/vqe:gpu',
+    env: ['QP_S3_ENDPOINT=http://minio:9000'],
+    binds: ['/data:/data:ro'],
+    network: 'qp-net',
+    gpus: settings.gpus,
   });
 }
 
@@ -140,11 +160,21 @@ describe('DockerEngineLauncher.launch', () => {
     const create = engine.requests[0];
     expect(create.url).toBe(`/v1.43/containers/create?name=${containerNameFor(RUN_KEY)}`);
     expect(create.body).toEqual({
-      Image: 'qp/vqe:gpu', Cmd: ARGS, Env: ['QP_S3_ENDPOINT=http://minio:9000'],
-      HostConfig: { Binds: ['/data:/data:ro'], NetworkMode: 'qp-net', AutoRemove: false, DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] },
+      Image: 'qp/vqe:gpu',
+      Cmd: ARGS,
+      Env: ['QP_S3_ENDPOINT=http://minio:9000'],
+      HostConfig: {
+        Binds: ['/data:/data:ro'],
+        NetworkMode: 'qp-net',
+        AutoRemove: false,
+        DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }],
+      },
       Labels: { 'quantum-pipeline.run-key': RUN_KEY },
     });
-    expect(engine.requests[1]).toMatchObject({ method: 'POST', url: `/v1.43/containers/${handle.kind === 'docker' && handle.containerId}/start` });
+    expect(engine.requests[1]).toMatchObject({
+      method: 'POST',
+      url: `/v1.43/containers/${handle.kind === 'docker' && handle.containerId}/start`,
+    });
     expect([...engine.containers.values()][0].status).toBe('running');
   });
 
@@ -166,7 +196,9 @@ describe('DockerEngineLauncher.launch', () => {
 
     // Assess
     expect(engine.requests.map((r) => `${r.method} ${r.url.replace(/\?.*/, '')}`)).toEqual([
-      'POST /v1.43/containers/create', `DELETE /v1.43/containers/${containerNameFor(RUN_KEY)}`, 'POST /v1.43/containers/create',
+      'POST /v1.43/containers/create',
+      `DELETE /v1.43/containers/${containerNameFor(RUN_KEY)}`,
+      'POST /v1.43/containers/create',
       `POST /v1.43/containers/${second.kind === 'docker' && second.containerId}/start`,
     ]);
     expect(engine.requests[1].url).toContain('force=true');
@@ -207,7 +239,11 @@ describe('DockerEngineLauncher.status', () => {
 
     // Assess
     expect(whileRunning).toEqual({ state: 'running' });
-    expect(afterExit).toEqual({ state: 'exited', exitCode: 3, stderrTail: 'Traceback (most recent call last):\nValueError: bad basis\n' });
+    expect(afterExit).toEqual({
+      state: 'exited',
+      exitCode: 3,
+      stderrTail: 'Traceback (most recent call last):\nValueError: bad basis\n',
+    });
     expect(engine.requests.some((r) => r.url === `/v1.43/containers/${id}/logs?stderr=1&stdout=0&tail=200`)).toBe(true);
     expect(engine.containers.has(id)).toBe(false);
     const methods = engine.requests.slice(-2).map((r) => r.method);
@@ -237,7 +273,8 @@ describe('DockerEngineLauncher.stop', () => {
 
     // Assess
     expect(engine.requests.slice(0, 2).map((r) => `${r.method} ${r.url}`)).toEqual([
-      `POST /v1.43/containers/${id}/kill`, `DELETE /v1.43/containers/${id}?force=true`,
+      `POST /v1.43/containers/${id}/kill`,
+      `DELETE /v1.43/containers/${id}?force=true`,
     ]);
     expect(engine.containers.size).toBe(0);
   });
@@ -264,7 +301,9 @@ describe('demultiplexStderr', () => {
 
 describe('dockerSocketPath', () => {
   it('takes the path of a unix DOCKER_HOST', () => {
-    expect(dockerSocketPath({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }, () => false)).toBe('/run/user/1000/docker.sock');
+    expect(dockerSocketPath({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }, () => false)).toBe(
+      '/run/user/1000/docker.sock',
+    );
   });
 
   it('falls back to the default socket only when it exists', () => {

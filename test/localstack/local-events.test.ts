@@ -14,13 +14,15 @@ const failureRule = {
       detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: 'Machine' }] },
     },
     State: 'ENABLED',
-    Targets: [{
-      Arn: { Ref: 'Alerts' },
-      InputTransformer: {
-        InputPathsMap: { name: '$.detail.name', status: '$.detail.status' },
-        InputTemplate: '"Execution <name> ended <status>"',
+    Targets: [
+      {
+        Arn: { Ref: 'Alerts' },
+        InputTransformer: {
+          InputPathsMap: { name: '$.detail.name', status: '$.detail.status' },
+          InputTemplate: '"Execution <name> ended <status>"',
+        },
       },
-    }],
+    ],
   },
 };
 const template: CfnTemplate = {
@@ -55,14 +57,18 @@ describe('matchesPattern', () => {
 
 describe('transformInput', () => {
   it('fills placeholders from the paths map and leaves unknown ones alone', () => {
-    const text = transformInput({ detail: { n: 3, s: 'ok' } }, { n: '$.detail.n', s: '$.detail.s' }, '<s>: <n> <other>');
+    const text = transformInput(
+      { detail: { n: 3, s: 'ok' } },
+      { n: '$.detail.n', s: '$.detail.s' },
+      '<s>: <n> <other>',
+    );
 
     expect(text).toBe('ok: 3 <other>');
   });
 });
 
 describe('LocalEventBridge', () => {
-  it('delivers the rule\'s transformed message for a failed execution of its state machine', () => {
+  it("delivers the rule's transformed message for a failed execution of its state machine", () => {
     const log = join(mkdtempSync(join(tmpdir(), 'bus-')), 'events.jsonl');
     const bus = new LocalEventBridge(template, log);
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Logger, withLambdaContext } from '../../lambdas/core/logger';
 import type { AslDefinition } from '../../localstack/embedded/definition';
-import { type ExecutionStatusChange, LocalStateMachineHost, type PutEventsEntry } from '../../localstack/embedded/local-host';
+import {
+  type ExecutionStatusChange,
+  LocalStateMachineHost,
+  type PutEventsEntry,
+} from '../../localstack/embedded/local-host';
 
 const FN = 'arn:aws:lambda:us-east-1:000000000000:function:EchoFn';
 const MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Machine';
@@ -81,7 +85,7 @@ describe('LocalStateMachineHost', () => {
     expect(ended[0]).toMatchObject({ status: 'FAILED', error: 'DeniedError', cause: 'no entry' });
   });
 
-  it('gives a handler wrapped in withLambdaContext its invocation\'s ids, each execution its own when they overlap', async () => {
+  it("gives a handler wrapped in withLambdaContext its invocation's ids, each execution its own when they overlap", async () => {
     // Prepare
     const lines: Array<Record<string, unknown>> = [];
     const log = new Logger('echo', {}, 'INFO', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
@@ -90,12 +94,16 @@ describe('LocalStateMachineHost', () => {
       stateMachineName: 'Machine',
       stateMachineArn: MACHINE,
       lambdaHandlers: {
-        EchoFn: withLambdaContext(log, async (event: unknown) => {
-          const { wait } = event as { wait: number };
-          await new Promise((resolve) => setTimeout(resolve, wait));
-          log.info('echoed', { wait });
-          return event;
-        }, {}),
+        EchoFn: withLambdaContext(
+          log,
+          async (event: unknown) => {
+            const { wait } = event as { wait: number };
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            log.info('echoed', { wait });
+            return event;
+          },
+          {},
+        ),
       },
       eventBus: () => undefined,
     });
@@ -104,8 +112,15 @@ describe('LocalStateMachineHost', () => {
     await Promise.all([instance.start({ wait: 30 }, 'slow-1').result, instance.start({ wait: 1 }, 'fast-1').result]);
 
     // Assess
-    expect(lines.map((line) => [line.wait, line.functionName, typeof line.requestId === 'string' && line.requestId.split('-')[0]])).toEqual([
-      [1, 'EchoFn', 'fast'], [30, 'EchoFn', 'slow'],
+    expect(
+      lines.map((line) => [
+        line.wait,
+        line.functionName,
+        typeof line.requestId === 'string' && line.requestId.split('-')[0],
+      ]),
+    ).toEqual([
+      [1, 'EchoFn', 'fast'],
+      [30, 'EchoFn', 'slow'],
     ]);
     expect(lines.map((line) => line.coldStart).sort()).toEqual([false, true]);
   });

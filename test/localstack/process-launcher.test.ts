@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STDERR_TAIL_BYTES, type Launcher, type RunHandle, type RunStatus } from '../../lambdas/vqe-batch/launcher';
+import { type Launcher, type RunHandle, type RunStatus, STDERR_TAIL_BYTES } from '../../lambdas/vqe-batch/launcher';
 import { isAlive, ProcessLauncher } from '../../localstack/embedded/launchers/process';
 
 const runsDir = mkdtempSync(join(tmpdir(), 'qp-process-launcher-'));
@@ -26,7 +26,10 @@ describe('ProcessLauncher', () => {
     // Prepare
     const launcher = shell('echo "args: $*"; echo "working" >&2');
     // Act
-    const handle = await launcher.launch({ runKey: 'cpu/sto3g/H2/COBYLA/EfficientSU2/hf/seed-1', args: ['--seed', '1', 'two words'] });
+    const handle = await launcher.launch({
+      runKey: 'cpu/sto3g/H2/COBYLA/EfficientSU2/hf/seed-1',
+      args: ['--seed', '1', 'two words'],
+    });
     const status = await waitForExit(launcher, handle);
     // Assess
     expect(handle.kind).toBe('process');
@@ -37,7 +40,9 @@ describe('ProcessLauncher', () => {
 
   it('reports a failing run with its exit code and the tail of its stderr', async () => {
     // Prepare: more stderr than a state keeps
-    const launcher = shell(`i=0; while [ $i -lt 600 ]; do echo "line $i of the traceback" >&2; i=$((i+1)); done; exit 3`);
+    const launcher = shell(
+      `i=0; while [ $i -lt 600 ]; do echo "line $i of the traceback" >&2; i=$((i+1)); done; exit 3`,
+    );
     // Act
     const handle = await launcher.launch({ runKey: 'cpu/sto3g/H2/COBYLA/EfficientSU2/hf/seed-2', args: [] });
     const status = await waitForExit(launcher, handle);
@@ -64,7 +69,11 @@ describe('ProcessLauncher', () => {
   it('stops a run: the whole process group ends and the run is reported as stopped', async () => {
     // Prepare: the program starts a grandchild, which must die too
     const pidFile = join(runsDir, 'grandchild.pid');
-    const withEnv = new ProcessLauncher({ command: ['/bin/sh', '-c', 'sleep 60 & echo $! > "$QP_TEST_CHILD_PID_FILE"; wait', 'run'], runsDir, env: { QP_TEST_CHILD_PID_FILE: pidFile } });
+    const withEnv = new ProcessLauncher({
+      command: ['/bin/sh', '-c', 'sleep 60 & echo $! > "$QP_TEST_CHILD_PID_FILE"; wait', 'run'],
+      runsDir,
+      env: { QP_TEST_CHILD_PID_FILE: pidFile },
+    });
     const handle = await withEnv.launch({ runKey: 'cpu/b', args: [] });
     for (let i = 0; i < 100 && !existsSync(pidFile); i += 1) await new Promise((r) => setTimeout(r, 20));
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
@@ -115,7 +124,11 @@ describe('ProcessLauncher', () => {
     await launcher.stop(handle);
 
     // Assess
-    expect(status).toMatchObject({ state: 'exited', exitCode: 1, detail: `process ${stranger.pid} ended without an exit code` });
+    expect(status).toMatchObject({
+      state: 'exited',
+      exitCode: 1,
+      detail: `process ${stranger.pid} ended without an exit code`,
+    });
     expect(isAlive(stranger.pid!)).toBe(true);
     expect(existsSync(join(runDir, 'stopped'))).toBe(false);
     stranger.kill('SIGKILL');
@@ -123,6 +136,8 @@ describe('ProcessLauncher', () => {
 
   it('refuses an empty command and a handle of another launcher', async () => {
     expect(() => new ProcessLauncher({ command: [], runsDir })).toThrow(/command must name a program, got \[\]/);
-    await expect(shell('true').status({ kind: 'docker', containerId: 'abc' })).rejects.toThrow(/a docker handle is not one of its runs/);
+    await expect(shell('true').status({ kind: 'docker', containerId: 'abc' })).rejects.toThrow(
+      /a docker handle is not one of its runs/,
+    );
   });
 });

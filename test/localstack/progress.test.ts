@@ -14,9 +14,17 @@ function poll(t: number, jobState: string): Raw[] {
     { type: 'StateEntered', timestamp: t, state: state('WaitForFeatureJob', 'Wait') },
     { type: 'StateExited', timestamp: t, state: state('WaitForFeatureJob', 'Wait') },
     { type: 'StateEntered', timestamp: t, state: state('GetFeatureJobStatus', 'Task') },
-    { type: 'StateExited', timestamp: t + 100, state: state('GetFeatureJobStatus', 'Task', { status: { state: jobState } }) },
+    {
+      type: 'StateExited',
+      timestamp: t + 100,
+      state: state('GetFeatureJobStatus', 'Task', { status: { state: jobState } }),
+    },
     { type: 'StateEntered', timestamp: t + 100, state: state('IsFeatureJobDone', 'Choice') },
-    { type: 'StateExited', timestamp: t + 100, state: state('IsFeatureJobDone', 'Choice', { status: { state: jobState } }) },
+    {
+      type: 'StateExited',
+      timestamp: t + 100,
+      state: state('IsFeatureJobDone', 'Choice', { status: { state: jobState } }),
+    },
   ];
 }
 
@@ -27,9 +35,22 @@ describe('followProgress', () => {
       { type: 'StateEntered', timestamp: 0, state: state('StartRun', 'Pass') },
       { type: 'StateEntered', timestamp: 0, state: state('SubmitFeatureJob', 'Task') },
       { type: 'StateExited', timestamp: 300, state: state('SubmitFeatureJob', 'Task', { job: { jobId: 'driver-7' } }) },
-      ...poll(2000, 'RUNNING'), ...poll(4000, 'RUNNING'), ...poll(6000, 'SUCCEEDED'),
-      { type: 'StateRetried', timestamp: 7000, state: state('FeatureJob', 'Parallel'), retry: { retrier: {}, attempt: 1 } },
-      { type: 'StateFailed', timestamp: 8000, state: state('FeatureJob', 'Parallel'), Error: 'SparkJobFailedError', Cause: 'Traceback' },
+      ...poll(2000, 'RUNNING'),
+      ...poll(4000, 'RUNNING'),
+      ...poll(6000, 'SUCCEEDED'),
+      {
+        type: 'StateRetried',
+        timestamp: 7000,
+        state: state('FeatureJob', 'Parallel'),
+        retry: { retrier: {}, attempt: 1 },
+      },
+      {
+        type: 'StateFailed',
+        timestamp: 8000,
+        state: state('FeatureJob', 'Parallel'),
+        Error: 'SparkJobFailedError',
+        Cause: 'Traceback',
+      },
       { type: 'ExecutionFailed', timestamp: 8000, Error: 'SparkJobFailedError', Cause: 'Traceback' },
     ];
     const lines: string[] = [];

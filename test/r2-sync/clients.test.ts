@@ -1,6 +1,11 @@
 /** Client settings R2 needs, and the R2 token read from Secrets Manager (mocked at the SDK boundary). */
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { credentialsFromSecret, r2Endpoint, s3ClientFor, sideFor } from '../../lambdas/r2-sync/engine/clients';
@@ -10,7 +15,13 @@ afterEach(() => secrets.reset());
 
 describe('s3ClientFor', () => {
   it('sends checksums only where required, path style, region auto, for an R2 endpoint', async () => {
-    const client = s3ClientFor({ bucket: 'qp-data', prefix: 'features/', endpoint: r2Endpoint('0123456789abcdef0123456789abcdef'), region: 'auto', forcePathStyle: true });
+    const client = s3ClientFor({
+      bucket: 'qp-data',
+      prefix: 'features/',
+      endpoint: r2Endpoint('0123456789abcdef0123456789abcdef'),
+      region: 'auto',
+      forcePathStyle: true,
+    });
 
     expect(await client.config.requestChecksumCalculation()).toBe('WHEN_REQUIRED');
     expect(await client.config.responseChecksumValidation()).toBe('WHEN_REQUIRED');
@@ -21,7 +32,10 @@ describe('s3ClientFor', () => {
   });
 
   it('uses the given static credentials', async () => {
-    const client = s3ClientFor({ bucket: 'b', prefix: '', region: 'auto', forcePathStyle: true }, { accessKeyId: 'AK', secretAccessKey: 'SK' });
+    const client = s3ClientFor(
+      { bucket: 'b', prefix: '', region: 'auto', forcePathStyle: true },
+      { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    );
 
     expect(await client.config.credentials()).toMatchObject({ accessKeyId: 'AK', secretAccessKey: 'SK' });
   });
@@ -29,12 +43,18 @@ describe('s3ClientFor', () => {
 
 describe('upload signing', () => {
   async function signedHeaders(command: PutObjectCommand | GetObjectCommand): Promise<Record<string, string>> {
-    const client = s3ClientFor({ bucket: 'b', prefix: '', endpoint: 'http://127.0.0.1:9', region: 'auto', forcePathStyle: true }, { accessKeyId: 'AK', secretAccessKey: 'SK' });
+    const client = s3ClientFor(
+      { bucket: 'b', prefix: '', endpoint: 'http://127.0.0.1:9', region: 'auto', forcePathStyle: true },
+      { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    );
     let headers: Record<string, string> = {};
-    client.middlewareStack.add((_next) => async (args) => {
-      headers = (args.request as { headers: Record<string, string> }).headers;
-      throw new Error('captured');
-    }, { step: 'finalizeRequest', priority: 'low', name: 'capture' });
+    client.middlewareStack.add(
+      (_next) => async (args) => {
+        headers = (args.request as { headers: Record<string, string> }).headers;
+        throw new Error('captured');
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'capture' },
+    );
     await expect(client.send(command as never)).rejects.toThrow('captured');
     return headers;
   }
@@ -56,8 +76,12 @@ describe('r2Endpoint', () => {
 
 describe('sideFor', () => {
   it('puts each table in its own folder under the side prefix', () => {
-    const side = sideFor('destination', s3ClientFor({ bucket: 'qp-data', prefix: 'features/', region: 'auto', forcePathStyle: true }),
-      { bucket: 'qp-data', prefix: 'features/', region: 'auto', forcePathStyle: true }, 'ml_run_summary');
+    const side = sideFor(
+      'destination',
+      s3ClientFor({ bucket: 'qp-data', prefix: 'features/', region: 'auto', forcePathStyle: true }),
+      { bucket: 'qp-data', prefix: 'features/', region: 'auto', forcePathStyle: true },
+      'ml_run_summary',
+    );
 
     expect(side).toMatchObject({ name: 'destination', bucket: 'qp-data', prefix: 'features/ml_run_summary/' });
   });
@@ -65,9 +89,13 @@ describe('sideFor', () => {
 
 describe('credentialsFromSecret', () => {
   it('reads accessKeyId and secretAccessKey from the secret JSON', async () => {
-    secrets.on(GetSecretValueCommand, { SecretId: 'r2-token' }).resolves({ SecretString: '{"accessKeyId":"AK","secretAccessKey":"SK"}' });
+    secrets
+      .on(GetSecretValueCommand, { SecretId: 'r2-token' })
+      .resolves({ SecretString: '{"accessKeyId":"AK","secretAccessKey":"SK"}' });
 
-    await expect(credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token')).resolves.toEqual({ accessKeyId: 'AK', secretAccessKey: 'SK' });
+    await expect(credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token')).resolves.toEqual(
+      { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    );
   });
 
   it('names the missing fields, never the values', async () => {
@@ -76,19 +104,29 @@ describe('credentialsFromSecret', () => {
     const reading = credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token');
 
     await expect(reading).rejects.toThrow('secret r2-token: missing or empty secretAccessKey');
-    await expect(credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token')).rejects.not.toThrow('AK-SECRET-VALUE');
+    await expect(
+      credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token'),
+    ).rejects.not.toThrow('AK-SECRET-VALUE');
   });
 
   it('refuses a secret that is not JSON with a ConfigurationError', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: 'AK:SK' });
 
-    await expect(credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token'))
-      .rejects.toMatchObject({ name: 'ConfigurationError', message: 'secret r2-token: expected a JSON object with accessKeyId and secretAccessKey' });
+    await expect(
+      credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token'),
+    ).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: 'secret r2-token: expected a JSON object with accessKeyId and secretAccessKey',
+    });
   });
 
   it('lets a missing secret surface as the SDK error', async () => {
-    secrets.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }));
+    secrets
+      .on(GetSecretValueCommand)
+      .rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }));
 
-    await expect(credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(
+      credentialsFromSecret(new SecretsManagerClient({ region: 'eu-west-1' }), 'r2-token'),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 });

@@ -1,8 +1,8 @@
 /** The sync's pure parts: the plan, the copy waves, part sizes and the bounded pool. */
 import { describe, expect, it } from 'vitest';
+import { runPool } from '../../lambdas/core/pool';
 import type { ObjectEntry } from '../../lambdas/r2-sync/engine/listing';
 import { copyWaves, metadataMatches, planSync } from '../../lambdas/r2-sync/engine/plan';
-import { runPool } from '../../lambdas/core/pool';
 import { MIB, partSizeFor } from '../../lambdas/r2-sync/engine/transfer';
 
 const entry = (key: string, size: number, etag: string): ObjectEntry => ({ key, size, etag });
@@ -10,14 +10,27 @@ const byKey = (...entries: ObjectEntry[]) => new Map(entries.map((e) => [e.key, 
 
 describe('planSync', () => {
   it('copies new and resized objects, keeps equal ones, checks same-size ETag mismatches, deletes what vanished', () => {
-    const source = byKey(entry('new.parquet', 10, 'a'), entry('resized', 20, 'b'), entry('same', 30, 'c'),
-      entry('multipart', 40, 'd-3'), entry('rewritten', 50, 'e2'));
-    const destination = byKey(entry('resized', 21, 'b'), entry('same', 30, 'c'), entry('multipart', 40, 'x'),
-      entry('rewritten', 50, 'e1'), entry('gone', 60, 'f'));
+    const source = byKey(
+      entry('new.parquet', 10, 'a'),
+      entry('resized', 20, 'b'),
+      entry('same', 30, 'c'),
+      entry('multipart', 40, 'd-3'),
+      entry('rewritten', 50, 'e2'),
+    );
+    const destination = byKey(
+      entry('resized', 21, 'b'),
+      entry('same', 30, 'c'),
+      entry('multipart', 40, 'x'),
+      entry('rewritten', 50, 'e1'),
+      entry('gone', 60, 'f'),
+    );
 
     const plan = planSync(source, destination);
 
-    expect(plan.copy).toEqual([{ key: 'new.parquet', size: 10, etag: 'a', reason: 'new' }, { key: 'resized', size: 20, etag: 'b', reason: 'size-changed' }]);
+    expect(plan.copy).toEqual([
+      { key: 'new.parquet', size: 10, etag: 'a', reason: 'new' },
+      { key: 'resized', size: 20, etag: 'b', reason: 'size-changed' },
+    ]);
     expect(plan.unchanged.map((e) => e.key)).toEqual(['same']);
     expect(plan.check.map((e) => e.key)).toEqual(['multipart', 'rewritten']);
     expect(plan.delete.map((e) => e.key)).toEqual(['gone']);
@@ -42,11 +55,19 @@ describe('planSync', () => {
 describe('copyWaves', () => {
   it('sends data files first, then manifests, then the metadata.json roots, largest first in each', () => {
     const item = (key: string, size: number) => ({ key, size, etag: 'e', reason: 'new' as const });
-    const waves = copyWaves([item('metadata/v2.metadata.json', 1), item('data/a.parquet', 5), item('metadata/snap-1.avro', 2),
-      item('data/b.parquet', 9), item('metadata/m0.avro', 3)]);
+    const waves = copyWaves([
+      item('metadata/v2.metadata.json', 1),
+      item('data/a.parquet', 5),
+      item('metadata/snap-1.avro', 2),
+      item('data/b.parquet', 9),
+      item('metadata/m0.avro', 3),
+    ]);
 
     expect(waves.map((wave) => wave.map((i) => i.key))).toEqual([
-      ['data/b.parquet', 'data/a.parquet'], ['metadata/m0.avro', 'metadata/snap-1.avro'], ['metadata/v2.metadata.json']]);
+      ['data/b.parquet', 'data/a.parquet'],
+      ['metadata/m0.avro', 'metadata/snap-1.avro'],
+      ['metadata/v2.metadata.json'],
+    ]);
   });
 
   it('leaves out empty waves', () => {
@@ -77,9 +98,11 @@ describe('runPool', () => {
     const done: number[] = [];
 
     await runPool([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-      busy += 1; most = Math.max(most, busy);
+      busy += 1;
+      most = Math.max(most, busy);
       await tick();
-      done.push(n); busy -= 1;
+      done.push(n);
+      busy -= 1;
     });
 
     expect(most).toBe(3);
@@ -88,7 +111,14 @@ describe('runPool', () => {
 
   it('starts nothing new once shouldStart says no, and reports how many started', async () => {
     let budget = 2;
-    const result = await runPool([1, 2, 3, 4], 1, async () => { await tick(); }, () => budget-- > 0);
+    const result = await runPool(
+      [1, 2, 3, 4],
+      1,
+      async () => {
+        await tick();
+      },
+      () => budget-- > 0,
+    );
 
     expect(result.started).toBe(2);
   });
@@ -106,6 +136,8 @@ describe('runPool', () => {
   });
 
   it('refuses a limit below one', async () => {
-    await expect(runPool([1], 0, async () => undefined)).rejects.toThrow('limit: expected a positive whole number, got 0');
+    await expect(runPool([1], 0, async () => undefined)).rejects.toThrow(
+      'limit: expected a positive whole number, got 0',
+    );
   });
 });

@@ -4,13 +4,27 @@
  * (destination: the `qp-data` bucket). Tests fail, not skip, when the data plane is not up.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { EndpointSettings } from '../../lambdas/r2-sync/contract';
-import { s3ClientFor, sideFor, type StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
+import { type StaticCredentials, s3ClientFor, sideFor } from '../../lambdas/r2-sync/engine/clients';
 import type { Side } from '../../lambdas/r2-sync/engine/listing';
 
-const REQUIRED = ['QP_S3_ENDPOINT', 'QP_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY',
-  'QP_R2_ENDPOINT', 'QP_R2_BUCKET', 'QP_R2_ACCESS_KEY_ID', 'QP_R2_SECRET_ACCESS_KEY'] as const;
+const REQUIRED = [
+  'QP_S3_ENDPOINT',
+  'QP_S3_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'QP_R2_ENDPOINT',
+  'QP_R2_BUCKET',
+  'QP_R2_ACCESS_KEY_ID',
+  'QP_R2_SECRET_ACCESS_KEY',
+] as const;
 
 export interface Endpoints {
   readonly source: EndpointSettings;
@@ -23,12 +37,26 @@ export interface Endpoints {
 export function localEndpoints(prefix = `sync-test-${randomUUID().slice(0, 8)}/`): Endpoints {
   const missing = REQUIRED.filter((name) => !process.env[name]);
   if (missing.length) {
-    throw new Error(`${missing.join(', ')} not set: start the data plane and load ~/.local/state/quantum-pipeline/dataplane.env (npm test does both)`);
+    throw new Error(
+      `${missing.join(', ')} not set: start the data plane and load ~/.local/state/quantum-pipeline/dataplane.env (npm test does both)`,
+    );
   }
   const env = process.env as Record<(typeof REQUIRED)[number], string>;
   return {
-    source: { bucket: 'features', prefix, endpoint: env.QP_S3_ENDPOINT, region: env.QP_S3_REGION, forcePathStyle: true },
-    destination: { bucket: env.QP_R2_BUCKET, prefix, endpoint: env.QP_R2_ENDPOINT, region: env.QP_S3_REGION, forcePathStyle: true },
+    source: {
+      bucket: 'features',
+      prefix,
+      endpoint: env.QP_S3_ENDPOINT,
+      region: env.QP_S3_REGION,
+      forcePathStyle: true,
+    },
+    destination: {
+      bucket: env.QP_R2_BUCKET,
+      prefix,
+      endpoint: env.QP_R2_ENDPOINT,
+      region: env.QP_S3_REGION,
+      forcePathStyle: true,
+    },
     sourceCredentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
     destinationCredentials: { accessKeyId: env.QP_R2_ACCESS_KEY_ID, secretAccessKey: env.QP_R2_SECRET_ACCESS_KEY },
   };
@@ -37,7 +65,12 @@ export function localEndpoints(prefix = `sync-test-${randomUUID().slice(0, 8)}/`
 export function sides(endpoints: Endpoints): { source: Side; destination: Side } {
   return {
     source: sideFor('source', s3ClientFor(endpoints.source, endpoints.sourceCredentials), endpoints.source, ''),
-    destination: sideFor('destination', s3ClientFor(endpoints.destination, endpoints.destinationCredentials), endpoints.destination, ''),
+    destination: sideFor(
+      'destination',
+      s3ClientFor(endpoints.destination, endpoints.destinationCredentials),
+      endpoints.destination,
+      '',
+    ),
   };
 }
 
@@ -52,7 +85,9 @@ export async function contents(side: Side): Promise<Map<string, Buffer>> {
   const result = new Map<string, Buffer>();
   let token: string | undefined;
   do {
-    const page = await side.client.send(new ListObjectsV2Command({ Bucket: side.bucket, Prefix: side.prefix, ContinuationToken: token }));
+    const page = await side.client.send(
+      new ListObjectsV2Command({ Bucket: side.bucket, Prefix: side.prefix, ContinuationToken: token }),
+    );
     for (const object of page.Contents ?? []) {
       const reply = await side.client.send(new GetObjectCommand({ Bucket: side.bucket, Key: object.Key! }));
       result.set(object.Key!.slice(side.prefix.length), Buffer.from(await reply.Body!.transformToByteArray()));

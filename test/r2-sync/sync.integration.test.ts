@@ -22,7 +22,11 @@ function freshPair() {
   const endpoints = localEndpoints(`${root}${(pairs += 1)}/`);
   const { source, destination } = sides(endpoints);
   const options = (overrides: Partial<SyncOptions> = {}): SyncOptions => ({
-    source, destination, transfers: 8, checkers: 4, dryRun: false,
+    source,
+    destination,
+    transfers: 8,
+    checkers: 4,
+    dryRun: false,
     transfer: { multipartThreshold: 5 * MIB, partSize: 5 * MIB, partConcurrency: 2 },
     ...overrides,
   });
@@ -61,19 +65,33 @@ describe('syncPrefix between two real endpoints', () => {
 
     const writes: string[] = [];
     const recording = s3ClientFor(endpoints.destination, endpoints.destinationCredentials);
-    recording.middlewareStack.add((next, context) => async (args) => {
-      if (context.commandName === 'PutObjectCommand' || context.commandName === 'CompleteMultipartUploadCommand') {
-        writes.push((args.input as { Key: string }).Key.slice(destination.prefix.length));
-      }
-      return next(args);
-    }, { step: 'initialize', name: 'recordWrites' });
+    recording.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutObjectCommand' || context.commandName === 'CompleteMultipartUploadCommand') {
+          writes.push((args.input as { Key: string }).Key.slice(destination.prefix.length));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordWrites' },
+    );
 
     const report = await syncPrefix(options({ destination: { ...destination, client: recording } }));
 
     expect(writes.at(-1)).toBe('ml_run_summary/metadata/v1.metadata.json');
-    expect(report).toMatchObject({ complete: true, copied: { objects: 4, bytes: LARGE + 20 + 20 + 20 }, deleted: { objects: 0 }, failedTotal: 0, pending: 0 });
+    expect(report).toMatchObject({
+      complete: true,
+      copied: { objects: 4, bytes: LARGE + 20 + 20 + 20 },
+      deleted: { objects: 0 },
+      failedTotal: 0,
+      pending: 0,
+    });
     await expectMirrored();
-    const head = await destination.client.send(new HeadObjectCommand({ Bucket: destination.bucket, Key: `${destination.prefix}ml_iteration_features/data/big.parquet` }));
+    const head = await destination.client.send(
+      new HeadObjectCommand({
+        Bucket: destination.bucket,
+        Key: `${destination.prefix}ml_iteration_features/data/big.parquet`,
+      }),
+    );
     expect(head.ETag).toMatch(/-3"$/); // really a three-part upload
     expect(head.Metadata).toMatchObject({ 'qp-source-size': String(LARGE) });
   });
@@ -83,17 +101,33 @@ describe('syncPrefix between two real endpoints', () => {
 
     const report = await syncPrefix(options());
 
-    expect(report).toMatchObject({ complete: true, copied: { objects: 0, bytes: 0 }, deleted: { objects: 0 }, unchanged: { objects: 4 }, checked: 1 });
+    expect(report).toMatchObject({
+      complete: true,
+      copied: { objects: 0, bytes: 0 },
+      deleted: { objects: 0 },
+      unchanged: { objects: 4 },
+      checked: 1,
+    });
   });
 
   it('copies changed content of the same size and deletes what vanished from the source', async () => {
     const { source, options, expectMirrored } = await mirroredPair(NESTED);
     await putAll(source, { 'ml_run_summary/data/experiment_id=1/part-0.parquet': 'ROWS OF EXPERIMENT 1' });
-    await source.client.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.prefix}ml_run_summary/data/experiment_id=2/deep/er/part-1.parquet` }));
+    await source.client.send(
+      new DeleteObjectCommand({
+        Bucket: source.bucket,
+        Key: `${source.prefix}ml_run_summary/data/experiment_id=2/deep/er/part-1.parquet`,
+      }),
+    );
 
     const report = await syncPrefix(options());
 
-    expect(report).toMatchObject({ complete: true, copied: { objects: 1 }, deleted: { objects: 1 }, unchanged: { objects: 1 } });
+    expect(report).toMatchObject({
+      complete: true,
+      copied: { objects: 1 },
+      deleted: { objects: 1 },
+      unchanged: { objects: 1 },
+    });
     await expectMirrored();
   });
 
@@ -112,7 +146,12 @@ describe('syncPrefix between two real endpoints', () => {
   it('stops at its deadline with deletions held back, and a second run resumes to an exact mirror', async () => {
     const { source, destination, options, expectMirrored } = await mirroredPair(NESTED);
     await putAll(destination, { 'ml_run_summary/stray.txt': 'not in the source' });
-    await putAll(source, Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`ml_iteration_features/data/batch/f-${i}.parquet`, `file ${i}`])));
+    await putAll(
+      source,
+      Object.fromEntries(
+        Array.from({ length: 12 }, (_, i) => [`ml_iteration_features/data/batch/f-${i}.parquet`, `file ${i}`]),
+      ),
+    );
     let allowed = 3; // the clock runs out after three copies have started
     const report = await syncPrefix(options({ transfers: 1, deadline: 1, now: () => (allowed-- > 0 ? 0 : 2) }));
 
@@ -133,16 +172,22 @@ describe('syncPrefix between two real endpoints', () => {
     await putAll(source, { 'ml_run_summary/data/poison.parquet': 'x', 'ml_run_summary/data/fine.parquet': 'y' });
     await putAll(destination, { 'ml_run_summary/stray-2.txt': 'not in the source' });
     const failing = s3ClientFor(endpoints.destination, endpoints.destinationCredentials);
-    failing.middlewareStack.add((next) => async (args) => {
-      const input = args.input as { Key?: string };
-      if (input.Key?.endsWith('poison.parquet')) throw Object.assign(new Error('injected write failure'), { name: 'InternalError' });
-      return next(args);
-    }, { step: 'initialize', name: 'injectFailure' });
+    failing.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (input.Key?.endsWith('poison.parquet'))
+          throw Object.assign(new Error('injected write failure'), { name: 'InternalError' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'injectFailure' },
+    );
 
     const report = await syncPrefix(options({ destination: { ...destination, client: failing } }));
 
     expect(report.complete).toBe(false);
-    expect(report.failed).toEqual([{ key: 'ml_run_summary/data/poison.parquet', error: 'InternalError: injected write failure' }]);
+    expect(report.failed).toEqual([
+      { key: 'ml_run_summary/data/poison.parquet', error: 'InternalError: injected write failure' },
+    ]);
     expect(report.deleted.objects).toBe(0);
     expect((await contents(destination)).has('ml_run_summary/stray-2.txt')).toBe(true);
     expect((await contents(destination)).has('ml_run_summary/data/fine.parquet')).toBe(true);
@@ -160,22 +205,31 @@ describe('syncPrefix between two real endpoints', () => {
     await putAll(source, { [first]: randomBytes(LARGE), [second]: randomBytes(LARGE - MIB) });
     let secondParts = 0;
     const counting = s3ClientFor(endpoints.destination, endpoints.destinationCredentials);
-    counting.middlewareStack.add((next) => async (args) => {
-      const result = await next(args);
-      const input = args.input as { PartNumber?: number; Key?: string };
-      if (input.PartNumber !== undefined && input.Key?.endsWith(second)) secondParts += 1;
-      return result;
-    }, { step: 'initialize', name: 'countParts' });
+    counting.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const input = args.input as { PartNumber?: number; Key?: string };
+        if (input.PartNumber !== undefined && input.Key?.endsWith(second)) secondParts += 1;
+        return result;
+      },
+      { step: 'initialize', name: 'countParts' },
+    );
 
-    const report = await syncPrefix(options({
-      destination: { ...destination, client: counting }, transfers: 2,
-      transfer: { multipartThreshold: 5 * MIB, partSize: 5 * MIB, partConcurrency: 1 },
-      deadline: 1, now: () => (secondParts > 0 ? 2 : 0),
-    }));
+    const report = await syncPrefix(
+      options({
+        destination: { ...destination, client: counting },
+        transfers: 2,
+        transfer: { multipartThreshold: 5 * MIB, partSize: 5 * MIB, partConcurrency: 1 },
+        deadline: 1,
+        now: () => (secondParts > 0 ? 2 : 0),
+      }),
+    );
 
     expect(secondParts).toBe(1);
     expect(report).toMatchObject({ complete: false, pending: 1, failedTotal: 0, copied: { objects: 1 } });
-    const open = await destination.client.send(new ListMultipartUploadsCommand({ Bucket: destination.bucket, Prefix: destination.prefix }));
+    const open = await destination.client.send(
+      new ListMultipartUploadsCommand({ Bucket: destination.bucket, Prefix: destination.prefix }),
+    );
     expect(open.Uploads ?? []).toEqual([]);
     const mirrored = await contents(destination);
     expect(mirrored.has(first)).toBe(true);
@@ -208,16 +262,31 @@ describe('health check and credentials', () => {
   });
 
   it.each(['source', 'destination'] as const)('names the %s when its credential is wrong', async (wrong) => {
-    const bad = (side: Side, settings: typeof endpoints.source): Side => ({ ...side, client: s3ClientFor(settings, { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) }) });
-    const pair = wrong === 'source' ? [bad(source, endpoints.source), destination] : [source, bad(destination, endpoints.destination)];
+    const bad = (side: Side, settings: typeof endpoints.source): Side => ({
+      ...side,
+      client: s3ClientFor(settings, { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) }),
+    });
+    const pair =
+      wrong === 'source'
+        ? [bad(source, endpoints.source), destination]
+        : [source, bad(destination, endpoints.destination)];
 
-    await expect(checkHealth(pair)).rejects.toMatchObject({ name: 'SyncEndpointError', message: expect.stringMatching(new RegExp(`^${wrong} \\(bucket [a-z-]+\\): list failed`)) });
+    await expect(checkHealth(pair)).rejects.toMatchObject({
+      name: 'SyncEndpointError',
+      message: expect.stringMatching(new RegExp(`^${wrong} \\(bucket [a-z-]+\\): list failed`)),
+    });
   });
 
   it('deletes nothing when a side cannot be read', async () => {
     await putAll(destination, { 'ml_run_summary/stray-3.txt': 'not in the source' });
     const before = await contents(destination);
-    const badSource: Side = { ...source, client: s3ClientFor(endpoints.source, { accessKeyId: 'GK000000000000000000000000', secretAccessKey: '0'.repeat(64) }) };
+    const badSource: Side = {
+      ...source,
+      client: s3ClientFor(endpoints.source, {
+        accessKeyId: 'GK000000000000000000000000',
+        secretAccessKey: '0'.repeat(64),
+      }),
+    };
 
     // The store's own refusal of the listing, not some other failure (a TypeError, say).
     await expect(syncPrefix(options({ source: badSource }))).rejects.toMatchObject({ name: 'AccessDenied' });

@@ -9,11 +9,22 @@ const BATCH: BatchRef = { batchId: '20260301T100000Z-b2', tier: 1, runTimeoutSec
 const OLDER = '20260228T100000Z-b1';
 
 /** A run state; `span` is [start, end] in seconds after T0 (end left out while the run goes on). */
-function state(key: string, status: RunStatusName, span: [number, number?] = [0, 60], batchId = BATCH.batchId): RunState {
+function state(
+  key: string,
+  status: RunStatusName,
+  span: [number, number?] = [0, 60],
+  batchId = BATCH.batchId,
+): RunState {
   const [start, end] = span;
   return {
-    key, lane: key.split('/')[0] as RunState['lane'], batchId, status, attempt: 1, args: [],
-    startedAt: at(start), ...(end === undefined ? {} : { endedAt: at(end) }),
+    key,
+    lane: key.split('/')[0] as RunState['lane'],
+    batchId,
+    status,
+    attempt: 1,
+    args: [],
+    startedAt: at(start),
+    ...(end === undefined ? {} : { endedAt: at(end) }),
   };
 }
 
@@ -23,24 +34,36 @@ describe('batchProgress', () => {
   it('counts each status per lane, a key without a state as pending, and sums the lanes', () => {
     // Prepare
     const planned = { cpu: ['cpu/1', 'cpu/2', 'cpu/3', 'cpu/4', 'cpu/5'], gpu1: ['gpu1/1'] };
-    const states = statesOf(state('cpu/1', 'done'), state('cpu/2', 'failed'), state('cpu/3', 'timed_out'),
-      state('cpu/4', 'in_progress', [100]), state('gpu1/1', 'done'));
+    const states = statesOf(
+      state('cpu/1', 'done'),
+      state('cpu/2', 'failed'),
+      state('cpu/3', 'timed_out'),
+      state('cpu/4', 'in_progress', [100]),
+      state('gpu1/1', 'done'),
+    );
 
     // Act
     const progress = batchProgress(BATCH, planned, states, T0 + 120_000);
 
     // Assess
-    expect(progress.lanes.map((l) => [l.lane, l.planned, l.done, l.failed, l.timed_out, l.in_progress, l.pending]))
-      .toEqual([['cpu', 5, 1, 1, 1, 1, 1], ['gpu1', 1, 1, 0, 0, 0, 0]]);
+    expect(
+      progress.lanes.map((l) => [l.lane, l.planned, l.done, l.failed, l.timed_out, l.in_progress, l.pending]),
+    ).toEqual([
+      ['cpu', 5, 1, 1, 1, 1, 1],
+      ['gpu1', 1, 1, 0, 0, 0, 0],
+    ]);
     expect(progress.totals).toEqual({ planned: 6, done: 2, failed: 1, timed_out: 1, in_progress: 1, pending: 1 });
     expect(progress).toMatchObject({ batchId: BATCH.batchId, tier: 1, startedAt: BATCH.startedAt, finished: false });
   });
 
-  it('counts an older batch\'s failed or stale in-progress run as pending, but its done run as done', () => {
+  it("counts an older batch's failed or stale in-progress run as pending, but its done run as done", () => {
     // Prepare: the older batch's states are what this batch is about to redo (or found done meanwhile)
     const planned = { cpu: ['cpu/1', 'cpu/2', 'cpu/3'] };
-    const states = statesOf(state('cpu/1', 'failed', [0, 30], OLDER), state('cpu/2', 'in_progress', [0], OLDER),
-      state('cpu/3', 'done', [0, 40], OLDER));
+    const states = statesOf(
+      state('cpu/1', 'failed', [0, 30], OLDER),
+      state('cpu/2', 'in_progress', [0], OLDER),
+      state('cpu/3', 'done', [0, 40], OLDER),
+    );
 
     // Act
     const [lane] = batchProgress(BATCH, planned, states, T0 + 60_000).lanes;
@@ -53,7 +76,11 @@ describe('batchProgress', () => {
     // Prepare: ended runs of 100 s and 300 s; one run started 50 s ago; two more to go
     const now = 1000;
     const planned = { cpu: ['cpu/1', 'cpu/2', 'cpu/3', 'cpu/4', 'cpu/5'] };
-    const states = statesOf(state('cpu/1', 'done', [0, 100]), state('cpu/2', 'failed', [100, 400]), state('cpu/3', 'in_progress', [now - 50]));
+    const states = statesOf(
+      state('cpu/1', 'done', [0, 100]),
+      state('cpu/2', 'failed', [100, 400]),
+      state('cpu/3', 'in_progress', [now - 50]),
+    );
 
     // Act
     const progress = batchProgress(BATCH, planned, states, T0 + now * 1000);
@@ -81,7 +108,11 @@ describe('batchProgress', () => {
   it('falls back to the mean of all lanes for a lane with no ended run, and ends with the slowest lane', () => {
     // Prepare: cpu runs took 100 s and 300 s, gpu2's 600 s; gpu1 has not finished a run yet
     const planned = { cpu: ['cpu/1', 'cpu/2'], gpu2: ['gpu2/1', 'gpu2/2'], gpu1: ['gpu1/1', 'gpu1/2'] };
-    const states = statesOf(state('cpu/1', 'done', [0, 100]), state('cpu/2', 'done', [100, 400]), state('gpu2/1', 'timed_out', [0, 600]));
+    const states = statesOf(
+      state('cpu/1', 'done', [0, 100]),
+      state('cpu/2', 'done', [100, 400]),
+      state('gpu2/1', 'timed_out', [0, 600]),
+    );
 
     // Act
     const progress = batchProgress(BATCH, planned, states, T0 + 600_000);
@@ -104,7 +135,10 @@ describe('batchProgress', () => {
     const progress = batchProgress(BATCH, planned, states, T0 + 30_000);
 
     // Assess
-    expect(progress.lanes.map((lane) => [lane.meanRunSeconds, lane.etaSeconds])).toEqual([[null, null], [null, null]]);
+    expect(progress.lanes.map((lane) => [lane.meanRunSeconds, lane.etaSeconds])).toEqual([
+      [null, null],
+      [null, null],
+    ]);
     expect(progress).toMatchObject({ etaSeconds: null, estimatedEnd: null, finished: false });
   });
 
@@ -127,8 +161,12 @@ describe('describeProgress', () => {
     // Prepare: cpu 550 s to go, gpu1 2 x 1 h 1 min 40 s
     const now = T0 + 1_000_000;
     const planned = { cpu: ['cpu/1', 'cpu/2', 'cpu/3', 'cpu/4', 'cpu/5'], gpu1: ['gpu1/1', 'gpu1/2', 'gpu1/3'] };
-    const states = statesOf(state('cpu/1', 'done', [0, 100]), state('cpu/2', 'failed', [100, 400]), state('cpu/3', 'in_progress', [950]),
-      state('gpu1/1', 'done', [0, 3700]));
+    const states = statesOf(
+      state('cpu/1', 'done', [0, 100]),
+      state('cpu/2', 'failed', [100, 400]),
+      state('cpu/3', 'in_progress', [950]),
+      state('gpu1/1', 'done', [0, 3700]),
+    );
     const progress = batchProgress(BATCH, planned, states, now);
 
     // Act
@@ -137,9 +175,13 @@ describe('describeProgress', () => {
     // Assess
     expect(lines).toHaveLength(1 + 2 + 1);
     expect(lines[0]).toBe(`batch ${BATCH.batchId} (tier 1, started ${BATCH.startedAt})`);
-    expect(lines[1]).toMatch(/^cpu +1 done +1 failed +0 timed out +1 in progress +2 pending {2}of 5 {2}ETA 9 min 10 s$/);
+    expect(lines[1]).toMatch(
+      /^cpu +1 done +1 failed +0 timed out +1 in progress +2 pending {2}of 5 {2}ETA 9 min 10 s$/,
+    );
     expect(lines[2]).toMatch(/^gpu1 +1 done .* 2 pending {2}of 3 {2}ETA 2 h 3 min$/);
-    expect(lines[3]).toMatch(/^total +2 done +1 failed +0 timed out +1 in progress +4 pending {2}of 8 {2}ETA 2 h 3 min /);
+    expect(lines[3]).toMatch(
+      /^total +2 done +1 failed +0 timed out +1 in progress +4 pending {2}of 8 {2}ETA 2 h 3 min /,
+    );
     expect(lines[3].endsWith(`(about ${progress.estimatedEnd})`)).toBe(true);
   });
 

@@ -3,19 +3,22 @@
  * the run state store and a scripted launcher; the S3-backed store itself runs in the e2e test.
  */
 import { describe, expect, it } from 'vitest';
+import { LauncherUnavailableError, RunLaunchError } from '../../lambdas/core/errors';
+import { Logger } from '../../lambdas/core/logger';
 import { type BatchRef, type BatchSettings, RunState } from '../../lambdas/vqe-batch/contract';
 import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
 import { type Lane, type PlannedRun, runArguments, tierRuns } from '../../lambdas/vqe-batch/plan';
 import type { BatchRecord, RunStateStore } from '../../lambdas/vqe-batch/state-store';
-import { LauncherUnavailableError, RunLaunchError } from '../../lambdas/core/errors';
-import { Logger } from '../../lambdas/core/logger';
 import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild, type ImageBuilder } from '../../lambdas/vqe-batch/steps/image-build';
 import { createPlanBatch } from '../../lambdas/vqe-batch/steps/plan';
 import { createStartRun } from '../../lambdas/vqe-batch/steps/start-run';
 import { createBatchSummary } from '../../lambdas/vqe-batch/steps/summary';
 
-type StoreApi = Pick<RunStateStore, 'readRun' | 'writeRun' | 'doneKeys' | 'writePlan' | 'readPlan' | 'writeBatch' | 'readBatch' | 'readRuns'>;
+type StoreApi = Pick<
+  RunStateStore,
+  'readRun' | 'writeRun' | 'doneKeys' | 'writePlan' | 'readPlan' | 'writeBatch' | 'readBatch' | 'readRuns'
+>;
 
 /** The store's methods the steps call, over maps; states are validated on write as the real store does. */
 class MemoryStore implements StoreApi {
@@ -25,25 +28,39 @@ class MemoryStore implements StoreApi {
   readonly batches = new Map<string, BatchRecord>();
   readonly done = new Set<string>();
 
-  async readRun(key: string) { return this.runs.get(key); }
+  async readRun(key: string) {
+    return this.runs.get(key);
+  }
   async writeRun(state: RunState) {
     const parsed = RunState.parse(state);
     this.writes.push(parsed);
     this.runs.set(parsed.key, parsed);
     if (parsed.status === 'done') this.done.add(parsed.key);
   }
-  async doneKeys() { return new Set(this.done); }
-  async writePlan(batchId: string, lane: Lane, runs: readonly PlannedRun[]) { this.plans.set(`${batchId}/${lane}`, [...runs]); }
+  async doneKeys() {
+    return new Set(this.done);
+  }
+  async writePlan(batchId: string, lane: Lane, runs: readonly PlannedRun[]) {
+    this.plans.set(`${batchId}/${lane}`, [...runs]);
+  }
   async readPlan(batchId: string, lane: Lane) {
     const plan = this.plans.get(`${batchId}/${lane}`);
     if (!plan) throw new Error(`no plan of lane ${lane} in batch ${batchId}`);
     return plan;
   }
-  async writeBatch(record: BatchRecord) { this.batches.set(record.batchId, record); }
-  async readBatch(batchId: string) { return this.batches.get(batchId); }
-  async readRuns(keys: readonly string[]) { return new Map(keys.map((key) => [key, this.runs.get(key)])); }
+  async writeBatch(record: BatchRecord) {
+    this.batches.set(record.batchId, record);
+  }
+  async readBatch(batchId: string) {
+    return this.batches.get(batchId);
+  }
+  async readRuns(keys: readonly string[]) {
+    return new Map(keys.map((key) => [key, this.runs.get(key)]));
+  }
   /** The steps type their dependency as the class, whose private members a structural fake cannot have. */
-  get asStore(): RunStateStore { return this as unknown as RunStateStore; }
+  get asStore(): RunStateStore {
+    return this as unknown as RunStateStore;
+  }
 }
 
 const HANDLE: RunHandle = { kind: 'process', pid: 4242, runDir: '/tmp/qp-run' };
@@ -53,20 +70,45 @@ class ScriptedLauncher implements Launcher {
   readonly kind = 'process' as const;
   readonly launches: LaunchRequest[] = [];
   readonly stops: RunHandle[] = [];
-  constructor(private readonly statuses: RunStatus[] = [], private readonly onLaunch: (request: LaunchRequest) => Promise<RunHandle> = async () => HANDLE) {}
-  async launch(request: LaunchRequest) { this.launches.push(request); return this.onLaunch(request); }
-  async status() { return this.statuses.shift() ?? { state: 'running' as const }; }
-  async stop(handle: RunHandle) { this.stops.push(handle); }
+  constructor(
+    private readonly statuses: RunStatus[] = [],
+    private readonly onLaunch: (request: LaunchRequest) => Promise<RunHandle> = async () => HANDLE,
+  ) {}
+  async launch(request: LaunchRequest) {
+    this.launches.push(request);
+    return this.onLaunch(request);
+  }
+  async status() {
+    return this.statuses.shift() ?? { state: 'running' as const };
+  }
+  async stop(handle: RunHandle) {
+    this.stops.push(handle);
+  }
 }
 
 const quiet = new Logger('test', {}, 'ERROR', () => undefined);
 const SETTINGS: BatchSettings = {
-  stateBucket: 'raw-results', statePrefix: 'vqe-batch/', launcher: { kind: 'local' },
-  moleculesFiles: { gpu1: 'm/gpu1.json', gpu2: 'm/gpu2.json', cpu: 'm/cpu.json' }, extraArgs: ['--kafka'],
-  runTimeoutSeconds: 600, pollIntervalSeconds: 10, chunkSize: 4,
+  stateBucket: 'raw-results',
+  statePrefix: 'vqe-batch/',
+  launcher: { kind: 'local' },
+  moleculesFiles: { gpu1: 'm/gpu1.json', gpu2: 'm/gpu2.json', cpu: 'm/cpu.json' },
+  extraArgs: ['--kafka'],
+  runTimeoutSeconds: 600,
+  pollIntervalSeconds: 10,
+  chunkSize: 4,
 };
-const SSM_BUILD: BatchSettings = { ...SETTINGS, launcher: { kind: 'ssm', target: { instanceId: 'i-0123456789abcdef0' }, image: 'sim:gpu', gpus: 'all',
-  dockerRunOptions: [], commandTimeoutSeconds: 1200, build: { contextDir: '/opt/qp', cudaArch: '6.1' } } };
+const SSM_BUILD: BatchSettings = {
+  ...SETTINGS,
+  launcher: {
+    kind: 'ssm',
+    target: { instanceId: 'i-0123456789abcdef0' },
+    image: 'sim:gpu',
+    gpus: 'all',
+    dockerRunOptions: [],
+    commandTimeoutSeconds: 1200,
+    build: { contextDir: '/opt/qp', cudaArch: '6.1' },
+  },
+};
 const START = '2026-11-23T19:08:12.345Z';
 const NOW = Date.parse('2026-11-23T20:00:00.000Z');
 const BATCH: BatchRef = { batchId: '20261123T190812Z-console', tier: 1, runTimeoutSeconds: 600, startedAt: START };
@@ -74,20 +116,30 @@ const CPU = tierRuns(1).cpu.slice(0, 3);
 
 describe('createPlanBatch', () => {
   const plan = (store: MemoryStore, input: unknown, settings = SETTINGS) =>
-    createPlanBatch({ settings, store: store.asStore, log: quiet })({ input, executionName: 'console', startTime: START });
+    createPlanBatch({ settings, store: store.asStore, log: quiet })({
+      input,
+      executionName: 'console',
+      startTime: START,
+    });
 
   it.each([
     [{ tier: 5 }, /^batch input: tier: .*got 5$/],
     [{ lanes: ['tpu'] }, /^batch input: lanes\[0\]: .*got "tpu"$/],
     [{ dryrun: true }, /unknown field "dryrun" \(did you mean "dryRun"\?\)/],
     [{ runTimeoutSeconds: 601 }, /^runTimeoutSeconds: at most 600 \(the deployed per-run timeout\), got 601$/],
-    [{ buildImage: true }, /^buildImage: needs the SSM launcher with a build section \(batch\.build in the CDK config\), got true$/],
+    [
+      { buildImage: true },
+      /^buildImage: needs the SSM launcher with a build section \(batch\.build in the CDK config\), got true$/,
+    ],
   ])('refuses %j with InvalidInputError naming the field, and writes nothing', async (input, message) => {
     // Prepare
     const store = new MemoryStore();
 
     // Act + Assess
-    await expect(plan(store, input)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(message) });
+    await expect(plan(store, input)).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(message),
+    });
     expect([store.plans.size, store.batches.size]).toEqual([0, 0]);
   });
 
@@ -96,8 +148,15 @@ describe('createPlanBatch', () => {
     const store = new MemoryStore();
 
     // Act + Assess
-    await expect(createPlanBatch({ settings: SETTINGS, store: store.asStore, log: quiet })({ input: {}, executionName: 'console' }))
-      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^plan event: startTime: .*got nothing$/) });
+    await expect(
+      createPlanBatch({ settings: SETTINGS, store: store.asStore, log: quiet })({
+        input: {},
+        executionName: 'console',
+      }),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/^plan event: startTime: .*got nothing$/),
+    });
     expect([store.plans.size, store.batches.size]).toEqual([0, 0]);
   });
 
@@ -106,12 +165,16 @@ describe('createPlanBatch', () => {
     const { build: _, ...noBuild } = SSM_BUILD.launcher as Extract<BatchSettings['launcher'], { kind: 'ssm' }>;
 
     // Act + Assess
-    await expect(plan(new MemoryStore(), { buildImage: true }, { ...SSM_BUILD, launcher: noBuild })).rejects.toThrow(/^buildImage: needs the SSM launcher/);
+    await expect(plan(new MemoryStore(), { buildImage: true }, { ...SSM_BUILD, launcher: noBuild })).rejects.toThrow(
+      /^buildImage: needs the SSM launcher/,
+    );
     expect((await plan(new MemoryStore(), { lanes: ['cpu'], limit: 1 }, SSM_BUILD)).buildImage).toBe(true);
-    expect((await plan(new MemoryStore(), { lanes: ['cpu'], limit: 1, buildImage: false }, SSM_BUILD)).buildImage).toBe(false);
+    expect((await plan(new MemoryStore(), { lanes: ['cpu'], limit: 1, buildImage: false }, SSM_BUILD)).buildImage).toBe(
+      false,
+    );
   });
 
-  it('leaves done keys out, stores each lane\'s runs and the batch record under an id starting with the compact start time', async () => {
+  it("leaves done keys out, stores each lane's runs and the batch record under an id starting with the compact start time", async () => {
     // Prepare
     const store = new MemoryStore();
     CPU.slice(0, 2).forEach((run) => store.done.add(run.key));
@@ -123,7 +186,10 @@ describe('createPlanBatch', () => {
     expect(output.batch).toEqual({ ...BATCH, runTimeoutSeconds: 300 });
     expect(output).toMatchObject({ total: 800, alreadyDone: 2, toRun: 798, dryRun: false, buildImage: false });
     expect(store.plans.get(`${BATCH.batchId}/cpu`)![0].key).toBe(CPU[2].key);
-    expect(store.batches.get(BATCH.batchId)).toMatchObject({ input: { lanes: ['cpu'], runTimeoutSeconds: 300 }, lanes: { cpu: 798 } });
+    expect(store.batches.get(BATCH.batchId)).toMatchObject({
+      input: { lanes: ['cpu'], runTimeoutSeconds: 300 },
+      lanes: { cpu: 798 },
+    });
   });
 
   it('cuts each lane into chunks of chunkSize runs, the last one short', async () => {
@@ -132,7 +198,14 @@ describe('createPlanBatch', () => {
 
     // Assess
     expect(output.lanes).toEqual([
-      { lane: 'cpu', runs: 5, chunks: [{ start: 0, end: 4 }, { start: 4, end: 5 }] },
+      {
+        lane: 'cpu',
+        runs: 5,
+        chunks: [
+          { start: 0, end: 4 },
+          { start: 4, end: 5 },
+        ],
+      },
       { lane: 'gpu2', runs: 4, chunks: [{ start: 0, end: 4 }] },
     ]);
     expect(output.batch.runTimeoutSeconds).toBe(600);
@@ -156,29 +229,48 @@ describe('createStartRun', () => {
     const store = new MemoryStore();
     store.plans.set(`${BATCH.batchId}/cpu`, CPU);
     const start = createStartRun({ settings: SETTINGS, store: store.asStore, launcher, now: () => NOW, log: quiet });
-    return { store, launcher, start: (cursor: number) => start({ batch: BATCH, lane: 'cpu', start: 0, cursor, end: 3 }) };
+    return {
+      store,
+      launcher,
+      start: (cursor: number) => start({ batch: BATCH, lane: 'cpu', start: 0, cursor, end: 3 }),
+    };
   }
 
-  it('past the chunk\'s end, returns the tally, a failed state of another batch counting as pending and a done one as done', async () => {
+  it("past the chunk's end, returns the tally, a failed state of another batch counting as pending and a done one as done", async () => {
     // Prepare: the first run was done by another batch meanwhile (start-run skipped it)
     const { store, launcher, start } = setUp();
     await store.writeRun({ key: CPU[0].key, lane: 'cpu', batchId: 'concurrent', status: 'done', attempt: 1, args: [] });
-    await store.writeRun({ key: CPU[1].key, lane: 'cpu', batchId: BATCH.batchId, status: 'timed_out', attempt: 1, args: [] });
+    await store.writeRun({
+      key: CPU[1].key,
+      lane: 'cpu',
+      batchId: BATCH.batchId,
+      status: 'timed_out',
+      attempt: 1,
+      args: [],
+    });
     await store.writeRun({ key: CPU[2].key, lane: 'cpu', batchId: 'older', status: 'failed', attempt: 1, args: [] });
 
     // Act
     const result = await start(3);
 
     // Assess
-    expect(result).toEqual({ finished: true, ended: true, chunk: { lane: 'cpu', start: 0, end: 3,
-      tally: { pending: 1, in_progress: 0, done: 1, failed: 0, timed_out: 1 } } });
+    expect(result).toEqual({
+      finished: true,
+      ended: true,
+      chunk: { lane: 'cpu', start: 0, end: 3, tally: { pending: 1, in_progress: 0, done: 1, failed: 0, timed_out: 1 } },
+    });
     expect(launcher.launches).toEqual([]);
   });
 
   it('records the run in progress before launching it, then with its handle and deadline', async () => {
     // Prepare: the launcher notes what the store held when it was called
     let atLaunch: RunState | undefined;
-    const { store, start } = setUp(new ScriptedLauncher([], async (request) => { atLaunch = await store.readRun(request.runKey); return HANDLE; }));
+    const { store, start } = setUp(
+      new ScriptedLauncher([], async (request) => {
+        atLaunch = await store.readRun(request.runKey);
+        return HANDLE;
+      }),
+    );
     const deadline = new Date(NOW + 600_000).toISOString();
 
     // Act
@@ -189,25 +281,47 @@ describe('createStartRun', () => {
     expect(result).toEqual({ finished: false, ended: false, key: CPU[1].key, handle: HANDLE, deadline });
     expect(atLaunch).toMatchObject({ status: 'in_progress', deadline, args });
     expect(atLaunch?.handle).toBeUndefined();
-    expect(store.runs.get(CPU[1].key)).toEqual({ key: CPU[1].key, lane: 'cpu', batchId: BATCH.batchId, status: 'in_progress', attempt: 1,
-      args, startedAt: new Date(NOW).toISOString(), deadline, handle: HANDLE });
+    expect(store.runs.get(CPU[1].key)).toEqual({
+      key: CPU[1].key,
+      lane: 'cpu',
+      batchId: BATCH.batchId,
+      status: 'in_progress',
+      attempt: 1,
+      args,
+      startedAt: new Date(NOW).toISOString(),
+      deadline,
+      handle: HANDLE,
+    });
   });
 
   it('records a run the launcher refuses as failed, with the reason and no exit code, and moves on', async () => {
     // Prepare
-    const { store, start } = setUp(new ScriptedLauncher([], async () => { throw new RunLaunchError('image sim:gpu not found'); }));
+    const { store, start } = setUp(
+      new ScriptedLauncher([], async () => {
+        throw new RunLaunchError('image sim:gpu not found');
+      }),
+    );
 
     // Act
     const result = await start(0);
 
     // Assess
     expect(result).toEqual({ finished: false, ended: true, key: CPU[0].key, status: 'failed' });
-    expect(store.runs.get(CPU[0].key)).toMatchObject({ status: 'failed', exitCode: null, detail: 'image sim:gpu not found', endedAt: new Date(NOW).toISOString() });
+    expect(store.runs.get(CPU[0].key)).toMatchObject({
+      status: 'failed',
+      exitCode: null,
+      detail: 'image sim:gpu not found',
+      endedAt: new Date(NOW).toISOString(),
+    });
   });
 
-  it('lets other launch errors through for the task\'s Retry, leaving the run recorded in progress', async () => {
+  it("lets other launch errors through for the task's Retry, leaving the run recorded in progress", async () => {
     // Prepare
-    const { store, start } = setUp(new ScriptedLauncher([], async () => { throw new LauncherUnavailableError('SSM throttled'); }));
+    const { store, start } = setUp(
+      new ScriptedLauncher([], async () => {
+        throw new LauncherUnavailableError('SSM throttled');
+      }),
+    );
 
     // Act + Assess
     await expect(start(0)).rejects.toMatchObject({ name: 'LauncherUnavailableError', message: 'SSM throttled' });
@@ -248,7 +362,10 @@ describe('createStartRun', () => {
 
   it('refuses an event without a cursor', async () => {
     // Act + Assess
-    await expect(setUp().start(undefined as never)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^start-run event: cursor: /) });
+    await expect(setUp().start(undefined as never)).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/^start-run event: cursor: /),
+    });
   });
 });
 
@@ -257,12 +374,26 @@ describe('createCheckRun', () => {
   async function check(statuses: RunStatus[], now: number) {
     // The state start-run left: the check keeps its attempt, args and start.
     const store = new MemoryStore();
-    await store.writeRun({ key: CPU[0].key, lane: 'cpu', batchId: BATCH.batchId, status: 'in_progress', attempt: 2, args: ['--seed', '1'],
-      startedAt: START, deadline, handle: HANDLE });
+    await store.writeRun({
+      key: CPU[0].key,
+      lane: 'cpu',
+      batchId: BATCH.batchId,
+      status: 'in_progress',
+      attempt: 2,
+      args: ['--seed', '1'],
+      startedAt: START,
+      deadline,
+      handle: HANDLE,
+    });
     const writesBefore = store.writes.length;
     const launcher = new ScriptedLauncher(statuses);
     const result = await createCheckRun({ store: store.asStore, launcher, now: () => now, log: quiet })({
-      batch: BATCH, lane: 'cpu', start: 0, cursor: 0, end: 3, run: { key: CPU[0].key, handle: HANDLE, deadline, finished: false, ended: false },
+      batch: BATCH,
+      lane: 'cpu',
+      start: 0,
+      cursor: 0,
+      end: 3,
+      run: { key: CPU[0].key, handle: HANDLE, deadline, finished: false, ended: false },
     });
     return { result, launcher, written: store.writes.slice(writesBefore), state: store.runs.get(CPU[0].key) };
   }
@@ -278,13 +409,23 @@ describe('createCheckRun', () => {
 
   it('stops a run past its deadline and records it timed_out', async () => {
     // Act
-    const { result, launcher, state } = await check([{ state: 'running' }, { state: 'exited', exitCode: 137, stderrTail: 'Killed' }], NOW + 1000);
+    const { result, launcher, state } = await check(
+      [{ state: 'running' }, { state: 'exited', exitCode: 137, stderrTail: 'Killed' }],
+      NOW + 1000,
+    );
 
     // Assess
     expect(result).toEqual({ ended: true, key: CPU[0].key, status: 'timed_out' });
     expect(launcher.stops).toEqual([HANDLE]);
-    expect(state).toMatchObject({ status: 'timed_out', exitCode: 137, detail: 'no exit within 600 s: stopped', attempt: 2, args: ['--seed', '1'],
-      startedAt: START, endedAt: new Date(NOW + 1000).toISOString() });
+    expect(state).toMatchObject({
+      status: 'timed_out',
+      exitCode: 137,
+      detail: 'no exit within 600 s: stopped',
+      attempt: 2,
+      args: ['--seed', '1'],
+      startedAt: START,
+      endedAt: new Date(NOW + 1000).toISOString(),
+    });
   });
 
   it('records exit code 0 as done', async () => {
@@ -300,11 +441,19 @@ describe('createCheckRun', () => {
 
   it('records another exit code as failed, with the tail of stderr', async () => {
     // Act
-    const { result, state } = await check([{ state: 'exited', exitCode: 3, stderrTail: 'ValueError: no such molecule', detail: 'container exited' }], NOW - 1000);
+    const { result, state } = await check(
+      [{ state: 'exited', exitCode: 3, stderrTail: 'ValueError: no such molecule', detail: 'container exited' }],
+      NOW - 1000,
+    );
 
     // Assess
     expect(result).toEqual({ ended: true, key: CPU[0].key, status: 'failed' });
-    expect(state).toMatchObject({ status: 'failed', exitCode: 3, stderrTail: 'ValueError: no such molecule', detail: 'container exited' });
+    expect(state).toMatchObject({
+      status: 'failed',
+      exitCode: 3,
+      stderrTail: 'ValueError: no such molecule',
+      detail: 'container exited',
+    });
   });
 
   it('refuses an event whose run has no deadline, naming the step and the field, before polling or writing', async () => {
@@ -314,8 +463,12 @@ describe('createCheckRun', () => {
     const checkRun = createCheckRun({ store: store.asStore, launcher, now: () => NOW, log: quiet });
 
     // Act + Assess
-    await expect(checkRun({ batch: BATCH, lane: 'cpu', start: 0, cursor: 0, end: 3, run: { key: CPU[0].key, handle: HANDLE } }))
-      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^check-run event: run\.deadline: .*got nothing$/) });
+    await expect(
+      checkRun({ batch: BATCH, lane: 'cpu', start: 0, cursor: 0, end: 3, run: { key: CPU[0].key, handle: HANDLE } }),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/^check-run event: run\.deadline: .*got nothing$/),
+    });
     expect([launcher.stops, store.writes]).toEqual([[], []]);
   });
 });
@@ -324,10 +477,17 @@ describe('createBatchSummary', () => {
   it('reports the progress of the batch the event names', async () => {
     // Prepare
     const store = new MemoryStore();
-    await createPlanBatch({ settings: SETTINGS, store: store.asStore, log: quiet })({ input: { lanes: ['cpu'], limit: 2 }, executionName: 'console', startTime: START });
+    await createPlanBatch({ settings: SETTINGS, store: store.asStore, log: quiet })({
+      input: { lanes: ['cpu'], limit: 2 },
+      executionName: 'console',
+      startTime: START,
+    });
 
     // Act
-    const summary = await createBatchSummary({ store: store.asStore, now: () => NOW, log: quiet })({ batch: BATCH, lanes: [] });
+    const summary = await createBatchSummary({ store: store.asStore, now: () => NOW, log: quiet })({
+      batch: BATCH,
+      lanes: [],
+    });
 
     // Assess
     expect(summary).toMatchObject({ batchId: BATCH.batchId, producedRecords: false });
@@ -335,17 +495,29 @@ describe('createBatchSummary', () => {
 
   it('refuses an event with a malformed batch reference, naming the step, the field and the value', async () => {
     // Act + Assess
-    await expect(createBatchSummary({ store: new MemoryStore().asStore, log: quiet })({ batch: { ...BATCH, tier: 9 } }))
-      .rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(/^summary event: batch\.tier: .*got 9$/) });
+    await expect(
+      createBatchSummary({ store: new MemoryStore().asStore, log: quiet })({ batch: { ...BATCH, tier: 9 } }),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/^summary event: batch\.tier: .*got 9$/),
+    });
   });
 });
 
 describe('createImageBuild', () => {
-  const BUILD_HANDLE: RunHandle = { kind: 'ssm', commandId: 'cmd-build', instanceId: 'i-0123456789abcdef0', containerName: 'qp-build' };
+  const BUILD_HANDLE: RunHandle = {
+    kind: 'ssm',
+    commandId: 'cmd-build',
+    instanceId: 'i-0123456789abcdef0',
+    containerName: 'qp-build',
+  };
   function builderWith(statuses: RunStatus[]) {
     const requests: unknown[] = [];
     const builder: ImageBuilder = {
-      buildImage: async (build) => { requests.push(build); return BUILD_HANDLE; },
+      buildImage: async (build) => {
+        requests.push(build);
+        return BUILD_HANDLE;
+      },
       status: async () => statuses.shift() ?? { state: 'running' },
     };
     return { builder, requests };
@@ -364,7 +536,10 @@ describe('createImageBuild', () => {
 
     // Assess
     expect(requests).toEqual([{ image: 'sim:gpu', contextDir: '/opt/qp', cudaArch: '6.1' }]);
-    expect([started, running]).toEqual([{ ended: false, handle: BUILD_HANDLE }, { ended: false, handle: BUILD_HANDLE }]);
+    expect([started, running]).toEqual([
+      { ended: false, handle: BUILD_HANDLE },
+      { ended: false, handle: BUILD_HANDLE },
+    ]);
     expect(built).toEqual({ ended: true, succeeded: true, exitCode: 0, stderrTail: '', handle: BUILD_HANDLE });
   });
 
@@ -373,21 +548,33 @@ describe('createImageBuild', () => {
     const { builder } = builderWith([{ state: 'exited', exitCode: 1, stderrTail: 'nvcc: unsupported arch' }]);
 
     // Act
-    const result = await createImageBuild({ settings: SSM_BUILD, builder, log: quiet })({ action: 'check', batchId: 'b', handle: BUILD_HANDLE });
+    const result = await createImageBuild({ settings: SSM_BUILD, builder, log: quiet })({
+      action: 'check',
+      batchId: 'b',
+      handle: BUILD_HANDLE,
+    });
 
     // Assess
     expect(result).toMatchObject({ ended: true, succeeded: false, exitCode: 1, stderrTail: 'nvcc: unsupported arch' });
   });
 
   it.each([
-    ['the local launcher', SETTINGS, { action: 'start', batchId: 'b' }, /^image build: needs the SSM launcher with a build section/],
+    [
+      'the local launcher',
+      SETTINGS,
+      { action: 'start', batchId: 'b' },
+      /^image build: needs the SSM launcher with a build section/,
+    ],
     ['an unknown action', SSM_BUILD, { action: 'stop', batchId: 'b' }, /^image-build event: /],
   ])('refuses %s with InvalidInputError before building', async (_name, settings, event, message) => {
     // Prepare
     const { builder, requests } = builderWith([]);
 
     // Act + Assess
-    await expect(createImageBuild({ settings, builder, log: quiet })(event)).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(message) });
+    await expect(createImageBuild({ settings, builder, log: quiet })(event)).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(message),
+    });
     expect(requests).toEqual([]);
   });
 });

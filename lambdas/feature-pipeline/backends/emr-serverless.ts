@@ -7,12 +7,12 @@
 import {
   CancelJobRunCommand,
   type EMRServerlessClient,
-  GetJobRunCommand,
   type JobRunState as EmrJobRunState,
+  GetJobRunCommand,
   StartJobRunCommand,
 } from '@aws-sdk/client-emr-serverless';
-import type { JobSpec, JobState } from '../contract';
 import { SparkBackendUnavailableError, SparkSubmitRejectedError } from '../../core/errors';
+import type { JobSpec, JobState } from '../contract';
 import { type BackendJobStatus, type CancelOutcome, resolveArtifact, resourceConf, type SparkBackend } from './types';
 
 export interface EmrServerlessBackendProps {
@@ -49,15 +49,32 @@ const STATE_MAP: Record<EmrJobRunState, JobState> = {
  * arrive as EMRServerlessServiceException with that `name`, so names are compared, not classes.
  */
 const TRANSIENT = new Set([
-  'ThrottlingException', 'TooManyRequestsException', 'InternalServerException', 'ServiceUnavailable',
-  'ServiceUnavailableException', 'ServiceQuotaExceededException', 'RequestTimeout', 'RequestTimeoutException',
-  'TimeoutError', 'NetworkingError', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'InternalServerException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'ServiceQuotaExceededException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'NetworkingError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
 ]);
 
 export function isTransient(error: unknown): boolean {
   const e = error as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  return TRANSIENT.has(e?.name ?? '') || TRANSIENT.has(e?.code ?? '') || Boolean(e?.$retryable)
-    || (e?.$metadata?.httpStatusCode ?? 0) >= 500;
+  return (
+    TRANSIENT.has(e?.name ?? '') ||
+    TRANSIENT.has(e?.code ?? '') ||
+    Boolean(e?.$retryable) ||
+    (e?.$metadata?.httpStatusCode ?? 0) >= 500
+  );
 }
 
 /** One quoted word per value, as spark-submit's argument parser on EMR splits on white space. */
@@ -94,9 +111,15 @@ export class EmrServerlessBackend implements SparkBackend {
         },
       },
       ...(this.props.logUri
-        ? { configurationOverrides: { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.props.logUri } } } }
+        ? {
+            configurationOverrides: {
+              monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.props.logUri } },
+            },
+          }
         : {}),
-      ...(this.props.executionTimeoutMinutes !== undefined ? { executionTimeoutMinutes: this.props.executionTimeoutMinutes } : {}),
+      ...(this.props.executionTimeoutMinutes !== undefined
+        ? { executionTimeoutMinutes: this.props.executionTimeoutMinutes }
+        : {}),
     });
     const reply = await this.call('StartJobRun', () => this.props.client.send(command), true);
     if (!reply.jobRunId) throw new SparkSubmitRejectedError('StartJobRun returned no jobRunId');
@@ -104,18 +127,25 @@ export class EmrServerlessBackend implements SparkBackend {
   }
 
   async describe(jobId: string): Promise<BackendJobStatus> {
-    const reply = await this.call('GetJobRun', () =>
-      this.props.client.send(new GetJobRunCommand({ applicationId: this.props.applicationId, jobRunId: jobId })), false);
+    const reply = await this.call(
+      'GetJobRun',
+      () => this.props.client.send(new GetJobRunCommand({ applicationId: this.props.applicationId, jobRunId: jobId })),
+      false,
+    );
     const emrState = reply.jobRun?.state;
     if (!emrState || !(emrState in STATE_MAP)) {
-      throw new SparkBackendUnavailableError(`GetJobRun ${jobId}: unknown job state ${JSON.stringify(emrState ?? null)}`);
+      throw new SparkBackendUnavailableError(
+        `GetJobRun ${jobId}: unknown job state ${JSON.stringify(emrState ?? null)}`,
+      );
     }
     return { state: STATE_MAP[emrState], backendState: emrState, detail: reply.jobRun?.stateDetails || undefined };
   }
 
   async cancel(jobId: string): Promise<CancelOutcome> {
     try {
-      await this.props.client.send(new CancelJobRunCommand({ applicationId: this.props.applicationId, jobRunId: jobId }));
+      await this.props.client.send(
+        new CancelJobRunCommand({ applicationId: this.props.applicationId, jobRunId: jobId }),
+      );
       return { cancelled: true, note: `CancelJobRun accepted for ${jobId}` };
     } catch (error) {
       const name = (error as Error).name;
@@ -124,7 +154,8 @@ export class EmrServerlessBackend implements SparkBackend {
       if (name === 'ValidationException' || name === 'ConflictException' || name === 'ResourceNotFoundException') {
         return { cancelled: false, note: `${jobId} not cancelled: ${name}: ${(error as Error).message}` };
       }
-      if (isTransient(error)) throw new SparkBackendUnavailableError(`CancelJobRun ${jobId}: ${(error as Error).message}`, { cause: error });
+      if (isTransient(error))
+        throw new SparkBackendUnavailableError(`CancelJobRun ${jobId}: ${(error as Error).message}`, { cause: error });
       throw error;
     }
   }

@@ -13,8 +13,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JobSpec, JobState } from '../contract';
 import { SparkBackendUnavailableError, SparkJobFailedError, SparkSubmitRejectedError } from '../../core/errors';
+import type { JobSpec, JobState } from '../contract';
 import { type BackendJobStatus, type CancelOutcome, resolveArtifact, resourceConf, type SparkBackend } from './types';
 
 export interface StandaloneBackendProps {
@@ -85,9 +85,15 @@ export class StandaloneBackend implements SparkBackend {
       appResource: entry,
       mainClass: 'org.apache.spark.deploy.SparkSubmit',
       appArgs: [
-        '--master', this.props.masterUrl, '--deploy-mode', 'client', ...confArgs,
+        '--master',
+        this.props.masterUrl,
+        '--deploy-mode',
+        'client',
+        ...confArgs,
         ...(pyFiles.length ? ['--py-files', pyFiles.join(',')] : []),
-        ...spec.extraSubmitArgs, entry, ...spec.entryPointArguments,
+        ...spec.extraSubmitArgs,
+        entry,
+        ...spec.entryPointArguments,
       ],
       environmentVariables: { PYSPARK_PYTHON: this.props.python, SPARK_LOCAL_IP: '127.0.0.1' },
       sparkProperties: properties,
@@ -107,14 +113,17 @@ export class StandaloneBackend implements SparkBackend {
     if (reply.success === false && !reply.driverState) {
       // The master does not know the driver: it restarted without recovery and lost it. Nothing
       // runs any more, so this is a failed job, which the job phase retries with a new submit.
-      throw new SparkJobFailedError(`driver ${jobId} is unknown to the Spark master at ${this.props.restUrl}`
-        + ` (lost in a master restart?)${reply.message ? `: ${reply.message}` : ''}`);
+      throw new SparkJobFailedError(
+        `driver ${jobId} is unknown to the Spark master at ${this.props.restUrl}` +
+          ` (lost in a master restart?)${reply.message ? `: ${reply.message}` : ''}`,
+      );
     }
     const driverState = reply.driverState ?? 'UNKNOWN';
     const state = STATE_MAP[driverState] ?? 'PENDING';
-    const detail = state === 'FAILED'
-      ? (await this.logTail(jobId)) ?? reply.message ?? `standalone driver ${driverState}`
-      : `standalone driver ${driverState}`;
+    const detail =
+      state === 'FAILED'
+        ? ((await this.logTail(jobId)) ?? reply.message ?? `standalone driver ${driverState}`)
+        : `standalone driver ${driverState}`;
     return { state, backendState: driverState, detail: detail.slice(-DETAIL_LIMIT) };
   }
 
@@ -140,7 +149,9 @@ export class StandaloneBackend implements SparkBackend {
       }
     };
     const [stderr, stdout] = await Promise.all([tail('stderr'), tail('stdout')]);
-    const text = [stderr && `--- driver stderr ---\n${stderr}`, stdout && `--- driver stdout ---\n${stdout}`].filter(Boolean).join('\n');
+    const text = [stderr && `--- driver stderr ---\n${stderr}`, stdout && `--- driver stdout ---\n${stdout}`]
+      .filter(Boolean)
+      .join('\n');
     return text || undefined;
   }
 
@@ -154,7 +165,10 @@ export class StandaloneBackend implements SparkBackend {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (cause) {
-      throw new SparkBackendUnavailableError(`${method} ${path}: the Spark master at ${this.props.restUrl} is unreachable`, { cause });
+      throw new SparkBackendUnavailableError(
+        `${method} ${path}: the Spark master at ${this.props.restUrl} is unreachable`,
+        { cause },
+      );
     }
     if (response.status >= 500) {
       throw new SparkBackendUnavailableError(`${method} ${path}: HTTP ${response.status} from the Spark master`);
@@ -163,7 +177,10 @@ export class StandaloneBackend implements SparkBackend {
     try {
       return JSON.parse(text) as RestReply;
     } catch (cause) {
-      throw new SparkBackendUnavailableError(`${method} ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`, { cause });
+      throw new SparkBackendUnavailableError(
+        `${method} ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`,
+        { cause },
+      );
     }
   }
 }

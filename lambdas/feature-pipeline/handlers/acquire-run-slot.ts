@@ -7,4 +7,7 @@ import { createAcquireRunSlot, stepFunctionsExecutions } from '../steps/acquire-
 
 const log = new Logger('acquire-run-slot');
 
-export const handler: Handler<unknown, RunSlot> = withLambdaContext(log, createAcquireRunSlot(stepFunctionsExecutions(new SFNClient({})), log));
+export const handler: Handler<unknown, RunSlot> = withLambdaContext(
+  log,
+  createAcquireRunSlot(stepFunctionsExecutions(new SFNClient({})), log),
+);

@@ -7,4 +7,7 @@ import { createCancelJob } from '../steps/cancel-job';
 
 const log = new Logger('cancel-job');
 
-export const handler: Handler<unknown, CancelJobResult> = withLambdaContext(log, createCancelJob({ backend: backendFromEnv(process.env), log }));
+export const handler: Handler<unknown, CancelJobResult> = withLambdaContext(
+  log,
+  createCancelJob({ backend: backendFromEnv(process.env), log }),
+);

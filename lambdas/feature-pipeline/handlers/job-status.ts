@@ -7,4 +7,7 @@ import { createJobStatus } from '../steps/job-status';
 
 const log = new Logger('job-status');
 
-export const handler: Handler<unknown, JobStatus> = withLambdaContext(log, createJobStatus({ backend: backendFromEnv(process.env), log }));
+export const handler: Handler<unknown, JobStatus> = withLambdaContext(
+  log,
+  createJobStatus({ backend: backendFromEnv(process.env), log }),
+);

@@ -7,8 +7,11 @@ import { createReadSummary } from '../steps/read-summary';
 
 const log = new Logger('read-summary');
 
-export const handler: Handler<unknown, JobOutcome> = withLambdaContext(log, createReadSummary({
-  s3: s3ClientFromEnv(process.env),
-  settings: readSettings(process.env),
+export const handler: Handler<unknown, JobOutcome> = withLambdaContext(
   log,
-}));
+  createReadSummary({
+    s3: s3ClientFromEnv(process.env),
+    settings: readSettings(process.env),
+    log,
+  }),
+);

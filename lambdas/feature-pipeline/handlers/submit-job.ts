@@ -7,8 +7,11 @@ import { createSubmitJob } from '../steps/submit-job';
 
 const log = new Logger('submit-job');
 
-export const handler: Handler<unknown, JobHandle> = withLambdaContext(log, createSubmitJob({
-  backend: backendFromEnv(process.env),
-  settings: readSettings(process.env),
+export const handler: Handler<unknown, JobHandle> = withLambdaContext(
   log,
-}));
+  createSubmitJob({
+    backend: backendFromEnv(process.env),
+    settings: readSettings(process.env),
+    log,
+  }),
+);

@@ -26,10 +26,14 @@ export function decideRunSlot(self: { executionArn: string; startTime: string },
     // Listing is eventually consistent: a just-started execution may be missing from it.
     contenders.push({ executionArn: self.executionArn, startDate: new Date(self.startTime) });
   }
-  contenders.sort((a, b) => a.startDate.getTime() - b.startDate.getTime() || a.executionArn.localeCompare(b.executionArn));
+  contenders.sort(
+    (a, b) => a.startDate.getTime() - b.startDate.getTime() || a.executionArn.localeCompare(b.executionArn),
+  );
   const holder = contenders[0].executionArn;
   if (holder !== self.executionArn) {
-    throw new PipelineBusyError(`execution ${holder} (started ${contenders[0].startDate.toISOString()}) is working on the tables; waiting for it`);
+    throw new PipelineBusyError(
+      `execution ${holder} (started ${contenders[0].startDate.toISOString()}) is working on the tables; waiting for it`,
+    );
   }
   return { holder, runningExecutions: contenders.length };
 }
@@ -39,7 +43,9 @@ export function createAcquireRunSlot(executions: RunningExecutions, log = new Lo
     const request = parseEvent(AcquireRunSlotEvent, event, 'acquire-run-slot');
     if (Number.isNaN(Date.parse(request.startTime))) {
       // An unparseable start time would sort arbitrarily and let two executions both take the slot.
-      throw new InvalidInputError(`acquire-run-slot event: startTime: expected an ISO 8601 time, got ${JSON.stringify(request.startTime)}`);
+      throw new InvalidInputError(
+        `acquire-run-slot event: startTime: expected an ISO 8601 time, got ${JSON.stringify(request.startTime)}`,
+      );
     }
     const running = await executions.list(request.stateMachineArn);
     const slot = decideRunSlot(request, running);
@@ -55,14 +61,18 @@ export function stepFunctionsExecutions(client: SFNClient): RunningExecutions {
       let nextToken: string | undefined;
       try {
         do {
-          const page = await client.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken }));
+          const page = await client.send(
+            new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken }),
+          );
           for (const e of page.executions ?? []) {
             if (e.executionArn && e.startDate) found.push({ executionArn: e.executionArn, startDate: e.startDate });
           }
           nextToken = page.nextToken;
         } while (nextToken);
       } catch (cause) {
-        throw new SparkBackendUnavailableError(`ListExecutions ${stateMachineArn}: ${(cause as Error).message}`, { cause });
+        throw new SparkBackendUnavailableError(`ListExecutions ${stateMachineArn}: ${(cause as Error).message}`, {
+          cause,
+        });
       }
       return found;
     },

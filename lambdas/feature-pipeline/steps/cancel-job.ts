@@ -22,7 +22,11 @@ export function createCancelJob({ backend, log = new Logger('cancel-job') }: { b
       return { ...outcome, jobId: job.jobId };
     } catch (error) {
       jobLog.error('cancel failed', { error });
-      return { cancelled: false, jobId: job.jobId, note: `cancel failed: ${(error as Error).name}: ${(error as Error).message}` };
+      return {
+        cancelled: false,
+        jobId: job.jobId,
+        note: `cancel failed: ${(error as Error).name}: ${(error as Error).message}`,
+      };
     }
   };
 }

@@ -19,7 +19,9 @@ export function createJobStatus({ backend, now = () => new Date(), log = new Log
     const { job } = parseEvent(JobStatusEvent, event, 'job-status');
     const submittedAt = Date.parse(job.submittedAt);
     if (Number.isNaN(submittedAt)) {
-      throw new InvalidInputError(`job-status event: job.submittedAt: expected an ISO 8601 time, got ${JSON.stringify(job.submittedAt)}`);
+      throw new InvalidInputError(
+        `job-status event: job.submittedAt: expected an ISO 8601 time, got ${JSON.stringify(job.submittedAt)}`,
+      );
     }
     const jobLog = log.with({ runId: job.runId, jobId: job.jobId, kind: job.kind, backend: job.backend });
     const status = await backend.describe(job.jobId);
@@ -31,11 +33,14 @@ export function createJobStatus({ backend, now = () => new Date(), log = new Log
       const cancel = await backend.cancel(job.jobId);
       jobLog.error('job timed out', { elapsedSeconds, timeoutSeconds: job.timeoutSeconds, cancel });
       throw new SparkJobTimeoutError(
-        `${job.kind} job ${job.jobId} still ${status.backendState} after ${elapsedSeconds}s (limit ${job.timeoutSeconds}s); `
-        + `cancel: ${cancel.note}`);
+        `${job.kind} job ${job.jobId} still ${status.backendState} after ${elapsedSeconds}s (limit ${job.timeoutSeconds}s); ` +
+          `cancel: ${cancel.note}`,
+      );
     }
     const result: JobStatus = {
-      state: status.state, backendState: status.backendState, elapsedSeconds,
+      state: status.state,
+      backendState: status.backendState,
+      elapsedSeconds,
       // Always a string: the state machine's Fail state quotes it as the cause.
       detail: (status.detail ?? `${job.backend} job ${status.backendState}`).slice(-4000),
     };

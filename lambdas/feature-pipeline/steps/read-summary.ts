@@ -17,7 +17,15 @@ export function splitS3Uri(uri: string): { bucket: string; prefix: string } {
   return { bucket: match[1], prefix: match[2].replace(/\/+$/, '') };
 }
 
-export function createReadSummary({ s3, settings, log = new Logger('read-summary') }: { s3: S3Client; settings: PipelineSettings; log?: Logger }) {
+export function createReadSummary({
+  s3,
+  settings,
+  log = new Logger('read-summary'),
+}: {
+  s3: S3Client;
+  settings: PipelineSettings;
+  log?: Logger;
+}) {
   return async (event: unknown): Promise<JobOutcome> => {
     const { job } = parseEvent(ReadSummaryEvent, event, 'read-summary');
     const { bucket, prefix } = splitS3Uri(settings.summaryUri);
@@ -29,9 +37,12 @@ export function createReadSummary({ s3, settings, log = new Logger('read-summary
       text = (await reply.Body?.transformToString('utf-8')) ?? '';
     } catch (cause) {
       const name = (cause as Error).name;
-      throw new RunSummaryError(name === 'NoSuchKey'
-        ? `the ${job.kind} job ${job.jobId} finished but wrote no run summary at ${where}`
-        : `reading the run summary ${where}: ${name}: ${(cause as Error).message}`, { cause });
+      throw new RunSummaryError(
+        name === 'NoSuchKey'
+          ? `the ${job.kind} job ${job.jobId} finished but wrote no run summary at ${where}`
+          : `reading the run summary ${where}: ${name}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     let json: unknown;
     try {
@@ -40,17 +51,32 @@ export function createReadSummary({ s3, settings, log = new Logger('read-summary
       throw new RunSummaryError(`the run summary ${where} is not JSON: ${text.slice(0, 120)}`, { cause });
     }
     const summary = RunSummary.safeParse(json);
-    if (!summary.success) throw new RunSummaryError(`the run summary ${where} breaks the contract: ${describeIssues(summary.error, json)}`);
+    if (!summary.success)
+      throw new RunSummaryError(`the run summary ${where} breaks the contract: ${describeIssues(summary.error, json)}`);
     if (summary.data.run_id !== job.runId) {
       throw new RunSummaryError(`the run summary ${where} belongs to run ${summary.data.run_id}, not ${job.runId}`);
     }
     const s = summary.data;
     const outcome: JobOutcome = {
-      kind: job.kind, runId: job.runId, status: s.status, batchId: s.batch_id, newRows: s.new_rows, tags: s.tags,
-      quarantinedTotal: s.quarantined_total, quarantined: s.quarantined.slice(0, QUARANTINE_LIMIT),
-      durationSeconds: s.duration_seconds, summaryUri: where,
+      kind: job.kind,
+      runId: job.runId,
+      status: s.status,
+      batchId: s.batch_id,
+      newRows: s.new_rows,
+      tags: s.tags,
+      quarantinedTotal: s.quarantined_total,
+      quarantined: s.quarantined.slice(0, QUARANTINE_LIMIT),
+      durationSeconds: s.duration_seconds,
+      summaryUri: where,
     };
-    log.info('run summary read', { runId: job.runId, jobId: job.jobId, kind: job.kind, backend: job.backend, status: s.status, newRows: s.new_rows });
+    log.info('run summary read', {
+      runId: job.runId,
+      jobId: job.jobId,
+      kind: job.kind,
+      backend: job.backend,
+      status: s.status,
+      newRows: s.new_rows,
+    });
     return outcome;
   };
 }

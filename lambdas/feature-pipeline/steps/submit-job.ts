@@ -12,16 +12,31 @@ export interface SubmitDeps {
   readonly log?: Logger;
 }
 
-export function createSubmitJob({ backend, settings, now = () => new Date(), log = new Logger('submit-job') }: SubmitDeps) {
+export function createSubmitJob({
+  backend,
+  settings,
+  now = () => new Date(),
+  log = new Logger('submit-job'),
+}: SubmitDeps) {
   return async (event: unknown): Promise<JobHandle> => {
     const { kind, run, clientToken } = parseEvent(SubmitJobEvent, event, 'submit-job');
     const spec = buildJobSpec(kind, run, settings, clientToken);
     const { jobId } = await backend.submit(spec);
     const handle: JobHandle = {
-      backend: backend.kind, jobId, kind, runId: run.runId, submittedAt: now().toISOString(),
+      backend: backend.kind,
+      jobId,
+      kind,
+      runId: run.runId,
+      submittedAt: now().toISOString(),
       timeoutSeconds: settings.jobTimeoutSeconds[kind],
     };
-    log.info('job submitted', { runId: run.runId, kind, jobId, backend: backend.kind, arguments: spec.entryPointArguments });
+    log.info('job submitted', {
+      runId: run.runId,
+      kind,
+      jobId,
+      backend: backend.kind,
+      arguments: spec.entryPointArguments,
+    });
     return handle;
   };
 }

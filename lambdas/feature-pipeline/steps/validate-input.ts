@@ -4,7 +4,13 @@
  */
 import { InvalidInputError } from '../../core/errors';
 import { describeIssues, parseEvent } from '../../core/validation';
-import { MlParams, PipelineInput, type RunContext, RunContext as RunContextSchema, ValidateInputEvent } from '../contract';
+import {
+  MlParams,
+  PipelineInput,
+  type RunContext,
+  RunContext as RunContextSchema,
+  ValidateInputEvent,
+} from '../contract';
 
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(PipelineInput.shape),
@@ -31,10 +37,19 @@ export function validateInput(event: unknown): RunContext {
   const raw = input ?? {};
   const options = PipelineInput.safeParse(raw);
   if (!options.success) {
-    throw new InvalidInputError(describeIssues(options.error, raw, (path) => KNOWN_KEYS[path] ?? [], (path) => EXPECTATIONS[path]));
+    throw new InvalidInputError(
+      describeIssues(
+        options.error,
+        raw,
+        (path) => KNOWN_KEYS[path] ?? [],
+        (path) => EXPECTATIONS[path],
+      ),
+    );
   }
   if (options.data.fullRefresh && options.data.skipMlFeatures) {
-    throw new InvalidInputError('fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one');
+    throw new InvalidInputError(
+      'fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one',
+    );
   }
   const context = RunContextSchema.safeParse({
     runId: executionName,
@@ -42,8 +57,10 @@ export function validateInput(event: unknown): RunContext {
     skipMlFeatures: options.data.skipMlFeatures ?? false,
   });
   if (!context.success) {
-    throw new InvalidInputError(`execution name ${JSON.stringify(executionName)} cannot be a Spark run id: `
-      + describeIssues(context.error, { runId: executionName }, undefined, (path) => EXPECTATIONS[path]));
+    throw new InvalidInputError(
+      `execution name ${JSON.stringify(executionName)} cannot be a Spark run id: ` +
+        describeIssues(context.error, { runId: executionName }, undefined, (path) => EXPECTATIONS[path]),
+    );
   }
   return context.data;
 }

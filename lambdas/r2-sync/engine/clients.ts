@@ -4,14 +4,18 @@
  * checksums recent SDKs send by default, so checksums are sent and checked only where an API
  * requires them (the same setting works for Garage and LocalStack).
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
 import { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { ConfigurationError } from '../../core/errors';
-import type { Side } from './listing';
 import type { EndpointSettings } from '../contract';
+import type { Side } from './listing';
 
-export interface StaticCredentials { readonly accessKeyId: string; readonly secretAccessKey: string }
+export interface StaticCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
 
 export function r2Endpoint(accountId: string): string {
   if (!/^[0-9a-f]{32}$/.test(accountId)) {
@@ -36,7 +40,9 @@ export function s3ClientFor(endpoint: EndpointSettings, credentials?: StaticCred
     region: endpoint.region,
     ...(endpoint.endpoint ? { endpoint: endpoint.endpoint } : {}),
     forcePathStyle: endpoint.forcePathStyle,
-    ...(credentials ? { credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } } : {}),
+    ...(credentials
+      ? { credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } }
+      : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     // No "Expect: 100-continue" round trip before each large body: a refused upload (bad token)
@@ -46,13 +52,16 @@ export function s3ClientFor(endpoint: EndpointSettings, credentials?: StaticCred
     // but an explicit bound keeps the socket count predictable.
     requestHandler: { httpsAgent: { maxSockets }, httpAgent: { maxSockets } },
   });
-  client.middlewareStack.add((next, context) => async (args) => {
-    if (UNSIGNED_UPLOADS.has(context.commandName ?? '')) {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-    }
-    return next(args);
-  }, { step: 'build', name: 'unsignedUploadPayload' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (UNSIGNED_UPLOADS.has(context.commandName ?? '')) {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedUploadPayload' },
+  );
   return client;
 }
 
@@ -64,13 +73,18 @@ export function sideFor(name: Side['name'], client: S3Client, endpoint: Endpoint
 const SecretShape = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) });
 
 /** The R2 API token, from a Secrets Manager secret holding {"accessKeyId": ..., "secretAccessKey": ...}. */
-export async function credentialsFromSecret(client: SecretsManagerClient, secretId: string): Promise<StaticCredentials> {
+export async function credentialsFromSecret(
+  client: SecretsManagerClient,
+  secretId: string,
+): Promise<StaticCredentials> {
   const reply = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   let parsed: unknown;
   try {
     parsed = JSON.parse(reply.SecretString ?? '');
   } catch (cause) {
-    throw new ConfigurationError(`secret ${secretId}: expected a JSON object with accessKeyId and secretAccessKey`, { cause });
+    throw new ConfigurationError(`secret ${secretId}: expected a JSON object with accessKeyId and secretAccessKey`, {
+      cause,
+    });
   }
   const result = SecretShape.safeParse(parsed);
   if (!result.success) {

@@ -7,10 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SyncEndpointError } from '../../core/errors';
-import type { Side } from './listing';
 import { HEALTH_PROBE_PREFIX } from '../contract';
+import type { Side } from './listing';
 
-export interface SideHealth { readonly side: Side['name']; readonly bucket: string; readonly latencyMs: number }
+export interface SideHealth {
+  readonly side: Side['name'];
+  readonly bucket: string;
+  readonly latencyMs: number;
+}
 
 async function probe(side: Side): Promise<SideHealth> {
   const started = Date.now();
@@ -18,7 +22,9 @@ async function probe(side: Side): Promise<SideHealth> {
   const body = `quantum-pipeline r2 sync health probe ${new Date().toISOString()}`;
   let step = 'list';
   try {
-    await side.client.send(new ListObjectsV2Command({ Bucket: side.bucket, Prefix: side.prefix || undefined, MaxKeys: 1 }));
+    await side.client.send(
+      new ListObjectsV2Command({ Bucket: side.bucket, Prefix: side.prefix || undefined, MaxKeys: 1 }),
+    );
     step = 'write';
     await side.client.send(new PutObjectCommand({ Bucket: side.bucket, Key: key, Body: body }));
     step = 'read back';
@@ -39,6 +45,7 @@ export async function checkHealth(sides: readonly Side[]): Promise<SideHealth[]>
   const results = await Promise.allSettled(sides.map(probe));
   const failed = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
   if (failed.length === 1) throw failed[0];
-  if (failed.length > 1) throw new SyncEndpointError(failed.map((error) => error.message).join('; '), { cause: failed });
+  if (failed.length > 1)
+    throw new SyncEndpointError(failed.map((error) => error.message).join('; '), { cause: failed });
   return results.map((result) => (result as PromiseFulfilledResult<SideHealth>).value);
 }

@@ -25,9 +25,13 @@ export async function listSide(side: Side, excludePrefixes: readonly string[] = 
   const entries = new Map<string, ObjectEntry>();
   let token: string | undefined;
   do {
-    const page = await side.client.send(new ListObjectsV2Command({
-      Bucket: side.bucket, Prefix: side.prefix || undefined, ContinuationToken: token,
-    }));
+    const page = await side.client.send(
+      new ListObjectsV2Command({
+        Bucket: side.bucket,
+        Prefix: side.prefix || undefined,
+        ContinuationToken: token,
+      }),
+    );
     for (const object of page.Contents ?? []) {
       if (!object.Key || object.Key.endsWith('/')) continue; // "folder" markers carry no data
       const key = object.Key.slice(side.prefix.length);

@@ -16,7 +16,12 @@ export const SOURCE_SIZE_META = 'qp-source-size';
 
 export type CopyReason = 'new' | 'size-changed' | 'content-changed';
 
-export interface CopyItem { readonly key: string; readonly size: number; readonly etag: string; readonly reason: CopyReason }
+export interface CopyItem {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+  readonly reason: CopyReason;
+}
 
 export interface SyncPlan {
   readonly copy: readonly CopyItem[];
@@ -26,7 +31,10 @@ export interface SyncPlan {
   readonly unchanged: readonly ObjectEntry[];
 }
 
-export function planSync(source: ReadonlyMap<string, ObjectEntry>, destination: ReadonlyMap<string, ObjectEntry>): SyncPlan {
+export function planSync(
+  source: ReadonlyMap<string, ObjectEntry>,
+  destination: ReadonlyMap<string, ObjectEntry>,
+): SyncPlan {
   const copy: CopyItem[] = [];
   const check: ObjectEntry[] = [];
   const unchanged: ObjectEntry[] = [];

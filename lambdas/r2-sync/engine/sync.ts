@@ -9,10 +9,10 @@
  */
 import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Logger } from '../../core/logger';
-import { listSide, type ObjectEntry, type Side } from './listing';
-import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
 import { runPool } from '../../core/pool';
 import { HEALTH_PROBE_PREFIX } from '../contract';
+import { listSide, type ObjectEntry, type Side } from './listing';
+import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
 import { copyObject, OutOfTimeError, type TransferSettings } from './transfer';
 
 const DELETE_BATCH = 1000;
@@ -34,7 +34,10 @@ export interface SyncOptions {
   readonly log?: Logger;
 }
 
-export interface Tally { objects: number; bytes: number }
+export interface Tally {
+  objects: number;
+  bytes: number;
+}
 
 export interface SyncReport {
   /** Everything planned is done: the destination equals the source. */
@@ -54,8 +57,10 @@ export interface SyncReport {
   readonly durationMs: number;
 }
 
-const tally = (entries: readonly { size: number }[]): Tally =>
-  ({ objects: entries.length, bytes: entries.reduce((sum, entry) => sum + entry.size, 0) });
+const tally = (entries: readonly { size: number }[]): Tally => ({
+  objects: entries.length,
+  bytes: entries.reduce((sum, entry) => sum + entry.size, 0),
+});
 
 export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   const now = options.now ?? Date.now;
@@ -68,7 +73,8 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   };
 
   const [sourceObjects, destinationObjects] = await Promise.all([
-    listSide(options.source, [HEALTH_PROBE_PREFIX]), listSide(options.destination, [HEALTH_PROBE_PREFIX]),
+    listSide(options.source, [HEALTH_PROBE_PREFIX]),
+    listSide(options.destination, [HEALTH_PROBE_PREFIX]),
   ]);
   const plan = planSync(sourceObjects, destinationObjects);
   const unchanged: ObjectEntry[] = [...plan.unchanged];
@@ -78,9 +84,12 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   // every run has the whole plan and the copy waves keep their order.
   const checks = await runPool(plan.check, options.checkers, async (entry) => {
     try {
-      const head = await options.destination.client.send(new HeadObjectCommand({
-        Bucket: options.destination.bucket, Key: options.destination.prefix + entry.key,
-      }));
+      const head = await options.destination.client.send(
+        new HeadObjectCommand({
+          Bucket: options.destination.bucket,
+          Key: options.destination.prefix + entry.key,
+        }),
+      );
       if (metadataMatches(entry, head.Metadata)) unchanged.push(entry);
       else toCopy.push({ ...entry, reason: 'content-changed' });
     } catch (error) {
@@ -90,12 +99,23 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   /** Copies and deletions this run did not get to (out of time, or held back behind a failure). */
   let pending = 0;
   log.info('sync planned', {
-    source: sourceObjects.size, destination: destinationObjects.size,
-    copy: toCopy.length, delete: plan.delete.length, unchanged: unchanged.length, checked: checks.started,
+    source: sourceObjects.size,
+    destination: destinationObjects.size,
+    copy: toCopy.length,
+    delete: plan.delete.length,
+    unchanged: unchanged.length,
+    checked: checks.started,
   });
 
   if (options.dryRun) {
-    return report(options, started, now(), { copied: tally(toCopy), deleted: tally(plan.delete), unchanged, checked: checks.started, pending, failures });
+    return report(options, started, now(), {
+      copied: tally(toCopy),
+      deleted: tally(plan.delete),
+      unchanged,
+      checked: checks.started,
+      pending,
+      failures,
+    });
   }
 
   const copied: CopyItem[] = [];
@@ -115,16 +135,27 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       continue;
     }
     let interrupted = 0;
-    const result = await runPool(wave, options.transfers, async (item) => {
-      try {
-        guaranteed ??= item;
-        await copyObject(options.source, options.destination, item, options.transfer, item === guaranteed ? () => true : inTime);
-        copied.push(item);
-      } catch (error) {
-        if (error instanceof OutOfTimeError) interrupted += 1;
-        else fail(item.key, error);
-      }
-    }, mayStartCopy);
+    const result = await runPool(
+      wave,
+      options.transfers,
+      async (item) => {
+        try {
+          guaranteed ??= item;
+          await copyObject(
+            options.source,
+            options.destination,
+            item,
+            options.transfer,
+            item === guaranteed ? () => true : inTime,
+          );
+          copied.push(item);
+        } catch (error) {
+          if (error instanceof OutOfTimeError) interrupted += 1;
+          else fail(item.key, error);
+        }
+      },
+      mayStartCopy,
+    );
     pending += wave.length - result.started + interrupted;
   }
 
@@ -138,10 +169,12 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       }
       const batch = plan.delete.slice(first, first + DELETE_BATCH);
       try {
-        const reply = await options.destination.client.send(new DeleteObjectsCommand({
-          Bucket: options.destination.bucket,
-          Delete: { Objects: batch.map((entry) => ({ Key: options.destination.prefix + entry.key })), Quiet: true },
-        }));
+        const reply = await options.destination.client.send(
+          new DeleteObjectsCommand({
+            Bucket: options.destination.bucket,
+            Delete: { Objects: batch.map((entry) => ({ Key: options.destination.prefix + entry.key })), Quiet: true },
+          }),
+        );
         const refused = new Map((reply.Errors ?? []).map((error) => [error.Key, `${error.Code}: ${error.Message}`]));
         for (const entry of batch) {
           const why = refused.get(options.destination.prefix + entry.key);
@@ -153,15 +186,35 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       }
     }
   } else if (plan.delete.length > 0) {
-    log.warn('deletions held back: not every copy of this run succeeded', { deletions: plan.delete.length, failed: failures.length, pending });
+    log.warn('deletions held back: not every copy of this run succeeded', {
+      deletions: plan.delete.length,
+      failed: failures.length,
+      pending,
+    });
   }
 
-  return report(options, started, now(), { copied: tally(copied), deleted: tally(deleted), unchanged, checked: checks.started, pending, failures });
+  return report(options, started, now(), {
+    copied: tally(copied),
+    deleted: tally(deleted),
+    unchanged,
+    checked: checks.started,
+    pending,
+    failures,
+  });
 }
 
 function report(
-  options: SyncOptions, started: number, ended: number,
-  parts: { copied: Tally; deleted: Tally; unchanged: ObjectEntry[]; checked: number; pending: number; failures: { key: string; error: string }[] },
+  options: SyncOptions,
+  started: number,
+  ended: number,
+  parts: {
+    copied: Tally;
+    deleted: Tally;
+    unchanged: ObjectEntry[];
+    checked: number;
+    pending: number;
+    failures: { key: string; error: string }[];
+  },
 ): SyncReport {
   return {
     complete: parts.failures.length === 0 && parts.pending === 0,

@@ -8,7 +8,10 @@ import { createSyncHealthCheck } from '../steps/health-check';
 const settings = readSyncSettings(process.env);
 const log = new Logger('r2-sync-health-check');
 
-export const handler: Handler<unknown, SyncRun> = withLambdaContext(log, withSyncClients(process.env, settings, (clients) => {
-  const check = createSyncHealthCheck({ settings, clients, log });
-  return (event: unknown) => check(event);
-}));
+export const handler: Handler<unknown, SyncRun> = withLambdaContext(
+  log,
+  withSyncClients(process.env, settings, (clients) => {
+    const check = createSyncHealthCheck({ settings, clients, log });
+    return (event: unknown) => check(event);
+  }),
+);

@@ -8,7 +8,10 @@ import { createSyncTable } from '../steps/sync-table';
 const settings = readSyncSettings(process.env);
 const log = new Logger('r2-sync-table');
 
-export const handler: Handler<unknown, TableProgress> = withLambdaContext(log, withSyncClients(process.env, settings, (clients) => {
-  const sync = createSyncTable({ settings, clients, log });
-  return (event: unknown, context: Context) => sync(event, context);
-}));
+export const handler: Handler<unknown, TableProgress> = withLambdaContext(
+  log,
+  withSyncClients(process.env, settings, (clients) => {
+    const sync = createSyncTable({ settings, clients, log });
+    return (event: unknown, context: Context) => sync(event, context);
+  }),
+);

@@ -10,10 +10,19 @@ import { HealthCheckEvent, SyncInput, type SyncRun, type SyncSettings } from '..
 import { sideFor } from '../engine/clients';
 import { checkHealth } from '../engine/health';
 
-export interface SyncClients { readonly source: S3Client; readonly destination: S3Client }
+export interface SyncClients {
+  readonly source: S3Client;
+  readonly destination: S3Client;
+}
 
-export function createSyncHealthCheck({ settings, clients, log = new Logger('r2-sync-health-check') }: {
-  settings: SyncSettings; clients: SyncClients; log?: Logger;
+export function createSyncHealthCheck({
+  settings,
+  clients,
+  log = new Logger('r2-sync-health-check'),
+}: {
+  settings: SyncSettings;
+  clients: SyncClients;
+  log?: Logger;
 }) {
   return async (event: unknown): Promise<SyncRun> => {
     const request = parseEvent(HealthCheckEvent, event, 'health-check');
@@ -21,15 +30,22 @@ export function createSyncHealthCheck({ settings, clients, log = new Logger('r2-
     const raw = request.input ?? {};
     const input = SyncInput.safeParse(raw);
     if (!input.success) {
-      throw new InvalidInputError(describeIssues(input.error, raw, (path) => (path === '' ? Object.keys(SyncInput.shape) : [])));
+      throw new InvalidInputError(
+        describeIssues(input.error, raw, (path) => (path === '' ? Object.keys(SyncInput.shape) : [])),
+      );
     }
     const tables = input.data.tables ?? settings.tables;
     const unknown = tables.filter((table) => !settings.tables.includes(table));
     if (unknown.length > 0) {
-      throw new InvalidInputError(`tables: ${JSON.stringify(unknown)} ${unknown.length === 1 ? 'is' : 'are'} not synced by this deployment (it syncs ${settings.tables.join(', ')})`);
+      throw new InvalidInputError(
+        `tables: ${JSON.stringify(unknown)} ${unknown.length === 1 ? 'is' : 'are'} not synced by this deployment (it syncs ${settings.tables.join(', ')})`,
+      );
     }
     const run: SyncRun = {
-      runId: request.executionName, tables: [...new Set(tables)], dryRun: input.data.dryRun ?? false, trigger: input.data.trigger ?? 'console',
+      runId: request.executionName,
+      tables: [...new Set(tables)],
+      dryRun: input.data.dryRun ?? false,
+      trigger: input.data.trigger ?? 'console',
     };
     const runLog = log.with({ runId: run.runId });
     const health = await checkHealth([

@@ -14,10 +14,21 @@ import { type SyncReport, syncPrefix } from '../engine/sync';
 import { MIB } from '../engine/transfer';
 import type { SyncClients } from './health-check';
 
-const add = (a: TallyShape | undefined, b: TallyShape): TallyShape => ({ objects: (a?.objects ?? 0) + b.objects, bytes: (a?.bytes ?? 0) + b.bytes });
+const add = (a: TallyShape | undefined, b: TallyShape): TallyShape => ({
+  objects: (a?.objects ?? 0) + b.objects,
+  bytes: (a?.bytes ?? 0) + b.bytes,
+});
 
-export function createSyncTable({ settings, clients, now = Date.now, log = new Logger('r2-sync-table') }: {
-  settings: SyncSettings; clients: SyncClients; now?: () => number; log?: Logger;
+export function createSyncTable({
+  settings,
+  clients,
+  now = Date.now,
+  log = new Logger('r2-sync-table'),
+}: {
+  settings: SyncSettings;
+  clients: SyncClients;
+  now?: () => number;
+  log?: Logger;
 }) {
   return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<TableProgress> => {
     const { run, table, progress } = parseEvent(SyncTableEvent, event, 'sync-table');
@@ -39,9 +50,14 @@ export function createSyncTable({ settings, clients, now = Date.now, log = new L
     });
     tableLog.info('sync invocation ended', { ...report });
     if (report.failedTotal > 0) {
-      const first = report.failed.slice(0, 3).map((failure) => `${failure.key}: ${failure.error}`).join('; ');
-      throw new SyncIncompleteError(`${table}: ${report.failedTotal} object(s) failed (${first}); `
-        + `${report.copied.objects} copied, deletions held back; the next attempt resumes`);
+      const first = report.failed
+        .slice(0, 3)
+        .map((failure) => `${failure.key}: ${failure.error}`)
+        .join('; ');
+      throw new SyncIncompleteError(
+        `${table}: ${report.failedTotal} object(s) failed (${first}); ` +
+          `${report.copied.objects} copied, deletions held back; the next attempt resumes`,
+      );
     }
     return {
       table,

@@ -12,7 +12,15 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { LauncherUnavailableError, RunLaunchError } from '../../core/errors';
-import { containerNameFor, type LaunchRequest, type Launcher, type RunHandle, type RunStatus, shellQuote, tail } from '../launcher';
+import {
+  containerNameFor,
+  type Launcher,
+  type LaunchRequest,
+  type RunHandle,
+  type RunStatus,
+  shellQuote,
+  tail,
+} from '../launcher';
 
 export interface SsmLauncherSettings {
   /** The managed GPU host: an EC2 instance id (i-...) or an on-premises managed node id (mi-...), or a tag. */
@@ -60,17 +68,44 @@ const NOT_DELIVERED = new Set(['Undeliverable', 'Terminated', 'DeliveryTimedOut'
  * `name`), and the Node HTTP handler's socket and DNS failures carry a `code`, so both are compared.
  */
 const TRANSIENT_NAMES = new Set([
-  'ThrottlingException', 'TooManyRequestsException', 'InternalServerError', 'InternalServerException',
-  'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'InternalServerError',
+  'InternalServerException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
 ]);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
-interface SdkErrorShape { name?: string; code?: string; message?: string; $retryable?: unknown; $fault?: string; $metadata?: { httpStatusCode?: number } }
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $retryable?: unknown;
+  $fault?: string;
+  $metadata?: { httpStatusCode?: number };
+}
 
 function isTransient(error: unknown): boolean {
   const e = (error ?? {}) as SdkErrorShape;
-  return TRANSIENT_NAMES.has(e.name ?? '') || NETWORK_CODES.has(e.code ?? '') || Boolean(e.$retryable)
-    || (e.$metadata?.httpStatusCode ?? 0) >= 500;
+  return (
+    TRANSIENT_NAMES.has(e.name ?? '') ||
+    NETWORK_CODES.has(e.code ?? '') ||
+    Boolean(e.$retryable) ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500
+  );
 }
 
 /** A service's answer (as opposed to a bug in this code, which must surface unchanged). */
@@ -95,7 +130,10 @@ function expectSsmHandle(handle: RunHandle): SsmHandle {
 export class SsmLauncher implements Launcher {
   readonly kind = 'ssm' as const;
 
-  constructor(private readonly client: SSMClient, private readonly settings: SsmLauncherSettings) {}
+  constructor(
+    private readonly client: SSMClient,
+    private readonly settings: SsmLauncherSettings,
+  ) {}
 
   /** The quoted `docker build` line that builds the simulation image on the host. */
   static buildImageCommand(settings: ImageBuildSettings): string {
@@ -103,7 +141,12 @@ export class SsmLauncher implements Launcher {
       throw new RangeError(`CUDA architecture: expected a compute capability such as 6.1, got "${settings.cudaArch}"`);
     }
     const words = [
-      'docker', 'build', '--build-arg', `CUDA_ARCH=${settings.cudaArch}`, '-t', settings.image,
+      'docker',
+      'build',
+      '--build-arg',
+      `CUDA_ARCH=${settings.cudaArch}`,
+      '-t',
+      settings.image,
       ...(settings.dockerfile === undefined ? [] : ['-f', settings.dockerfile]),
       settings.contextDir,
     ];
@@ -119,7 +162,13 @@ export class SsmLauncher implements Launcher {
   runCommand(request: LaunchRequest): string {
     const name = containerNameFor(request.runKey);
     const words = [
-      'docker', 'run', '--rm', '--name', name, '--gpus', this.settings.gpus ?? 'all',
+      'docker',
+      'run',
+      '--rm',
+      '--name',
+      name,
+      '--gpus',
+      this.settings.gpus ?? 'all',
       ...(this.settings.dockerRunOptions ?? []),
       this.settings.image,
       ...request.args,
@@ -145,13 +194,20 @@ export class SsmLauncher implements Launcher {
     const { commandId, instanceId } = expectSsmHandle(handle);
     let invocation: GetCommandInvocationCommandOutput;
     try {
-      invocation = await this.client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+      invocation = await this.client.send(
+        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+      );
     } catch (error) {
       // SSM registers the invocation a moment after SendCommand returns.
       if (errorName(error) === 'InvocationDoesNotExist') return { state: 'running' };
       if (isTransient(error) || !isServiceError(error)) throw mapped(error, instanceId);
       // The command can no longer be looked up (bad id, host deregistered): the run is lost.
-      return { state: 'exited', exitCode: NOT_RUN_EXIT_CODE, stderrTail: '', detail: `SSM cannot report command ${commandId} on ${instanceId}: ${describeError(error)}` };
+      return {
+        state: 'exited',
+        exitCode: NOT_RUN_EXIT_CODE,
+        stderrTail: '',
+        detail: `SSM cannot report command ${commandId} on ${instanceId}: ${describeError(error)}`,
+      };
     }
     return invocationStatus(invocation);
   }
@@ -188,10 +244,15 @@ export class SsmLauncher implements Launcher {
     do {
       let page;
       try {
-        page = await this.client.send(new DescribeInstanceInformationCommand({
-          Filters: [{ Key: `tag:${target.tag.key}`, Values: [target.tag.value] }, { Key: 'PingStatus', Values: ['Online'] }],
-          NextToken: nextToken,
-        }));
+        page = await this.client.send(
+          new DescribeInstanceInformationCommand({
+            Filters: [
+              { Key: `tag:${target.tag.key}`, Values: [target.tag.value] },
+              { Key: 'PingStatus', Values: ['Online'] },
+            ],
+            NextToken: nextToken,
+          }),
+        );
       } catch (error) {
         throw mapped(error, `tag ${tagName}`);
       }
@@ -214,15 +275,24 @@ export class SsmLauncher implements Launcher {
   }
 
   /** Sends one shell line to one host; SDK errors are thrown as they are. */
-  private async send(instanceId: string, commandLine: string, comment: string, timeoutSeconds: number): Promise<string> {
+  private async send(
+    instanceId: string,
+    commandLine: string,
+    comment: string,
+    timeoutSeconds: number,
+  ): Promise<string> {
     const logGroup = this.settings.cloudWatchLogGroup;
-    const sent = await this.client.send(new SendCommandCommand({
-      DocumentName: 'AWS-RunShellScript',
-      InstanceIds: [instanceId],
-      Parameters: { commands: [commandLine], executionTimeout: [String(timeoutSeconds)] },
-      Comment: comment.slice(0, MAX_COMMENT_LENGTH),
-      ...(logGroup === undefined ? {} : { CloudWatchOutputConfig: { CloudWatchLogGroupName: logGroup, CloudWatchOutputEnabled: true } }),
-    }));
+    const sent = await this.client.send(
+      new SendCommandCommand({
+        DocumentName: 'AWS-RunShellScript',
+        InstanceIds: [instanceId],
+        Parameters: { commands: [commandLine], executionTimeout: [String(timeoutSeconds)] },
+        Comment: comment.slice(0, MAX_COMMENT_LENGTH),
+        ...(logGroup === undefined
+          ? {}
+          : { CloudWatchOutputConfig: { CloudWatchLogGroupName: logGroup, CloudWatchOutputEnabled: true } }),
+      }),
+    );
     const commandId = sent.Command?.CommandId;
     if (!commandId) throw new LauncherUnavailableError(`SSM SendCommand to ${instanceId} returned no command id`);
     return commandId;
@@ -236,22 +306,39 @@ export class SsmLauncher implements Launcher {
  */
 function mapped(error: unknown, target: string): Error {
   if (error instanceof LauncherUnavailableError || error instanceof RunLaunchError) return error;
-  if (isTransient(error)) return new LauncherUnavailableError(`SSM unavailable for ${target}: ${describeError(error)}`, { cause: error });
-  if (isServiceError(error)) return new RunLaunchError(`SSM refused the command for ${target}: ${describeError(error)}`, { cause: error });
+  if (isTransient(error))
+    return new LauncherUnavailableError(`SSM unavailable for ${target}: ${describeError(error)}`, { cause: error });
+  if (isServiceError(error))
+    return new RunLaunchError(`SSM refused the command for ${target}: ${describeError(error)}`, { cause: error });
   return error instanceof Error ? error : new Error(String(error));
 }
 
 /** Maps one GetCommandInvocation answer to a run status. */
-export function invocationStatus(invocation: Pick<GetCommandInvocationCommandOutput, 'Status' | 'StatusDetails' | 'ResponseCode' | 'StandardErrorContent'>): RunStatus {
+export function invocationStatus(
+  invocation: Pick<
+    GetCommandInvocationCommandOutput,
+    'Status' | 'StatusDetails' | 'ResponseCode' | 'StandardErrorContent'
+  >,
+): RunStatus {
   const status = invocation.Status ?? 'Pending';
   const details = invocation.StatusDetails ?? '';
   const stderrTail = tail(invocation.StandardErrorContent ?? '');
   const compact = (value: string) => value.replace(/\s+/g, '');
   if (NOT_DELIVERED.has(compact(status)) || NOT_DELIVERED.has(compact(details))) {
-    return { state: 'exited', exitCode: NOT_RUN_EXIT_CODE, stderrTail, detail: `SSM command did not run to its end: ${details || status}` };
+    return {
+      state: 'exited',
+      exitCode: NOT_RUN_EXIT_CODE,
+      stderrTail,
+      detail: `SSM command did not run to its end: ${details || status}`,
+    };
   }
   if (status === 'TimedOut' || compact(details) === 'ExecutionTimedOut') {
-    return { state: 'exited', exitCode: TIMED_OUT_EXIT_CODE, stderrTail, detail: 'SSM command timed out (executionTimeout)' };
+    return {
+      state: 'exited',
+      exitCode: TIMED_OUT_EXIT_CODE,
+      stderrTail,
+      detail: 'SSM command timed out (executionTimeout)',
+    };
   }
   switch (status) {
     case 'Pending':
@@ -270,6 +357,11 @@ export function invocationStatus(invocation: Pick<GetCommandInvocationCommandOut
       return { state: 'exited', exitCode: CANCELLED_EXIT_CODE, stderrTail, detail: 'SSM command cancelled' };
     default:
       // A status this code does not know: the run is recorded as failed rather than polled forever.
-      return { state: 'exited', exitCode: NOT_RUN_EXIT_CODE, stderrTail, detail: `SSM command ended with unknown status ${status}${details ? ` (${details})` : ''}` };
+      return {
+        state: 'exited',
+        exitCode: NOT_RUN_EXIT_CODE,
+        stderrTail,
+        detail: `SSM command ended with unknown status ${status}${details ? ` (${details})` : ''}`,
+      };
   }
 }

@@ -22,27 +22,53 @@ const ImageBuildEvent = z.discriminatedUnion('action', [
 
 export type ImageBuildResult =
   | { readonly ended: false; readonly handle: RunHandle }
-  | { readonly ended: true; readonly succeeded: boolean; readonly exitCode: number; readonly stderrTail: string; readonly handle: RunHandle };
+  | {
+      readonly ended: true;
+      readonly succeeded: boolean;
+      readonly exitCode: number;
+      readonly stderrTail: string;
+      readonly handle: RunHandle;
+    };
 
-export function createImageBuild({ settings, builder, log = new Logger('vqe-batch-image-build') }: {
-  settings: BatchSettings; builder: ImageBuilder; log?: Logger;
+export function createImageBuild({
+  settings,
+  builder,
+  log = new Logger('vqe-batch-image-build'),
+}: {
+  settings: BatchSettings;
+  builder: ImageBuilder;
+  log?: Logger;
 }) {
   return async (event: unknown): Promise<ImageBuildResult> => {
     const request = parseEvent(ImageBuildEvent, event, 'image-build');
     const { launcher } = settings;
     if (launcher.kind !== 'ssm' || !launcher.build) {
-      throw new InvalidInputError('image build: needs the SSM launcher with a build section (batch.build in the CDK config)');
+      throw new InvalidInputError(
+        'image build: needs the SSM launcher with a build section (batch.build in the CDK config)',
+      );
     }
     const buildLog = log.with({ batchId: request.batchId, image: launcher.image });
     if (request.action === 'start') {
       const handle = await builder.buildImage({ image: launcher.image, ...launcher.build });
-      buildLog.info('image build started', { cudaArch: launcher.build.cudaArch, contextDir: launcher.build.contextDir });
+      buildLog.info('image build started', {
+        cudaArch: launcher.build.cudaArch,
+        contextDir: launcher.build.contextDir,
+      });
       return { ended: false, handle };
     }
     const { handle } = request;
     const status = await builder.status(handle);
     if (status.state === 'running') return { ended: false, handle };
-    buildLog[status.exitCode === 0 ? 'info' : 'error']('image build ended', { exitCode: status.exitCode, detail: status.detail });
-    return { ended: true, succeeded: status.exitCode === 0, exitCode: status.exitCode, stderrTail: status.stderrTail, handle };
+    buildLog[status.exitCode === 0 ? 'info' : 'error']('image build ended', {
+      exitCode: status.exitCode,
+      detail: status.detail,
+    });
+    return {
+      ended: true,
+      succeeded: status.exitCode === 0,
+      exitCode: status.exitCode,
+      stderrTail: status.stderrTail,
+      handle,
+    };
   };
 }

@@ -12,11 +12,20 @@ import type { RunStateStore } from '../state-store';
 
 /** 20261123T190812Z: batch ids sort by their start. */
 export function compactTime(iso: string): string {
-  return new Date(iso).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(iso)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
-export function createPlanBatch({ settings, store, log = new Logger('vqe-batch-plan') }: {
-  settings: BatchSettings; store: RunStateStore; log?: Logger;
+export function createPlanBatch({
+  settings,
+  store,
+  log = new Logger('vqe-batch-plan'),
+}: {
+  settings: BatchSettings;
+  store: RunStateStore;
+  log?: Logger;
 }) {
   return async (event: unknown): Promise<PlanOutput> => {
     const request = parseEvent(PlanEvent, event, 'plan');
@@ -24,38 +33,59 @@ export function createPlanBatch({ settings, store, log = new Logger('vqe-batch-p
     const raw = request.input ?? {};
     const parsed = BatchInput.safeParse(raw);
     if (!parsed.success) {
-      throw new InvalidInputError(`batch input: ${describeIssues(parsed.error, raw, (path) => (path === '' ? Object.keys(BatchInput.shape) : []))}`);
+      throw new InvalidInputError(
+        `batch input: ${describeIssues(parsed.error, raw, (path) => (path === '' ? Object.keys(BatchInput.shape) : []))}`,
+      );
     }
     const input = parsed.data;
     if (input.runTimeoutSeconds !== undefined && input.runTimeoutSeconds > settings.runTimeoutSeconds) {
-      throw new InvalidInputError(`runTimeoutSeconds: at most ${settings.runTimeoutSeconds} (the deployed per-run timeout), got ${input.runTimeoutSeconds}`);
+      throw new InvalidInputError(
+        `runTimeoutSeconds: at most ${settings.runTimeoutSeconds} (the deployed per-run timeout), got ${input.runTimeoutSeconds}`,
+      );
     }
     const canBuild = settings.launcher.kind === 'ssm' && settings.launcher.build !== undefined;
     if (input.buildImage && !canBuild) {
-      throw new InvalidInputError('buildImage: needs the SSM launcher with a build section (batch.build in the CDK config), got true');
+      throw new InvalidInputError(
+        'buildImage: needs the SSM launcher with a build section (batch.build in the CDK config), got true',
+      );
     }
 
     const batchId = `${compactTime(startTime)}-${executionName}`.slice(0, 120);
     const batchLog = log.with({ batchId });
     const plan = planBatch(input, await store.doneKeys());
     const batch = {
-      batchId, tier: input.tier, startedAt: new Date(startTime).toISOString(),
+      batchId,
+      tier: input.tier,
+      startedAt: new Date(startTime).toISOString(),
       runTimeoutSeconds: input.runTimeoutSeconds ?? settings.runTimeoutSeconds,
     };
-    const lanes: LanePlan[] = (Object.entries(plan.lanes) as [Lane, NonNullable<(typeof plan.lanes)[Lane]>][]).map(([lane, runs]) => ({
-      lane,
-      runs: runs.length,
-      chunks: Array.from({ length: Math.ceil(runs.length / settings.chunkSize) }, (_, i) => ({
-        start: i * settings.chunkSize, end: Math.min(runs.length, (i + 1) * settings.chunkSize),
-      })),
-    }));
+    const lanes: LanePlan[] = (Object.entries(plan.lanes) as [Lane, NonNullable<(typeof plan.lanes)[Lane]>][]).map(
+      ([lane, runs]) => ({
+        lane,
+        runs: runs.length,
+        chunks: Array.from({ length: Math.ceil(runs.length / settings.chunkSize) }, (_, i) => ({
+          start: i * settings.chunkSize,
+          end: Math.min(runs.length, (i + 1) * settings.chunkSize),
+        })),
+      }),
+    );
     if (!input.dryRun) {
       for (const [lane, runs] of Object.entries(plan.lanes) as [Lane, NonNullable<(typeof plan.lanes)[Lane]>][]) {
         await store.writePlan(batchId, lane, runs);
       }
-      await store.writeBatch({ ...batch, input: raw, lanes: Object.fromEntries(lanes.map((lane) => [lane.lane, lane.runs])) });
+      await store.writeBatch({
+        ...batch,
+        input: raw,
+        lanes: Object.fromEntries(lanes.map((lane) => [lane.lane, lane.runs])),
+      });
     }
-    batchLog.info('batch planned', { tier: input.tier, total: plan.total, alreadyDone: plan.alreadyDone, toRun: plan.toRun, dryRun: input.dryRun });
+    batchLog.info('batch planned', {
+      tier: input.tier,
+      total: plan.total,
+      alreadyDone: plan.alreadyDone,
+      toRun: plan.toRun,
+      dryRun: input.dryRun,
+    });
     return {
       batch,
       dryRun: input.dryRun,
@@ -64,7 +94,9 @@ export function createPlanBatch({ settings, store, log = new Logger('vqe-batch-p
       alreadyDone: plan.alreadyDone,
       toRun: plan.toRun,
       lanes,
-      preview: Object.fromEntries(Object.entries(plan.lanes).map(([lane, runs]) => [lane, (runs ?? []).slice(0, 3).map((run) => run.key)])),
+      preview: Object.fromEntries(
+        Object.entries(plan.lanes).map(([lane, runs]) => [lane, (runs ?? []).slice(0, 3).map((run) => run.key)]),
+      ),
     };
   };
 }

@@ -34,7 +34,13 @@ function planCache(store: RunStateStore): (batchId: string, lane: Lane) => Promi
   };
 }
 
-export function createStartRun({ settings, store, launcher, now = Date.now, log = new Logger('vqe-batch-start-run') }: RunStepDeps) {
+export function createStartRun({
+  settings,
+  store,
+  launcher,
+  now = Date.now,
+  log = new Logger('vqe-batch-start-run'),
+}: RunStepDeps) {
   const planOf = planCache(store);
   return async (event: unknown): Promise<StartRunResult> => {
     const { batch, lane, start, cursor, end } = parseEvent(ChunkCursor, event, 'start-run');
@@ -60,15 +66,30 @@ export function createStartRun({ settings, store, launcher, now = Date.now, log 
       runLog.info('run already done, skipped');
       return { finished: false, ended: true, key: run.key, status: 'done' };
     }
-    if (previous?.status === 'in_progress' && previous.batchId === batch.batchId && previous.handle && previous.deadline) {
+    if (
+      previous?.status === 'in_progress' &&
+      previous.batchId === batch.batchId &&
+      previous.handle &&
+      previous.deadline
+    ) {
       // A retry of this step after the launch succeeded (its answer was lost): poll that run, never launch it twice.
       runLog.info('run launched by an earlier attempt of this step', { attempt: previous.attempt });
       return { finished: false, ended: false, key: run.key, handle: previous.handle, deadline: previous.deadline };
     }
-    const args = [...runArguments(run, settings.moleculesFiles[lane] ?? `molecules-${lane}.json`), ...settings.extraArgs];
+    const args = [
+      ...runArguments(run, settings.moleculesFiles[lane] ?? `molecules-${lane}.json`),
+      ...settings.extraArgs,
+    ];
     const startedAt = new Date(now());
     const deadline = new Date(startedAt.getTime() + batch.runTimeoutSeconds * 1000).toISOString();
-    const base = { key: run.key, lane, batchId: batch.batchId, attempt: (previous?.attempt ?? 0) + 1, args, startedAt: startedAt.toISOString() };
+    const base = {
+      key: run.key,
+      lane,
+      batchId: batch.batchId,
+      attempt: (previous?.attempt ?? 0) + 1,
+      args,
+      startedAt: startedAt.toISOString(),
+    };
     // Written before the launch, so a run the launch leaves behind is never without a record.
     await store.writeRun({ ...base, status: 'in_progress', deadline });
     try {
@@ -78,7 +99,13 @@ export function createStartRun({ settings, store, launcher, now = Date.now, log 
       return { finished: false, ended: false, key: run.key, handle, deadline };
     } catch (error) {
       if (!(error instanceof RunLaunchError)) throw error;
-      await store.writeRun({ ...base, status: 'failed', endedAt: new Date(now()).toISOString(), exitCode: null, detail: error.message });
+      await store.writeRun({
+        ...base,
+        status: 'failed',
+        endedAt: new Date(now()).toISOString(),
+        exitCode: null,
+        detail: error.message,
+      });
       runLog.warn('run could not be launched', { error });
       return { finished: false, ended: true, key: run.key, status: 'failed' };
     }

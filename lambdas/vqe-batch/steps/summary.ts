@@ -24,19 +24,28 @@ export async function readBatchProgress(store: RunStateStore, batchId: string, n
   const record = await store.readBatch(batchId);
   if (!record) throw new InvalidInputError(`batch ${batchId}: no such batch (it was a dry run, or the id is wrong)`);
   const planned: Record<string, string[]> = {};
-  for (const lane of Object.keys(record.lanes) as Lane[]) planned[lane] = (await store.readPlan(batchId, lane)).map((run) => run.key);
+  for (const lane of Object.keys(record.lanes) as Lane[])
+    planned[lane] = (await store.readPlan(batchId, lane)).map((run) => run.key);
   const states = await store.readRuns(Object.values(planned).flat());
   const progress = batchProgress(record, planned, states, now);
   return { ...progress, producedRecords: progress.totals.done > 0 };
 }
 
-export function createBatchSummary({ store, now = Date.now, log = new Logger('vqe-batch-summary') }: {
-  store: RunStateStore; now?: () => number; log?: Logger;
+export function createBatchSummary({
+  store,
+  now = Date.now,
+  log = new Logger('vqe-batch-summary'),
+}: {
+  store: RunStateStore;
+  now?: () => number;
+  log?: Logger;
 }) {
   return async (event: unknown): Promise<BatchSummary> => {
     const { batch } = parseEvent(SummaryEvent, event, 'summary');
     const summary = await readBatchProgress(store, batch.batchId, now());
-    log.with({ batchId: summary.batchId }).info('batch progress', { totals: summary.totals, etaSeconds: summary.etaSeconds, finished: summary.finished });
+    log
+      .with({ batchId: summary.batchId })
+      .info('batch progress', { totals: summary.totals, etaSeconds: summary.etaSeconds, finished: summary.finished });
     return summary;
   };
 }

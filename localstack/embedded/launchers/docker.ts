@@ -6,7 +6,14 @@
 import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { LauncherUnavailableError, RunLaunchError } from '../../../lambdas/core/errors';
-import { containerNameFor, type LaunchRequest, type Launcher, type RunHandle, type RunStatus, tail } from '../../../lambdas/vqe-batch/launcher';
+import {
+  containerNameFor,
+  type Launcher,
+  type LaunchRequest,
+  type RunHandle,
+  type RunStatus,
+  tail,
+} from '../../../lambdas/vqe-batch/launcher';
 
 export interface DockerEngineLauncherSettings {
   readonly socketPath: string;
@@ -33,7 +40,10 @@ export const RUN_KEY_LABEL = 'quantum-pipeline.run-key';
 const RUNNING_STATES = new Set(['created', 'running', 'restarting', 'paused']);
 const CONNECTION_ERROR_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EACCES', 'ETIMEDOUT']);
 
-interface EngineResponse { readonly statusCode: number; readonly body: Buffer }
+interface EngineResponse {
+  readonly statusCode: number;
+  readonly body: Buffer;
+}
 
 type DockerHandle = Extract<RunHandle, { kind: 'docker' }>;
 
@@ -48,7 +58,9 @@ function engineMessage(response: EngineResponse): string {
   try {
     const parsed = JSON.parse(text) as { message?: unknown };
     if (typeof parsed.message === 'string') return parsed.message;
-  } catch { /* not JSON: the text itself is the message */ }
+  } catch {
+    /* not JSON: the text itself is the message */
+  }
   return text.trim() || `HTTP ${response.statusCode}`;
 }
 
@@ -84,7 +96,9 @@ export class DockerEngineLauncher implements Launcher {
       throw new RunLaunchError(`image ${this.settings.image} is not on the Docker host: ${engineMessage(created)}`);
     }
     if (created.statusCode !== 201) {
-      throw new RunLaunchError(`Docker refused to create container ${name} (HTTP ${created.statusCode}): ${engineMessage(created)}`);
+      throw new RunLaunchError(
+        `Docker refused to create container ${name} (HTTP ${created.statusCode}): ${engineMessage(created)}`,
+      );
     }
     const containerId = (JSON.parse(created.body.toString('utf8')) as { Id?: string }).Id;
     if (!containerId) throw new RunLaunchError(`Docker created container ${name} but returned no id`);
@@ -94,7 +108,9 @@ export class DockerEngineLauncher implements Launcher {
     if (started.statusCode !== 204 && started.statusCode !== 304) {
       // Starting fails for reasons a retry does not fix (no GPU runtime, bad bind); leave no container behind.
       await this.removeIgnoringMissing(containerId).catch(() => undefined);
-      throw new RunLaunchError(`Docker could not start container ${name} (HTTP ${started.statusCode}): ${engineMessage(started)}`);
+      throw new RunLaunchError(
+        `Docker could not start container ${name} (HTTP ${started.statusCode}): ${engineMessage(started)}`,
+      );
     }
     return { kind: 'docker', containerId };
   }
@@ -103,13 +119,16 @@ export class DockerEngineLauncher implements Launcher {
     const { containerId } = expectDockerHandle(handle);
     const path = `/containers/${encodeURIComponent(containerId)}`;
     const inspected = await this.call('GET', `${path}/json`);
-    if (inspected.statusCode === 404) return { state: 'exited', exitCode: 1, stderrTail: '', detail: 'container vanished' };
+    if (inspected.statusCode === 404)
+      return { state: 'exited', exitCode: 1, stderrTail: '', detail: 'container vanished' };
     if (inspected.statusCode !== 200) throw this.unexpected('inspect', containerId, inspected);
-    const state = (JSON.parse(inspected.body.toString('utf8')) as { State?: { Status?: string; ExitCode?: number } }).State ?? {};
+    const state =
+      (JSON.parse(inspected.body.toString('utf8')) as { State?: { Status?: string; ExitCode?: number } }).State ?? {};
     if (RUNNING_STATES.has(state.Status ?? '')) return { state: 'running' };
 
     const logs = await this.call('GET', `${path}/logs?stderr=1&stdout=0&tail=${STDERR_LOG_LINES}`);
-    if (logs.statusCode !== 200 && logs.statusCode !== 404) throw this.unexpected('read the logs of', containerId, logs);
+    if (logs.statusCode !== 200 && logs.statusCode !== 404)
+      throw this.unexpected('read the logs of', containerId, logs);
     const stderrTail = logs.statusCode === 200 ? tail(demultiplexStderr(logs.body)) : '';
     // The container was kept (AutoRemove off) only so its logs could be read above.
     await this.removeIgnoringMissing(containerId);
@@ -153,27 +172,37 @@ export class DockerEngineLauncher implements Launcher {
 
   /** The daemon answered, but not as the API promises: retry later rather than guess. */
   private unexpected(action: string, container: string, response: EngineResponse): LauncherUnavailableError {
-    return new LauncherUnavailableError(`Docker could not ${action} container ${container} (HTTP ${response.statusCode}): ${engineMessage(response)}`);
+    return new LauncherUnavailableError(
+      `Docker could not ${action} container ${container} (HTTP ${response.statusCode}): ${engineMessage(response)}`,
+    );
   }
 
   /** One Engine API request; connection failures become LauncherUnavailableError. */
   private call(method: string, path: string, body?: unknown): Promise<EngineResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     return new Promise<EngineResponse>((resolve, reject) => {
-      const outgoing = httpRequest({
-        socketPath: this.settings.socketPath,
-        method,
-        path: `${API_PREFIX}${path}`,
-        // The daemon ignores the host, but HTTP/1.1 requires one.
-        headers: { Host: 'docker', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
-        timeout: REQUEST_TIMEOUT_MS,
-      }, (incoming) => {
-        const chunks: Buffer[] = [];
-        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-        incoming.on('end', () => resolve({ statusCode: incoming.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        incoming.on('error', (error) => reject(this.unreachable(error)));
-      });
-      outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
+      const outgoing = httpRequest(
+        {
+          socketPath: this.settings.socketPath,
+          method,
+          path: `${API_PREFIX}${path}`,
+          // The daemon ignores the host, but HTTP/1.1 requires one.
+          headers: {
+            Host: 'docker',
+            ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
+          },
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (incoming) => {
+          const chunks: Buffer[] = [];
+          incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+          incoming.on('end', () => resolve({ statusCode: incoming.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          incoming.on('error', (error) => reject(this.unreachable(error)));
+        },
+      );
+      outgoing.on('timeout', () =>
+        outgoing.destroy(Object.assign(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })),
+      );
       outgoing.on('error', (error) => reject(this.unreachable(error)));
       outgoing.end(payload);
     });
@@ -181,7 +210,9 @@ export class DockerEngineLauncher implements Launcher {
 
   private unreachable(error: Error & { code?: string }): Error {
     if (!CONNECTION_ERROR_CODES.has(error.code ?? '')) return error;
-    return new LauncherUnavailableError(`Docker Engine unreachable at ${this.settings.socketPath}: ${error.message}`, { cause: error });
+    return new LauncherUnavailableError(`Docker Engine unreachable at ${this.settings.socketPath}: ${error.message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -191,7 +222,10 @@ export class DockerEngineLauncher implements Launcher {
  * this launcher speaks only unix sockets, and falling back to the local default would silently
  * drive a different daemon than the one configured.
  */
-export function dockerSocketPath(env: Record<string, string | undefined>, exists: (path: string) => boolean = existsSync): string | undefined {
+export function dockerSocketPath(
+  env: Record<string, string | undefined>,
+  exists: (path: string) => boolean = existsSync,
+): string | undefined {
   const host = env.DOCKER_HOST?.trim();
   if (host) return host.startsWith('unix://') ? host.slice('unix://'.length) || undefined : undefined;
   const defaultSocket = '/var/run/docker.sock';

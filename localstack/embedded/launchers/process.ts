@@ -8,7 +8,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLaunchError } from '../../../lambdas/core/errors';
-import { containerNameFor, type LaunchRequest, type Launcher, type RunHandle, type RunStatus, tail } from '../../../lambdas/vqe-batch/launcher';
+import {
+  containerNameFor,
+  type Launcher,
+  type LaunchRequest,
+  type RunHandle,
+  type RunStatus,
+  tail,
+} from '../../../lambdas/vqe-batch/launcher';
 
 export interface ProcessLauncherSettings {
   /** The program and its leading arguments, e.g. [python, '-m', 'mini_vqe']. */
@@ -22,8 +29,9 @@ export interface ProcessLauncherSettings {
 
 // $1 is the run folder; the rest is the command. The exit code goes through a rename, so a
 // reader never sees a half-written file.
-const WRAPPER = 'dir=$1; shift; "$@" >"$dir/stdout.log" 2>"$dir/stderr.log"; code=$?; '
-  + 'echo "$code" >"$dir/exit-code.tmp"; mv "$dir/exit-code.tmp" "$dir/exit-code"';
+const WRAPPER =
+  'dir=$1; shift; "$@" >"$dir/stdout.log" 2>"$dir/stderr.log"; code=$?; ' +
+  'echo "$code" >"$dir/exit-code.tmp"; mv "$dir/exit-code.tmp" "$dir/exit-code"';
 
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process' as const;
@@ -47,7 +55,10 @@ export class ProcessLauncher implements Launcher {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
     }).catch((cause: unknown) => {
-      throw new RunLaunchError(`run ${request.runKey}: could not start /bin/sh in ${this.settings.cwd ?? process.cwd()}`, { cause });
+      throw new RunLaunchError(
+        `run ${request.runKey}: could not start /bin/sh in ${this.settings.cwd ?? process.cwd()}`,
+        { cause },
+      );
     });
     child.unref();
     writeFileSync(join(runDir, 'pid'), String(pid));
@@ -78,7 +89,9 @@ export class ProcessLauncher implements Launcher {
     // Killed before the wrapper could record a code (a stop, or the machine went down).
     const stopped = existsSync(join(runDir, 'stopped'));
     return {
-      state: 'exited', exitCode: stopped ? 143 : 1, stderrTail: this.stderrTail(runDir),
+      state: 'exited',
+      exitCode: stopped ? 143 : 1,
+      stderrTail: this.stderrTail(runDir),
       detail: stopped ? 'stopped' : `process ${pid} ended without an exit code`,
     };
   }
