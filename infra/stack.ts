@@ -16,7 +16,7 @@ import { PipelineAlerts } from './platform/alerts';
 import { PipelineBuckets } from './platform/storage';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
 import { R2Sync } from './r2-sync/r2-sync';
-import { VqeBatch } from './vqe-batch/vqe-batch';
+import { VqeBatch, type VqeBatchLauncher } from './vqe-batch/vqe-batch';
 
 export interface QuantumPipelineStackProps extends StackProps {
   readonly config: Readonly<AppConfig>;
@@ -197,24 +197,7 @@ export class QuantumPipelineStack extends Stack {
       stateMachineName: `${config.stackName}-vqe-batch`,
       stateBucket: rawResults,
       ...(local ? { stateEndpoint: { endpoint: config.local.s3Endpoint, region: config.local.s3Region } } : {}),
-      launcher: local
-        ? { kind: 'local' }
-        : {
-            kind: 'ssm',
-            target: batch.host!,
-            image: batch.image,
-            gpus: batch.gpus,
-            dockerRunOptions: batch.dockerRunOptions,
-            ...(batch.build.enabled
-              ? {
-                  build: {
-                    contextDir: batch.build.contextDir!,
-                    cudaArch: batch.build.cudaArch,
-                    ...(batch.build.dockerfile ? { dockerfile: batch.build.dockerfile } : {}),
-                  },
-                }
-              : {}),
-          },
+      launcher: local ? { kind: 'local' } : ssmLauncherSpec(batch),
       moleculesFiles: local ? { ...batch.moleculesFiles, ...LOCAL_MOLECULES } : batch.moleculesFiles,
       // Locally the records go straight to the raw bucket, where job 1 reads them (the image on the GPU host has its own sink).
       extraArgs: local
@@ -226,4 +209,29 @@ export class QuantumPipelineStack extends Stack {
       logLevel: config.logLevel,
     });
   }
+}
+
+/** How the batch reaches the GPU host on AWS (loadConfig has refused a missing host or build folder already). */
+function ssmLauncherSpec(batch: Readonly<AppConfig['batch']>): VqeBatchLauncher {
+  const { host, build } = batch;
+  if (!host) throw new Error('QuantumPipelineStack: batch.host is required on the aws profile, got nothing');
+  if (build.enabled && !build.contextDir) {
+    throw new Error('QuantumPipelineStack: batch.build.contextDir is required when batch.build.enabled, got nothing');
+  }
+  return {
+    kind: 'ssm',
+    target: host,
+    image: batch.image,
+    gpus: batch.gpus,
+    dockerRunOptions: batch.dockerRunOptions,
+    ...(build.enabled && build.contextDir
+      ? {
+          build: {
+            contextDir: build.contextDir,
+            cudaArch: build.cudaArch,
+            ...(build.dockerfile ? { dockerfile: build.dockerfile } : {}),
+          },
+        }
+      : {}),
+  };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, packages the Spark jobs, and runs every suite, fastest
 # first so that a unit failure shows in the first minutes:
-#   1. while the local data plane starts in the background: the type check (tsc), a bundling
+#   1. while the local data plane starts in the background: the linters and formatters (Ruff for
+#      Python, Biome for TypeScript; a finding fails), the type check (tsc), a bundling
 #      `cdk synth` of both profiles, the TypeScript unit tests (vitest, no data plane) and
 #      mini-VQE's tests (pytest);
 #   2. on the data plane: the Spark jobs' tests (pytest), then the TypeScript integration and
@@ -57,6 +58,7 @@ ruff_lint_and_format() {  # every Python file (ruff.toml); both checks run, so o
   return "$rc"
 }
 run_suite "ruff (Python lint + format check)" ruff_lint_and_format
+run_suite "biome (TypeScript lint + format check)" biome ci --colors=off .
 run_suite "typecheck (tsc --noEmit)" tsc -p tsconfig.json --noEmit
 synth_both_profiles() {  # the bundled Lambdas and templates that would deploy
   cdk synth --quiet -o "$reports/cdk.out.aws" && cdk synth --quiet -c profile=local -o "$reports/cdk.out.local"

@@ -113,7 +113,7 @@ class UnscopedActionsGuard implements IAspect {
     );
     const actions = onAnything.flatMap((statement) => ([] as string[]).concat(statement.Action ?? []));
     if (actions.length === 0 || !actions.every((action) => this.allowed.has(action))) return;
-    const reasons = [...new Set(actions.map((action) => this.allowed.get(action)!))];
+    const reasons = [...new Set(actions.map((action) => this.allowed.get(action) ?? ''))];
     Validations.of(node).acknowledge({ id: `AwsSolutions-${UNSCOPED_RESOURCE}`, reason: reasons.join('; ') });
   }
 }

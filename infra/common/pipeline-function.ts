@@ -84,3 +84,12 @@ export function pipelineFunction(
   );
   return fn;
 }
+
+/**
+ * The role of a function this project built: `pipelineFunction` always gives one, but
+ * `IFunction.role` is optional in aws-cdk-lib's types (an imported function may have none).
+ */
+export function roleOf(fn: lambda.IFunction): iam.IRole {
+  if (!fn.role) throw new Error(`roleOf: ${fn.node.path} has no role (a function imported by ARN?)`);
+  return fn.role;
+}

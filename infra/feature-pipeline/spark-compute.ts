@@ -97,8 +97,9 @@ export class SparkCompute extends Construct {
     const idle = props.idleTimeoutMinutes;
     if (idle !== undefined && (!Number.isInteger(idle) || idle < 1))
       throw new Error(`SparkCompute: idleTimeoutMinutes must be >= 1, got ${idle}`);
-    if (props.artifactsSourceDir !== undefined) {
-      const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(props.artifactsSourceDir!, file)));
+    const sourceDir = props.artifactsSourceDir;
+    if (sourceDir !== undefined) {
+      const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(sourceDir, file)));
       if (missing.length) {
         throw new Error(
           `SparkCompute: artifactsSourceDir ${props.artifactsSourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``,
@@ -157,7 +158,8 @@ export class SparkCompute extends Construct {
       prune: true,
     });
     // The provider is a singleton Lambda in the stack; its role is one of its children.
-    const provider = deployment.handlerRole.node.scope!;
+    const provider = deployment.handlerRole.node.scope;
+    if (!provider) throw new Error('SparkCompute: the BucketDeployment role has no parent construct');
     const reason =
       'CDK BucketDeployment provider (uploads the Spark job code at deploy time); its runtime and policies are set by aws-cdk-lib';
     acknowledge(

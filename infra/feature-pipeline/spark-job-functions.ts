@@ -11,7 +11,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV, type PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { acknowledge, S3_READ_ACTIONS, wildcardActions, wildcardResource } from '../common/nag';
-import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
+import { type LogLevel, pipelineFunction, roleOf } from '../common/pipeline-function';
 import type { SparkCompute } from './spark-compute';
 
 export const HANDLER_NAMES = [
@@ -126,7 +126,7 @@ export class SparkJobFunctions extends Construct {
     const fns = this.functions;
     const summaries = `${summaryPrefix(props.settings.summaryUri)}*`;
     props.features.grantRead(fns['read-summary'], summaries);
-    const reader = fns['read-summary'].role!;
+    const reader = roleOf(fns['read-summary']);
     acknowledge(
       reader,
       wildcardActions(S3_READ_ACTIONS),

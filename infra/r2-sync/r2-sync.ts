@@ -32,7 +32,7 @@ import {
   wildcardActions,
   wildcardResource,
 } from '../common/nag';
-import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
+import { type LogLevel, pipelineFunction, roleOf } from '../common/pipeline-function';
 
 /** Lambda's maximum; each invocation stops starting copies `safetyMarginSeconds` before it. */
 const SYNC_TIMEOUT = Duration.minutes(15);
@@ -201,12 +201,12 @@ export class R2Sync extends Construct {
       props.destination.credentialsSecret.grantRead(fn);
       bucket.grantRead(fn, `${prefix}*`);
       acknowledge(
-        fn.role!,
+        roleOf(fn),
         wildcardActions(S3_READ_ACTIONS),
         "grantRead action groups of CDK, limited to the ML tables' warehouse prefix",
       );
       acknowledge(
-        fn.role!,
+        roleOf(fn),
         [wildcardResource(this, bucket.arnForObjects(`${prefix}*`))],
         'the sync lists and reads every file of the tables it mirrors (Iceberg names them at write time)',
       );
@@ -215,7 +215,7 @@ export class R2Sync extends Construct {
     const probes = `${prefix}${HEALTH_PROBE_PREFIX}*`;
     bucket.grantPut(this.healthCheck, probes);
     bucket.grantDelete(this.healthCheck, probes);
-    const health = this.healthCheck.role!;
+    const health = roleOf(this.healthCheck);
     acknowledge(
       health,
       wildcardActions(S3_PUT_ACTIONS),

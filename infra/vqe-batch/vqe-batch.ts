@@ -36,7 +36,7 @@ import {
   wildcardActions,
   wildcardResource,
 } from '../common/nag';
-import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
+import { type LogLevel, pipelineFunction, roleOf } from '../common/pipeline-function';
 
 /** Of Step Functions' 25,000 events per execution, what a chunk's runs may use; the rest is a margin for the chunk's own start and end. */
 const HISTORY_BUDGET = 24_000;
@@ -217,12 +217,12 @@ export class VqeBatch extends Construct {
     for (const fn of Object.values(this.functions)) {
       stateBucket.grantRead(fn, `${prefix}*`);
       acknowledge(
-        fn.role!,
+        roleOf(fn),
         wildcardActions(S3_READ_ACTIONS),
         'grantRead action groups of CDK, limited to the batch state prefix',
       );
       acknowledge(
-        fn.role!,
+        roleOf(fn),
         [wildcardResource(this, stateBucket.arnForObjects(`${prefix}*`))],
         'the batch state: run states, done markers and plans, named by run keys and batch ids',
       );
@@ -237,11 +237,11 @@ export class VqeBatch extends Construct {
       const fn = this.functions[name];
       stateBucket.grantPut(fn, `${prefix}${suffix}`);
       acknowledge(
-        fn.role!,
+        roleOf(fn),
         wildcardActions(S3_PUT_ACTIONS),
         'grantPut action group of CDK, limited to the batch state prefix',
       );
-      acknowledge(fn.role!, [wildcardResource(this, stateBucket.arnForObjects(`${prefix}${suffix}`))], reason);
+      acknowledge(roleOf(fn), [wildcardResource(this, stateBucket.arnForObjects(`${prefix}${suffix}`))], reason);
     }
     const { launcher } = this.settings;
     if (launcher.kind === 'ssm') this.grantSsm(launcher);
@@ -280,7 +280,7 @@ export class VqeBatch extends Construct {
           }),
         );
         acknowledge(
-          fn.role!,
+          roleOf(fn),
           hosts.map((host) => wildcardResource(this, host)),
           `SendCommand to the GPU hosts tagged ${key}=${value} only (ssm:resourceTag condition)`,
         );
@@ -291,7 +291,7 @@ export class VqeBatch extends Construct {
         new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], resources: ['*'] }),
       );
       acknowledgeUnscopedActions(
-        fn.role!,
+        roleOf(fn),
         unscoped,
         'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope',
       );

@@ -152,7 +152,7 @@ export function planBatch(input: BatchInput, done: ReadonlySet<string>): BatchPl
   while (budget > 0) {
     let dealt = false;
     for (const { lane, runs } of open) {
-      const count = taken.get(lane)!;
+      const count = taken.get(lane) ?? 0;
       if (budget > 0 && count < runs.length) {
         const step = input.limit === undefined ? runs.length - count : 1;
         taken.set(lane, count + step);
@@ -164,7 +164,7 @@ export function planBatch(input: BatchInput, done: ReadonlySet<string>): BatchPl
   }
   const lanes: Partial<Record<Lane, PlannedRun[]>> = {};
   for (const { lane, runs } of open) {
-    const count = taken.get(lane)!;
+    const count = taken.get(lane) ?? 0;
     if (count > 0) lanes[lane] = runs.slice(0, count);
   }
   const toRun = [...taken.values()].reduce((sum, count) => sum + count, 0);

@@ -77,8 +77,9 @@ export class RunStateStore {
           ContinuationToken: token,
         }),
       );
-      for (const common of page.CommonPrefixes ?? [])
-        ids.push(common.Prefix!.slice(`${this.prefix}batches/`.length, -1));
+      for (const { Prefix } of page.CommonPrefixes ?? []) {
+        if (Prefix) ids.push(Prefix.slice(`${this.prefix}batches/`.length, -1));
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return ids.sort();
@@ -102,7 +103,7 @@ export class RunStateStore {
   private async getText(key: string): Promise<string | undefined> {
     try {
       const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return await response.Body!.transformToString();
+      return await response.Body?.transformToString();
     } catch (error) {
       if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
       throw error;
@@ -116,7 +117,7 @@ export class RunStateStore {
       const page = await this.s3.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
-      for (const object of page.Contents ?? []) keys.push(object.Key!);
+      for (const { Key } of page.Contents ?? []) if (Key) keys.push(Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys;

@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   const watchSeconds = values.watch === undefined ? 0 : Number(values.watch);
   if (!Number.isFinite(watchSeconds) || watchSeconds < 0)
     throw new Error(`--watch: expected seconds, got ${JSON.stringify(values.watch)}`);
-  const store = storeFrom({ bucket: values.bucket, prefix: values.prefix!, region: values.region });
+  const store = storeFrom({ bucket: values.bucket, prefix: values.prefix ?? '', region: values.region });
   const batchId = positionals[0] ?? (await store.batchIds()).at(-1);
   if (!batchId) throw new Error('no batch has been started yet (nothing under the batches/ prefix)');
 

@@ -61,7 +61,8 @@ export function parseArgs(argv: string[], prefix: string, example: string): { in
   let name = `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--name') {
-      name = argv[(i += 1)] ?? '';
+      i += 1;
+      name = argv[i] ?? '';
     } else {
       try {
         input = JSON.parse(argv[i]);
@@ -138,8 +139,10 @@ export function describeJobs(output: unknown): string[] {
 /** Waits for the R2 syncs the bus started and reports each; the first failure, if any. */
 export async function reportTriggeredSyncs(pipeline: LocalPipeline, write: Write): Promise<Error | undefined> {
   let failure: Error | undefined;
-  for (const sync of pipeline.r2Sync?.triggered ?? []) {
-    const { destination } = pipeline.r2Sync!.settings;
+  const r2Sync = pipeline.r2Sync;
+  if (!r2Sync) return undefined;
+  for (const sync of r2Sync.triggered) {
+    const { destination } = r2Sync.settings;
     const mirror = `s3://${destination.bucket}/${destination.prefix}`;
     try {
       const synced = await sync.result;

@@ -77,7 +77,9 @@ export function createLocalR2Sync(options: LocalR2SyncOptions): LocalR2Sync | un
   let count = 0;
   options.bus.connectStateMachine(machineId, (input) => {
     const trigger = (input as { trigger?: unknown } | null)?.trigger;
-    const name = `${typeof trigger === 'string' ? trigger.replace(/[^A-Za-z0-9_-]/g, '-') : 'event'}-${Date.now()}-${(count += 1)}`;
+    count += 1;
+    const label = typeof trigger === 'string' ? trigger.replace(/[^A-Za-z0-9_-]/g, '-') : 'event';
+    const name = `${label}-${Date.now()}-${count}`;
     triggered.push(host.start(input, name.slice(0, 80)));
   });
   return { host, settings, triggered };

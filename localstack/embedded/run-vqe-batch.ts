@@ -39,7 +39,7 @@ async function main(): Promise<number> {
     readBatchProgress(batch.store, batchId, Date.now()).then(
       (progress) => {
         const lines = describeProgress(progress).slice(1).join('\n');
-        if (lines !== last) lines.split('\n').forEach((line) => write(`  ${line}`));
+        if (lines !== last) for (const line of lines.split('\n')) write(`  ${line}`);
         last = lines;
       },
       () => undefined,

@@ -96,7 +96,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
       expect(Date.parse(done!.endedAt!)).toBeGreaterThan(Date.parse(done!.startedAt!));
       expect(await records()).toHaveLength(2);
       // Each lane's chunk ran as a child execution of the chunk machine, which reported its tally.
-      expect((run.output?.chunks as unknown[][]).flat()).toEqual([
+      expect((run.output?.chunks as unknown[][] | undefined)?.flat()).toEqual([
         { lane: 'cpu', start: 0, end: 2, tally: { pending: 0, in_progress: 0, done: 2, failed: 0, timed_out: 0 } },
         { lane: 'gpu1', start: 0, end: 1, tally: { pending: 0, in_progress: 0, done: 0, failed: 1, timed_out: 0 } },
       ]);
@@ -124,7 +124,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
 
       // Assess
       expect(timedOut.error).toBeUndefined();
-      expect((timedOut.output?.progress as BatchProgress).totals).toMatchObject({ timed_out: 1, done: 0 });
+      expect((timedOut.output?.progress as BatchProgress | undefined)?.totals).toMatchObject({ timed_out: 1, done: 0 });
       expect(stateAfterTimeout).toMatchObject({
         status: 'timed_out',
         attempt: 1,

@@ -193,12 +193,10 @@ describe('EmrServerlessBackend.describe', () => {
   });
 
   it.each(Object.entries(expected))('maps %s to %s', async (emrState, state) => {
-    emr
-      .on(GetJobRunCommand)
-      .resolves({
-        ...meta,
-        jobRun: { state: emrState as JobRunState, stateDetails: `details of ${emrState}` } as never,
-      });
+    emr.on(GetJobRunCommand).resolves({
+      ...meta,
+      jobRun: { state: emrState as JobRunState, stateDetails: `details of ${emrState}` } as never,
+    });
 
     const status = await backend().describe('jr-1');
 

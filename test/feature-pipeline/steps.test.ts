@@ -245,33 +245,29 @@ describe('acquire-run-slot', () => {
 
   it('lists RUNNING executions of its state machine page by page', async () => {
     const sfn = mockClient(SFNClient);
-    sfn
-      .on(ListExecutionsCommand, { nextToken: undefined })
-      .resolves({
-        executions: [
-          {
-            executionArn: 'arn:b',
-            stateMachineArn: 'arn:sm',
-            name: 'b',
-            status: 'RUNNING',
-            startDate: new Date('2026-01-01T00:00:10Z'),
-          },
-        ],
-        nextToken: 'page-2',
-      });
-    sfn
-      .on(ListExecutionsCommand, { nextToken: 'page-2' })
-      .resolves({
-        executions: [
-          {
-            executionArn: 'arn:a',
-            stateMachineArn: 'arn:sm',
-            name: 'a',
-            status: 'RUNNING',
-            startDate: new Date('2026-01-01T00:00:01Z'),
-          },
-        ],
-      });
+    sfn.on(ListExecutionsCommand, { nextToken: undefined }).resolves({
+      executions: [
+        {
+          executionArn: 'arn:b',
+          stateMachineArn: 'arn:sm',
+          name: 'b',
+          status: 'RUNNING',
+          startDate: new Date('2026-01-01T00:00:10Z'),
+        },
+      ],
+      nextToken: 'page-2',
+    });
+    sfn.on(ListExecutionsCommand, { nextToken: 'page-2' }).resolves({
+      executions: [
+        {
+          executionArn: 'arn:a',
+          stateMachineArn: 'arn:sm',
+          name: 'a',
+          status: 'RUNNING',
+          startDate: new Date('2026-01-01T00:00:01Z'),
+        },
+      ],
+    });
     const acquire = createAcquireRunSlot(stepFunctionsExecutions(new SFNClient({ region: 'eu-west-1' })), quiet);
 
     await expect(

@@ -16,7 +16,9 @@ const ACCOUNT = '0123456789abcdef0123456789abcdef';
 
 function syncSettingsOf(s: Synthesized): Record<string, any> {
   const id = s.stack.getLogicalId(s.stack.r2Sync!.syncTable.node.defaultChild as never);
-  const variables = (s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+  const variables =
+    (s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ??
+    {};
   return JSON.parse(resolveValue(s.json, variables.SYNC_SETTINGS));
 }
 

@@ -48,7 +48,9 @@ export function environmentOf(
   handler: keyof QuantumPipelineStack['functions']['functions'],
 ): Record<string, string> {
   const id = s.stack.getLogicalId(s.stack.functions.functions[handler].node.defaultChild as never);
-  const variables = (s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+  const variables =
+    (s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ??
+    {};
   return Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolveValue(s.json, v)]));
 }
 

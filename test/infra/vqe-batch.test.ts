@@ -23,11 +23,14 @@ function logicalId(s: Synthesized, construct: { node: { defaultChild?: unknown }
 
 /** BATCH_SETTINGS of one batch function, tokens resolved, checked against the contract the Lambdas load. */
 function settingsOf(s: Synthesized, fn: BatchFunction = 'start-run'): BatchSettings {
-  const variables = (
-    s.json.Resources[logicalId(s, s.stack.vqeBatch!.functions[fn])].Properties?.Environment as {
-      Variables: Record<string, unknown>;
-    }
-  ).Variables;
+  const variables =
+    (
+      s.json.Resources[logicalId(s, s.stack.vqeBatch!.functions[fn])].Properties?.Environment as
+        | {
+            Variables: Record<string, unknown>;
+          }
+        | undefined
+    )?.Variables ?? {};
   return BatchSettings.parse(JSON.parse(resolveValue(s.json, variables.BATCH_SETTINGS)));
 }
 

@@ -71,11 +71,12 @@ class FakeEngine {
     return this.containers.get(idOrName) ?? [...this.containers.values()].find((c) => c.name === idOrName);
   }
 
-  private route(req: IncomingMessage, res: ServerResponse, body: { Image?: string } | undefined): void {
+  /** Answers one request; returns the ended response. */
+  private route(req: IncomingMessage, res: ServerResponse, body: { Image?: string } | undefined): ServerResponse {
     const url = new URL(req.url ?? '/', 'http://docker');
-    const json = (status: number, value?: unknown) => {
+    const json = (status: number, value?: unknown): ServerResponse => {
       res.writeHead(status, value === undefined ? {} : { 'Content-Type': 'application/json' });
-      res.end(value === undefined ? undefined : JSON.stringify(value));
+      return res.end(value === undefined ? undefined : JSON.stringify(value));
     };
     const missing = (id: string) => json(404, { message: `No such container: ${id}` });
     if (req.method === 'POST' && url.pathname === '/v1.43/containers/create') {
@@ -106,8 +107,7 @@ class FakeEngine {
         res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
         const frames = [frame(1, container.stdout)];
         for (const line of container.stderr.split(/(?<=\n)/)) frames.push(frame(2, line), frame(1, 'progress\n'));
-        res.end(Buffer.concat(frames));
-        return;
+        return res.end(Buffer.concat(frames));
       }
       case 'POST kill':
         if (container.status !== 'running') return json(409, { message: `Container ${container.id} is not running` });

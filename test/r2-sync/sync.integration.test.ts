@@ -19,7 +19,8 @@ let pairs = 0;
 
 /** A source and a destination of their own under a new prefix: each test starts from what it puts there. */
 function freshPair() {
-  const endpoints = localEndpoints(`${root}${(pairs += 1)}/`);
+  pairs += 1;
+  const endpoints = localEndpoints(`${root}${pairs}/`);
   const { source, destination } = sides(endpoints);
   const options = (overrides: Partial<SyncOptions> = {}): SyncOptions => ({
     source,

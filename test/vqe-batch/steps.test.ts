@@ -177,7 +177,7 @@ describe('createPlanBatch', () => {
   it("leaves done keys out, stores each lane's runs and the batch record under an id starting with the compact start time", async () => {
     // Prepare
     const store = new MemoryStore();
-    CPU.slice(0, 2).forEach((run) => store.done.add(run.key));
+    for (const run of CPU.slice(0, 2)) store.done.add(run.key);
 
     // Act
     const output = await plan(store, { lanes: ['cpu'], runTimeoutSeconds: 300 });

@@ -139,10 +139,11 @@ export class StandaloneBackend implements SparkBackend {
    * (SparkSubmit runs the script as a child process); the traceback comes last so a cut keeps it.
    */
   private async logTail(jobId: string): Promise<string | undefined> {
-    if (!this.props.workDir || !/^[A-Za-z0-9_-]+$/.test(jobId)) return undefined;
+    const workDir = this.props.workDir;
+    if (!workDir || !/^[A-Za-z0-9_-]+$/.test(jobId)) return undefined;
     const tail = async (name: string) => {
       try {
-        const text = await readFile(join(this.props.workDir!, jobId, name), 'utf8');
+        const text = await readFile(join(workDir, jobId, name), 'utf8');
         return text.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
       } catch {
         return ''; // the worker may be another machine; the master's message remains

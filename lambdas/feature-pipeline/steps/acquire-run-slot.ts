@@ -4,7 +4,7 @@
  * with backoff, so a second trigger waits its turn instead of running a second job on the same
  * tables. Every contender computes the same answer from the same list, so no lock is needed.
  */
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { InvalidInputError, PipelineBusyError, SparkBackendUnavailableError } from '../../core/errors';
 import { Logger } from '../../core/logger';
 import { parseEvent } from '../../core/validation';

@@ -182,7 +182,7 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
           else deleted.push(entry);
         }
       } catch (error) {
-        batch.forEach((entry) => fail(entry.key, error));
+        for (const entry of batch) fail(entry.key, error);
       }
     }
   } else if (plan.delete.length > 0) {

@@ -6,6 +6,7 @@
 import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
+  type DescribeInstanceInformationCommandOutput,
   GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   SendCommandCommand,
@@ -242,7 +243,7 @@ export class SsmLauncher implements Launcher {
     const online: string[] = [];
     let nextToken: string | undefined;
     do {
-      let page;
+      let page: DescribeInstanceInformationCommandOutput;
       try {
         page = await this.client.send(
           new DescribeInstanceInformationCommand({

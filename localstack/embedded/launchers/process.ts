@@ -52,7 +52,7 @@ export class ProcessLauncher implements Launcher {
       stdio: 'ignore',
     });
     const pid = await new Promise<number>((resolve, reject) => {
-      child.once('spawn', () => resolve(child.pid!));
+      child.once('spawn', () => (child.pid ? resolve(child.pid) : reject(new Error('spawned without a pid'))));
       child.once('error', reject);
     }).catch((cause: unknown) => {
       throw new RunLaunchError(
