@@ -61,7 +61,7 @@ export class QuantumPipelineStack extends Stack {
       removalPolicy: config.removalPolicy,
     });
 
-    const stateMachineName = `${config.stackName}-feature-processing`;
+    const stateMachineName = `${config.stackName}-feature-pipeline`;
     const scheme = local ? 's3a' : 's3';
     const settings = (sparkConf: Record<string, string>): PipelineSettings => ({
       catalog: config.catalog.name,

@@ -203,7 +203,7 @@ describe('aws profile: Lambda steps', () => {
           Match.objectLike({
             Sid: 'ListOwnExecutions',
             Action: 'states:ListExecutions',
-            Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-processing'])] },
+            Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-pipeline'])] },
           }),
         ]),
       },

@@ -1,4 +1,4 @@
-/** The synthesized feature-processing definition: states, retries, catches and their parameters. */
+/** The synthesized feature-pipeline definition: states, retries, catches and their parameters. */
 import { describe, expect, it } from 'vitest';
 import { worstCaseEvents } from '../../infra/feature-pipeline/feature-pipeline';
 import { type AslState, allStates } from '../../localstack/embedded/definition';
@@ -122,7 +122,7 @@ describe('feature processing state machine', () => {
     const { template } = synth();
 
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: 'QuantumPipeline-feature-processing',
+      StateMachineName: 'QuantumPipeline-feature-pipeline',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
     });
