@@ -10,7 +10,7 @@ import { loadConfig } from '../../infra/config';
 import { HANDLER_NAMES, type HandlerName } from '../../infra/feature-pipeline/spark-job-functions';
 import type { QuantumPipelineStack } from '../../infra/stack';
 import type { Environment } from '../../lambdas/core/env';
-import { Logger } from '../../lambdas/core/logger';
+import { Logger, withLambdaContext } from '../../lambdas/core/logger';
 import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { backendFromEnv, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
 import { createAcquireRunSlot } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
@@ -144,10 +144,13 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
       );
     }
     if (env[ENV.settings]) settings = readSettings(env);
-    handlers[id] = bindHandler(name, env, new Logger(name, {}, 'INFO', options.lambdaLog ?? (() => undefined)), () => {
+    // As on Lambda: the function's LOG_LEVEL, and the invocation's ids on every line (withLambdaContext).
+    const log = new Logger(name, {}, env.LOG_LEVEL ?? 'INFO', options.lambdaLog ?? (() => undefined));
+    const bound = bindHandler(name, env, log, () => {
       if (!host) throw new Error('the local host is not ready');
       return host;
     });
+    handlers[id] = withLambdaContext(log, bound, env);
   }
   if (!settings) throw new Error('no function of the template carries PIPELINE_SETTINGS');
 

@@ -6,7 +6,7 @@
  */
 
 import type { QuantumPipelineStack } from '../../infra/stack';
-import { Logger } from '../../lambdas/core/logger';
+import { Logger, withLambdaContext } from '../../lambdas/core/logger';
 import { SyncSettings } from '../../lambdas/r2-sync/contract';
 import { type StaticCredentials, s3ClientFor } from '../../lambdas/r2-sync/engine/clients';
 import { readSyncSettings } from '../../lambdas/r2-sync/settings';
@@ -53,12 +53,11 @@ export function createLocalR2Sync(options: LocalR2SyncOptions): LocalR2Sync | un
     destination: s3ClientFor(settings.destination, options.destinationCredentials),
   };
   const sink = options.lambdaLog ?? (() => undefined);
-  const healthCheck = createSyncHealthCheck({
-    settings,
-    clients,
-    log: new Logger('r2-sync-health-check', {}, 'INFO', sink),
-  });
-  const syncTable = createSyncTable({ settings, clients, log: new Logger('r2-sync-table', {}, 'INFO', sink) });
+  const healthLog = new Logger('r2-sync-health-check', {}, 'INFO', sink);
+  const tableLog = new Logger('r2-sync-table', {}, 'INFO', sink);
+  // As on Lambda, each invocation's ids go on every line its step writes.
+  const healthCheck = withLambdaContext(healthLog, createSyncHealthCheck({ settings, clients, log: healthLog }), {});
+  const syncTable = withLambdaContext(tableLog, createSyncTable({ settings, clients, log: tableLog }), {});
 
   const machineId = logicalIdOf(stack, sync.stateMachine);
   const host = new LocalStateMachineHost({
@@ -66,7 +65,7 @@ export function createLocalR2Sync(options: LocalR2SyncOptions): LocalR2Sync | un
     stateMachineName: sync.stateMachineName,
     stateMachineArn: placeholderArn(template, machineId),
     lambdaHandlers: {
-      [healthId]: async (event) => healthCheck(event),
+      [healthId]: async (event, context) => healthCheck(event, context),
       [tableId]: async (event, context) => syncTable(event, context),
     },
     ...hostBusBindings(options.bus),

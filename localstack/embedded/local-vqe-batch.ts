@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { QuantumPipelineStack } from '../../infra/stack';
 import type { Environment } from '../../lambdas/core/env';
-import { Logger } from '../../lambdas/core/logger';
+import { Logger, withLambdaContext } from '../../lambdas/core/logger';
 import { BatchSettings } from '../../lambdas/vqe-batch/contract';
 import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
 import { readBatchSettings, stateStoreFor } from '../../lambdas/vqe-batch/settings';
@@ -121,13 +121,20 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
   const launcher = options.launcher ?? new DeferredLauncher(() => localLauncher(options.env));
   const log = (service: string) => new Logger(service, {}, 'INFO', options.lambdaLog ?? (() => undefined));
 
-  const plan = createPlanBatch({ settings, store, log: log('vqe-batch-plan') });
-  const startRun = createStartRun({ settings, store, launcher, log: log('vqe-batch-start-run') });
-  const checkRun = createCheckRun({ store, launcher, log: log('vqe-batch-check-run') });
-  const summary = createBatchSummary({ store, log: log('vqe-batch-summary') });
+  const logs = {
+    plan: log('vqe-batch-plan'),
+    startRun: log('vqe-batch-start-run'),
+    checkRun: log('vqe-batch-check-run'),
+    summary: log('vqe-batch-summary'),
+    imageBuild: log('vqe-batch-image-build'),
+  };
+  const plan = createPlanBatch({ settings, store, log: logs.plan });
+  const startRun = createStartRun({ settings, store, launcher, log: logs.startRun });
+  const checkRun = createCheckRun({ store, launcher, log: logs.checkRun });
+  const summary = createBatchSummary({ store, log: logs.summary });
   const imageBuild = createImageBuild({
     settings,
-    log: log('vqe-batch-image-build'),
+    log: logs.imageBuild,
     builder: {
       buildImage: async () => {
         throw new Error('no image build on the local profile');
@@ -135,12 +142,13 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
       status: (handle) => launcher.status(handle),
     },
   });
+  // As on Lambda, each invocation's ids go on every line its step writes.
   const handlers: Record<string, LambdaHandler> = {
-    [ids.plan]: async (event) => plan(event),
-    [ids['start-run']]: async (event) => startRun(event),
-    [ids['check-run']]: async (event) => checkRun(event),
-    [ids['image-build']]: async (event) => imageBuild(event),
-    [ids.summary]: async (event) => summary(event),
+    [ids.plan]: withLambdaContext(logs.plan, async (event) => plan(event), {}),
+    [ids['start-run']]: withLambdaContext(logs.startRun, async (event) => startRun(event), {}),
+    [ids['check-run']]: withLambdaContext(logs.checkRun, async (event) => checkRun(event), {}),
+    [ids['image-build']]: withLambdaContext(logs.imageBuild, async (event) => imageBuild(event), {}),
+    [ids.summary]: withLambdaContext(logs.summary, async (event) => summary(event), {}),
   };
   const waits = { WaitForRun: options.pollMs ?? 1000, WaitForImageBuild: options.pollMs ?? 1000 };
 

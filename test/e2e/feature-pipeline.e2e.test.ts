@@ -25,7 +25,9 @@ describe('feature processing state machine, executed locally', () => {
     'runs job 1 then job 2: rows land in all 11 tables and the summary event goes out; a second trigger waits its turn, then finds nothing new',
     async () => {
       // Prepare: one deployment, two triggers at once (the second one 300 ms later).
+      const lambdaLines: string[] = [];
       const { pipeline, rawPrefix } = isolatedPipeline({
+        lambdaLog: (line) => lambdaLines.push(line),
         context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
         // Up to 50 x 6 s = 5 minutes of waiting for the first execution, ample on a loaded CI machine.
         retryOverridesMs: { AcquireRunSlot: 6000 },
@@ -52,6 +54,16 @@ describe('feature processing state machine, executed locally', () => {
       const summaryEvent = pipeline.bus.events.find((e) => e['detail-type'] === 'ML Features Updated');
       expect(summaryEvent?.detail).toMatchObject({ runId: 'e2e-happy', features: { status: 'succeeded' } });
       expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(/run e2e-happy succeeded/);
+      // The steps' log lines carry the invocation's ids, as on Lambda.
+      const submitted = lambdaLines
+        .map((line) => JSON.parse(line))
+        .filter((entry) => entry.message === 'job submitted');
+      expect(submitted.find((entry) => entry.runId === 'e2e-happy')).toMatchObject({
+        service: 'submit-job',
+        requestId: expect.any(String),
+        functionName: expect.stringMatching(/SubmitJob/),
+        coldStart: expect.any(Boolean),
+      });
 
       // ... and the event starts the R2 sync, which mirrors both ML tables (data and metadata).
       expect(pipeline.r2Sync?.triggered).toHaveLength(1);

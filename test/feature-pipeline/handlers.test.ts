@@ -38,37 +38,45 @@ afterEach(() => {
 });
 
 describe('handler modules', () => {
-  it.each(['submit-job', 'job-status', 'cancel-job'])(
-    '%s refuses to load without SPARK_BACKEND, naming it',
-    async (name) => {
-      setEnv({ ...standalone, [ENV.backend]: undefined });
+  it.each([
+    'lambdas/feature-pipeline/handlers/submit-job.ts',
+    'lambdas/feature-pipeline/handlers/job-status.ts',
+    'lambdas/feature-pipeline/handlers/cancel-job.ts',
+  ])('%s refuses to load without SPARK_BACKEND, naming it', async (handlerFile) => {
+    setEnv({ ...standalone, [ENV.backend]: undefined });
 
-      await expect(import(`../../lambdas/feature-pipeline/handlers/${name}.ts`)).rejects.toMatchObject({
+    await expect(import(`../../${handlerFile}`)).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: expect.stringMatching(/SPARK_BACKEND/),
+    });
+  });
+
+  it.each(['lambdas/feature-pipeline/handlers/submit-job.ts', 'lambdas/feature-pipeline/handlers/read-summary.ts'])(
+    '%s refuses to load without PIPELINE_SETTINGS, naming it',
+    async (handlerFile) => {
+      setEnv({ ...standalone, [ENV.settings]: undefined });
+
+      await expect(import(`../../${handlerFile}`)).rejects.toMatchObject({
         name: 'ConfigurationError',
-        message: expect.stringMatching(/SPARK_BACKEND/),
+        message: 'environment variable PIPELINE_SETTINGS is not set',
       });
     },
   );
 
-  it.each(['submit-job', 'read-summary'])('%s refuses to load without PIPELINE_SETTINGS, naming it', async (name) => {
-    setEnv({ ...standalone, [ENV.settings]: undefined });
+  it.each([
+    'lambdas/feature-pipeline/handlers/validate-input.ts',
+    'lambdas/feature-pipeline/handlers/acquire-run-slot.ts',
+    'lambdas/feature-pipeline/handlers/submit-job.ts',
+    'lambdas/feature-pipeline/handlers/job-status.ts',
+    'lambdas/feature-pipeline/handlers/cancel-job.ts',
+    'lambdas/feature-pipeline/handlers/read-summary.ts',
+  ])('%s loads and exports a handler when configured', async (handlerFile) => {
+    setEnv({ ...standalone, AWS_REGION: 'eu-west-1' });
 
-    await expect(import(`../../lambdas/feature-pipeline/handlers/${name}.ts`)).rejects.toMatchObject({
-      name: 'ConfigurationError',
-      message: 'environment variable PIPELINE_SETTINGS is not set',
-    });
+    const module = (await import(`../../${handlerFile}`)) as { handler: unknown };
+
+    expect(typeof module.handler).toBe('function');
   });
-
-  it.each(['validate-input', 'acquire-run-slot', 'submit-job', 'job-status', 'cancel-job', 'read-summary'])(
-    '%s loads and exports a handler when configured',
-    async (name) => {
-      setEnv({ ...standalone, AWS_REGION: 'eu-west-1' });
-
-      const module = (await import(`../../lambdas/feature-pipeline/handlers/${name}.ts`)) as { handler: unknown };
-
-      expect(typeof module.handler).toBe('function');
-    },
-  );
 
   it('validate-input answers the state machine with the run context', async () => {
     const { handler } = await import('../../lambdas/feature-pipeline/handlers/validate-input');
