@@ -6,18 +6,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Logger } from '../../lambdas/core/logger';
 import { ENV } from '../../lambdas/feature-pipeline/contract';
+import { pipelineSettings } from './fixtures';
 
-const settings = {
-  catalog: 'quantum_catalog',
-  namespace: 'quantum_features',
-  rawUri: 's3a://raw-results/experiments',
-  summaryUri: 's3a://features/pipeline-runs',
-  sparkConf: {},
-  extraSubmitArgs: [],
-  resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' },
-  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 },
-  mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
-};
+const settings = pipelineSettings;
 const standalone = {
   [ENV.backend]: 'standalone',
   [ENV.artifactsUri]: '/opt/jobs',

@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../lambdas/core/logger';
 import type { BackendJobStatus, SparkBackend } from '../../lambdas/feature-pipeline/backends/types';
-import type { JobHandle, JobSpec, PipelineSettings, RunContext } from '../../lambdas/feature-pipeline/contract';
+import type { JobHandle, JobSpec, RunContext } from '../../lambdas/feature-pipeline/contract';
 import {
   createAcquireRunSlot,
   decideRunSlot,
@@ -16,18 +16,10 @@ import { createJobStatus } from '../../lambdas/feature-pipeline/steps/job-status
 import { createReadSummary, splitS3Uri } from '../../lambdas/feature-pipeline/steps/read-summary';
 import { createSubmitJob } from '../../lambdas/feature-pipeline/steps/submit-job';
 
+import { pipelineSettings } from './fixtures';
+
 const quiet = new Logger('test', {}, 'ERROR', () => undefined);
-const settings: PipelineSettings = {
-  catalog: 'quantum_catalog',
-  namespace: 'quantum_features',
-  rawUri: 's3a://raw-results/experiments',
-  summaryUri: 's3a://features/pipeline-runs',
-  sparkConf: {},
-  extraSubmitArgs: [],
-  resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' },
-  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 },
-  mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
-};
+const settings = pipelineSettings;
 const run: RunContext = { runId: 'run-1', options: {}, skipMlFeatures: false };
 
 class FakeBackend implements SparkBackend {

@@ -3,28 +3,12 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../lambdas/core/logger';
-import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 import { readSyncSettings, withSyncClients } from '../../lambdas/r2-sync/settings';
 import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check';
 import { createSyncTable } from '../../lambdas/r2-sync/steps/sync-table';
+import { syncSettings } from './fixtures';
 
-const settings: SyncSettings = {
-  source: { bucket: 'features', prefix: 'warehouse/ns/', region: 'eu-west-1', forcePathStyle: false },
-  destination: {
-    bucket: 'qp-data',
-    prefix: 'features/',
-    endpoint: 'https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com',
-    region: 'auto',
-    forcePathStyle: true,
-  },
-  tables: ['ml_iteration_features', 'ml_run_summary'],
-  transfers: 2,
-  checkers: 2,
-  partSizeMiB: 8,
-  multipartThresholdMiB: 16,
-  partConcurrency: 2,
-  safetyMarginSeconds: 60,
-};
+const settings = syncSettings;
 const quiet = new Logger('test', {}, 'ERROR');
 const s3 = mockClient(S3Client);
 afterEach(() => s3.reset());

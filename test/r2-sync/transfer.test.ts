@@ -15,6 +15,7 @@ import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 import type { Side } from '../../lambdas/r2-sync/engine/listing';
 import { copyObject, MIB } from '../../lambdas/r2-sync/engine/transfer';
 import { withSyncClients } from '../../lambdas/r2-sync/settings';
+import { syncSettings as sharedSyncSettings } from './fixtures';
 
 const s3 = mockClient(S3Client);
 const secrets = mockClient(SecretsManagerClient);
@@ -82,23 +83,7 @@ describe('copyObject, single part', () => {
 });
 
 describe('withSyncClients', () => {
-  const syncSettings: SyncSettings = {
-    source: { bucket: 'features', prefix: 'warehouse/ns/', region: 'eu-west-1', forcePathStyle: false },
-    destination: {
-      bucket: 'qp-data',
-      prefix: 'features/',
-      endpoint: 'https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com',
-      region: 'auto',
-      forcePathStyle: true,
-    },
-    tables: ['ml_run_summary'],
-    transfers: 2,
-    checkers: 2,
-    partSizeMiB: 8,
-    multipartThresholdMiB: 16,
-    partConcurrency: 2,
-    safetyMarginSeconds: 60,
-  };
+  const syncSettings: SyncSettings = { ...sharedSyncSettings, tables: ['ml_run_summary'] };
   const env = { R2_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:r2-token' };
   const destinationKey = async (clients: { destination: S3Client }) =>
     (await clients.destination.config.credentials()).accessKeyId;

@@ -12,6 +12,7 @@ import {
   StartJobRunCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { SparkBackendUnavailableError, SparkSubmitRejectedError } from '../../core/errors';
+import { isTransientAwsError } from '../../core/transient';
 import type { JobSpec, JobState } from '../contract';
 import { type BackendJobStatus, type CancelOutcome, resolveArtifact, resourceConf, type SparkBackend } from './types';
 
@@ -41,41 +42,6 @@ const STATE_MAP: Record<EmrJobRunState, JobState> = {
   FAILED: 'FAILED',
   CANCELLED: 'CANCELLED',
 };
-
-/**
- * Errors worth retrying: the service throttled us, failed inside, is at its concurrency quota,
- * or could not be reached (the Node HTTP handler's socket and DNS errors carry a `code`).
- * ThrottlingException and AccessDeniedException are not modelled classes of this SDK: they
- * arrive as EMRServerlessServiceException with that `name`, so names are compared, not classes.
- */
-const TRANSIENT = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'InternalServerException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'ServiceQuotaExceededException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'NetworkingError',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-export function isTransient(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  return (
-    TRANSIENT.has(e?.name ?? '') ||
-    TRANSIENT.has(e?.code ?? '') ||
-    Boolean(e?.$retryable) ||
-    (e?.$metadata?.httpStatusCode ?? 0) >= 500
-  );
-}
 
 /** One quoted word per value, as spark-submit's argument parser on EMR splits on white space. */
 function shellWord(value: string): string {
@@ -154,7 +120,7 @@ export class EmrServerlessBackend implements SparkBackend {
       if (name === 'ValidationException' || name === 'ConflictException' || name === 'ResourceNotFoundException') {
         return { cancelled: false, note: `${jobId} not cancelled: ${name}: ${(error as Error).message}` };
       }
-      if (isTransient(error))
+      if (isTransientAwsError(error))
         throw new SparkBackendUnavailableError(`CancelJobRun ${jobId}: ${(error as Error).message}`, { cause: error });
       throw error;
     }
@@ -165,7 +131,7 @@ export class EmrServerlessBackend implements SparkBackend {
       return await send();
     } catch (error) {
       const message = `${operation}: ${(error as Error).name}: ${(error as Error).message}`;
-      if (isTransient(error)) throw new SparkBackendUnavailableError(message, { cause: error });
+      if (isTransientAwsError(error)) throw new SparkBackendUnavailableError(message, { cause: error });
       if (isSubmit) throw new SparkSubmitRejectedError(message, { cause: error });
       throw error; // e.g. ResourceNotFoundException: its own name reaches the state machine's Catch
     }

@@ -13,6 +13,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { LauncherUnavailableError, RunLaunchError } from '../../core/errors';
+import { isTransientAwsError } from '../../core/transient';
 import {
   containerNameFor,
   type Launcher,
@@ -64,49 +65,12 @@ const NOT_RUN_EXIT_CODE = 1;
 /** Statuses (or status details, spaces removed) meaning the host never ran the command to its end. */
 const NOT_DELIVERED = new Set(['Undeliverable', 'Terminated', 'DeliveryTimedOut']);
 
-/**
- * Errors worth retrying. Throttling is not a modelled class of this SDK (it arrives with only a
- * `name`), and the Node HTTP handler's socket and DNS failures carry a `code`, so both are compared.
- */
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'InternalServerError',
-  'InternalServerException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-]);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-
+/** What the SDK's errors carry that the launcher reads. */
 interface SdkErrorShape {
   name?: string;
-  code?: string;
   message?: string;
-  $retryable?: unknown;
   $fault?: string;
   $metadata?: { httpStatusCode?: number };
-}
-
-function isTransient(error: unknown): boolean {
-  const e = (error ?? {}) as SdkErrorShape;
-  return (
-    TRANSIENT_NAMES.has(e.name ?? '') ||
-    NETWORK_CODES.has(e.code ?? '') ||
-    Boolean(e.$retryable) ||
-    (e.$metadata?.httpStatusCode ?? 0) >= 500
-  );
 }
 
 /** A service's answer (as opposed to a bug in this code, which must surface unchanged). */
@@ -201,7 +165,7 @@ export class SsmLauncher implements Launcher {
     } catch (error) {
       // SSM registers the invocation a moment after SendCommand returns.
       if (errorName(error) === 'InvocationDoesNotExist') return { state: 'running' };
-      if (isTransient(error) || !isServiceError(error)) throw mapped(error, instanceId);
+      if (isTransientAwsError(error) || !isServiceError(error)) throw mapped(error, instanceId);
       // The command can no longer be looked up (bad id, host deregistered): the run is lost.
       return {
         state: 'exited',
@@ -307,7 +271,7 @@ export class SsmLauncher implements Launcher {
  */
 function mapped(error: unknown, target: string): Error {
   if (error instanceof LauncherUnavailableError || error instanceof RunLaunchError) return error;
-  if (isTransient(error))
+  if (isTransientAwsError(error))
     return new LauncherUnavailableError(`SSM unavailable for ${target}: ${describeError(error)}`, { cause: error });
   if (isServiceError(error))
     return new RunLaunchError(`SSM refused the command for ${target}: ${describeError(error)}`, { cause: error });
