@@ -36,10 +36,11 @@ def main() -> None:
     suites = [line.split("\t") for line in suites_file.read_text().splitlines() if line.strip()]
     total = sum(float(seconds) for _, seconds, _ in suites)
     print("\nnpm test timings")
-    print(f"{'suite':<34}{'wall':>10}  result")
+    width = max([34] + [len(name) + 1 for name, _seconds, _status in suites])
+    print(f"{'suite':<{width}}{'wall':>10}  result")
     for name, seconds, status in suites:
-        print(f"{name:<34}{minutes(float(seconds)):>10}  {'ok' if status == '0' else f'failed ({status})'}")
-    print(f"{'all suites, one after another':<34}{minutes(total):>10}")
+        print(f"{name:<{width}}{minutes(float(seconds)):>10}  {'ok' if status == '0' else f'failed ({status})'}")
+    print(f"{'all suites, one after another':<{width}}{minutes(total):>10}")
     print("\n10 slowest tests")
     for seconds, suite, name in slowest_tests(report_dir):
         print(f"{minutes(seconds):>8}  {suite:<16} {name[:110]}")
