@@ -1,7 +1,8 @@
 /**
  * The "r2 sync" state machine and its two functions: health check -> each ML table synced in
  * parallel (a loop of sync-table invocations, each stopping before the Lambda's 15 minutes and
- * resumed by the next) -> the "R2 Sync Completed" event. Failures go to one Fail state.
+ * resumed by the next) -> the "R2 Sync Completed" event. Failures go to one Fail state, among
+ * them a table whose deletions the delete guard refused (SyncDeleteGuardError, never retried).
  *
  * State names are a contract: the embedded local runner and the tests address states by name.
  */
@@ -16,6 +17,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
 import {
+  DELETE_GUARD_DEFAULTS,
   HEALTH_PROBE_PREFIX,
   SYNC_ENV,
   SYNC_EVENT_DETAIL_TYPE,
@@ -76,6 +78,13 @@ export interface R2SyncProps {
   readonly multipartThresholdMiB?: number;
   /** Parts of one object in flight. @default 4 */
   readonly partConcurrency?: number;
+  /**
+   * A table sync whose plan would delete more than this share (0 to 1) of the mirror's objects
+   * deletes nothing and fails with SyncDeleteGuardError (not retried, alerted). @default 0.5
+   */
+  readonly maxDeleteFraction?: number;
+  /** The same guard as a count: more planned deletions than this are refused. @default 1000 */
+  readonly maxDeleteCount?: number;
   /** A table sync taking more invocations than this fails the run. @default 50 (12.5 hours) */
   readonly maxInvocationsPerTable?: number;
   /** Retries of a table's sync after failed copies (each resumes). @default 60 s, x2, 3 attempts */
@@ -147,6 +156,16 @@ export class R2Sync extends Construct {
     ) {
       throw new Error(`R2Sync: maxInvocationsPerTable must be a whole number from 1 to 1000, got ${maxInvocations}`);
     }
+    const { maxDeleteFraction, maxDeleteCount } = props;
+    if (
+      maxDeleteFraction !== undefined &&
+      (!Number.isFinite(maxDeleteFraction) || maxDeleteFraction < 0 || maxDeleteFraction > 1)
+    ) {
+      throw new Error(`R2Sync: maxDeleteFraction must be a number from 0 to 1, got ${maxDeleteFraction}`);
+    }
+    if (maxDeleteCount !== undefined && (!Number.isInteger(maxDeleteCount) || maxDeleteCount < 0)) {
+      throw new Error(`R2Sync: maxDeleteCount must be a whole number, 0 or more, got ${maxDeleteCount}`);
+    }
   }
 
   private validatedSettings(props: R2SyncProps): SyncSettings {
@@ -172,6 +191,8 @@ export class R2Sync extends Construct {
       multipartThresholdMiB: props.multipartThresholdMiB ?? 128,
       partConcurrency: props.partConcurrency ?? 4,
       safetyMarginSeconds: 120,
+      maxDeleteFraction: props.maxDeleteFraction ?? DELETE_GUARD_DEFAULTS.maxDeleteFraction,
+      maxDeleteCount: props.maxDeleteCount ?? DELETE_GUARD_DEFAULTS.maxDeleteCount,
     };
     const result = SyncSettings.safeParse(candidate);
     if (!result.success) {
@@ -259,7 +280,9 @@ export class R2Sync extends Construct {
     });
     syncOnce.addRetry({
       // Sandbox.Timedout: an invocation that overran the Lambda timeout (one huge object); the
-      // next one resumes from the listings like any other.
+      // next one resumes from the listings like any other. SyncDeleteGuardError is left out on
+      // purpose: the same listings give the same refusal, so it goes straight to the Map's Catch
+      // (SyncFailed, and the failed-execution alert) like every other failure of the sync.
       errors: [ERROR_NAMES.syncIncomplete, ERROR_NAMES.syncEndpoint, 'Sandbox.Timedout'],
       interval: Duration.seconds(retry.intervalSeconds),
       backoffRate: retry.backoffRate,

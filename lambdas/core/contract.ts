@@ -17,6 +17,7 @@ export const ERROR_NAMES = {
   configuration: 'ConfigurationError',
   syncEndpoint: 'SyncEndpointError',
   syncIncomplete: 'SyncIncompleteError',
+  syncDeleteGuard: 'SyncDeleteGuardError',
   runLaunch: 'RunLaunchError',
   launcherUnavailable: 'LauncherUnavailableError',
 } as const;

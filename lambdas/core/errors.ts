@@ -62,6 +62,16 @@ export class SyncIncompleteError extends PipelineError {
   override readonly name = 'SyncIncompleteError';
 }
 
+/**
+ * A sync's plan would delete more of the mirror than its limits allow (maxDeleteFraction,
+ * maxDeleteCount), or would empty a table's mirror because its source listing is empty. The
+ * copies are made, no deletion is; the message names the table, the planned deletions, the
+ * mirror's object count and the limits. Not retried: the same listings give the same refusal.
+ */
+export class SyncDeleteGuardError extends PipelineError {
+  override readonly name = 'SyncDeleteGuardError';
+}
+
 /** A VQE run could not be started (image missing, host refused it): the run is recorded as failed, the lane goes on. */
 export class RunLaunchError extends PipelineError {
   override readonly name = 'RunLaunchError';

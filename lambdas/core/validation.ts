@@ -1,13 +1,82 @@
-/** zod failures turned into one message that names every bad field and the value it had. */
+/**
+ * zod failures turned into one message that names every bad field and the value it had.
+ *
+ * Bounded whatever the input: an error message becomes the Step Functions error cause (at most
+ * 32 KB), so every value and key quoted in it is shortened (with its original length) and the
+ * whole message is cut at MAX_MESSAGE characters; and an event nested deeper than MAX_DEPTH
+ * levels is refused before zod (or JSON.stringify) recurses into it.
+ */
 import type { z } from 'zod';
 import { InvalidInputError } from './errors';
 
 const KNOWN_SHORT = 60;
+/** A key or path segment quoted in a message is cut to this many characters. */
+const KEY_SHORT = 64;
+/** The longest message describeIssues and parseEvent build (well under Step Functions' 32 KB cause). */
+export const MAX_MESSAGE = 4096;
+/** Objects and arrays nested deeper than this are refused before they are parsed. */
+export const MAX_DEPTH = 32;
+
+/** `text` cut to `max` characters with an ellipsis and the original length when longer. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = `... (${text.length} characters)`;
+  return `${text.slice(0, Math.max(0, max - note.length))}${note}`;
+}
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // Nested too deep for the stack (or cyclic): the shape is enough to name it.
+    return Array.isArray(value) ? '[...]' : '{...}';
+  }
   return text === undefined ? String(value) : text.length > KNOWN_SHORT ? `${text.slice(0, KNOWN_SHORT - 3)}...` : text;
+}
+
+/** A key quoted in a message: JSON-quoted, shortened with its original length when long. */
+function keyText(key: string): string {
+  return key.length <= KEY_SHORT
+    ? JSON.stringify(key)
+    : `${JSON.stringify(key.slice(0, KEY_SHORT))}... (${key.length} characters)`;
+}
+
+/**
+ * The path of the first object or array nested deeper than `maxDepth` levels, or undefined.
+ * Iterative (an explicit stack), so an input nested thousands of levels deep cannot overflow it.
+ */
+export function tooDeepAt(value: unknown, maxDepth: number = MAX_DEPTH): PropertyKey[] | undefined {
+  const stack: { node: unknown; path: PropertyKey[] }[] = [{ node: value, path: [] }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop() as { node: unknown; path: PropertyKey[] };
+    if (node === null || typeof node !== 'object') continue;
+    if (path.length >= maxDepth) return path;
+    const entries: [PropertyKey, unknown][] = Array.isArray(node)
+      ? node.map((item, index) => [index, item])
+      : Object.entries(node);
+    for (const [key, child] of entries) {
+      if (child !== null && typeof child === 'object') stack.push({ node: child, path: [...path, key] });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Throws an InvalidInputError when `value` nests objects or arrays deeper than MAX_DEPTH levels,
+ * naming where (`label: input.a.a...: nested deeper than 32 levels`), before anything recurses into it.
+ */
+export function assertShallow(value: unknown, label: string, maxDepth: number = MAX_DEPTH): void {
+  const path = tooDeepAt(value, maxDepth);
+  if (path) {
+    throw new InvalidInputError(
+      truncate(
+        `${label}: ${pathText(path) || '(input)'}: nested deeper than ${maxDepth} levels (objects and arrays), got more`,
+        MAX_MESSAGE,
+      ),
+    );
+  }
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -19,10 +88,11 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function pathText(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)),
-    '',
-  );
+  return path.reduce<string>((text, key) => {
+    if (typeof key === 'number') return `${text}[${key}]`;
+    const name = truncate(String(key), KEY_SHORT);
+    return text ? `${text}.${name}` : name;
+  }, '');
 }
 
 /** Levenshtein distance, for "did you mean" hints on misspelt field names. */
@@ -41,6 +111,8 @@ function distance(a: string, b: string): number {
 }
 
 export function closestName(name: string, known: readonly string[]): string | undefined {
+  // No field name is this long: a hint would cost a distance over every character for nothing.
+  if (name.length > KEY_SHORT) return undefined;
   const ranked = known
     .map((candidate) => ({ candidate, d: distance(name.toLowerCase(), candidate.toLowerCase()) }))
     .sort((x, y) => x.d - y.d);
@@ -69,14 +141,14 @@ export function describeIssues(
       return issue.keys
         .map((key) => {
           const hint = closestName(key, knownKeys(where));
-          return `${where ? `${where}: ` : ''}unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+          return `${where ? `${where}: ` : ''}unknown field ${keyText(key)}${hint ? ` (did you mean "${hint}"?)` : ''}`;
         })
         .join('; ');
     }
     const rule = expectations(where) ?? issue.message;
     return `${where || '(input)'}: ${rule}, got ${describeValue(valueAt(input, issue.path))}`;
   });
-  return [...new Set(lines)].join('; ');
+  return truncate([...new Set(lines)].join('; '), MAX_MESSAGE);
 }
 
 /**
@@ -85,7 +157,10 @@ export function describeIssues(
  * `start-run event: cursor: Invalid input: expected number, received undefined, got nothing`.
  */
 export function parseEvent<S extends z.ZodType>(schema: S, event: unknown, step: string): z.output<S> {
+  assertShallow(event, `${step} event`);
   const parsed = schema.safeParse(event);
-  if (!parsed.success) throw new InvalidInputError(`${step} event: ${describeIssues(parsed.error, event)}`);
+  if (!parsed.success) {
+    throw new InvalidInputError(truncate(`${step} event: ${describeIssues(parsed.error, event)}`, MAX_MESSAGE));
+  }
   return parsed.data;
 }

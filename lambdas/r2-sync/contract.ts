@@ -23,6 +23,9 @@ export const HEALTH_PROBE_PREFIX = '.qp-sync-health/';
 
 const prefix = z.string().regex(/^$|^[^/].*\/$/, 'expected a key prefix ending in / (or empty), not starting with /');
 
+/** The delete guard's limits when the deployment does not set them (SyncSettings, the CDK props, r2.* config). */
+export const DELETE_GUARD_DEFAULTS = { maxDeleteFraction: 0.5, maxDeleteCount: 1000 } as const;
+
 export const EndpointSettings = z
   .object({
     bucket: z.string().min(3).max(63),
@@ -48,6 +51,13 @@ export const SyncSettings = z
     partConcurrency: z.number().int().min(1).max(16),
     /** Seconds left unused at the end of each invocation for in-flight copies to finish. */
     safetyMarginSeconds: z.number().int().min(10).max(600),
+    /**
+     * A table sync whose plan deletes more than this share of the mirror's objects deletes nothing
+     * (rclone --max-delete, as a fraction). Defaulted so settings deployed before it still parse.
+     */
+    maxDeleteFraction: z.number().min(0).max(1).default(DELETE_GUARD_DEFAULTS.maxDeleteFraction),
+    /** A table sync whose plan deletes more objects than this deletes nothing (rclone --max-delete). */
+    maxDeleteCount: z.number().int().min(0).default(DELETE_GUARD_DEFAULTS.maxDeleteCount),
   })
   .strict();
 export type SyncSettings = z.infer<typeof SyncSettings>;
@@ -61,6 +71,12 @@ export const SyncInput = z
     dryRun: z.boolean().optional(),
     /** Free text carried into the logs and the summary event ("schedule", "features-updated", ...). */
     trigger: z.string().min(1).max(64).optional(),
+    /**
+     * Mirror an empty source: without it, a table whose source listing is empty while its mirror
+     * is not fails with SyncDeleteGuardError and nothing is deleted (a wrong prefix, a dropped
+     * table or a listing fault would otherwise wipe the mirror).
+     */
+    allowEmptySource: z.boolean().optional(),
   })
   .strict();
 export type SyncInput = z.infer<typeof SyncInput>;
@@ -76,6 +92,8 @@ export const SyncRun = z.object({
   tables: z.array(SyncTable).min(1),
   dryRun: z.boolean(),
   trigger: z.string(),
+  /** From the console input; defaulted so a run planned before the field existed still parses. */
+  allowEmptySource: z.boolean().default(false),
 });
 export type SyncRun = z.infer<typeof SyncRun>;
 
@@ -90,6 +108,8 @@ export const TableProgress = z.object({
   checked: z.number().int().min(0),
   pending: z.number().int().min(0),
   durationMs: z.number().min(0),
+  /** A dry run only: the delete guard would refuse this plan's deletions (why, in words). */
+  deletionsRefused: z.string().optional(),
 });
 export type TableProgress = z.infer<typeof TableProgress>;
 

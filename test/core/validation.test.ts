@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidInputError } from '../../lambdas/core/errors';
-import { parseEvent } from '../../lambdas/core/validation';
+import { describeIssues, MAX_DEPTH, MAX_MESSAGE, parseEvent, tooDeepAt } from '../../lambdas/core/validation';
+import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
+import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check';
+import type { BatchSettings } from '../../lambdas/vqe-batch/contract';
+import type { RunStateStore } from '../../lambdas/vqe-batch/state-store';
+import { createPlanBatch } from '../../lambdas/vqe-batch/steps/plan';
+import { syncSettings } from '../r2-sync/fixtures';
 
 const Event = z
   .object({
@@ -44,5 +50,210 @@ describe('parseEvent', () => {
 
   it('names a missing event as the input, got nothing', () => {
     expect(() => parseEvent(Event, undefined, 'start-run')).toThrow(/^start-run event: \(input\): .*got nothing$/);
+  });
+});
+
+/** `levels` objects nested in one another: {"a": {"a": ... 1}}. */
+function nested(levels: number): unknown {
+  let value: unknown = 1;
+  for (let level = 0; level < levels; level += 1) value = { a: value };
+  return value;
+}
+
+/** The error `act` throws (or undefined). */
+async function thrownBy(act: () => unknown): Promise<Error | undefined> {
+  try {
+    await act();
+  } catch (error) {
+    return error as Error;
+  }
+  return undefined;
+}
+
+/** A dependency that must not be reached: the input is refused before it. */
+const untouchable = <T extends object>(name: string): T =>
+  new Proxy({} as T, {
+    get: (_target, property) => {
+      throw new Error(`${name}.${String(property)} touched`);
+    },
+  });
+
+const LONG_KEY = 'k'.repeat(300_000);
+
+describe('input nesting', () => {
+  it('refuses an event nested deeper than 32 levels before parsing it, naming where', () => {
+    // Act
+    const thrown = (() => {
+      try {
+        parseEvent(Event, { run: nested(5000), table: 'ml_run_summary' }, 'sync-table');
+      } catch (error) {
+        return error as Error;
+      }
+      return undefined;
+    })();
+
+    // Assess
+    expect(thrown).toBeInstanceOf(InvalidInputError);
+    expect(thrown?.message).toBe(
+      `sync-table event: run${'.a'.repeat(MAX_DEPTH - 1)}: nested deeper than 32 levels (objects and arrays), got more`,
+    );
+  });
+
+  it('lets an event of exactly 32 levels through to the schema', () => {
+    // Prepare
+    const Deep = z.object({ run: z.unknown() });
+
+    // Act
+    const parsed = parseEvent(Deep, { run: nested(MAX_DEPTH - 1) }, 'step');
+
+    // Assess
+    expect(tooDeepAt({ run: nested(MAX_DEPTH - 1) })).toBeUndefined();
+    expect(parsed.run).toEqual(nested(MAX_DEPTH - 1));
+  });
+
+  it('counts arrays as levels too, and names their indexes', () => {
+    // Prepare
+    let value: unknown = [];
+    for (let level = 0; level < 40; level += 1) value = [0, value];
+
+    // Act
+    const path = tooDeepAt(value);
+
+    // Assess
+    expect(path).toEqual(Array.from({ length: MAX_DEPTH }, () => 1));
+  });
+
+  it('describes a value too deep for JSON.stringify by its shape instead of overflowing the stack', () => {
+    // Prepare
+    const Schema = z.object({ n: z.number() });
+    const input = { n: nested(20_000) };
+    const error = Schema.safeParse(input).error as z.ZodError;
+
+    // Act
+    const message = describeIssues(error, input);
+
+    // Assess
+    expect(message).toBe('n: Invalid input: expected number, received object, got {...}');
+  });
+
+  it.each([
+    [
+      'validate-input (feature pipeline)',
+      () => validateInput({ input: { mlParams: nested(5000) }, executionName: 'x' }),
+    ],
+    [
+      'plan (vqe batch)',
+      () =>
+        createPlanBatch({
+          settings: untouchable<BatchSettings>('settings'),
+          store: untouchable<RunStateStore>('store'),
+        })({ input: { lanes: nested(5000) }, executionName: 'x', startTime: '2026-12-02T10:00:00Z' }),
+    ],
+    [
+      'health-check (r2 sync)',
+      () =>
+        createSyncHealthCheck({ settings: syncSettings, clients: untouchable('clients') })({
+          input: { tables: nested(5000) },
+          executionName: 'x',
+        }),
+    ],
+  ])('%s refuses a console input nested 5,000 levels deep with a field-named InvalidInputError', async (_, act) => {
+    // Act
+    const thrown = await thrownBy(act);
+
+    // Assess
+    expect(thrown?.name).toBe('InvalidInputError');
+    expect(thrown?.message).toMatch(
+      /^[a-z-]+ event: input\.(mlParams|lanes|tables)\.a\.a.*: nested deeper than 32 levels/,
+    );
+  });
+});
+
+describe('error message size', () => {
+  it('shortens an unknown key, with its length, and keeps the message under 4 KB', () => {
+    // Prepare
+    const error = Event.safeParse({ run: { runId: 'r' }, table: 'ml_run_summary', [LONG_KEY]: 1 }).error as z.ZodError;
+
+    // Act
+    const message = describeIssues(error, {});
+
+    // Assess
+    expect(message).toBe(`unknown field "${'k'.repeat(64)}"... (300000 characters)`);
+  });
+
+  it('shortens a long key in a field path', () => {
+    // Prepare
+    const Schema = z.record(z.string(), z.number());
+    const input = { [LONG_KEY]: 'x' };
+    const error = Schema.safeParse(input).error as z.ZodError;
+
+    // Act
+    const message = describeIssues(error, input);
+
+    // Assess
+    expect(message.length).toBeLessThan(200);
+    expect(message).toMatch(/^k{40,64}\.\.\. \(300000 characters\): .*got "x"$/);
+  });
+
+  it('cuts a message of many problems at 4 KB, saying how long it was', () => {
+    // Prepare
+    const Schema = z.object({}).strict();
+    const input = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`field${i}`, i]));
+    const error = Schema.safeParse(input).error as z.ZodError;
+
+    // Act
+    const message = describeIssues(error, input);
+
+    // Assess
+    expect(message.length).toBeLessThanOrEqual(MAX_MESSAGE);
+    expect(message).toMatch(/^unknown field "field0"; unknown field "field1"; .*\.\.\. \(\d{5} characters\)$/);
+  });
+
+  it.each([
+    ['validate-input (feature pipeline)', () => validateInput({ input: { [LONG_KEY]: 1 }, executionName: 'x' })],
+    [
+      'plan (vqe batch)',
+      () =>
+        createPlanBatch({
+          settings: untouchable<BatchSettings>('settings'),
+          store: untouchable<RunStateStore>('store'),
+        })({ input: { [LONG_KEY]: 1 }, executionName: 'x', startTime: '2026-12-02T10:00:00Z' }),
+    ],
+    [
+      'health-check (r2 sync)',
+      () =>
+        createSyncHealthCheck({ settings: syncSettings, clients: untouchable('clients') })({
+          input: { [LONG_KEY]: 1 },
+          executionName: 'x',
+        }),
+    ],
+  ])('%s names a 300 KB unknown key in a message far under the 32 KB error limit', async (_, act) => {
+    // Act
+    const thrown = await thrownBy(act);
+
+    // Assess
+    expect(thrown?.name).toBe('InvalidInputError');
+    expect(thrown?.message).toMatch(/unknown field "k{64}"\.\.\. \(300000 characters\)$/);
+    expect(thrown?.message.length).toBeLessThan(MAX_MESSAGE);
+  });
+
+  it('caps the message of parseEvent itself, step name included', () => {
+    // Prepare
+    const Schema = z.object({}).strict();
+    const event = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`f${i}`, i]));
+
+    // Act
+    const thrown = (() => {
+      try {
+        parseEvent(Schema, event, 'x'.repeat(5000));
+      } catch (error) {
+        return error as Error;
+      }
+      return undefined;
+    })();
+
+    // Assess
+    expect(thrown?.name).toBe('InvalidInputError');
+    expect(thrown?.message.length).toBeLessThanOrEqual(MAX_MESSAGE);
   });
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../infra/config';
 import { R2SyncTriggers } from '../../infra/platform/triggers';
 import { R2Sync, type R2SyncProps } from '../../infra/r2-sync/r2-sync';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
 import { resolveDefinition, resolveValue } from '../../localstack/embedded/definition';
 import { type Synthesized, synth } from './support';
@@ -157,6 +158,21 @@ describe('R2 sync state machine', () => {
     }
     expect(states.SyncFailed.Type).toBe('Fail');
   });
+
+  it('never retries a delete-guard refusal: it goes to SyncFailed (and the failed-execution alert) at once', () => {
+    // Prepare
+    const inner = states.SyncTables.ItemProcessor.States;
+    const retried = (inner.SyncTable.Retry as { ErrorEquals: string[] }[]).flatMap((retry) => retry.ErrorEquals);
+
+    // Assess
+    expect(ERROR_NAMES.syncDeleteGuard).toBe('SyncDeleteGuardError');
+    expect(retried).not.toContain(ERROR_NAMES.syncDeleteGuard);
+    expect(retried).not.toContain('States.ALL');
+    expect(inner.SyncTable.Catch).toBeUndefined();
+    expect(states.SyncTables.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'SyncFailed' },
+    ]);
+  });
 });
 
 describe('R2 sync triggers and alerts', () => {
@@ -235,8 +251,33 @@ describe('R2 sync validation', () => {
     [{ maxInvocationsPerTable: 0 }, 'R2Sync: maxInvocationsPerTable must be a whole number from 1 to 1000, got 0'],
     [{ transfers: 0 }, /R2Sync: invalid settings: transfers: /],
     [{ tables: [] }, /R2Sync: invalid settings: tables: /],
+    [{ maxDeleteFraction: 1.5 }, 'R2Sync: maxDeleteFraction must be a number from 0 to 1, got 1.5'],
+    [{ maxDeleteFraction: -0.1 }, 'R2Sync: maxDeleteFraction must be a number from 0 to 1, got -0.1'],
+    [{ maxDeleteFraction: Number.NaN }, 'R2Sync: maxDeleteFraction must be a number from 0 to 1, got NaN'],
+    [{ maxDeleteCount: -1 }, 'R2Sync: maxDeleteCount must be a whole number, 0 or more, got -1'],
+    [{ maxDeleteCount: 2.5 }, 'R2Sync: maxDeleteCount must be a whole number, 0 or more, got 2.5'],
   ])('refuses %j, naming the prop', (overrides, message) => {
     expect(construct(overrides as Partial<R2SyncProps>)).toThrow(message);
+  });
+
+  it('deploys the delete guard limits, 0.5 and 1000 unless the props say otherwise', () => {
+    // Act
+    const defaults = construct({})();
+    const set = construct({ maxDeleteFraction: 0.1, maxDeleteCount: 0 })();
+
+    // Assess
+    expect(defaults.settings).toMatchObject({ maxDeleteFraction: 0.5, maxDeleteCount: 1000 });
+    expect(set.settings).toMatchObject({ maxDeleteFraction: 0.1, maxDeleteCount: 0 });
+  });
+
+  it('has r2.maxDeleteFraction 0.5 and r2.maxDeleteCount 1000 by default, and takes them from the context', () => {
+    // Act
+    const defaults = loadConfig({}).r2;
+    const set = loadConfig({ r2: '{"maxDeleteFraction": 0.25, "maxDeleteCount": 200}' }).r2;
+
+    // Assess
+    expect(defaults).toMatchObject({ maxDeleteFraction: 0.5, maxDeleteCount: 1000 });
+    expect(set).toMatchObject({ maxDeleteFraction: 0.25, maxDeleteCount: 200 });
   });
 
   it('refuses a bad schedule expression of the triggers', () => {
@@ -265,6 +306,9 @@ describe('R2 sync validation', () => {
     ],
     [{ r2: { tables: ['ml_everything'] } }, /r2\.tables\[0\]: .*got "ml_everything"/],
     [{ r2: { prefix: '/features' } }, /r2\.prefix: expected a key prefix ending in \/ \(or empty\), got "\/features"/],
+    [{ r2: { maxDeleteFraction: 2 } }, /r2\.maxDeleteFraction: .*got 2$/],
+    [{ r2: { maxDeleteCount: -5 } }, /r2\.maxDeleteCount: .*got -5$/],
+    [{ r2: { maxDeleteCount: 'many' } }, /r2\.maxDeleteCount: .*got "many"$/],
   ])('refuses the config %j, naming the field and the value', (context, message) => {
     expect(() => loadConfig(context)).toThrow(ConfigError);
     expect(() => loadConfig(context)).toThrow(message);

@@ -17,4 +17,6 @@ export const syncSettings: SyncSettings = {
   multipartThresholdMiB: 16,
   partConcurrency: 2,
   safetyMarginSeconds: 60,
+  maxDeleteFraction: 0.5,
+  maxDeleteCount: 1000,
 };

@@ -65,6 +65,48 @@ export function s3ClientFor(endpoint: EndpointSettings, credentials?: StaticCred
   return client;
 }
 
+/**
+ * The S3 error names of a refused credential: an unknown or deleted key (InvalidAccessKeyId), a
+ * wrong secret (SignatureDoesNotMatch), a key without the rights (AccessDenied), and R2's and the
+ * SDK's names for the same on replies without a body (a HEAD): Unauthorized, Forbidden.
+ */
+const AUTH_ERROR_NAMES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'Unauthorized',
+  'Forbidden',
+]);
+
+/** Whether an S3 call failed because the store refused the credential (by name, or HTTP 401/403). */
+export function isAuthError(error: unknown): boolean {
+  const e = (error ?? {}) as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return AUTH_ERROR_NAMES.has(e.name ?? '') || AUTH_ERROR_NAMES.has(e.Code ?? '') || status === 401 || status === 403;
+}
+
+/**
+ * Calls `seen` with every error of `client` that is an auth error (isAuthError), whichever code
+ * caught it afterwards: a copy's failure is caught deep in the sync and reported as text, so the
+ * client itself is the one place that sees them all. Wraps `send` (not a middleware) so that it
+ * also sees the replies of a mocked client.
+ */
+export function watchAuthErrors(client: S3Client, seen: (error: unknown) => void): S3Client {
+  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const watched = async (...args: unknown[]): Promise<unknown> => {
+    try {
+      return await send(...args);
+    } catch (error) {
+      if (isAuthError(error)) seen(error);
+      throw error;
+    }
+  };
+  (client as unknown as { send: typeof watched }).send = watched;
+  return client;
+}
+
 /** The side of a sync for one table folder (or, with table '', the side's own prefix). */
 export function sideFor(name: Side['name'], client: S3Client, endpoint: EndpointSettings, table: string): Side {
   return { name, client, bucket: endpoint.bucket, prefix: table ? `${endpoint.prefix}${table}/` : endpoint.prefix };

@@ -1,6 +1,7 @@
 /**
  * One sync of a prefix, with `rclone sync` semantics: copy what is new or changed, then delete
- * what vanished from the source - only when every copy of this run succeeded.
+ * what vanished from the source - only when every copy of this run succeeded, and only when the
+ * delete guard (guard.ts) lets the plan's deletions through; a refused plan still gets its copies.
  *
  * Resumable by construction: nothing is remembered between runs but the destination itself. A run
  * stopped by its deadline (or killed) leaves whole objects only (a PUT is atomic, a multipart
@@ -11,6 +12,7 @@ import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Logger } from '../../core/logger';
 import { runPool } from '../../core/pool';
 import { HEALTH_PROBE_PREFIX } from '../contract';
+import { type DeleteGuard, type DeleteRefusal, deleteRefusal } from './guard';
 import { listSide, type ObjectEntry, type Side } from './listing';
 import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
 import { copyObject, OutOfTimeError, type TransferSettings } from './transfer';
@@ -32,6 +34,8 @@ export interface SyncOptions {
   readonly deadline?: number;
   readonly now?: () => number;
   readonly log?: Logger;
+  /** Limits on the deletions of one sync. @default none: every planned deletion is made */
+  readonly deleteGuard?: DeleteGuard;
 }
 
 export interface Tally {
@@ -55,6 +59,11 @@ export interface SyncReport {
   /** The first failures, key and reason. */
   readonly failed: ReadonlyArray<{ key: string; error: string }>;
   readonly durationMs: number;
+  /**
+   * The delete guard refused this plan's deletions: none was made and `complete` is false (in a
+   * dry run, `deleted` still shows the plan's deletions and `complete` stays true).
+   */
+  readonly deletionsRefused?: DeleteRefusal;
 }
 
 const tally = (entries: readonly { size: number }[]): Tally => ({
@@ -77,6 +86,12 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     listSide(options.destination, [HEALTH_PROBE_PREFIX]),
   ]);
   const plan = planSync(sourceObjects, destinationObjects);
+  const refusal = options.deleteGuard
+    ? deleteRefusal(
+        { source: sourceObjects.size, destination: destinationObjects.size, planned: plan.delete.length },
+        options.deleteGuard,
+      )
+    : undefined;
   const unchanged: ObjectEntry[] = [...plan.unchanged];
   const toCopy: CopyItem[] = [...plan.copy];
 
@@ -105,10 +120,12 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     delete: plan.delete.length,
     unchanged: unchanged.length,
     checked: checks.started,
+    ...(refusal ? { deletionsRefused: refusal } : {}),
   });
 
   if (options.dryRun) {
-    return report(options, started, now(), {
+    // The plan as it is, plus the guard's verdict on it; a dry run is complete (it changes nothing).
+    const planned = report(options, started, now(), {
       copied: tally(toCopy),
       deleted: tally(plan.delete),
       unchanged,
@@ -116,6 +133,7 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       pending,
       failures,
     });
+    return refusal ? { ...planned, deletionsRefused: refusal } : planned;
   }
 
   const copied: CopyItem[] = [];
@@ -160,7 +178,9 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
   }
 
   const deleted: ObjectEntry[] = [];
-  if (failures.length === 0 && pending === 0) {
+  if (refusal) {
+    log.warn('deletions refused by the delete guard', { ...refusal });
+  } else if (failures.length === 0 && pending === 0) {
     for (let first = 0; first < plan.delete.length; first += DELETE_BATCH) {
       // A run that copied nothing still deletes one batch, for the same progress guarantee.
       if (!inTime() && (copiesStarted > 0 || first > 0)) {
@@ -200,6 +220,7 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     checked: checks.started,
     pending,
     failures,
+    refusal,
   });
 }
 
@@ -214,10 +235,11 @@ function report(
     checked: number;
     pending: number;
     failures: { key: string; error: string }[];
+    refusal?: DeleteRefusal;
   },
 ): SyncReport {
   return {
-    complete: parts.failures.length === 0 && parts.pending === 0,
+    complete: parts.failures.length === 0 && parts.pending === 0 && !parts.refusal,
     dryRun: options.dryRun,
     copied: parts.copied,
     deleted: parts.deleted,
@@ -227,5 +249,6 @@ function report(
     failedTotal: parts.failures.length,
     failed: parts.failures.slice(0, FAILURES_KEPT),
     durationMs: ended - started,
+    ...(parts.refusal ? { deletionsRefused: parts.refusal } : {}),
   };
 }

@@ -10,8 +10,13 @@ const log = new Logger('r2-sync-health-check');
 
 export const handler: Handler<unknown, SyncRun> = withLambdaContext(
   log,
-  withSyncClients(process.env, settings, (clients) => {
-    const check = createSyncHealthCheck({ settings, clients, log });
-    return (event: unknown) => check(event);
-  }),
+  withSyncClients(
+    process.env,
+    settings,
+    (clients) => {
+      const check = createSyncHealthCheck({ settings, clients, log });
+      return (event: unknown) => check(event);
+    },
+    log,
+  ),
 );

@@ -10,8 +10,13 @@ const log = new Logger('r2-sync-table');
 
 export const handler: Handler<unknown, TableProgress> = withLambdaContext(
   log,
-  withSyncClients(process.env, settings, (clients) => {
-    const sync = createSyncTable({ settings, clients, log });
-    return (event: unknown, context: Context) => sync(event, context);
-  }),
+  withSyncClients(
+    process.env,
+    settings,
+    (clients) => {
+      const sync = createSyncTable({ settings, clients, log });
+      return (event: unknown, context: Context) => sync(event, context);
+    },
+    log,
+  ),
 );

@@ -46,13 +46,20 @@ export function createSyncHealthCheck({
       tables: [...new Set(tables)],
       dryRun: input.data.dryRun ?? false,
       trigger: input.data.trigger ?? 'console',
+      allowEmptySource: input.data.allowEmptySource ?? false,
     };
     const runLog = log.with({ runId: run.runId });
     const health = await checkHealth([
       sideFor('source', clients.source, settings.source, ''),
       sideFor('destination', clients.destination, settings.destination, ''),
     ]);
-    runLog.info('both sides healthy', { health, tables: run.tables, dryRun: run.dryRun, trigger: run.trigger });
+    runLog.info('both sides healthy', {
+      health,
+      tables: run.tables,
+      dryRun: run.dryRun,
+      trigger: run.trigger,
+      allowEmptySource: run.allowEmptySource,
+    });
     return run;
   };
 }

@@ -3,13 +3,20 @@
  * runs short and returns `complete: false`; the state machine invokes it again, and it resumes
  * from a fresh listing of both sides. Failed copies or deletions throw SyncIncompleteError, which
  * the state machine retries the same way.
+ *
+ * The delete guard (engine/guard.ts): a plan that would delete more than the deployed limits, or
+ * empty the mirror from an empty source listing without the run's allowEmptySource, gets its
+ * copies made (invocation after invocation, as usual) and then fails the table with
+ * SyncDeleteGuardError, which is not retried; nothing is deleted. A dry run does not fail: its
+ * progress carries the refusal as `deletionsRefused`.
  */
 import type { Context } from 'aws-lambda';
-import { SyncIncompleteError } from '../../core/errors';
+import { SyncDeleteGuardError, SyncIncompleteError } from '../../core/errors';
 import { Logger } from '../../core/logger';
 import { parseEvent } from '../../core/validation';
 import { type SyncSettings, SyncTableEvent, type TableProgress, type TallyShape } from '../contract';
 import { sideFor } from '../engine/clients';
+import { describeRefusal } from '../engine/guard';
 import { type SyncReport, syncPrefix } from '../engine/sync';
 import { MIB } from '../engine/transfer';
 import type { SyncClients } from './health-check';
@@ -47,6 +54,11 @@ export function createSyncTable({
       deadline: now() + context.getRemainingTimeInMillis() - settings.safetyMarginSeconds * 1000,
       now,
       log: tableLog,
+      deleteGuard: {
+        maxDeleteFraction: settings.maxDeleteFraction,
+        maxDeleteCount: settings.maxDeleteCount,
+        allowEmptySource: run.allowEmptySource,
+      },
     });
     tableLog.info('sync invocation ended', { ...report });
     if (report.failedTotal > 0) {
@@ -59,6 +71,14 @@ export function createSyncTable({
           `${report.copied.objects} copied, deletions held back; the next attempt resumes`,
       );
     }
+    // Refused deletions fail the table once its copies are all in (while some are pending, the
+    // loop goes on and the next invocation decides again from fresh listings). A dry run reports
+    // the refusal instead, next to the plan's counts.
+    const refused = report.deletionsRefused ? describeRefusal(table, report.deletionsRefused) : undefined;
+    if (refused && !run.dryRun && report.pending === 0) {
+      const copied = (progress?.copied.objects ?? 0) + report.copied.objects;
+      throw new SyncDeleteGuardError(`${refused}; ${copied} copied, nothing deleted`);
+    }
     return {
       table,
       complete: report.complete,
@@ -70,6 +90,9 @@ export function createSyncTable({
       checked: (progress?.checked ?? 0) + report.checked,
       pending: report.pending,
       durationMs: (progress?.durationMs ?? 0) + report.durationMs,
+      ...(refused && run.dryRun
+        ? { deletionsRefused: `${refused}; a real run would copy, delete nothing and fail` }
+        : {}),
     };
   };
 }
