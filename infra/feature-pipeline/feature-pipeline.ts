@@ -7,6 +7,7 @@
  * (SPEC section 4 retries); inside the branch a failed poll cancels the job before failing.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -34,6 +35,11 @@ const EVENTS_PER_ATTEMPT = 24;
 const EVENTS_OUTSIDE_JOBS = 200;
 const DEFAULT_POLL_INTERVAL_SECONDS = 60;
 const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
+/** The metric a failed job attempt counts in, per state machine: `QuantumPipeline/<stateMachineName>`. */
+export const JOB_ATTEMPT_METRIC_NAMESPACE = 'QuantumPipeline';
+export const JOB_ATTEMPTS_FAILED_METRIC = 'JobAttemptsFailed';
+/** The Fail states that end a job attempt inside a job phase (its Retry decides whether another follows). */
+const ATTEMPT_FAIL_STATES = ['Feature', 'MlFeature'].flatMap((label) => [`${label}JobFailed`, `${label}JobAborted`]);
 
 export interface FeaturePipelineProps {
   readonly stateMachineName: string;
@@ -79,6 +85,12 @@ export class FeaturePipeline extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly worstCaseHistoryEvents: number;
   readonly stateMachineName: string;
+  /**
+   * Fires when a job attempt fails, i.e. when a retry is coming (or, after the last attempt, the
+   * failure alert): the execution log's Fail states of the job phases, counted by a metric filter.
+   * It has no action of its own: the stack gives it the alert topic (`addAlarmAction(new SnsAction(topic))`).
+   */
+  readonly failedJobAttemptsAlarm: cloudwatch.Alarm;
   private readonly poll: number;
   private readonly failure: sfn.Fail;
 
@@ -129,6 +141,43 @@ export class FeaturePipeline extends Construct {
       tracingEnabled: true,
     });
     acknowledgeStateMachine(this.stateMachine, Object.values(props.functions), "the pipeline's");
+    this.failedJobAttemptsAlarm = this.failedAttemptsAlarm();
+  }
+
+  /**
+   * A metric filter on the execution log (no state of the machine, so no history event) and an
+   * alarm on it. A failed attempt enters one of the job phases' Fail states; the phase's Retry then
+   * schedules the next attempt, so a person hears of a dying job 20 minutes before its retry runs,
+   * not only when the execution has failed for good.
+   */
+  private failedAttemptsAlarm(): cloudwatch.Alarm {
+    const namespace = `${JOB_ATTEMPT_METRIC_NAMESPACE}/${this.props.stateMachineName}`;
+    const filter = new logs.MetricFilter(this, 'FailedJobAttempts', {
+      logGroup: this.logGroup,
+      filterPattern: logs.FilterPattern.all(
+        logs.FilterPattern.stringValue('$.type', '=', 'FailStateEntered'),
+        logs.FilterPattern.any(
+          ...ATTEMPT_FAIL_STATES.map((name) => logs.FilterPattern.stringValue('$.details.name', '=', name)),
+        ),
+      ),
+      metricNamespace: namespace,
+      metricName: JOB_ATTEMPTS_FAILED_METRIC,
+      metricValue: '1',
+    });
+    const retries = (label: string, policy: JobPolicy) =>
+      `${label} is retried ${policy.retries} time(s), first after ${policy.retryIntervalSeconds} s ` +
+      `(x${policy.backoffRate}, at most ${policy.maxRetryDelaySeconds} s)`;
+    return new cloudwatch.Alarm(this, 'FailedJobAttemptsAlarm', {
+      alarmDescription:
+        `A Spark job attempt of ${this.props.stateMachineName} failed; unless it was the last, a retry follows: ` +
+        `${retries('job 1', this.props.featuresJob)}, ${retries('job 2', this.props.mlFeaturesJob)}. ` +
+        "The execution's history names the cause (driver or job run, state, exit status).",
+      metric: filter.metric({ statistic: 'Sum', period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /**

@@ -16,7 +16,7 @@ export async function runToEnd(
   execution: LocalExecution,
   write: Write,
 ): Promise<{ output?: unknown; failure?: Error }> {
-  const progress = followProgress(execution.events, write);
+  const progress = followProgress(execution.events, write, '', execution.retryPlans);
   let output: unknown;
   let failure: Error | undefined;
   try {

@@ -73,6 +73,34 @@ export interface LocalHostProps {
   readonly startExecution?: (stateMachineArn: string, input: unknown, name?: string) => LocalExecution;
 }
 
+/** A state's Retry field and the host's override of its pauses: what the progress needs to say when a retry starts. */
+export interface RetryPlan {
+  readonly retriers: ReadonlyArray<{
+    readonly ErrorEquals?: readonly string[];
+    readonly IntervalSeconds?: number;
+    readonly MaxAttempts?: number;
+    readonly BackoffRate?: number;
+    readonly MaxDelaySeconds?: number;
+  }>;
+  /** The pause in ms, for every retrier or one per retrier (LocalHostProps.retryOverridesMs). */
+  readonly overrideMs?: number | readonly number[];
+}
+
+/** The retry plan of every state with a Retry field, nested ones included. */
+export function retryPlansOf(
+  definition: AslDefinition,
+  overridesMs: Readonly<Record<string, number | number[]>> = {},
+): Record<string, RetryPlan> {
+  return Object.fromEntries(
+    allStates(definition)
+      .filter(([, state]) => Array.isArray(state.Retry) && state.Retry.length > 0)
+      .map(([name, state]) => [
+        name,
+        { retriers: state.Retry as RetryPlan['retriers'], overrideMs: overridesMs[name] } satisfies RetryPlan,
+      ]),
+  );
+}
+
 export interface LocalExecution {
   readonly executionArn: string;
   readonly name: string;
@@ -81,6 +109,8 @@ export interface LocalExecution {
   readonly result: Promise<unknown>;
   readonly events: ExecutionEvents;
   readonly abort: () => void;
+  /** The Retry of each state and the host's overrides, by state name. @default none known */
+  readonly retryPlans?: Readonly<Record<string, RetryPlan>>;
 }
 
 export class LocalStateMachineHost {
@@ -150,7 +180,15 @@ export class LocalStateMachineHost {
       },
     );
     result.catch(() => undefined); // the caller observes the failure; avoid an unhandled rejection
-    return { executionArn, name, startDate, result, events: run.eventLogs, abort: run.abort };
+    return {
+      executionArn,
+      name,
+      startDate,
+      result,
+      events: run.eventLogs,
+      abort: run.abort,
+      retryPlans: retryPlansOf(this.props.definition, this.props.retryOverridesMs),
+    };
   }
 
   /** One local function per Task state, chosen by the state's Resource. */

@@ -200,7 +200,9 @@ describe('EmrServerlessBackend.describe', () => {
 
     const status = await backend().describe('jr-1');
 
-    expect(status).toEqual({ state, backendState: emrState, detail: `details of ${emrState}` });
+    // A failed or cancelled run's detail leads with the run and its state (see the next block).
+    const lead = state === 'FAILED' || state === 'CANCELLED' ? `job run jr-1 ${emrState}\n` : '';
+    expect(status).toEqual({ state, backendState: emrState, detail: `${lead}details of ${emrState}` });
     expect(emr.commandCalls(GetJobRunCommand)[0].args[0].input).toEqual({ applicationId: 'app-1', jobRunId: 'jr-1' });
   });
 
@@ -227,6 +229,39 @@ describe('EmrServerlessBackend.describe', () => {
       name: 'SparkBackendUnavailableError',
       cause: error,
     });
+  });
+});
+
+describe('EmrServerlessBackend.describe: the cause leads with how the job run ended', () => {
+  it.each([
+    [
+      'an exit status and an OOM',
+      'Job failed, please check complete logs in configured logging destination. ExitCode: 1. Last few exceptions: ' +
+        'java.lang.OutOfMemoryError: Java heap space; py4j.protocol.Py4JJavaError: An error occurred while calling o91.save',
+      'job run jr-1 FAILED (exit 1), OOM (java.lang.OutOfMemoryError: Java heap space)',
+    ],
+    [
+      'a signal',
+      'Job failed, please check complete logs in configured logging destination. ExitCode: 137. Last few exceptions: ',
+      'job run jr-1 FAILED (exit 137, SIGKILL)',
+    ],
+  ])('names %s from stateDetails, then quotes them', async (_label, stateDetails, lead) => {
+    // Prepare
+    emr.on(GetJobRunCommand).resolves({ ...meta, jobRun: { state: 'FAILED', stateDetails } as never });
+
+    // Act
+    const status = await backend().describe('jr-1');
+
+    // Assess
+    expect(status).toEqual({ state: 'FAILED', backendState: 'FAILED', detail: `${lead}\n${stateDetails}` });
+  });
+
+  it('says so when a failed run has no state details', async () => {
+    emr.on(GetJobRunCommand).resolves({ ...meta, jobRun: { state: 'FAILED' } as never });
+
+    const status = await backend().describe('jr-1');
+
+    expect(status.detail).toBe('job run jr-1 FAILED: EMR Serverless gave no state details');
   });
 });
 

@@ -7,7 +7,9 @@
  * ~/.local/state/quantum-pipeline/dataplane.env) and QP_DIST_DIR (dist/spark-jobs). It fails,
  * rather than skips, without them: a silently skipped integration test proves nothing.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -116,6 +118,43 @@ describe('StandaloneBackend against the local master', () => {
       expect(status.detail).toMatch(/ INFO \w+: /); // the driver's Spark log (stderr), cut from the front to fit
       expect(status.detail!.length).toBeLessThanOrEqual(3500);
       expect(status.detail).toMatch(/RuntimeError: boom: this job fails on purpose$/);
+      // The cause leads with the driver, its state, the exit status and the exception.
+      expect(status.detail!.split('\n')[0]).toBe(
+        `driver ${jobId} FAILED (exit 1): RuntimeError: boom: this job fails on purpose`,
+      );
+    },
+    PER_TEST_MS,
+  );
+
+  it(
+    'names a driver killed with kill -9 SIGKILL, then quotes the log it left',
+    async () => {
+      // Prepare: a running driver, its JVM (DriverWrapper, on this machine's worker) found by its id.
+      const backend = realBackend(scripts);
+      const { jobId } = await backend.submit(tinySpec('sleepy.py'));
+      await expect
+        .poll(() => readFile(join(dataPlane().QP_SPARK_WORK_DIR, jobId, 'stdout'), 'utf8').catch(() => ''), {
+          timeout: 120_000,
+          interval: 1000,
+        })
+        .toContain('sleeping');
+      const pid = Number(
+        execFileSync('pgrep', ['-f', `DriverWrapper.*${jobId}/`])
+          .toString()
+          .trim()
+          .split('\n')[0],
+      );
+
+      // Act
+      process.kill(pid, 'SIGKILL');
+      const status = await pollUntilFinal(backend, jobId);
+
+      // Assess
+      expect(status).toMatchObject({ state: 'FAILED', backendState: 'FAILED' });
+      expect(status.detail!.split('\n')[0]).toBe(
+        `driver ${jobId} FAILED (SIGKILL): its log stops without Spark's shutdown, as after kill -9 or the kernel's OOM killer`,
+      );
+      expect(status.detail).toMatch(/--- driver stdout ---\nsleeping$/);
     },
     PER_TEST_MS,
   );

@@ -284,3 +284,159 @@ describe('StandaloneBackend.cancel', () => {
     });
   });
 });
+
+/** A driver's work dir with the given stderr and stdout, as the worker leaves it. */
+function driverDir(jobId: string, stderr: string, stdout: string): string {
+  const workDir = mkdtempSync(join(tmpdir(), 'spark-work-'));
+  mkdirSync(join(workDir, jobId));
+  writeFileSync(join(workDir, jobId, 'stderr'), stderr);
+  writeFileSync(join(workDir, jobId, 'stdout'), stdout);
+  return workDir;
+}
+
+/** The head of every driver's stderr: the worker's launch command (one very long line), then Spark's log. */
+const LAUNCH_HEADER = [
+  `Launch Command: "/usr/lib/jvm/java-17-openjdk-amd64/bin/java" "-cp" "${'/jars/x.jar:'.repeat(300)}" "org.apache.spark.deploy.worker.DriverWrapper"`,
+  '========================================',
+  '',
+  'WARNING: Using incubator modules: jdk.incubator.vector',
+  "Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties",
+  '26/12/02 11:08:47 INFO SecurityManager: Changing view acls to: root',
+];
+
+describe('StandaloneBackend.describe: the cause leads with how the driver ended', () => {
+  it('names a driver killed with kill -9 (recorded: FAILED, no message, a log that stops mid-run) SIGKILL', async () => {
+    // Prepare: the REST answer and the work dir of a driver whose JVM got `kill -9` (Spark 4.0.2).
+    const jobId = 'driver-20261202110845-0000';
+    const workDir = driverDir(
+      jobId,
+      [
+        ...LAUNCH_HEADER,
+        "26/12/02 11:08:48 INFO Utils: Successfully started service 'Driver' on port 34995.",
+        '26/12/02 11:08:48 INFO WorkerWatcher: Successfully connected to spark://Worker@127.0.0.1:36455',
+        '26/12/02 11:08:48 INFO TransportClientFactory: Successfully created connection to /127.0.0.1:36455 after 63 ms (0 ms spent in bootstraps)',
+        '',
+      ].join('\n'),
+      'sleeping\n',
+    );
+    const { fetch } = scriptedFetch([
+      {
+        json: {
+          action: 'SubmissionStatusResponse',
+          driverState: 'FAILED',
+          serverSparkVersion: '4.0.2',
+          submissionId: jobId,
+          success: true,
+          workerHostPort: '127.0.0.1:36455',
+          workerId: 'worker-20261202110527-127.0.0.1-36455',
+        },
+      },
+    ]);
+
+    // Act
+    const { state, detail } = await backend(fetch, { workDir }).describe(jobId);
+
+    // Assess
+    expect(state).toBe('FAILED');
+    expect(detail!.split('\n')[0]).toBe(
+      `driver ${jobId} FAILED (SIGKILL): its log stops without Spark's shutdown, as after kill -9 or the kernel's OOM killer`,
+    );
+    expect(detail).toMatch(
+      /TransportClientFactory: Successfully created connection[^\n]*\n--- driver stdout ---\nsleeping$/,
+    );
+    // The launch command is cut, so it cannot push the log out of the detail.
+    expect(detail).toMatch(/Launch Command: .{300,400} \.\.\.\n/);
+  });
+
+  it('names the exit status and the exception of a driver whose script raised', async () => {
+    const workDir = driverDir(
+      'driver-1',
+      [...LAUNCH_HEADER, '26/12/02 11:01:36 INFO ShutdownHookManager: Shutdown hook called', ''].join('\n'),
+      'Traceback (most recent call last):\n  File "/tmp/boom.py", line 1, in <module>\n    raise RuntimeError("boom")\nRuntimeError: boom\n',
+    );
+    const { fetch } = scriptedFetch([statusReply('FAILED')]);
+
+    const { detail } = await backend(fetch, { workDir }).describe('driver-1');
+
+    expect(detail!.split('\n')[0]).toBe('driver driver-1 FAILED (exit 1): RuntimeError: boom');
+  });
+
+  it('names OOM when the log shows java.lang.OutOfMemoryError', async () => {
+    const workDir = driverDir(
+      'driver-1',
+      [
+        ...LAUNCH_HEADER,
+        '26/12/02 11:20:01 ERROR Utils: Uncaught exception in thread driver-heartbeater',
+        'java.lang.OutOfMemoryError: Java heap space',
+        '\tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)',
+        '26/12/02 11:20:02 INFO ShutdownHookManager: Shutdown hook called',
+        '',
+      ].join('\n'),
+      'Traceback (most recent call last):\npy4j.protocol.Py4JJavaError: An error occurred while calling o42.count.\n',
+    );
+    const { fetch } = scriptedFetch([statusReply('FAILED')]);
+
+    const { detail } = await backend(fetch, { workDir }).describe('driver-1');
+
+    expect(detail!.split('\n')[0]).toBe(
+      'driver driver-1 FAILED (exit 1), OOM (java.lang.OutOfMemoryError: Java heap space): ' +
+        'py4j.protocol.Py4JJavaError: An error occurred while calling o42.count.',
+    );
+  });
+
+  it("names an exit status the log states, with its signal, and ignores the executors' exits", async () => {
+    const workDir = driverDir(
+      'driver-1',
+      [
+        ...LAUNCH_HEADER,
+        '26/12/02 11:20:01 INFO StandaloneSchedulerBackend: Executor app-1/0 removed: Command exited with code 1',
+        '26/12/02 11:20:02 ERROR SparkSubmit: User application exited with 143',
+        '26/12/02 11:20:02 INFO ShutdownHookManager: Shutdown hook called',
+        '',
+      ].join('\n'),
+      '',
+    );
+    const { fetch } = scriptedFetch([statusReply('FAILED')]);
+
+    const { detail } = await backend(fetch, { workDir }).describe('driver-1');
+
+    expect(detail!.split('\n')[0]).toBe('driver driver-1 FAILED (exit 143, SIGTERM)');
+  });
+
+  it("leads an ERROR with the master's exception, and a KILLED driver with how it was killed", async () => {
+    const { fetch } = scriptedFetch([
+      statusReply('ERROR', {
+        message: 'Exception from the cluster:\njava.io.IOException: Cannot run program "python"',
+      }),
+      statusReply('KILLED'),
+    ]);
+    const standalone = backend(fetch, { workDir: '/nonexistent/work' });
+
+    const error = await standalone.describe('driver-1');
+    const killed = await standalone.describe('driver-1');
+
+    expect(error.detail).toBe(
+      'driver driver-1 ERROR: java.io.IOException: Cannot run program "python"\n' +
+        'Exception from the cluster:\njava.io.IOException: Cannot run program "python"',
+    );
+    expect(killed).toMatchObject({
+      state: 'CANCELLED',
+      detail: 'driver driver-1 KILLED: killed through the Spark master (a kill request)',
+    });
+  });
+
+  it('keeps the lead line when the log tail fills the detail', async () => {
+    const workDir = driverDir(
+      'driver-1',
+      `${Array.from({ length: 100 }, (_, i) => `log line ${i} ${'x'.repeat(300)}`).join('\n')}\n`,
+      'Traceback (most recent call last):\nRuntimeError: boom\n',
+    );
+    const { fetch } = scriptedFetch([statusReply('FAILED')]);
+
+    const { detail } = await backend(fetch, { workDir }).describe('driver-1');
+
+    expect(detail).toMatch(/^driver driver-1 FAILED \(exit 1\): RuntimeError: boom\n/);
+    expect(detail).toMatch(/RuntimeError: boom$/);
+    expect(detail!.length).toBeLessThanOrEqual(3500);
+  });
+});

@@ -138,6 +138,23 @@ describe('job-status', () => {
   });
 });
 
+describe('job-status: a long cause', () => {
+  it('keeps the lead line (what ended the job) and the end of a detail longer than 4,000 characters', async () => {
+    // Prepare: a backend whose detail is a lead line and a long log.
+    const lead = 'job run jr-1 FAILED (exit 137, SIGKILL)';
+    const detail = `${lead}\n${'x'.repeat(5000)}\nthe last line`;
+    const backend = new FakeBackend({ state: 'FAILED', backendState: 'FAILED', detail });
+    const status = createJobStatus({ backend, now: at('2026-01-01T00:00:30Z'), log: quiet });
+
+    // Act
+    const result = await status({ job: handle() });
+
+    // Assess
+    expect(result.detail).toMatch(/^job run jr-1 FAILED \(exit 137, SIGKILL\)\n\.\.\.\nx+\nthe last line$/);
+    expect(result.detail?.length).toBe(4000);
+  });
+});
+
 describe('cancel-job', () => {
   it('cancels the job of the handle', async () => {
     const backend = new FakeBackend();

@@ -14,6 +14,7 @@ import {
 import { SparkBackendUnavailableError, SparkSubmitRejectedError } from '../../core/errors';
 import { isTransientAwsError } from '../../core/transient';
 import type { JobSpec, JobState } from '../contract';
+import { emrJobRunLead } from './failure-cause';
 import { type BackendJobStatus, type CancelOutcome, resolveArtifact, resourceConf, type SparkBackend } from './types';
 
 export interface EmrServerlessBackendProps {
@@ -104,7 +105,12 @@ export class EmrServerlessBackend implements SparkBackend {
         `GetJobRun ${jobId}: unknown job state ${JSON.stringify(emrState ?? null)}`,
       );
     }
-    return { state: STATE_MAP[emrState], backendState: emrState, detail: reply.jobRun?.stateDetails || undefined };
+    const state = STATE_MAP[emrState];
+    const details = reply.jobRun?.stateDetails || undefined;
+    if (state !== 'FAILED' && state !== 'CANCELLED') return { state, backendState: emrState, detail: details };
+    // The cause leads with the job run, its state, exit status and OOM, then EMR's own words.
+    const lead = emrJobRunLead(jobId, emrState, details);
+    return { state, backendState: emrState, detail: details ? `${lead}\n${details}` : lead };
   }
 
   async cancel(jobId: string): Promise<CancelOutcome> {

@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SparkBackendUnavailableError, SparkJobFailedError, SparkSubmitRejectedError } from '../../core/errors';
 import type { JobSpec, JobState } from '../contract';
+import { standaloneDriverLead } from './failure-cause';
 import { type BackendJobStatus, type CancelOutcome, resolveArtifact, resourceConf, type SparkBackend } from './types';
 
 export interface StandaloneBackendProps {
@@ -48,6 +49,10 @@ const STATE_MAP: Record<string, JobState> = {
 const LOG_TAIL_LINES = 20;
 /** Keeps JobStatus.detail (max 4,000) and the Fail state's cause small. */
 const DETAIL_LIMIT = 3500;
+/** The lead line (driver, state, exit status, reason) of a failed driver's detail. */
+const LEAD_LIMIT = 500;
+/** A log line longer than this (the worker's Launch Command) is cut, so it cannot crowd out the rest. */
+const LINE_LIMIT = 400;
 
 interface RestReply {
   success?: boolean;
@@ -120,11 +125,25 @@ export class StandaloneBackend implements SparkBackend {
     }
     const driverState = reply.driverState ?? 'UNKNOWN';
     const state = STATE_MAP[driverState] ?? 'PENDING';
-    const detail =
-      state === 'FAILED'
-        ? ((await this.logTail(jobId)) ?? reply.message ?? `standalone driver ${driverState}`)
-        : `standalone driver ${driverState}`;
-    return { state, backendState: driverState, detail: detail.slice(-DETAIL_LIMIT) };
+    if (state !== 'FAILED' && state !== 'CANCELLED') {
+      return { state, backendState: driverState, detail: `standalone driver ${driverState}` };
+    }
+    // The cause leads with what ended the driver, then quotes the end of its logs.
+    const logs = await this.logTail(jobId);
+    const lead = standaloneDriverLead({
+      jobId,
+      driverState,
+      message: reply.message,
+      stderr: logs.stderr,
+      stdout: logs.stdout,
+    }).slice(0, LEAD_LIMIT);
+    const tail =
+      [logs.stderr && `--- driver stderr ---\n${logs.stderr}`, logs.stdout && `--- driver stdout ---\n${logs.stdout}`]
+        .filter(Boolean)
+        .join('\n') ||
+      (reply.message?.trim() ?? '');
+    const room = DETAIL_LIMIT - lead.length - 1;
+    return { state, backendState: driverState, detail: tail ? `${lead}\n${tail.slice(-room)}` : lead };
   }
 
   async cancel(jobId: string): Promise<CancelOutcome> {
@@ -136,24 +155,26 @@ export class StandaloneBackend implements SparkBackend {
 
   /**
    * The end of the driver's logs: its stderr holds the Spark log, its stdout the Python traceback
-   * (SparkSubmit runs the script as a child process); the traceback comes last so a cut keeps it.
+   * (SparkSubmit runs the script as a child process); '' for a log that cannot be read here.
    */
-  private async logTail(jobId: string): Promise<string | undefined> {
+  private async logTail(jobId: string): Promise<{ stderr: string; stdout: string }> {
     const workDir = this.props.workDir;
-    if (!workDir || !/^[A-Za-z0-9_-]+$/.test(jobId)) return undefined;
+    if (!workDir || !/^[A-Za-z0-9_-]+$/.test(jobId)) return { stderr: '', stdout: '' };
     const tail = async (name: string) => {
       try {
         const text = await readFile(join(workDir, jobId, name), 'utf8');
-        return text.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
+        return text
+          .trimEnd()
+          .split('\n')
+          .slice(-LOG_TAIL_LINES)
+          .map((line) => (line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT)} ...` : line))
+          .join('\n');
       } catch {
         return ''; // the worker may be another machine; the master's message remains
       }
     };
     const [stderr, stdout] = await Promise.all([tail('stderr'), tail('stdout')]);
-    const text = [stderr && `--- driver stderr ---\n${stderr}`, stdout && `--- driver stdout ---\n${stdout}`]
-      .filter(Boolean)
-      .join('\n');
-    return text || undefined;
+    return { stderr, stdout };
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RestReply> {

@@ -8,6 +8,17 @@ import { parseEvent } from '../../core/validation';
 import type { SparkBackend } from '../backends/types';
 import { FINAL_JOB_STATES, type JobStatus, JobStatusEvent } from '../contract';
 
+/** JobStatus.detail's limit (the contract's). */
+const DETAIL_LIMIT = 4000;
+
+/** The first line (what ended the job) and as much of the end (the log tail) as fit `limit`. */
+export function keepLeadAndEnd(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const lead = text.split('\n', 1)[0].slice(0, Math.floor(limit / 4));
+  const room = limit - lead.length - 5;
+  return `${lead}\n...\n${text.slice(-room)}`;
+}
+
 export interface StatusDeps {
   readonly backend: SparkBackend;
   readonly now?: () => Date;
@@ -42,7 +53,7 @@ export function createJobStatus({ backend, now = () => new Date(), log = new Log
       backendState: status.backendState,
       elapsedSeconds,
       // Always a string: the state machine's Fail state quotes it as the cause.
-      detail: (status.detail ?? `${job.backend} job ${status.backendState}`).slice(-4000),
+      detail: keepLeadAndEnd(status.detail ?? `${job.backend} job ${status.backendState}`, DETAIL_LIMIT),
     };
     jobLog.info('job polled', { state: result.state, backendState: result.backendState, elapsedSeconds });
     return result;
