@@ -3,6 +3,19 @@
  * deployed with (BATCH_SETTINGS), the per-run state kept in S3, and what the states pass on.
  */
 import { z } from 'zod';
+import { LANE_DEVICES_PATTERN, parseImageReference } from './host-commands';
+
+/** What may reach the GPU host (the SSM documents and the synth-time checks), for the CDK app. */
+export {
+  argumentProblems,
+  buildDocumentContent,
+  describeProblems,
+  dockerRunOptionProblems,
+  HOST_PATH,
+  imageReferenceProblem,
+  LANE_DEVICES_PATTERN,
+  runDocumentContent,
+} from './host-commands';
 
 /** The environment variable the batch Lambdas read their settings from. */
 export const BATCH_ENV = { settings: 'BATCH_SETTINGS' } as const;
@@ -44,9 +57,19 @@ export const SsmLauncherSpec = z
         .object({ tag: z.object({ key: z.string().min(1).max(128), value: z.string().min(1).max(256) }).strict() })
         .strict(),
     ]),
-    image: z.string().min(1),
-    gpus: z.string().min(1),
-    dockerRunOptions: z.array(z.string()),
+    /** The image the documents allow (their image parameter takes this repository only). */
+    image: z.string().refine((image) => parseImageReference(image) !== undefined, {
+      message: 'expected an image reference [registry[:port]/]repository[:tag][@sha256:digest]',
+    }),
+    /** The SSM Command documents of the stack: run/stop a container, and the image build when configured. */
+    documents: z.object({ run: z.string().min(1).max(128), build: z.string().min(1).max(128).optional() }).strict(),
+    /** Each GPU lane's `--gpus` device spec; a lane without one (the cpu lane) gets no GPU. */
+    laneDevices: z
+      .object({
+        gpu1: z.string().regex(LANE_DEVICES_PATTERN, 'expected all or device=N[,M]').optional(),
+        gpu2: z.string().regex(LANE_DEVICES_PATTERN, 'expected all or device=N[,M]').optional(),
+      })
+      .strict(),
     /** SSM's executionTimeout: a backstop above the per-run timeout. */
     commandTimeoutSeconds: z.number().int().min(60).max(172800),
     build: z
@@ -142,6 +165,9 @@ export const PlanEvent = z.object({
   input: z.unknown(),
   executionName: z.string().min(1),
   startTime: z.string().min(1),
+  /** $$.Execution.Id and $$.StateMachine.Id, for the run slot. */
+  executionArn: z.string().min(1).optional(),
+  stateMachineArn: z.string().min(1).optional(),
 });
 
 /** The chunk loop's state: the run at `cursor` of the lane's plan; the chunk is [start, end). */

@@ -4,7 +4,7 @@
  * plain JSON: it travels through Step Functions and the per-run state object, and any later
  * invocation (another Lambda container, another CLI process) can poll or stop the run with it.
  */
-import { RunHandle } from './contract';
+import { type Lane, RunHandle } from './contract';
 
 export { RunHandle };
 
@@ -14,6 +14,8 @@ export interface LaunchRequest {
   readonly runKey: string;
   /** The simulation image's CLI arguments (SPEC section 5), without the program itself. */
   readonly args: readonly string[];
+  /** The run's lane: the SSM launcher gives a GPU lane its configured device (batch.laneDevices). @default no GPU device */
+  readonly lane?: Lane;
 }
 
 /** Where a launched run is. `exitCode` is the container's (or process's); `stderrTail` its last bytes of stderr. */
@@ -60,7 +62,4 @@ export function containerNameFor(runKey: string): string {
   return `qp-${readable}-${hash.toString(16).padStart(8, '0')}`;
 }
 
-/** A POSIX shell word: the value single-quoted, safe for any content. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'"'"'`)}'`;
-}
+export { shellQuote } from './host-commands';

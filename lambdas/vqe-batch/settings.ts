@@ -36,8 +36,8 @@ export function ssmLauncherFor(settings: BatchSettings, client: SSMClient = new 
   return new SsmLauncher(client, {
     target: spec.target,
     image: spec.image,
-    gpus: spec.gpus,
-    dockerRunOptions: spec.dockerRunOptions,
+    documents: spec.documents,
+    laneDevices: spec.laneDevices,
     commandTimeoutSeconds: spec.commandTimeoutSeconds,
   });
 }

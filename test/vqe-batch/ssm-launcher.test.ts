@@ -1,8 +1,5 @@
 /** The SSM Run Command launcher, mocked at the SDK boundary; shell quoting checked against a real shell. */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import {
   CancelCommandCommand,
   type CommandInvocationStatus,
@@ -26,7 +23,9 @@ beforeEach(() => ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cm
 afterEach(() => ssm.reset());
 
 const RUN_KEY = 'gpu1/sto3g/NH3/L-BFGS-B/EfficientSU2/random/seed-1';
-const ARGS = ['--molecule', 'NH3', '--basis', 'sto3g', '--optimizer', 'L-BFGS-B', '--label', "it's a run"];
+const ARGS = ['--molecule-index', '0', '--basis', 'sto3g', '--optimizer', 'L-BFGS-B', '--convergence', '--gpu'];
+const DOCUMENTS = { run: 'QuantumPipeline-RunDocument-AbC123', build: 'QuantumPipeline-BuildDocument-XyZ789' };
+const LANE_DEVICES = { gpu1: 'device=0', gpu2: 'device=1,2' };
 const HANDLE: RunHandle = {
   kind: 'ssm',
   commandId: 'cmd-1',
@@ -38,6 +37,8 @@ function launcher(settings: Partial<SsmLauncherSettings> = {}): SsmLauncher {
   return new SsmLauncher(new SSMClient({ region: 'eu-west-1' }), {
     target: { instanceId: 'i-0abc' },
     image: 'ghcr.io/qp/vqe:1.2',
+    documents: DOCUMENTS,
+    laneDevices: LANE_DEVICES,
     commandTimeoutSeconds: 7200,
     ...settings,
   });
@@ -56,15 +57,12 @@ function serviceError(name: string, extra: Record<string, unknown> = {}): SSMSer
 }
 
 describe('SsmLauncher.launch', () => {
-  it('sends one quoted docker run line to the configured instance with the execution timeout', async () => {
+  it("sends the run document with the run's checked parameters to the configured instance, never a shell line", async () => {
     // Prepare
-    const subject = launcher({
-      dockerRunOptions: ['-e', 'KAFKA_SERVERS=kafka:9092', '-v', '/data:/data'],
-      cloudWatchLogGroup: '/qp/vqe',
-    });
+    const subject = launcher({ cloudWatchLogGroup: '/qp/vqe' });
 
     // Act
-    const handle = await subject.launch({ runKey: RUN_KEY, args: ARGS });
+    const handle = await subject.launch({ runKey: RUN_KEY, args: ARGS, lane: 'gpu1' });
 
     // Assess
     expect(handle).toEqual({
@@ -73,66 +71,91 @@ describe('SsmLauncher.launch', () => {
       instanceId: 'i-0abc',
       containerName: containerNameFor(RUN_KEY),
     });
-    const [call] = ssm.commandCalls(SendCommandCommand);
-    const input = call.args[0].input;
-    expect(input).toMatchObject({
-      DocumentName: 'AWS-RunShellScript',
+    const calls = ssm.commandCalls(SendCommandCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].args[0].input).toEqual({
+      DocumentName: DOCUMENTS.run,
       InstanceIds: ['i-0abc'],
+      Parameters: {
+        action: ['run'],
+        containerName: [containerNameFor(RUN_KEY)],
+        image: ['ghcr.io/qp/vqe:1.2'],
+        gpus: ['device=0'],
+        args: ['--molecule-index 0 --basis sto3g --optimizer L-BFGS-B --convergence --gpu'],
+        executionTimeout: ['7200'],
+      },
+      Comment: `qp run ${RUN_KEY}`,
       CloudWatchOutputConfig: { CloudWatchLogGroupName: '/qp/vqe', CloudWatchOutputEnabled: true },
     });
-    expect(input.Parameters?.executionTimeout).toEqual(['7200']);
-    const [line] = input.Parameters?.commands ?? [];
-    const name = containerNameFor(RUN_KEY);
-    expect(line).toBe(
-      `docker rm -f ${name} >/dev/null 2>&1; ` +
-        `docker run --rm --name ${name} --gpus all -e KAFKA_SERVERS=kafka:9092 -v /data:/data ghcr.io/qp/vqe:1.2 ` +
-        `--molecule NH3 --basis sto3g --optimizer L-BFGS-B --label 'it'"'"'s a run'`,
-    );
-    expect(input.Comment!.length).toBeLessThanOrEqual(100);
   });
 
-  it.each([0, 3])(
-    "runs a line that replaces a leftover container and exits with docker run's code (%i) in a real shell",
-    async (runExit) => {
-      // Prepare: a stand-in `docker` that logs its words; `rm` fails as with no such container
-      const bin = mkdtempSync(join(tmpdir(), 'qp-fake-docker-'));
-      const log = join(bin, 'calls.log');
-      writeFileSync(
-        join(bin, 'docker'),
-        `#!/bin/sh\necho "$*" >>"${log}"\n[ "$1" = rm ] && { echo 'No such container' >&2; exit 1; }\nexit ${runExit}\n`,
-      );
-      chmodSync(join(bin, 'docker'), 0o755);
-      await launcher().launch({ runKey: RUN_KEY, args: ARGS });
-      const [line] = ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.commands ?? [];
+  it.each([
+    ['gpu1', 'device=0'],
+    ['gpu2', 'device=1,2'],
+    ['cpu', 'none'],
+    [undefined, 'none'],
+  ] as const)('pins the %s lane to its own GPU device spec (%s)', async (lane, gpus) => {
+    // Act
+    await launcher().launch({ runKey: RUN_KEY, args: ARGS, lane });
 
-      // Act
-      const shell = spawnSync('sh', ['-c', line], {
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-        encoding: 'utf8',
-      });
+    // Assess
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.gpus).toEqual([gpus]);
+  });
 
-      // Assess
-      const name = containerNameFor(RUN_KEY);
-      expect(shell.status).toBe(runExit);
-      expect(shell.stderr).toBe('');
-      expect(readFileSync(log, 'utf8').split('\n')).toEqual([
-        `rm -f ${name}`,
-        `run --rm --name ${name} --gpus all ghcr.io/qp/vqe:1.2 ${ARGS.join(' ')}`,
-        '',
-      ]);
-      rmSync(bin, { recursive: true, force: true });
+  it.each([
+    ['a ; in a value', ['--basis', 'sto3g;reboot']],
+    ['a command substitution', ['--basis', '$(curl evil.example)']],
+    ['backticks', ['--basis', '`id`']],
+    ['a newline', ['--basis', 'sto3g\nreboot']],
+    ['a quote', ['--label', "it's"]],
+    ['a space inside one argument', ['--basis', 'sto3g --privileged']],
+    ['a pipe', ['--basis', 'a|b']],
+    ['a glob', ['--file', '/etc/*']],
+    ['a flag with an inline value', ['--basis=$(id)']],
+    ['a value without a flag', ['sto3g']],
+    ['a secret-looking flag with its value', ['--api-key', 'abc123']],
+  ])('refuses %s in the arguments before any SendCommand', async (_label, args) => {
+    // Act
+    const launching = launcher().launch({ runKey: RUN_KEY, args, lane: 'gpu1' });
+
+    // Assess
+    await expect(launching).rejects.toBeInstanceOf(RunLaunchError);
+    await expect(launching).rejects.toThrow(/refused before SendCommand: args\[\d\]/);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(ssm.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['a ;', 'device=0;reboot'],
+    ['a command substitution', '$(id)'],
+    ['a newline', 'all\nreboot'],
+    ['a quote', '"device=0"'],
+  ])('refuses a lane device spec with %s before any SendCommand, naming it', async (_label, device) => {
+    // Act
+    const launching = launcher({ laneDevices: { gpu1: device } }).launch({ runKey: RUN_KEY, args: ARGS, lane: 'gpu1' });
+
+    // Assess
+    await expect(launching).rejects.toThrow(`parameter gpus does not match`);
+    await expect(launching).rejects.toBeInstanceOf(RunLaunchError);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+
+  it.each(['--privileged', 'qp/vqe:1.2; reboot', 'qp/vqe:$(id)', 'qp/vqe\n'])(
+    'refuses to be built for an image %j that is not an image reference',
+    (image) => {
+      expect(() => launcher({ image })).toThrow(RangeError);
     },
   );
 
   it('cuts a long run key in the comment to 100 characters and leaves out CloudWatch when no log group is set', async () => {
     // Act
-    await launcher({ gpus: '"device=0"' }).launch({ runKey: `cpu/${'x'.repeat(200)}`, args: [] });
+    await launcher().launch({ runKey: `cpu/${'x'.repeat(200)}`, args: [] });
 
     // Assess
     const input = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
     expect(input.Comment).toHaveLength(100);
     expect(input.CloudWatchOutputConfig).toBeUndefined();
-    expect(input.Parameters?.commands?.[0]).toContain(`--gpus '"device=0"' ghcr.io/qp/vqe:1.2`);
+    expect(input.Parameters?.containerName?.[0]).toMatch(/^qp-cpu-x{76}-[0-9a-f]{8}$/);
   });
 
   it('resolves a tag to the first online instance in sorted order across pages, sending the online filter', async () => {
@@ -330,10 +353,26 @@ describe('SsmLauncher.stop', () => {
       CommandId: 'cmd-1',
       InstanceIds: ['i-0abc'],
     });
-    const removal = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
-    expect(removal.InstanceIds).toEqual(['i-0abc']);
-    expect(removal.Parameters?.commands).toEqual([`docker rm -f ${containerNameFor(RUN_KEY)}`]);
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input).toEqual({
+      DocumentName: DOCUMENTS.run,
+      InstanceIds: ['i-0abc'],
+      Parameters: { action: ['stop'], containerName: [containerNameFor(RUN_KEY)], executionTimeout: ['120'] },
+      Comment: `qp stop ${containerNameFor(RUN_KEY)}`,
+    });
   });
+
+  it.each(['qp-x; reboot', 'qp-$(id)-0000abcd', 'qp-x`id`-0000abcd', 'qp-x\nreboot-0000abcd', 'other'])(
+    'refuses a handle whose container name %j is not one of ours before cancelling or sending anything',
+    async (containerName) => {
+      // Act
+      const stopping = launcher().stop({ ...HANDLE, containerName });
+
+      // Assess
+      await expect(stopping).rejects.toThrow(/refused before SendCommand: parameter containerName/);
+      expect(ssm.commandCalls(CancelCommandCommand)).toHaveLength(0);
+      expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    },
+  );
 
   it('still removes the container when the command already ended', async () => {
     // Prepare
@@ -356,29 +395,7 @@ describe('SsmLauncher.stop', () => {
 });
 
 describe('image builds', () => {
-  it('builds with the CUDA architecture argument and a quoted context path', () => {
-    // Act
-    const line = SsmLauncher.buildImageCommand({
-      image: 'qp/vqe:gpu',
-      contextDir: '/opt/quantum pipeline',
-      cudaArch: '6.1',
-      dockerfile: 'docker/Dockerfile.gpu',
-    });
-
-    // Assess
-    expect(line).toBe(
-      `docker build --build-arg CUDA_ARCH=6.1 -t qp/vqe:gpu -f docker/Dockerfile.gpu '/opt/quantum pipeline'`,
-    );
-  });
-
-  it('refuses a CUDA architecture that is not major.minor, naming it', () => {
-    expect(() =>
-      SsmLauncher.buildImageCommand({ image: 'qp/vqe', contextDir: '.', cudaArch: 'sm_61; rm -rf /' }),
-    ).toThrow(RangeError);
-    expect(() => SsmLauncher.buildImageCommand({ image: 'qp/vqe', contextDir: '.', cudaArch: '61' })).toThrow('"61"');
-  });
-
-  it('sends the build to the instance and returns a handle status() can poll', async () => {
+  it('sends the build document with the image and the CUDA architecture and returns a handle status() can poll', async () => {
     // Prepare
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'build-1' } });
     ssm
@@ -387,7 +404,7 @@ describe('image builds', () => {
     const subject = launcher();
 
     // Act
-    const handle = await subject.buildImage({ image: 'qp/vqe', contextDir: '/src', cudaArch: '8.6' });
+    const handle = await subject.buildImage({ image: 'ghcr.io/qp/vqe:1.2', contextDir: '/src', cudaArch: '8.6' });
 
     // Assess
     expect(handle).toEqual({
@@ -396,10 +413,46 @@ describe('image builds', () => {
       instanceId: 'i-0abc',
       containerName: 'qp-image-build',
     });
-    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.commands).toEqual([
-      'docker build --build-arg CUDA_ARCH=8.6 -t qp/vqe /src',
-    ]);
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input).toEqual({
+      DocumentName: DOCUMENTS.build,
+      InstanceIds: ['i-0abc'],
+      Parameters: { image: ['ghcr.io/qp/vqe:1.2'], cudaArch: ['8.6'], executionTimeout: ['7200'] },
+      Comment: 'qp image build ghcr.io/qp/vqe:1.2',
+    });
     await expect(subject.status(handle)).resolves.toMatchObject({ state: 'exited', exitCode: 0 });
+  });
+
+  it.each([
+    ['a CUDA architecture with a shell command', { cudaArch: 'sm_61; rm -rf /' }, 'parameter cudaArch'],
+    ['a CUDA architecture that is not major.minor', { cudaArch: '61' }, '"61"'],
+    ['another repository', { image: 'evil.example/miner:latest' }, 'parameter image'],
+    ['an image with a command substitution', { image: 'ghcr.io/qp/vqe:$(id)' }, 'parameter image'],
+  ])('refuses %s before any SendCommand, naming it', async (_label, change, named) => {
+    // Act
+    const building = launcher().buildImage({
+      image: 'ghcr.io/qp/vqe:1.2',
+      contextDir: '/src',
+      cudaArch: '6.1',
+      ...change,
+    });
+
+    // Assess
+    await expect(building).rejects.toThrow(RangeError);
+    await expect(building).rejects.toThrow(named);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+
+  it('fails the build clearly when no build document is deployed', async () => {
+    // Act
+    const building = launcher({ documents: { run: DOCUMENTS.run } }).buildImage({
+      image: 'ghcr.io/qp/vqe:1.2',
+      contextDir: '/src',
+      cudaArch: '6.1',
+    });
+
+    // Assess
+    await expect(building).rejects.toThrow('no build document is deployed');
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
   });
 });
 

@@ -103,8 +103,8 @@ const SSM_BUILD: BatchSettings = {
     kind: 'ssm',
     target: { instanceId: 'i-0123456789abcdef0' },
     image: 'sim:gpu',
-    gpus: 'all',
-    dockerRunOptions: [],
+    documents: { run: 'qp-run', build: 'qp-build' },
+    laneDevices: { gpu1: 'device=0', gpu2: 'device=1' },
     commandTimeoutSeconds: 1200,
     build: { contextDir: '/opt/qp', cudaArch: '6.1' },
   },
@@ -224,6 +224,72 @@ describe('createPlanBatch', () => {
   });
 });
 
+describe('the run slot of createPlanBatch', () => {
+  const MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:qp-vqe-batch';
+  const SELF = 'arn:aws:states:us-east-1:000000000000:execution:qp-vqe-batch:console';
+  const OLDER = 'arn:aws:states:us-east-1:000000000000:execution:qp-vqe-batch:nightly';
+
+  /** Running executions as ListExecutions would list them, recording which machine was asked. */
+  function running(executions: Array<{ executionArn: string; startDate: Date }>) {
+    const asked: string[] = [];
+    return {
+      asked,
+      async list(stateMachineArn: string) {
+        asked.push(stateMachineArn);
+        return executions;
+      },
+    };
+  }
+
+  const planWith = (store: MemoryStore, executions: ReturnType<typeof running>, input: unknown = { tier: 4 }) =>
+    createPlanBatch({ settings: SETTINGS, store: store.asStore, executions, log: quiet })({
+      input,
+      executionName: 'console',
+      startTime: START,
+      executionArn: SELF,
+      stateMachineArn: MACHINE,
+    });
+
+  it('makes a second batch wait with PipelineBusyError naming the running one, planning and writing nothing', async () => {
+    // Prepare
+    const store = new MemoryStore();
+    const executions = running([
+      { executionArn: OLDER, startDate: new Date(Date.parse(START) - 3_600_000) },
+      { executionArn: SELF, startDate: new Date(START) },
+    ]);
+
+    // Act
+    const planning = planWith(store, executions);
+
+    // Assess
+    await expect(planning).rejects.toMatchObject({
+      name: 'PipelineBusyError',
+      message: expect.stringContaining(OLDER),
+    });
+    expect(executions.asked).toEqual([MACHINE]);
+    expect(store.plans.size).toBe(0);
+    expect(store.batches.size).toBe(0);
+  });
+
+  it('plans the oldest running batch, and a dry run without asking for the slot', async () => {
+    // Prepare
+    const store = new MemoryStore();
+    const alone = running([{ executionArn: SELF, startDate: new Date(START) }]);
+    const busy = running([{ executionArn: OLDER, startDate: new Date(Date.parse(START) - 1000) }]);
+
+    // Act
+    const planned = await planWith(store, alone);
+    const dry = await planWith(new MemoryStore(), busy, { tier: 4, dryRun: true });
+
+    // Assess
+    expect(alone.asked).toEqual([MACHINE]);
+    expect(planned.toRun).toBeGreaterThan(0);
+    expect(store.batches.size).toBe(1);
+    expect(dry.dryRun).toBe(true);
+    expect(busy.asked).toEqual([]);
+  });
+});
+
 describe('createStartRun', () => {
   function setUp(launcher = new ScriptedLauncher()) {
     const store = new MemoryStore();
@@ -292,6 +358,19 @@ describe('createStartRun', () => {
       deadline,
       handle: HANDLE,
     });
+  });
+
+  it("asks the launcher for the run's lane, so the launcher can pin it to the lane's GPU", async () => {
+    // Prepare
+    const { launcher, start } = setUp();
+
+    // Act
+    await start(0);
+
+    // Assess
+    expect(launcher.launches).toEqual([
+      { runKey: CPU[0].key, args: [...runArguments(CPU[0], 'm/cpu.json'), '--kafka'], lane: 'cpu' },
+    ]);
   });
 
   it('records a run the launcher refuses as failed, with the reason and no exit code, and moves on', async () => {

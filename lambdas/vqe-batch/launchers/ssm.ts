@@ -1,7 +1,10 @@
 /**
- * Runs a VQE container on a managed GPU host through SSM Run Command: one `docker run` shell line
- * per run, sent with AWS-RunShellScript. The host needs only the SSM agent and Docker; nothing
- * listens on it, and the handle (command id + instance id) is all a later invocation needs.
+ * Runs a VQE container on a managed GPU host through SSM Run Command. Nothing free-form reaches
+ * the host: each run (and its stop) is the stack's run document with pattern-checked parameters,
+ * each image build the build document (see host-commands.ts). The values are checked against the
+ * documents' patterns here first, so a hostile one is refused before any SendCommand. The host
+ * needs only the SSM agent and Docker; nothing listens on it, and the handle (command id +
+ * instance id) is all a later invocation needs.
  */
 import {
   CancelCommandCommand,
@@ -14,24 +17,26 @@ import {
 } from '@aws-sdk/client-ssm';
 import { LauncherUnavailableError, RunLaunchError } from '../../core/errors';
 import { isTransientAwsError } from '../../core/transient';
+import type { Lane } from '../contract';
 import {
-  containerNameFor,
-  type Launcher,
-  type LaunchRequest,
-  type RunHandle,
-  type RunStatus,
-  shellQuote,
-  tail,
-} from '../launcher';
+  argumentProblems,
+  type BuildParameter,
+  describeProblems,
+  imageParameterPattern,
+  PARAMETER_PATTERNS,
+  type RunParameter,
+} from '../host-commands';
+import { containerNameFor, type Launcher, type LaunchRequest, type RunHandle, type RunStatus, tail } from '../launcher';
 
 export interface SsmLauncherSettings {
   /** The managed GPU host: an EC2 instance id (i-...) or an on-premises managed node id (mi-...), or a tag. */
   readonly target: { readonly instanceId: string } | { readonly tag: { readonly key: string; readonly value: string } };
+  /** The image each run uses; the documents accept this repository only. */
   readonly image: string;
-  /** `--gpus` value. @default 'all' */
-  readonly gpus?: string;
-  /** Extra `docker run` options (e.g. ['-e','KAFKA_SERVERS=...','-v','/data:/data']). */
-  readonly dockerRunOptions?: readonly string[];
+  /** Names of the stack's SSM Command documents: run/stop, and the image build when one is deployed. */
+  readonly documents: { readonly run: string; readonly build?: string };
+  /** Each GPU lane's `--gpus` device spec (`all`, `device=N[,M]`). @default no GPU for any lane */
+  readonly laneDevices?: Readonly<Partial<Record<Lane, string>>>;
   /** SSM executionTimeout of one command in seconds (a backstop above the state machine's per-run timeout). */
   readonly commandTimeoutSeconds: number;
   /** Optional CloudWatch log group for full command output. */
@@ -40,6 +45,7 @@ export interface SsmLauncherSettings {
 
 export interface ImageBuildSettings {
   readonly image: string;
+  /** Fixed in the build document at deploy time; carried for the logs only. */
   readonly contextDir: string;
   /** The GPU's compute capability, e.g. '6.1' for a GTX 10xx; the image compiles its kernels for it. */
   readonly cudaArch: string;
@@ -92,66 +98,96 @@ function expectSsmHandle(handle: RunHandle): SsmHandle {
   return handle;
 }
 
+/** Document parameters as SendCommand takes them: each value a one-element list. */
+type Parameters = Record<string, string[]>;
+
+/** The values checked against the document's patterns; the first that does not match is named. */
+function checkedParameters(
+  values: Readonly<Record<string, string>>,
+  patterns: Readonly<Record<string, string>>,
+  refuse: (message: string) => Error,
+): Parameters {
+  for (const [name, value] of Object.entries(values)) {
+    const pattern = patterns[name];
+    if (pattern === undefined || !new RegExp(pattern).test(value)) {
+      throw refuse(`parameter ${name} does not match ${pattern ?? 'any pattern'}, got ${JSON.stringify(value)}`);
+    }
+  }
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, [value]]));
+}
+
 export class SsmLauncher implements Launcher {
   readonly kind = 'ssm' as const;
+  private readonly runPatterns: Record<RunParameter, string>;
 
   constructor(
     private readonly client: SSMClient,
     private readonly settings: SsmLauncherSettings,
-  ) {}
-
-  /** The quoted `docker build` line that builds the simulation image on the host. */
-  static buildImageCommand(settings: ImageBuildSettings): string {
-    if (!/^\d+\.\d+$/.test(settings.cudaArch)) {
-      throw new RangeError(`CUDA architecture: expected a compute capability such as 6.1, got "${settings.cudaArch}"`);
-    }
-    const words = [
-      'docker',
-      'build',
-      '--build-arg',
-      `CUDA_ARCH=${settings.cudaArch}`,
-      '-t',
-      settings.image,
-      ...(settings.dockerfile === undefined ? [] : ['-f', settings.dockerfile]),
-      settings.contextDir,
-    ];
-    return words.map(shellQuote).join(' ');
+  ) {
+    const image = imageParameterPattern(settings.image);
+    this.runPatterns = { ...PARAMETER_PATTERNS, action: '^(run|stop)$', image };
   }
 
   /**
-   * The quoted shell line of one run: first `docker rm -f` of the run's container name, so a
-   * container that an earlier launch of the same run left behind (its handle lost with a crashed
-   * step) is replaced instead of failing this launch with a name conflict; then `docker run`,
-   * whose exit code is the line's. `--rm` because SSM keeps the output, not the container.
+   * The run document's parameters of one run, checked before anything is sent: the arguments
+   * must be `--flag [value]` tokens of restricted characters, the lane's device spec and the
+   * container name must fit their patterns. The document itself first removes a container that
+   * an earlier launch of the same run left behind (its handle lost with a crashed step), then
+   * `docker run --rm`s the image, whose exit code is the command's.
+   * @throws RunLaunchError naming the value that is refused
    */
-  runCommand(request: LaunchRequest): string {
-    const name = containerNameFor(request.runKey);
-    const words = [
-      'docker',
-      'run',
-      '--rm',
-      '--name',
-      name,
-      '--gpus',
-      this.settings.gpus ?? 'all',
-      ...(this.settings.dockerRunOptions ?? []),
-      this.settings.image,
-      ...request.args,
-    ];
-    return `${['docker', 'rm', '-f', name].map(shellQuote).join(' ')} >/dev/null 2>&1; ${words.map(shellQuote).join(' ')}`;
+  runParameters(request: LaunchRequest): Parameters {
+    const refuse = (message: string) =>
+      new RunLaunchError(`run ${request.runKey}: refused before SendCommand: ${message}`);
+    const problems = describeProblems('args', argumentProblems(request.args));
+    if (problems.length > 0) throw refuse(problems.join('; '));
+    const device = request.lane === undefined ? undefined : this.settings.laneDevices?.[request.lane];
+    return checkedParameters(
+      {
+        action: 'run',
+        containerName: containerNameFor(request.runKey),
+        image: this.settings.image,
+        gpus: device ?? 'none',
+        args: request.args.join(' '),
+        executionTimeout: String(this.settings.commandTimeoutSeconds),
+      },
+      this.runPatterns,
+      refuse,
+    );
   }
 
   async launch(request: LaunchRequest): Promise<RunHandle> {
+    const parameters = this.runParameters(request);
     const instanceId = await this.resolveInstance();
-    const commandId = await this.sendMapped(instanceId, this.runCommand(request), `qp run ${request.runKey}`);
+    const commandId = await this.sendMapped(
+      instanceId,
+      this.settings.documents.run,
+      parameters,
+      `qp run ${request.runKey}`,
+    );
     return { kind: 'ssm', commandId, instanceId, containerName: containerNameFor(request.runKey) };
   }
 
-  /** Builds the image on the host; the returned handle is polled with `status()` like a run. */
+  /** Builds the image on the host with the build document; the returned handle is polled with `status()` like a run. */
   async buildImage(settings: ImageBuildSettings): Promise<RunHandle> {
-    const commandLine = SsmLauncher.buildImageCommand(settings);
+    const document = this.settings.documents.build;
+    if (document === undefined) throw new RunLaunchError('image build: no build document is deployed (batch.build)');
+    const patterns: Record<BuildParameter, string> = {
+      image: imageParameterPattern(this.settings.image),
+      cudaArch: PARAMETER_PATTERNS.cudaArch,
+      executionTimeout: PARAMETER_PATTERNS.executionTimeout,
+    };
+    const parameters = checkedParameters(
+      {
+        image: settings.image,
+        cudaArch: settings.cudaArch,
+        executionTimeout: String(this.settings.commandTimeoutSeconds),
+      },
+      patterns,
+      (message) => new RangeError(`image build: refused before SendCommand: ${message}`),
+    );
     const instanceId = await this.resolveInstance();
-    const commandId = await this.sendMapped(instanceId, commandLine, `qp image build ${settings.image}`);
+    const commandId = await this.sendMapped(instanceId, document, parameters, `qp image build ${settings.image}`);
     return { kind: 'ssm', commandId, instanceId, containerName: IMAGE_BUILD_CONTAINER_NAME };
   }
 
@@ -178,11 +214,17 @@ export class SsmLauncher implements Launcher {
   }
 
   /**
-   * Cancels the command and removes the container: cancelling only kills the shell on the host,
-   * and the container it started would keep the GPU busy.
+   * Cancels the command and removes the container (the run document with action=stop):
+   * cancelling only kills the shell on the host, and the container it started would keep the
+   * GPU busy.
    */
   async stop(handle: RunHandle): Promise<void> {
     const { commandId, instanceId, containerName } = expectSsmHandle(handle);
+    const parameters = checkedParameters(
+      { action: 'stop', containerName, executionTimeout: String(CLEANUP_TIMEOUT_SECONDS) },
+      this.runPatterns,
+      (message) => new RangeError(`stop ${containerName}: refused before SendCommand: ${message}`),
+    );
     try {
       await this.client.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
     } catch (error) {
@@ -191,8 +233,7 @@ export class SsmLauncher implements Launcher {
       if (!alreadyEnded) throw mapped(error, instanceId);
     }
     try {
-      const removal = ['docker', 'rm', '-f', containerName].map(shellQuote).join(' ');
-      await this.send(instanceId, removal, `qp stop ${containerName}`, CLEANUP_TIMEOUT_SECONDS);
+      await this.send(instanceId, this.settings.documents.run, parameters, `qp stop ${containerName}`);
     } catch (error) {
       // A host that left SSM (terminated, agent gone) has no container left for us to reach.
       if (errorName(error) !== 'InvalidInstanceId') throw mapped(error, instanceId);
@@ -230,28 +271,28 @@ export class SsmLauncher implements Launcher {
     return first;
   }
 
-  /** A run's or a build's command, with the per-command backstop timeout and SSM errors mapped. */
-  private async sendMapped(instanceId: string, commandLine: string, comment: string): Promise<string> {
+  /** A run's or a build's command, SSM errors mapped. */
+  private async sendMapped(
+    instanceId: string,
+    document: string,
+    parameters: Parameters,
+    comment: string,
+  ): Promise<string> {
     try {
-      return await this.send(instanceId, commandLine, comment, this.settings.commandTimeoutSeconds);
+      return await this.send(instanceId, document, parameters, comment);
     } catch (error) {
       throw mapped(error, instanceId);
     }
   }
 
-  /** Sends one shell line to one host; SDK errors are thrown as they are. */
-  private async send(
-    instanceId: string,
-    commandLine: string,
-    comment: string,
-    timeoutSeconds: number,
-  ): Promise<string> {
+  /** Sends one document with its parameters (executionTimeout among them) to one host; SDK errors are thrown as they are. */
+  private async send(instanceId: string, document: string, parameters: Parameters, comment: string): Promise<string> {
     const logGroup = this.settings.cloudWatchLogGroup;
     const sent = await this.client.send(
       new SendCommandCommand({
-        DocumentName: 'AWS-RunShellScript',
+        DocumentName: document,
         InstanceIds: [instanceId],
-        Parameters: { commands: [commandLine], executionTimeout: [String(timeoutSeconds)] },
+        Parameters: parameters,
         Comment: comment.slice(0, MAX_COMMENT_LENGTH),
         ...(logGroup === undefined
           ? {}

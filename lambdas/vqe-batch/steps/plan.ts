@@ -2,10 +2,16 @@
  * The first step of a VQE batch: validates the console input, plans the tier's runs (SPEC
  * section 5) without those already done, and stores each lane's run list in S3. What it returns
  * stays small whatever the tier: the lanes' sizes and chunk bounds, never the runs themselves.
+ *
+ * One batch at a time on the GPU host: with `executions`, a batch that is not a dry run first
+ * takes the run slot (the oldest running execution of the batch machine holds it, as in the
+ * feature pipeline); another one gets PipelineBusyError, which the state machine retries, so a
+ * second batch waits instead of replacing the first one's containers.
  */
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
 import { describeIssues, parseEvent } from '../../core/validation';
+import { decideRunSlot, type RunningExecutions } from '../../feature-pipeline/steps/acquire-run-slot';
 import { type BatchSettings, type LanePlan, PlanEvent, type PlanOutput } from '../contract';
 import { BatchInput, type Lane, planBatch } from '../plan';
 import type { RunStateStore } from '../state-store';
@@ -21,10 +27,13 @@ export function compactTime(iso: string): string {
 export function createPlanBatch({
   settings,
   store,
+  executions,
   log = new Logger('vqe-batch-plan'),
 }: {
   settings: BatchSettings;
   store: RunStateStore;
+  /** The batch machine's running executions; without them (the local runner) no run slot is taken. */
+  executions?: RunningExecutions;
   log?: Logger;
 }) {
   return async (event: unknown): Promise<PlanOutput> => {
@@ -50,6 +59,10 @@ export function createPlanBatch({
       );
     }
 
+    if (executions && !input.dryRun && request.executionArn && request.stateMachineArn) {
+      // Throws PipelineBusyError while an older batch runs; nothing is planned or written before.
+      decideRunSlot({ executionArn: request.executionArn, startTime }, await executions.list(request.stateMachineArn));
+    }
     const batchId = `${compactTime(startTime)}-${executionName}`.slice(0, 120);
     const batchLog = log.with({ batchId });
     const plan = planBatch(input, await store.doneKeys());

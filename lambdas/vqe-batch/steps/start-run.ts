@@ -93,7 +93,7 @@ export function createStartRun({
     // Written before the launch, so a run the launch leaves behind is never without a record.
     await store.writeRun({ ...base, status: 'in_progress', deadline });
     try {
-      const handle = await launcher.launch({ runKey: run.key, args });
+      const handle = await launcher.launch({ runKey: run.key, args, lane });
       await store.writeRun({ ...base, status: 'in_progress', deadline, handle });
       runLog.info('run launched', { attempt: base.attempt, launcher: launcher.kind, deadline });
       return { finished: false, ended: false, key: run.key, handle, deadline };
