@@ -83,8 +83,14 @@ export class SparkCompute extends Construct {
       databaseInput: { name: this.namespace, description: 'Iceberg tables of the quantum feature pipeline' },
     });
 
+    // Only EMR Serverless on behalf of this application, in this account, may assume the job role
+    // (confused-deputy conditions). The application names no role, so this makes no cycle.
+    const application = this.application.attrArn;
     this.jobRole = new iam.Role(this, 'JobRole', {
-      assumedBy: new iam.ServicePrincipal('emr-serverless.amazonaws.com'),
+      assumedBy: new iam.ServicePrincipal('emr-serverless.amazonaws.com').withConditions({
+        StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+        ArnLike: { 'aws:SourceArn': [application, `${application}/jobruns/*`] },
+      }),
       description: 'Assumed by the Spark job runs of the feature pipeline',
     });
     this.grantJobRole(props);
@@ -192,16 +198,38 @@ export class SparkCompute extends Construct {
     };
   }
 
-  /** Start, watch and cancel job runs of the application, passing the job role. */
+  /**
+   * Start job runs of the application (the submit step): StartJobRun on the application, and
+   * iam:PassRole of the job role to EMR Serverless only (iam:PassedToService).
+   */
   grantStartJobRun(grantee: iam.IGrantable): iam.Grant {
-    const applicationArn = this.application.attrArn;
-    const jobRuns = `${applicationArn}/jobruns/*`;
     const grant = iam.Grant.addToPrincipal({
       grantee,
-      actions: ['emr-serverless:StartJobRun', 'emr-serverless:GetJobRun', 'emr-serverless:CancelJobRun'],
-      resourceArns: [applicationArn, jobRuns],
+      actions: ['emr-serverless:StartJobRun'],
+      resourceArns: [this.application.attrArn],
     });
-    this.jobRole.grantPassRole(grantee.grantPrincipal);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['iam:PassRole'],
+      resourceArns: [this.jobRole.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } },
+    });
+    return grant;
+  }
+
+  /** Read the state of the application's job runs (the status step). */
+  grantGetJobRun(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnJobRuns(grantee, 'emr-serverless:GetJobRun');
+  }
+
+  /** Cancel the application's job runs (the status step on a timeout, the cancel step). */
+  grantCancelJobRun(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnJobRuns(grantee, 'emr-serverless:CancelJobRun');
+  }
+
+  private grantOnJobRuns(grantee: iam.IGrantable, action: string): iam.Grant {
+    const jobRuns = `${this.application.attrArn}/jobruns/*`;
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: [action], resourceArns: [jobRuns] });
     if (Construct.isConstruct(grantee.grantPrincipal)) {
       acknowledge(
         grantee.grantPrincipal,

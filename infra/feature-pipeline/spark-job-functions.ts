@@ -153,8 +153,13 @@ export class SparkJobFunctions extends Construct {
       }),
     );
     if (props.backend.kind === 'emr-serverless') {
-      for (const name of ['submit-job', 'job-status', 'cancel-job'] as const)
-        props.backend.compute.grantStartJobRun(fns[name]);
+      // Each step what its backend call needs: submit starts (and passes the job role), status
+      // reads and cancels a run past its timeout, cancel cancels.
+      const { compute } = props.backend;
+      compute.grantStartJobRun(fns['submit-job']);
+      compute.grantGetJobRun(fns['job-status']);
+      compute.grantCancelJobRun(fns['job-status']);
+      compute.grantCancelJobRun(fns['cancel-job']);
     }
   }
 }

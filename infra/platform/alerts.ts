@@ -1,9 +1,14 @@
 /**
  * Alerts of the feature pipeline, all to one SNS topic: failed / timed-out / aborted executions
  * (EventBridge rule on Step Functions status changes), the success summary (rule on the
- * pipeline's own "ML Features Updated" event), and CloudWatch alarms on SLA and failures.
+ * pipeline's own "ML Features Updated" event), and CloudWatch alarms on SLA and failures, on
+ * events left in the triggers' dead-letter queue, and on a day without a successful run.
+ *
+ * Who may use the topic and its key: CloudWatch (the alarms of this stack, by aws:SourceArn and
+ * aws:SourceAccount) through the topic and key policies, and EventBridge through a role of its
+ * own that may publish to this topic only, so no service principal is granted the key unconditioned.
  */
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -12,9 +17,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
+import { acknowledge, wildcardActions } from '../common/nag';
+import { TARGET_RETRY } from './triggers';
+
+/** How long the dead-letter queue keeps an undelivered trigger (SQS's longest). */
+const DEAD_LETTER_RETENTION = Duration.days(14);
 
 export interface PipelineAlertsProps {
   readonly stateMachine: sfn.IStateMachine;
@@ -22,6 +33,13 @@ export interface PipelineAlertsProps {
   readonly email?: string;
   /** A run taking longer than this raises the SLA alarm. */
   readonly slaSeconds: number;
+  /** The bus the pipeline publishes "ML Features Updated" on. @default the account's default bus */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * Raise an alarm when no run of the pipeline succeeded for this long (set it when a schedule
+   * runs the pipeline daily). Whole hours, 1 to 168. @default no such alarm
+   */
+  readonly expectSuccessWithin?: Duration;
 }
 
 export class PipelineAlerts extends Construct {
@@ -30,10 +48,19 @@ export class PipelineAlerts extends Construct {
   readonly successRule: events.Rule;
   readonly slaAlarm: cloudwatch.Alarm;
   readonly failureAlarm: cloudwatch.Alarm;
+  /** Where every schedule and rule target of the stack puts the events it could not deliver. */
+  readonly deadLetterQueue: sqs.Queue;
+  /** Raised while the dead-letter queue holds a message. */
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Raised when no run succeeded within expectSuccessWithin; undefined without it. */
+  readonly noSuccessAlarm?: cloudwatch.Alarm;
+  /** The role EventBridge publishes to the topic with. */
+  private readonly publisher: iam.Role;
 
   constructor(scope: Construct, id: string, props: PipelineAlertsProps) {
     super(scope, id);
     PipelineAlerts.validateProps(props);
+    const stack = Stack.of(this);
     const key = new kms.Key(this, 'TopicKey', {
       enableKeyRotation: true,
       description: 'Encrypts the pipeline alert topic',
@@ -46,14 +73,49 @@ export class PipelineAlerts extends Construct {
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     const arn = props.stateMachine.stateMachineArn;
 
+    this.deadLetterQueue = new sqs.Queue(this, 'TriggerDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: DEAD_LETTER_RETENTION,
+    });
+    // cdk-nag's SQS3 recognises a dead-letter queue only by another queue's redrive policy; this
+    // one is the DeadLetterConfig of the EventBridge targets and schedules (nag.ts's finding type
+    // has no SQS entry, hence Validations directly).
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'it is the dead-letter queue of the schedules and rule targets (DeadLetterConfig), not a work queue',
+    });
+
+    // EventBridge publishes with this role: no key or topic grant to the events service principal.
+    const rules = stack.formatArn({ service: 'events', resource: 'rule', resourceName: '*' });
+    this.publisher = new iam.Role(this, 'EventsPublisher', {
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com').withConditions({
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': rules },
+      }),
+      description: "Lets the pipeline's EventBridge rules publish to its alert topic",
+    });
+    acknowledge(
+      this.publisher,
+      wildcardActions(['kms:GenerateDataKey*']),
+      'Topic.grantPublish of CDK on the encrypted alert topic: SNS generates data keys of the one topic key',
+    );
+    this.grantAlarmsPublish(key);
+
     this.failureRule = this.failureRuleFor('ExecutionFailed', props.stateMachine, 'Feature pipeline');
 
     this.successRule = new events.Rule(this, 'FeaturesUpdated', {
       description: 'Success summary of a feature pipeline run',
-      eventPattern: { source: [SUMMARY_EVENT_SOURCE], detailType: [SUMMARY_EVENT_DETAIL_TYPE] },
+      eventBus: props.eventBus,
+      eventPattern: {
+        source: [SUMMARY_EVENT_SOURCE],
+        detailType: [SUMMARY_EVENT_DETAIL_TYPE],
+        account: [stack.account],
+      },
     });
     this.successRule.addTarget(
       new eventTargets.SnsTopic(this.topic, {
+        ...this.delivery(),
         message: events.RuleTargetInput.fromText(
           `Feature pipeline run ${events.EventField.fromPath('$.detail.runId')} succeeded. ` +
             `Job 1: ${events.EventField.fromPath('$.detail.features.status')}, ` +
@@ -65,7 +127,6 @@ export class PipelineAlerts extends Construct {
         ),
       }),
     );
-    key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
 
     const metric = (name: string, statistic: string) =>
       new cloudwatch.Metric({
@@ -95,8 +156,81 @@ export class PipelineAlerts extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [this.slaAlarm, this.failureAlarm]) alarm.addAlarmAction(new actions.SnsAction(this.topic));
-    key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'TriggerDeadLettersVisible', {
+      alarmDescription:
+        'A schedule or event rule could not start its target: the event is in the trigger dead-letter queue',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const within = props.expectSuccessWithin;
+    if (within) {
+      this.noSuccessAlarm = new cloudwatch.Alarm(this, 'NoSuccessfulRun', {
+        alarmDescription: `No feature pipeline run succeeded in ${within.toHours()} h`,
+        metric: metric('ExecutionsSucceeded', 'Sum').with({ period: within }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // No run at all reports no data: that is the case this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+    }
+    const alarms = [this.slaAlarm, this.failureAlarm, this.deadLetterAlarm, this.noSuccessAlarm];
+    for (const alarm of alarms) if (alarm) this.notify(alarm);
+  }
+
+  /** Sends `alarm`'s state changes to the alert topic (an alarm of another construct of this stack). */
+  notify(alarm: cloudwatch.Alarm): void {
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+  }
+
+  /**
+   * CloudWatch alarms publish as the service: the topic and key policies let cloudwatch.amazonaws.com
+   * publish and use the key for this stack's alarms only (CloudFormation names them
+   * <stack name>-<logical id>-<suffix>), in this account.
+   */
+  private grantAlarmsPublish(key: kms.Key): void {
+    const stack = Stack.of(this);
+    const conditions = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${stack.stackName}-*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [cloudwatchService],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions,
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsUseTopicKey',
+        principals: [cloudwatchService],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions,
+      }),
+    );
+  }
+
+  /** The target settings of the rules here: the publisher role, the retry policy and the dead-letter queue. */
+  private delivery(): Pick<eventTargets.SnsTopicProps, 'role' | 'retryAttempts' | 'maxEventAge' | 'deadLetterQueue'> {
+    return { role: this.publisher, ...TARGET_RETRY, deadLetterQueue: this.deadLetterQueue };
   }
 
   /** Checks the props, naming the prop and the value, before anything is built. */
@@ -106,6 +240,15 @@ export class PipelineAlerts extends Construct {
     }
     if (props.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.email)) {
       throw new Error(`PipelineAlerts: email ${JSON.stringify(props.email)} is not an email address`);
+    }
+    const within = props.expectSuccessWithin;
+    if (within !== undefined) {
+      const hours = within.toHours({ integral: false });
+      if (!Number.isInteger(hours) || hours < 1 || hours > 168) {
+        throw new Error(
+          `PipelineAlerts: expectSuccessWithin must be whole hours from 1 to 168, got ${within.toHumanString()}`,
+        );
+      }
     }
   }
 
@@ -125,6 +268,7 @@ export class PipelineAlerts extends Construct {
     });
     rule.addTarget(
       new eventTargets.SnsTopic(this.topic, {
+        ...this.delivery(),
         message: events.RuleTargetInput.fromText(
           `${label} execution ${events.EventField.fromPath('$.detail.name')} ended ` +
             `${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.error')} - ` +

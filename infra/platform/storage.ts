@@ -1,7 +1,9 @@
 /**
  * The pipeline's buckets. The code that reads and writes them uses only what Garage and
  * LocalStack implement too (GET/PUT/LIST/DELETE, multipart, path-style): no versioning, object
- * lock, tagging or notifications are relied on; those below are AWS-side hardening only.
+ * lock, tagging or notifications are relied on; those below are AWS-side hardening only. The
+ * raw-results bucket is versioned so that a raw file overwritten or deleted by mistake can be
+ * restored for `noncurrentVersionDays` (locally the data plane creates the buckets, unversioned).
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -9,6 +11,7 @@ import { Construct } from 'constructs';
 
 const DEFAULT_QUARANTINE_RETENTION_DAYS = 90;
 const DEFAULT_LOG_RETENTION_DAYS = 30;
+const DEFAULT_NONCURRENT_VERSION_DAYS = 30;
 
 export interface PipelineBucketsProps {
   /** @default CloudFormation-generated names */
@@ -22,6 +25,8 @@ export interface PipelineBucketsProps {
   /** Days before quarantined raw objects and EMR logs expire. @default 90 and 30 */
   readonly quarantineRetentionDays?: number;
   readonly logRetentionDays?: number;
+  /** Days a noncurrent (overwritten or deleted) version of a raw-results object is kept. @default 30 */
+  readonly noncurrentVersionDays?: number;
 }
 
 export class PipelineBuckets extends Construct {
@@ -35,6 +40,7 @@ export class PipelineBuckets extends Construct {
     PipelineBuckets.validateProps(props);
     const quarantineDays = props.quarantineRetentionDays ?? DEFAULT_QUARANTINE_RETENTION_DAYS;
     const logDays = props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS;
+    const noncurrentDays = props.noncurrentVersionDays ?? DEFAULT_NONCURRENT_VERSION_DAYS;
     const destroy = (props.removalPolicy ?? 'retain') === 'destroy';
     const common: s3.BucketProps = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -62,8 +68,14 @@ export class PipelineBuckets extends Construct {
       ...common,
       ...logged('raw-results'),
       bucketName: props.rawResultsBucketName,
+      versioned: true,
       lifecycleRules: [
         { id: 'expire-quarantine', prefix: 'quarantine/', expiration: Duration.days(quarantineDays) },
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(noncurrentDays),
+          expiredObjectDeleteMarker: true,
+        },
         abortUploads,
       ],
     });
@@ -89,6 +101,7 @@ export class PipelineBuckets extends Construct {
     for (const [name, days] of [
       ['quarantineRetentionDays', props.quarantineRetentionDays],
       ['logRetentionDays', props.logRetentionDays],
+      ['noncurrentVersionDays', props.noncurrentVersionDays],
     ] as const) {
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
         throw new Error(`PipelineBuckets: ${name} must be a whole number of days >= 1, got ${days}`);

@@ -1,9 +1,14 @@
-/** What starts the state machines: the feature pipeline's daily schedule, the R2 sync's event rule and schedule. */
-import { TimeZone } from 'aws-cdk-lib';
+/**
+ * What starts the state machines: the feature pipeline's daily schedule, the R2 sync's event rule
+ * and schedule, the batch's "VQE Batch Finished" rule. Every target retries as TARGET_RETRY says,
+ * then hands the event to the dead-letter queue (when one is given) instead of dropping it.
+ */
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
@@ -14,6 +19,23 @@ const SCHEDULE_EXPRESSION = /^(cron|rate|at)\(.+\)$/;
 const DEFAULT_PIPELINE_SCHEDULE = 'cron(0 2 * * ? *)';
 const DEFAULT_R2_SYNC_SCHEDULE = { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' } as const;
 
+/**
+ * The retry policy of every schedule and rule target, stated rather than left to the services'
+ * defaults (185 attempts over 24 h): a start that fails twice, or is still undelivered after an
+ * hour, goes to the dead-letter queue, whose alarm tells someone.
+ */
+export const TARGET_RETRY = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
+
+/** What a schedule or rule target is given: the retry policy and, when there is one, the dead-letter queue. */
+function delivery(deadLetterQueue: sqs.IQueue | undefined) {
+  return { ...TARGET_RETRY, ...(deadLetterQueue ? { deadLetterQueue } : {}) };
+}
+
+/** The pattern of one of the pipeline's own events, from this account only. */
+function ownEvent(scope: Construct, pattern: events.EventPattern): events.EventPattern {
+  return { ...pattern, account: [Stack.of(scope).account] };
+}
+
 export interface PipelineScheduleProps {
   readonly stateMachine: sfn.IStateMachine;
   /** cron(...), rate(...) or at(...). @default 'cron(0 2 * * ? *)' (02:00 daily) */
@@ -22,6 +44,8 @@ export interface PipelineScheduleProps {
   readonly timezone?: string;
   /** A disabled schedule stays deployed and can be switched on in the console. @default true */
   readonly enabled?: boolean;
+  /** Where a start that keeps failing goes. @default none (it is dropped after the retries) */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 export class PipelineSchedule extends Construct {
@@ -38,7 +62,7 @@ export class PipelineSchedule extends Construct {
       enabled: props.enabled ?? true,
       target: new targets.StepFunctionsStartExecution(props.stateMachine, {
         input: scheduler.ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
-        retryAttempts: 2,
+        ...delivery(props.deadLetterQueue),
       }),
     });
   }
@@ -59,8 +83,10 @@ export interface R2SyncTriggersProps {
   readonly onFeaturesUpdated?: boolean;
   /** A schedule of its own, deployed switched off unless enabled. @default off, 'cron(0 4 * * ? *)', UTC */
   readonly schedule?: { readonly enabled: boolean; readonly expression: string; readonly timezone: string };
-  /** @default the account's default bus */
+  /** The bus the feature pipeline publishes on. @default the account's default bus */
   readonly eventBus?: events.IEventBus;
+  /** Where a start that keeps failing goes. @default none (it is dropped after the retries) */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -79,15 +105,15 @@ export class R2SyncTriggers extends Construct {
       description: 'Mirrors the ML tables to R2 after job 2 of the feature pipeline changed them',
       eventBus: props.eventBus,
       enabled: props.onFeaturesUpdated ?? true,
-      eventPattern: {
+      eventPattern: ownEvent(this, {
         source: [SUMMARY_EVENT_SOURCE],
         detailType: [SUMMARY_EVENT_DETAIL_TYPE],
         detail: { mlFeatures: { status: ['succeeded'] } },
-      },
+      }),
       targets: [
         new eventTargets.SfnStateMachine(props.stateMachine, {
           input: events.RuleTargetInput.fromObject({ trigger: 'features-updated' }),
-          retryAttempts: 2,
+          ...delivery(props.deadLetterQueue),
         }),
       ],
     });
@@ -97,7 +123,7 @@ export class R2SyncTriggers extends Construct {
       enabled: schedule.enabled,
       target: new targets.StepFunctionsStartExecution(props.stateMachine, {
         input: scheduler.ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
-        retryAttempts: 2,
+        ...delivery(props.deadLetterQueue),
       }),
     });
   }
@@ -116,8 +142,10 @@ export interface BatchFinishedTriggerProps {
   readonly featurePipeline: sfn.IStateMachine;
   /** Deployed disabled when false (it can be switched on in the console). @default true */
   readonly enabled?: boolean;
-  /** @default the account's default bus */
+  /** The bus the batch publishes on. @default the account's default bus */
   readonly eventBus?: events.IEventBus;
+  /** Where a start that keeps failing goes. @default none (it is dropped after the retries) */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /** Starts the feature pipeline when a VQE batch that wrote records finishes ("VQE Batch Finished", producedRecords true). */
@@ -130,15 +158,15 @@ export class BatchFinishedTrigger extends Construct {
       description: 'Runs the feature pipeline on the records of a finished VQE batch',
       eventBus: props.eventBus,
       enabled: props.enabled ?? true,
-      eventPattern: {
+      eventPattern: ownEvent(this, {
         source: [BATCH_EVENT_SOURCE],
         detailType: [BATCH_EVENT_DETAIL_TYPE],
         detail: { producedRecords: [true] },
-      },
+      }),
       targets: [
         new eventTargets.SfnStateMachine(props.featurePipeline, {
           input: events.RuleTargetInput.fromObject({ trigger: 'vqe-batch' }),
-          retryAttempts: 2,
+          ...delivery(props.deadLetterQueue),
         }),
       ],
     });

@@ -1,6 +1,7 @@
 /**
- * A local stand-in for EventBridge that runs the template's own rules: each event put on the bus
- * is matched against every `AWS::Events::Rule` EventPattern of the synthesized template, and for
+ * A local stand-in for EventBridge that runs the template's own rules: each event put on a bus
+ * is matched against the EventPattern of every `AWS::Events::Rule` of the synthesized template on
+ * that bus (a rule without EventBusName is on the default bus), and for
  * each matching rule its SNS targets receive the message its InputTransformer builds, and its
  * state machine targets are started with the rule's input. So the alert and summary messages
  * seen locally are the ones the deployed rules would send, and one state machine starts another
@@ -8,7 +9,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import type { CfnTemplate } from './definition';
-import { placeholderArn } from './definition';
+import { LOCAL_ACCOUNT, LOCAL_REGION, resolveValue } from './definition';
 import type { ExecutionStatusChange, PutEventsEntry } from './local-host';
 
 export interface BusEvent {
@@ -32,6 +33,16 @@ export interface Delivery {
 export type StartExecution = (input: unknown) => void;
 
 type Pattern = { [key: string]: Pattern | unknown[] };
+
+/** The bus every event goes to when none is named, as on AWS. */
+export const DEFAULT_BUS = 'default';
+
+/** A bus as PutEvents and rules may name it (a name or an ARN) -> its name. */
+export function busNameOf(nameOrArn: string | undefined): string {
+  if (!nameOrArn) return DEFAULT_BUS;
+  const match = /^arn:[^:]+:events:[^:]*:[^:]*:event-bus\/(.+)$/.exec(nameOrArn);
+  return match ? match[1] : nameOrArn;
+}
 
 /** EventBridge matching for the subset our rules use: exact values in lists, nested objects, prefix. */
 export function matchesPattern(pattern: Pattern, event: unknown): boolean {
@@ -92,20 +103,30 @@ export class LocalEventBridge {
     this.stateMachines.set(logicalId, start);
   }
 
-  put(event: BusEvent): Delivery[] {
+  /** Puts `event` on the bus named `bus` (a name or an ARN; the default bus when undefined). */
+  put(event: BusEvent, bus?: string): Delivery[] {
     const stamped: BusEvent = {
       time: new Date().toISOString(),
-      account: '000000000000',
-      region: 'us-east-1',
+      account: LOCAL_ACCOUNT,
+      region: LOCAL_REGION,
       ...event,
     };
+    const busName = busNameOf(bus);
     this.events.push(stamped);
-    this.log({ kind: 'event', event: stamped });
+    this.log({ kind: 'event', bus: busName, event: stamped });
     const delivered: Delivery[] = [];
     for (const [ruleId, resource] of Object.entries(this.template.Resources)) {
       if (resource.Type !== 'AWS::Events::Rule') continue;
-      const properties = resource.Properties as { EventPattern?: Pattern; State?: string; Targets?: RuleTarget[] };
+      const properties = resource.Properties as {
+        EventBusName?: unknown;
+        EventPattern?: Pattern;
+        State?: string;
+        Targets?: RuleTarget[];
+      };
       if (!properties.EventPattern || properties.State === 'DISABLED') continue;
+      const ruleBus =
+        properties.EventBusName === undefined ? undefined : resolveValue(this.template, properties.EventBusName);
+      if (busNameOf(ruleBus) !== busName) continue;
       if (!matchesPattern(this.resolvePattern(properties.EventPattern), stamped)) continue;
       for (const target of properties.Targets ?? []) {
         const machine = (target.Arn as { Ref?: string } | null)?.Ref;
@@ -130,13 +151,15 @@ export class LocalEventBridge {
     return delivered;
   }
 
-  /** Tokens in patterns (e.g. the state machine ARN) become the same placeholders as in the ASL. */
+  /**
+   * Tokens in patterns become the same placeholders as in the ASL: a state machine's ARN, the
+   * account (`AWS::AccountId`, the local account every event is stamped with), a joined ARN.
+   */
   private resolvePattern(pattern: unknown): Pattern {
     const resolve = (value: unknown): unknown => {
       if (Array.isArray(value)) return value.map(resolve);
       if (value && typeof value === 'object') {
-        const ref = (value as { Ref?: unknown }).Ref;
-        if (typeof ref === 'string') return placeholderArn(this.template, ref);
+        if (['Ref', 'Fn::GetAtt', 'Fn::Join'].some((key) => key in value)) return resolveValue(this.template, value);
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
       }
       return value;
@@ -164,7 +187,7 @@ export function hostBusBindings(bus: LocalEventBridge): {
     eventBus: (entries) => {
       for (const entry of entries) {
         const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : (entry.Detail ?? {});
-        bus.put({ source: entry.Source ?? '', 'detail-type': entry.DetailType ?? '', detail });
+        bus.put({ source: entry.Source ?? '', 'detail-type': entry.DetailType ?? '', detail }, entry.EventBusName);
       }
     },
     onExecutionEnd: (change) =>

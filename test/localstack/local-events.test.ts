@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CfnTemplate } from '../../localstack/embedded/definition';
-import { LocalEventBridge, matchesPattern, transformInput } from '../../localstack/embedded/local-events';
+import {
+  busNameOf,
+  hostBusBindings,
+  LocalEventBridge,
+  matchesPattern,
+  transformInput,
+} from '../../localstack/embedded/local-events';
 
 const failureRule = {
   Type: 'AWS::Events::Rule',
@@ -84,5 +90,43 @@ describe('LocalEventBridge', () => {
     expect(bus.put(statusChange('SUCCEEDED'))).toEqual([]);
     expect(bus.put(statusChange('FAILED', `${machineArn}Other`))).toEqual([]);
     expect(bus.events).toHaveLength(2);
+  });
+
+  it("routes an event put on a custom bus to that bus's rules only, matching the local account", () => {
+    // Prepare: the same pattern on the pipeline's bus and on the default bus
+    const ownEvent = (bus?: unknown) => ({
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        ...(bus ? { EventBusName: bus } : {}),
+        EventPattern: { source: ['qp'], 'detail-type': ['Done'], account: [{ Ref: 'AWS::AccountId' }] },
+        State: 'ENABLED',
+        Targets: [{ Arn: { Ref: 'Alerts' }, Input: '"done"' }],
+      },
+    });
+    const withBus: CfnTemplate = {
+      Resources: {
+        Alerts: { Type: 'AWS::SNS::Topic', Properties: {} },
+        Bus: { Type: 'AWS::Events::EventBus', Properties: {} },
+        OnBus: ownEvent({ Ref: 'Bus' }) as never,
+        OnDefault: ownEvent() as never,
+      },
+    };
+    const bus = new LocalEventBridge(withBus);
+    const done = { Source: 'qp', DetailType: 'Done', Detail: '{}' };
+
+    // Act: as a PutEvents task names the bus (by ARN), then without a bus
+    hostBusBindings(bus).eventBus([
+      { ...done, EventBusName: 'arn:aws:events:us-east-1:000000000000:event-bus/Bus' },
+      done,
+    ]);
+
+    // Assess
+    expect(bus.deliveries.map((delivery) => delivery.rule)).toEqual(['OnBus', 'OnDefault']);
+  });
+
+  it('names a bus by its name, whether given a name, an ARN or nothing', () => {
+    expect(busNameOf(undefined)).toBe('default');
+    expect(busNameOf('pipeline')).toBe('pipeline');
+    expect(busNameOf('arn:aws:events:eu-west-1:123456789012:event-bus/pipeline')).toBe('pipeline');
   });
 });
