@@ -4,7 +4,14 @@
  */
 import { z } from 'zod';
 import { describeIssues } from '../lambdas/core/contract';
-import { ML_TABLES } from '../lambdas/r2-sync/contract';
+import { DELETE_GUARD_DEFAULTS, ML_TABLES } from '../lambdas/r2-sync/contract';
+import {
+  argumentProblems,
+  describeProblems,
+  dockerRunOptionProblems,
+  imageReferenceProblem,
+  LANE_DEVICES_PATTERN,
+} from '../lambdas/vqe-batch/contract';
 import { LOG_LEVELS } from './common/pipeline-function';
 
 /** `-c key=value` arrives as a string: JSON for objects, and the words true/false/numbers. */
@@ -59,6 +66,28 @@ const jobPolicy = (defaults: typeof FEATURES_POLICY) =>
     .strict();
 export type JobPolicy = z.infer<ReturnType<typeof jobPolicy>>;
 
+/**
+ * The local profile's default `jobs.*.retryIntervalSeconds`: a job that dies on this machine is
+ * retried in half a minute (then 60 s, 120 s with the backoff), not after SPEC section 4's 20 / 15
+ * minutes, which stay the aws profile's defaults. A value given in `jobs` still wins.
+ */
+export const LOCAL_RETRY_INTERVAL_SECONDS = 30;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The context with the local profile's job defaults filled in where `jobs` leaves them out. */
+function withProfileJobDefaults(context: Record<string, unknown>): Record<string, unknown> {
+  const jobs = context.jobs === undefined ? {} : fromContext(context.jobs);
+  if (fromContext(context.profile) !== 'local' || !isRecord(jobs)) return context; // the schema names a bad value
+  const filled = { ...jobs };
+  for (const name of ['features', 'mlFeatures']) {
+    const job = jobs[name] === undefined ? {} : jobs[name];
+    if (isRecord(job)) filled[name] = { retryIntervalSeconds: LOCAL_RETRY_INTERVAL_SECONDS, ...job };
+  }
+  return { ...context, jobs: filled };
+}
+
 export const AppConfig = z
   .object({
     profile: z.enum(['aws', 'local']).default('aws'),
@@ -73,9 +102,11 @@ export const AppConfig = z
           rawResults: bucketName.optional(),
           features: bucketName.optional(),
           artifacts: bucketName.optional(),
+          /** Days an overwritten or deleted raw-results object stays recoverable (the bucket is versioned). */
+          noncurrentVersionDays: z.number().int().min(1).max(3650).default(30),
         })
         .strict(),
-    ).default({}),
+    ).default({ noncurrentVersionDays: 30 }),
     removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
     schedule: ctx(
       z
@@ -216,6 +247,10 @@ export const AppConfig = z
           partSizeMiB: z.number().int().min(5).max(5120).default(16),
           multipartThresholdMiB: z.number().int().min(5).max(5120).default(128),
           partConcurrency: z.number().int().min(1).max(16).default(4),
+          /** A table sync planning to delete more than this share (0 to 1) of its mirror deletes nothing and fails. */
+          maxDeleteFraction: z.number().min(0).max(1).default(DELETE_GUARD_DEFAULTS.maxDeleteFraction),
+          /** A table sync planning to delete more objects than this deletes nothing and fails. */
+          maxDeleteCount: z.number().int().min(0).default(DELETE_GUARD_DEFAULTS.maxDeleteCount),
           /** Start a sync when the feature pipeline publishes "ML Features Updated". */
           onFeaturesUpdated: z.boolean().default(true),
           schedule: z
@@ -241,6 +276,7 @@ export const AppConfig = z
       partSizeMiB: 16,
       multipartThresholdMiB: 128,
       partConcurrency: 4,
+      ...DELETE_GUARD_DEFAULTS,
       onFeaturesUpdated: true,
       schedule: { enabled: false, expression: 'cron(0 4 * * ? *)', timezone: 'UTC' },
     }),
@@ -267,10 +303,26 @@ export const AppConfig = z
                 .strict(),
             ])
             .optional(),
-          image: z.string().min(1).default('quantum-pipeline-simulation:latest-gpu'),
-          /** `docker run --gpus` value. */
-          gpus: z.string().min(1).default('all'),
-          /** More `docker run` options, e.g. ["-e", "KAFKA_SERVERS=...", "-v", "/data:/data"]. */
+          /** `[registry[:port]/]repository[:tag][@sha256:digest]`; the run document accepts this repository only. */
+          image: z
+            .string()
+            .refine((image) => imageReferenceProblem(image) === undefined, {
+              message: 'expected an image reference [registry[:port]/]repository[:tag][@sha256:digest] (no leading -)',
+            })
+            .default('quantum-pipeline-simulation:latest-gpu'),
+          /** Each GPU lane's `docker run --gpus` device spec: `all` or `device=N[,M]`; the cpu lane gets no GPU. */
+          laneDevices: z
+            .object({
+              gpu1: z.string().regex(LANE_DEVICES_PATTERN, 'expected all or device=N[,M]').default('device=0'),
+              gpu2: z.string().regex(LANE_DEVICES_PATTERN, 'expected all or device=N[,M]').default('device=1'),
+            })
+            .strict()
+            .default({ gpu1: 'device=0', gpu2: 'device=1' }),
+          /**
+           * More `docker run` options from an allowlist (loadConfig checks them): --shm-size, --ipc,
+           * --ulimit, --network, -e NAME[=value] (no secret-looking NAME inline), --env-file, -v (not
+           * the host's root or system folders), --user, --workdir, --memory, --cpus, ...
+           */
           dockerRunOptions: z.array(z.string()).default([]),
           /** The molecules file of each lane inside the image. */
           moleculesFiles: z
@@ -307,7 +359,7 @@ export const AppConfig = z
         .strict(),
     ).default({
       image: 'quantum-pipeline-simulation:latest-gpu',
-      gpus: 'all',
+      laneDevices: { gpu1: 'device=0', gpu2: 'device=1' },
       dockerRunOptions: [],
       moleculesFiles: {
         gpu1: 'data/molecules.gpu1.json',
@@ -357,7 +409,7 @@ export class ConfigError extends Error {
 /** The validated, frozen configuration, or a ConfigError naming each bad field and value. */
 export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig> {
   const ours = Object.fromEntries(Object.entries(context).filter(([key]) => !FOREIGN_CONTEXT.test(key)));
-  const result = AppConfig.safeParse(ours);
+  const result = AppConfig.safeParse(withProfileJobDefaults(ours));
   if (!result.success) {
     // Sections given as JSON text (`-c batch='{...}'`) are described as the objects they parse to.
     const parsed = Object.fromEntries(Object.entries(ours).map(([key, value]) => [key, fromContext(value)]));
@@ -384,6 +436,12 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
       'invalid configuration: batch.build.contextDir: required when batch.build.enabled is true (the folder on the GPU host that docker build reads), got nothing',
     );
   }
+  // Checked here rather than in the schema: the messages mask a secret-looking value instead of echoing it.
+  const refused = [
+    ...describeProblems('batch.dockerRunOptions', dockerRunOptionProblems(batch.dockerRunOptions)),
+    ...describeProblems('batch.extraArgs', argumentProblems(batch.extraArgs)),
+  ];
+  if (refused.length > 0) throw new ConfigError(`invalid configuration: ${refused.join('; ')}`);
   return deepFreeze(result.data);
 }
 

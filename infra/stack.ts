@@ -13,6 +13,7 @@ import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
 import { PipelineAlerts } from './platform/alerts';
+import { PipelineEventBus } from './platform/event-bus';
 import { PipelineBuckets } from './platform/storage';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
 import { R2Sync } from './r2-sync/r2-sync';
@@ -34,6 +35,8 @@ const LOCAL_EXECUTOR_CORES = 3;
  * refuses their --gpu runs before it reads --file, so they fail with that reason and the cpu lane goes on.
  */
 const LOCAL_MOLECULES = { cpu: 'molecules/cpu.json' } as const;
+/** With the daily schedule on, a day and two hours without a successful run raises an alarm. */
+const NO_SUCCESS_ALARM_AFTER = Duration.hours(26);
 
 export class QuantumPipelineStack extends Stack {
   readonly buckets: PipelineBuckets;
@@ -42,6 +45,8 @@ export class QuantumPipelineStack extends Stack {
   readonly pipeline: FeaturePipeline;
   readonly schedule: PipelineSchedule;
   readonly alerts: PipelineAlerts;
+  /** The bus of the pipeline's own events; only its state machines may put events on it. */
+  readonly events: PipelineEventBus;
   /** The mirror of the ML tables on R2; undefined when not configured (see r2Target). */
   readonly r2Sync?: R2Sync;
   readonly r2SyncTriggers?: R2SyncTriggers;
@@ -59,7 +64,9 @@ export class QuantumPipelineStack extends Stack {
       featuresBucketName: names.features,
       artifactsBucketName: names.artifacts,
       removalPolicy: config.removalPolicy,
+      noncurrentVersionDays: config.buckets.noncurrentVersionDays,
     });
+    this.events = new PipelineEventBus(this, 'Events');
 
     const stateMachineName = `${config.stackName}-feature-pipeline`;
     const scheme = local ? 's3a' : 's3';
@@ -133,17 +140,24 @@ export class QuantumPipelineStack extends Stack {
         backoffRate: config.runSlot.backoffRate,
         maxAttempts: config.runSlot.maxAttempts,
       },
+      eventBus: this.events.bus,
     });
+    this.events.addProducer(this.pipeline.stateMachine.role);
+    this.alerts = new PipelineAlerts(this, 'Alerts', {
+      stateMachine: this.pipeline.stateMachine,
+      email: config.alertEmail,
+      slaSeconds: config.jobs.features.slaSeconds + config.jobs.mlFeatures.slaSeconds,
+      eventBus: this.events.bus,
+      expectSuccessWithin: config.schedule.enabled ? NO_SUCCESS_ALARM_AFTER : undefined,
+    });
+    // A failed job attempt alerts at once, not only when the execution has finally failed.
+    this.alerts.notify(this.pipeline.failedJobAttemptsAlarm);
     this.schedule = new PipelineSchedule(this, 'Schedule', {
       stateMachine: this.pipeline.stateMachine,
       expression: config.schedule.expression,
       timezone: config.schedule.timezone,
       enabled: config.schedule.enabled,
-    });
-    this.alerts = new PipelineAlerts(this, 'Alerts', {
-      stateMachine: this.pipeline.stateMachine,
-      email: config.alertEmail,
-      slaSeconds: config.jobs.features.slaSeconds + config.jobs.mlFeatures.slaSeconds,
+      deadLetterQueue: this.alerts.deadLetterQueue,
     });
 
     const target = r2Target(config);
@@ -170,21 +184,30 @@ export class QuantumPipelineStack extends Stack {
         partSizeMiB: r2.partSizeMiB,
         multipartThresholdMiB: r2.multipartThresholdMiB,
         partConcurrency: r2.partConcurrency,
+        maxDeleteFraction: r2.maxDeleteFraction,
+        maxDeleteCount: r2.maxDeleteCount,
         logLevel: config.logLevel,
+        eventBus: this.events.bus,
       });
+      this.events.addProducer(this.r2Sync.stateMachine.role);
       this.r2SyncTriggers = new R2SyncTriggers(this, 'R2SyncTriggers', {
         stateMachine: this.r2Sync.stateMachine,
         onFeaturesUpdated: r2.onFeaturesUpdated,
         schedule: r2.schedule,
+        eventBus: this.events.bus,
+        deadLetterQueue: this.alerts.deadLetterQueue,
       });
       this.alerts.watch(this.r2Sync.stateMachine, 'R2 sync');
     }
 
     if (batchEnabled(config)) {
       this.vqeBatch = this.makeVqeBatch(config, local);
+      this.events.addProducer(this.vqeBatch.stateMachine.role);
       this.batchFinishedTrigger = new BatchFinishedTrigger(this, 'BatchFinishedTrigger', {
         featurePipeline: this.pipeline.stateMachine,
         enabled: config.batch.startFeaturePipeline,
+        eventBus: this.events.bus,
+        deadLetterQueue: this.alerts.deadLetterQueue,
       });
       this.alerts.watch(this.vqeBatch.stateMachine, 'VQE batch');
     }
@@ -196,6 +219,7 @@ export class QuantumPipelineStack extends Stack {
     return new VqeBatch(this, 'VqeBatch', {
       stateMachineName: `${config.stackName}-vqe-batch`,
       stateBucket: rawResults,
+      eventBus: this.events.bus,
       ...(local ? { stateEndpoint: { endpoint: config.local.s3Endpoint, region: config.local.s3Region } } : {}),
       launcher: local ? { kind: 'local' } : ssmLauncherSpec(batch),
       moleculesFiles: local ? { ...batch.moleculesFiles, ...LOCAL_MOLECULES } : batch.moleculesFiles,
@@ -222,7 +246,7 @@ function ssmLauncherSpec(batch: Readonly<AppConfig['batch']>): VqeBatchLauncher 
     kind: 'ssm',
     target: host,
     image: batch.image,
-    gpus: batch.gpus,
+    laneDevices: batch.laneDevices,
     dockerRunOptions: batch.dockerRunOptions,
     ...(build.enabled && build.contextDir
       ? {

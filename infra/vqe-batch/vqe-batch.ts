@@ -7,23 +7,32 @@
  *
  * State names are a contract: the embedded local runner and the tests address states by name.
  */
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { describeIssues, ERROR_NAMES } from '../../lambdas/core/contract';
 import {
+  argumentProblems,
   BATCH_ENV,
   BATCH_EVENT_DETAIL_TYPE,
   BATCH_EVENT_SOURCE,
   BatchSettings,
+  buildDocumentContent,
+  describeProblems,
+  dockerRunOptionProblems,
+  HOST_PATH,
+  imageReferenceProblem,
+  LANE_DEVICES_PATTERN,
   LANES,
   type Lane,
+  runDocumentContent,
   type SsmLauncherSpec,
 } from '../../lambdas/vqe-batch/contract';
 import { assertFitsHistory, itemsWithin, pollingEvents, pollsWithin } from '../common/history-budget';
@@ -48,8 +57,30 @@ const MAX_CHUNK_SIZE = 100;
 const DEFAULT_RUN_TIMEOUT = Duration.hours(2);
 const DEFAULT_POLL_INTERVAL = Duration.seconds(60);
 const DEFAULT_STATE_PREFIX = 'vqe-batch/';
+const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
 
-export type VqeBatchLauncher = Omit<SsmLauncherSpec, 'commandTimeoutSeconds'> | { readonly kind: 'local' };
+/** The lanes' GPUs when none are configured: one GPU each, so the two GPU lanes never share one. */
+const DEFAULT_LANE_DEVICES = { gpu1: 'device=0', gpu2: 'device=1' } as const;
+
+/**
+ * The GPU host reached through SSM Run Command. The construct deploys the SSM Command documents
+ * the runs (and the image build) are sent with; the image repository, the docker run options and
+ * the build folder are fixed in them, and the functions may send nothing else.
+ */
+export interface VqeBatchSsmLauncher {
+  readonly kind: 'ssm';
+  readonly target: SsmLauncherSpec['target'];
+  /** The simulation image, `[registry[:port]/]repository[:tag][@sha256:digest]`; the run document accepts this repository only. */
+  readonly image: string;
+  /** Each GPU lane's `--gpus` device spec, `all` or `device=N[,M]`; the cpu lane gets no GPU. @default { gpu1: 'device=0', gpu2: 'device=1' } */
+  readonly laneDevices?: SsmLauncherSpec['laneDevices'];
+  /** More `docker run` options, from an allowlist (--shm-size, --ipc, --ulimit, --network, -e, -v, ...). @default none */
+  readonly dockerRunOptions?: readonly string[];
+  /** `docker build` of the image on the host before a batch. @default no build document */
+  readonly build?: SsmLauncherSpec['build'];
+}
+
+export type VqeBatchLauncher = VqeBatchSsmLauncher | { readonly kind: 'local' };
 
 export interface VqeBatchProps {
   readonly stateMachineName: string;
@@ -76,6 +107,16 @@ export interface VqeBatchProps {
   readonly logRetention?: logs.RetentionDays;
   /** LOG_LEVEL of the functions. @default 'INFO' */
   readonly logLevel?: LogLevel;
+  /**
+   * How a batch started while another runs waits for it (PipelineBusyError retries of PlanBatch);
+   * after the last attempt it fails with PipelineBusyError.
+   * @default every 300 s, backoff 1.5, 12 attempts (about 21 hours)
+   */
+  readonly runSlotRetry?: {
+    readonly intervalSeconds: number;
+    readonly backoffRate: number;
+    readonly maxAttempts: number;
+  };
 }
 
 /** The run timing the props come to, checked against the history budget. */
@@ -94,6 +135,8 @@ export class VqeBatch extends Construct {
   readonly chunkStateMachine: sfn.StateMachine;
   /** What the functions are deployed with (BATCH_SETTINGS). */
   readonly settings: BatchSettings;
+  /** The SSM Command documents the functions may send (SSM launcher only). */
+  readonly documents?: { readonly run: ssm.CfnDocument; readonly build?: ssm.CfnDocument };
   private readonly failure: sfn.Fail;
   private readonly retention: logs.RetentionDays;
 
@@ -106,6 +149,7 @@ export class VqeBatch extends Construct {
     const { runTimeoutSeconds, pollSeconds, chunkSize } = VqeBatch.validateProps(props);
     this.stateMachineName = props.stateMachineName;
     this.retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    if (props.launcher.kind === 'ssm') this.documents = this.makeDocuments(props.launcher);
     this.settings = this.validatedSettings(runTimeoutSeconds, pollSeconds, chunkSize);
 
     const env = { [BATCH_ENV.settings]: JSON.stringify(this.settings) };
@@ -125,6 +169,7 @@ export class VqeBatch extends Construct {
       summary: make('VqeBatchSummary', 'lambdas/vqe-batch/handlers/summary.ts', 300),
     };
     this.grant();
+    this.grantRunSlot();
 
     this.chunkStateMachine = this.makeMachine(
       'Chunk',
@@ -182,15 +227,99 @@ export class VqeBatch extends Construct {
           `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`,
       );
     }
+    VqeBatch.validateHostCommands(props);
+    const slot = props.runSlotRetry;
+    if (
+      slot &&
+      !(
+        Number.isInteger(slot.intervalSeconds) &&
+        slot.intervalSeconds >= 1 &&
+        slot.backoffRate >= 1 &&
+        slot.backoffRate <= 10 &&
+        Number.isInteger(slot.maxAttempts) &&
+        slot.maxAttempts >= 0 &&
+        slot.maxAttempts <= 99
+      )
+    ) {
+      throw new Error(
+        `VqeBatch: runSlotRetry must have a whole intervalSeconds >= 1, a backoffRate from 1 to 10 and a whole maxAttempts from 0 to 99, got ${JSON.stringify(slot)}`,
+      );
+    }
     return { runTimeoutSeconds, pollSeconds, chunkSize };
+  }
+
+  /**
+   * What reaches the GPU host: an image reference (not an option such as --privileged), docker
+   * run options from the allowlist, simulation arguments the run document accepts, no inline
+   * secrets, and a GPU device spec per lane.
+   */
+  private static validateHostCommands(props: VqeBatchProps): void {
+    const extraArgs = props.extraArgs ?? [];
+    // A token (a bucket name) is known at deploy time only; the launcher checks the value before each run.
+    const argProblems = argumentProblems(extraArgs).filter(({ index }) => !Token.isUnresolved(extraArgs[index]));
+    const problems = describeProblems('extraArgs', argProblems);
+    const { launcher } = props;
+    if (launcher.kind === 'ssm') {
+      const imageProblem = imageReferenceProblem(launcher.image);
+      if (imageProblem) problems.push(`launcher.image: ${imageProblem}, got ${JSON.stringify(launcher.image)}`);
+      problems.push(
+        ...describeProblems('launcher.dockerRunOptions', dockerRunOptionProblems(launcher.dockerRunOptions ?? [])),
+      );
+      for (const [lane, device] of Object.entries(launcher.laneDevices ?? {})) {
+        if (!LANE_DEVICES_PATTERN.test(device)) {
+          problems.push(`launcher.laneDevices.${lane}: expected all or device=N[,M], got ${JSON.stringify(device)}`);
+        }
+      }
+      for (const [lane, file] of Object.entries(props.moleculesFiles)) {
+        if (argumentProblems(['--file', file]).length > 0) {
+          problems.push(
+            `moleculesFiles.${lane}: expected a path of letters, digits and _.,:/+=@- (it is a run argument), got ${JSON.stringify(file)}`,
+          );
+        }
+      }
+      for (const key of ['contextDir', 'dockerfile'] as const) {
+        const path = launcher.build?.[key];
+        if (path !== undefined && !HOST_PATH.test(path)) {
+          problems.push(
+            `launcher.build.${key}: expected a path of letters, digits, spaces and _.@+/-, got ${JSON.stringify(path)}`,
+          );
+        }
+      }
+    }
+    if (problems.length > 0) throw new Error(`VqeBatch: ${problems.join('; ')}`);
+  }
+
+  /** The SSM Command documents: run/stop a container, and the image build when configured. */
+  private makeDocuments(launcher: VqeBatchSsmLauncher): NonNullable<VqeBatch['documents']> {
+    const run = new ssm.CfnDocument(this, 'RunDocument', {
+      documentType: 'Command',
+      documentFormat: 'JSON',
+      content: runDocumentContent({ image: launcher.image, dockerRunOptions: launcher.dockerRunOptions ?? [] }),
+    });
+    if (!launcher.build) return { run };
+    const build = new ssm.CfnDocument(this, 'BuildDocument', {
+      documentType: 'Command',
+      documentFormat: 'JSON',
+      content: buildDocumentContent({ image: launcher.image, ...launcher.build }),
+    });
+    return { run, build };
   }
 
   private validatedSettings(runTimeoutSeconds: number, pollIntervalSeconds: number, chunkSize: number): BatchSettings {
     const { props } = this;
+    const { documents } = this;
     const launcher =
-      props.launcher.kind === 'ssm'
-        ? { ...props.launcher, commandTimeoutSeconds: runTimeoutSeconds + 600 }
-        : props.launcher;
+      props.launcher.kind === 'ssm' && documents
+        ? {
+            kind: 'ssm',
+            target: props.launcher.target,
+            image: props.launcher.image,
+            documents: { run: documents.run.ref, ...(documents.build ? { build: documents.build.ref } : {}) },
+            laneDevices: props.launcher.laneDevices ?? DEFAULT_LANE_DEVICES,
+            commandTimeoutSeconds: runTimeoutSeconds + 600,
+            ...(props.launcher.build ? { build: props.launcher.build } : {}),
+          }
+        : { kind: 'local' };
     const candidate = {
       stateBucket: props.stateBucket.bucketName,
       statePrefix: props.statePrefix ?? DEFAULT_STATE_PREFIX,
@@ -247,19 +376,34 @@ export class VqeBatch extends Construct {
     if (launcher.kind === 'ssm') this.grantSsm(launcher);
   }
 
-  /** SendCommand on the one document and the GPU host only; status reads and cancels have no resource-level scope. */
+  /**
+   * SendCommand on the stack's own documents and the GPU host only (never AWS-RunShellScript): the
+   * run steps the run document, the image build the build document; status reads and cancels have
+   * no resource-level scope.
+   */
   private grantSsm(launcher: SsmLauncherSpec): void {
     const stack = Stack.of(this);
-    const document = stack.formatArn({
-      service: 'ssm',
-      account: '',
-      resource: 'document',
-      resourceName: 'AWS-RunShellScript',
-    });
-    const senders = [this.functions['start-run'], this.functions['check-run'], this.functions['image-build']];
-    for (const fn of senders) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [document] }));
-      const unscoped = ['ssm:GetCommandInvocation', 'ssm:CancelCommand'];
+    const { run, build } = this.documents ?? {};
+    const senders: Array<[nodejs.NodejsFunction, ssm.CfnDocument | undefined]> = [
+      [this.functions['start-run'], run],
+      [this.functions['check-run'], run],
+      [this.functions['image-build'], build],
+    ];
+    // What each step calls besides SendCommand (lambdas/vqe-batch/launchers/ssm.ts): start-run
+    // launches only; check-run polls and stops its run; image-build polls its build. Whoever
+    // launches looks a tagged host up (DescribeInstanceInformation); check-run reuses the handle's.
+    const statusActions = new Map<nodejs.NodejsFunction, readonly string[]>([
+      [this.functions['start-run'], []],
+      [this.functions['check-run'], ['ssm:GetCommandInvocation', 'ssm:CancelCommand']],
+      [this.functions['image-build'], ['ssm:GetCommandInvocation']],
+    ]);
+    const resolvesHost = new Set([this.functions['start-run'], this.functions['image-build']]);
+    for (const [fn, document] of senders) {
+      if (!document) continue;
+      const documentArn = stack.formatArn({ service: 'ssm', resource: 'document', resourceName: document.ref });
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [documentArn] }));
+      const status = statusActions.get(fn) ?? [];
+      const unscoped = [...status];
       if ('instanceId' in launcher.target) {
         const { instanceId } = launcher.target;
         const host = instanceId.startsWith('mi-')
@@ -284,18 +428,34 @@ export class VqeBatch extends Construct {
           hosts.map((host) => wildcardResource(this, host)),
           `SendCommand to the GPU hosts tagged ${key}=${value} only (ssm:resourceTag condition)`,
         );
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
-        unscoped.push('ssm:DescribeInstanceInformation');
+        if (resolvesHost.has(fn)) {
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }),
+          );
+          unscoped.push('ssm:DescribeInstanceInformation');
+        }
       }
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], resources: ['*'] }),
-      );
-      acknowledgeUnscopedActions(
-        roleOf(fn),
-        unscoped,
-        'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope',
-      );
+      if (status.length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...status], resources: ['*'] }));
+      if (unscoped.length > 0)
+        acknowledgeUnscopedActions(
+          roleOf(fn),
+          unscoped,
+          'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope',
+        );
     }
+  }
+
+  /** The planner lists the running batches of its own machine (by name: the machine refers to the planner). */
+  private grantRunSlot(): void {
+    const machine = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: this.props.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.functions.plan.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [machine] }),
+    );
   }
 
   /** The parent's findings: its own functions, and StartExecution.sync describing and stopping the chunk executions. */
@@ -427,12 +587,28 @@ export class VqeBatch extends Construct {
         'input.$': '$$.Execution.Input',
         'executionName.$': '$$.Execution.Name',
         'startTime.$': '$$.Execution.StartTime',
+        'executionArn.$': '$$.Execution.Id',
+        'stateMachineArn.$': '$$.StateMachine.Id',
       }),
       resultSelector: { 'plan.$': '$.Payload' },
       // The plan replaces the raw input: later states read $.plan only.
       resultPath: '$.planned',
       outputPath: '$.planned',
       retryOnServiceExceptions: true,
+    });
+    // A second batch waits for the run slot (PipelineBusyError) and fails clearly when it never frees.
+    const slot = this.props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
+    plan.addRetry({
+      errors: [ERROR_NAMES.pipelineBusy],
+      interval: Duration.seconds(slot.intervalSeconds),
+      backoffRate: slot.backoffRate,
+      maxAttempts: slot.maxAttempts,
+    });
+    plan.addRetry({
+      errors: [ERROR_NAMES.backendUnavailable],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 3,
     });
     plan.addCatch(this.failure, { resultPath: '$.failure' });
     const lanes = this.lanesPhase();

@@ -59,6 +59,29 @@ function statementsOf(s: Synthesized, fn: BatchFunction): Statement[] {
     }));
 }
 
+/** A document's name as the functions get it (its Ref, resolved like the rest of the template). */
+function documentName(s: Synthesized, which: 'run' | 'build'): string {
+  const document = s.stack.vqeBatch?.documents?.[which];
+  if (!document) throw new Error(`no ${which} document`);
+  return resolveValue(s.json, { Ref: s.stack.getLogicalId(document) });
+}
+
+const documentArn = (s: Synthesized, which: 'run' | 'build') =>
+  `arn:aws:ssm:us-east-1:000000000000:document/${documentName(s, which)}`;
+
+interface DocumentContent {
+  readonly schemaVersion: string;
+  readonly parameters: Record<string, { allowedPattern?: string; allowedValues?: string[]; default?: string }>;
+  readonly mainSteps: Array<{ action: string; inputs: { runCommand: string[] } }>;
+}
+
+function documentsOf(s: Synthesized): DocumentContent[] {
+  return Object.values(s.template.findResources('AWS::SSM::Document')).map((resource) => {
+    expect(resource.Properties).toMatchObject({ DocumentType: 'Command', DocumentFormat: 'JSON' });
+    return resource.Properties.Content as DocumentContent;
+  });
+}
+
 const sendCommands = (s: Synthesized, fn: BatchFunction) =>
   statementsOf(s, fn).filter((st) => st.actions.includes('ssm:SendCommand'));
 
@@ -125,6 +148,7 @@ describe('when the VQE batch is deployed', () => {
     // The local --output first, then the configured arguments.
     expect(settings.extraArgs).toEqual(['--output', 's3://raw-results/experiments/experiment.vqe/', '--kafka']);
     for (const fn of FUNCTIONS) expect(sendCommands(s, fn)).toEqual([]);
+    s.template.resourceCountIs('AWS::SSM::Document', 0);
   });
 
   it("gives the local cpu lane mini-VQE's molecules file, and leaves the gpu lanes the GPU image's files", () => {
@@ -190,6 +214,34 @@ describe('VQE batch state machines', () => {
     expect(chunk.ChunkStepsFailed).toMatchObject({ Type: 'Fail', Error: 'ChunkStepsFailedError' });
   });
 
+  it('makes a second batch wait for the run slot in PlanBatch, then fail as BatchFailed, and lets the planner list only its own machine', () => {
+    // Act
+    const s = synth({ stackName: 'GpuLab', batch: { host: HOST } });
+    const { parent } = machinesOf(s);
+
+    // Assess
+    expect(parent.PlanBatch.Parameters?.Payload).toMatchObject({
+      'executionArn.$': '$$.Execution.Id',
+      'stateMachineArn.$': '$$.StateMachine.Id',
+    });
+    expect(parent.PlanBatch.Retry).toContainEqual({
+      ErrorEquals: ['PipelineBusyError'],
+      IntervalSeconds: 300,
+      BackoffRate: 1.5,
+      MaxAttempts: 12,
+    });
+    expect(parent.PlanBatch.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'BatchFailed' },
+    ]);
+    expect(statementsOf(s, 'plan').filter((st) => st.actions.includes('states:ListExecutions'))).toEqual([
+      {
+        actions: ['states:ListExecutions'],
+        resources: ['arn:aws:states:us-east-1:000000000000:stateMachine:GpuLab-vqe-batch'],
+        condition: undefined,
+      },
+    ]);
+  });
+
   it('retries StartRun when the launcher is unavailable, never on invalid input, and matches that before States.ALL', () => {
     // Act
     const { chunk } = machinesOf(synth({ batch: { host: HOST } }));
@@ -221,7 +273,8 @@ describe('VQE batch settings (BATCH_SETTINGS)', () => {
         kind: 'ssm',
         target: HOST,
         image: 'quantum-pipeline-simulation:latest-gpu',
-        gpus: 'all',
+        documents: { run: documentName(s, 'run') },
+        laneDevices: { gpu1: 'device=0', gpu2: 'device=1' },
         commandTimeoutSeconds: 7200 + 600,
       },
       runTimeoutSeconds: 7200,
@@ -246,25 +299,102 @@ describe('VQE batch settings (BATCH_SETTINGS)', () => {
     });
     expect(settings.runTimeoutSeconds).toBe(1800);
   });
+
+  it('pins each GPU lane to the configured devices and names the build document when the build is enabled', () => {
+    // Act
+    const s = synth({
+      batch: {
+        host: HOST,
+        laneDevices: { gpu1: 'device=0,1', gpu2: 'all' },
+        build: { enabled: true, contextDir: '/srv/qp' },
+      },
+    });
+
+    // Assess
+    expect(settingsOf(s).launcher).toMatchObject({
+      laneDevices: { gpu1: 'device=0,1', gpu2: 'all' },
+      documents: { run: documentName(s, 'run'), build: documentName(s, 'build') },
+    });
+  });
+});
+
+describe('VQE batch SSM documents', () => {
+  it('deploys one Command document (schema 2.2) whose image parameter takes only the configured repository, with the options fixed in it', () => {
+    // Act
+    const s = synth({ batch: { host: HOST, dockerRunOptions: ['--shm-size=8g', '-e', 'KAFKA_SERVERS=kafka:9092'] } });
+    const [run, ...others] = documentsOf(s);
+
+    // Assess
+    expect(others).toEqual([]);
+    expect(run.schemaVersion).toBe('2.2');
+    expect(Object.keys(run.parameters).sort()).toEqual([
+      'action',
+      'args',
+      'containerName',
+      'executionTimeout',
+      'gpus',
+      'image',
+    ]);
+    expect(run.parameters.action.allowedValues).toEqual(['run', 'stop']);
+    const image = new RegExp(run.parameters.image.allowedPattern ?? '');
+    expect(image.test('quantum-pipeline-simulation:latest-gpu')).toBe(true);
+    expect(image.test(`quantum-pipeline-simulation@sha256:${'a'.repeat(64)}`)).toBe(true);
+    expect(image.test('evil.example/miner:latest')).toBe(false);
+    expect(image.test('quantum-pipeline-simulation:latest-gpu --privileged')).toBe(false);
+    expect(new RegExp(run.parameters.gpus.allowedPattern ?? '').test('all;reboot')).toBe(false);
+    expect(run.mainSteps[0].inputs.runCommand.at(-1)).toContain(
+      "--shm-size=8g -e KAFKA_SERVERS=kafka:9092 '{{ image }}' {{ args }}",
+    );
+  });
+
+  it('adds the build document, with the build folder fixed in it, when the build is enabled', () => {
+    // Act
+    const s = synth({
+      batch: { host: HOST, build: { enabled: true, contextDir: '/srv/qp', dockerfile: 'Dockerfile.gpu' } },
+    });
+    const build = documentsOf(s).find((content) => 'cudaArch' in content.parameters);
+
+    // Assess
+    expect(documentsOf(s)).toHaveLength(2);
+    expect(Object.keys(build?.parameters ?? {}).sort()).toEqual(['cudaArch', 'executionTimeout', 'image']);
+    expect(build?.mainSteps[0].inputs.runCommand).toEqual([
+      "exec docker build --build-arg 'CUDA_ARCH={{ cudaArch }}' -t '{{ image }}' -f Dockerfile.gpu /srv/qp",
+    ]);
+  });
 });
 
 describe('VQE batch permissions', () => {
-  const DOCUMENT = 'arn:aws:ssm:us-east-1::document/AWS-RunShellScript';
-
-  it('lets the SSM steps send commands to the one document and the one EC2 instance only', () => {
+  it('lets the run steps send the run document to the one EC2 instance only, and nothing AWS-RunShellScript', () => {
     // Act
     const s = synth({ batch: { host: HOST } });
 
     // Assess
-    for (const fn of ['start-run', 'check-run', 'image-build'] as const) {
+    for (const fn of ['start-run', 'check-run'] as const) {
       expect(
         sendCommands(s, fn)
           .flatMap((st) => st.resources)
           .sort(),
-      ).toEqual([`arn:aws:ec2:us-east-1:000000000000:instance/${INSTANCE}`, DOCUMENT]);
+      ).toEqual([`arn:aws:ec2:us-east-1:000000000000:instance/${INSTANCE}`, documentArn(s, 'run')].sort());
       expect(statementsOf(s, fn).some((st) => st.actions.includes('ssm:DescribeInstanceInformation'))).toBe(false);
     }
-    for (const fn of ['plan', 'summary'] as const) expect(sendCommands(s, fn)).toEqual([]);
+    // Without a build document the image build may send nothing.
+    for (const fn of ['plan', 'summary', 'image-build'] as const) expect(sendCommands(s, fn)).toEqual([]);
+    expect(JSON.stringify(s.json)).not.toContain('AWS-RunShellScript');
+  });
+
+  it('lets only the image build send the build document', () => {
+    // Act
+    const s = synth({ batch: { host: HOST, build: { enabled: true, contextDir: '/srv/qp' } } });
+
+    // Assess
+    expect(
+      sendCommands(s, 'image-build')
+        .flatMap((st) => st.resources)
+        .sort(),
+    ).toEqual([`arn:aws:ec2:us-east-1:000000000000:instance/${INSTANCE}`, documentArn(s, 'build')].sort());
+    for (const fn of ['start-run', 'check-run'] as const) {
+      expect(sendCommands(s, fn).flatMap((st) => st.resources)).not.toContain(documentArn(s, 'build'));
+    }
   });
 
   it('names an on-premises host by its managed-instance ARN', () => {
@@ -300,8 +430,9 @@ describe('VQE batch permissions', () => {
       },
     ]);
     // Without the condition, only the document: no wildcard host is reachable unconditionally.
-    expect(statements.filter((st) => !st.condition).flatMap((st) => st.resources)).toEqual([DOCUMENT]);
-    expect(statementsOf(s, 'check-run')).toContainEqual({
+    expect(statements.filter((st) => !st.condition).flatMap((st) => st.resources)).toEqual([documentArn(s, 'run')]);
+    // The launching step looks the tagged hosts up; check-run polls by the handle's instance id.
+    expect(statementsOf(s, 'start-run')).toContainEqual({
       actions: ['ssm:DescribeInstanceInformation'],
       resources: ['*'],
       condition: undefined,
@@ -455,10 +586,108 @@ describe('VQE batch validation', () => {
       { batch: { host: { instanceId: 'host-1' } } },
       'batch.host.instanceId: expected an instance id i-... or a managed node id mi-..., got "host-1"',
     ],
+    [
+      { batch: { host: HOST, image: '--privileged' } },
+      'batch.image: expected an image reference [registry[:port]/]repository[:tag][@sha256:digest] (no leading -), got "--privileged"',
+    ],
+    [
+      { batch: { host: HOST, dockerRunOptions: ['--shm-size=8g', '--privileged'] } },
+      'invalid configuration: batch.dockerRunOptions[1]: not an allowed docker run option',
+    ],
+    [
+      { batch: { host: HOST, dockerRunOptions: ['--cap-add', 'SYS_ADMIN'] } },
+      'batch.dockerRunOptions[0]: not an allowed docker run option (allowed: --shm-size, ',
+    ],
+    [{ batch: { host: HOST, dockerRunOptions: ['--device=/dev/sda'] } }, 'got "--device=/dev/sda"'],
+    [
+      { batch: { host: HOST, dockerRunOptions: ['-v', '/:/host'] } },
+      'batch.dockerRunOptions[0]: -v: mounts the host\'s root folder, got "-v /:/host"',
+    ],
+    [
+      { batch: { host: HOST, dockerRunOptions: ['--pid=host'] } },
+      'batch.dockerRunOptions[0]: not an allowed docker run option',
+    ],
+    [
+      { batch: { host: HOST, dockerRunOptions: ['-e', 'GITHUB_TOKEN=ghp_abc'] } },
+      'batch.dockerRunOptions[0]: -e: GITHUB_TOKEN looks like a secret and must not be inline: use --env-file with a file on the host, or -e GITHUB_TOKEN without a value, got "-e GITHUB_TOKEN=***"',
+    ],
+    [
+      { batch: { host: HOST, extraArgs: ['--kafka', '--kafka-password', 'hunter2'] } },
+      'batch.extraArgs[2]: the value of --kafka-password looks like a secret and must not be inline, got "***"',
+    ],
+    [
+      { batch: { host: HOST, extraArgs: ['--label', 'a;reboot'] } },
+      'batch.extraArgs[1]: expected a --flag or a value of letters, digits and _.,:/+=@- (no spaces, quotes or shell characters), got "a;reboot"',
+    ],
+    [
+      { batch: { host: HOST, laneDevices: { gpu1: 'all; reboot' } } },
+      'batch.laneDevices.gpu1: expected all or device=N[,M], got "all; reboot"',
+    ],
+    [{ batch: { host: HOST, laneDevices: { cpu: 'device=2' } } }, 'batch.laneDevices: unknown field "cpu"'],
   ])('refuses the config %j, naming the field and the value', (context, message) => {
     // Act + Assess
     expect(() => loadConfig(context)).toThrow(ConfigError);
     expect(() => loadConfig(context)).toThrow(message);
+  });
+
+  it('never echoes an inline secret in the error', () => {
+    // Act
+    const loading = () =>
+      loadConfig({ batch: { host: HOST, dockerRunOptions: ['--env=AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI'] } });
+
+    // Assess
+    expect(loading).toThrow('AWS_SECRET_ACCESS_KEY=***');
+    expect(loading).not.toThrow('wJalrXUtnFEMI');
+  });
+
+  it.each([
+    [
+      { image: '--privileged' },
+      'VqeBatch: launcher.image: expected an image reference [registry[:port]/]repository[:tag][@sha256:digest] (lower-case path, no leading -), got "--privileged"',
+    ],
+    [
+      { dockerRunOptions: ['--privileged'] },
+      'VqeBatch: launcher.dockerRunOptions[0]: not an allowed docker run option',
+    ],
+    [
+      { laneDevices: { gpu2: 'device=a' } },
+      'VqeBatch: launcher.laneDevices.gpu2: expected all or device=N[,M], got "device=a"',
+    ],
+    [
+      { build: { contextDir: "/srv/qp'; reboot; '", cudaArch: '6.1' } },
+      'VqeBatch: launcher.build.contextDir: expected a path',
+    ],
+  ])('refuses the SSM launcher %j, naming the prop and the value', (launcher, message) => {
+    // Prepare
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
+    const make = () =>
+      new VqeBatch(stack, 'Batch', {
+        stateMachineName: 'test-vqe-batch',
+        stateBucket: new s3.Bucket(stack, 'State'),
+        launcher: { kind: 'ssm', target: HOST, image: 'qp/vqe:1', ...launcher },
+        moleculesFiles: { gpu1: 'gpu1.json', gpu2: 'gpu2.json', cpu: 'cpu.json' },
+      });
+
+    // Act + Assess
+    expect(make).toThrow(message);
+  });
+
+  it('refuses inline secrets and shell characters in extraArgs and molecules files of the construct', () => {
+    // Prepare
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
+    const make = () =>
+      new VqeBatch(stack, 'Batch', {
+        stateMachineName: 'test-vqe-batch',
+        stateBucket: new s3.Bucket(stack, 'State'),
+        launcher: { kind: 'ssm', target: HOST, image: 'qp/vqe:1' },
+        moleculesFiles: { gpu1: 'gpu1.json', gpu2: 'gpu 2.json', cpu: 'cpu.json' },
+        extraArgs: ['--token=abc123'],
+      });
+
+    // Act + Assess
+    expect(make).toThrow(
+      'VqeBatch: extraArgs[0]: token looks like a secret and must not be inline, got "--token=***"; moleculesFiles.gpu2: expected a path',
+    );
   });
 
   it('needs no host on the local profile, and can be switched off on AWS despite a host', () => {
