@@ -75,7 +75,7 @@ mapfile -t infra_coverage < <(coverage vitest-infra)
 run_suite "vitest: CDK (infra)" vitest run test/infra --no-isolate \
   --reporter=default --reporter=junit --outputFile.junit="$reports/vitest-infra.xml" "${infra_coverage[@]}"
 mapfile -t unit_coverage < <(coverage vitest-unit)
-run_suite "vitest: unit" vitest run --exclude 'test/infra/**' --exclude 'test/e2e/**' --exclude 'test/**/*.integration.test.ts' \
+run_suite "vitest: unit" vitest run --exclude 'test/infra/**' --exclude 'test/e2e/**' --exclude 'test/faults/**' --exclude 'test/**/*.integration.test.ts' \
   --reporter=default --reporter=junit --outputFile.junit="$reports/vitest-unit.xml" "${unit_coverage[@]}"
 run_suite "pytest: mini-VQE" "$QP_MINI_VQE_PYTHON" -m pytest mini-vqe -q --junitxml="$reports/mini-vqe.xml" \
   --cov=mini_vqe --cov-report=term

@@ -5,6 +5,9 @@
 #   dataplane.sh stop      stop everything (safe when nothing runs)
 #   dataplane.sh status    one line per component; exit 0 only when all are healthy
 #   dataplane.sh env       print the endpoints and credentials as shell assignments
+#   dataplane.sh stop-component NAME [SIGNAL]   stop one of postgres|garage|spark-master|spark-worker
+#                          (SIGNAL, e.g. KILL, for a crash; the fault-injection tests use it)
+#   dataplane.sh start-component NAME           start that one again and wait until it is healthy
 # Settings (ports, folders) come from QP_* environment variables: see localstack/dataplane/lib/common.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,11 +85,49 @@ cmd_status() {
 
 cmd_env() { [ -f "$QP_ENV_FILE" ] || qp_die "the data plane was never started (no $QP_ENV_FILE)"; cat "$QP_ENV_FILE"; }
 
+# One component at a time (test/faults): the others keep running.
+qp_component_marker() {
+  case "$1" in
+    postgres) printf '%s' "$QP_PG_DATA" ;;
+    garage) printf '%s' "$QP_GARAGE_CONFIG" ;;
+    spark-master) printf '%s' deploy.master.Master ;;
+    spark-worker) printf '%s' deploy.worker.Worker ;;
+    *) qp_die "unknown component '$1' (postgres|garage|spark-master|spark-worker)" ;;
+  esac
+}
+
+cmd_stop_component() {
+  local name="${1:-}" signal="${2:-}" marker
+  marker="$(qp_component_marker "$name")"
+  if [ -z "$signal" ]; then
+    case "$name" in
+      postgres) qp_pg_stop ;;
+      *) qp_stop_process "$name" "$marker" ;;
+    esac
+  else
+    qp_stop_process "$name" "$marker" "$signal"
+  fi
+}
+
+cmd_start_component() {
+  local name="${1:-}"
+  qp_component_marker "$name" >/dev/null
+  mkdir -p "$QP_LOG_DIR" "$QP_RUN_DIR"
+  qp_secrets
+  case "$name" in
+    postgres) qp_pg_start ;;
+    garage) qp_garage_start ;;
+    spark-master | spark-worker) qp_spark_start ;;  # starts whichever of the two is down
+  esac
+}
+
 case "${1:-}" in
   install) cmd_install ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+  stop-component) cmd_stop_component "${2:-}" "${3:-}" ;;
+  start-component) cmd_start_component "${2:-}" ;;
+  *) echo "usage: $0 install|start|stop|status|env|stop-component NAME [SIGNAL]|start-component NAME" >&2; exit 2 ;;
 esac

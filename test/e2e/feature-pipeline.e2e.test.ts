@@ -4,20 +4,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
-import { driverState, entered, execute, exitedOutput, isolatedPipeline, uploadRecords } from './harness';
+import {
+  BASE_TABLES,
+  driverState,
+  entered,
+  execute,
+  exitedOutput,
+  isolatedPipeline,
+  ML_TABLES,
+  uploadRecords,
+} from './harness';
 
-const BASE_TABLES = [
-  'molecules',
-  'ansatz_info',
-  'performance_metrics',
-  'vqe_results',
-  'initial_parameters',
-  'optimal_parameters',
-  'vqe_iterations',
-  'iteration_parameters',
-  'hamiltonian_terms',
-];
-const ML_TABLES = ['ml_iteration_features', 'ml_run_summary'];
 const MINUTES = 60_000;
 
 describe('feature processing state machine, executed locally', () => {

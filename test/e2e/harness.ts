@@ -16,6 +16,22 @@ import {
 
 const REPO = join(__dirname, '..', '..');
 
+/** Job 1's nine feature tables (SPEC section 3), as the end-to-end and fault tests count them. */
+export const BASE_TABLES = [
+  'molecules',
+  'ansatz_info',
+  'performance_metrics',
+  'vqe_results',
+  'initial_parameters',
+  'optimal_parameters',
+  'vqe_iterations',
+  'iteration_parameters',
+  'hamiltonian_terms',
+];
+
+/** Job 2's two ML tables. */
+export const ML_TABLES = ['ml_iteration_features', 'ml_run_summary'];
+
 export interface Isolated {
   readonly id: string;
   readonly rawPrefix: string;

@@ -21,8 +21,8 @@ describe('the stack wiring', () => {
     // Prepare + Act
     const s = synth({ profile: 'local', r2: { maxDeleteFraction: 0.2, maxDeleteCount: 50 } });
     const id = s.stack.getLogicalId(s.stack.r2Sync!.syncTable.node.defaultChild as never);
-    const variables = (s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> })
-      .Variables;
+    const environment = s.json.Resources[id].Properties?.Environment as { Variables: Record<string, unknown> };
+    const variables = environment.Variables;
 
     // Assess
     expect(JSON.parse(resolveValue(s.json, variables.SYNC_SETTINGS))).toMatchObject({
