@@ -321,9 +321,8 @@ export function printFaultTable(records: FaultRecord[] = faultLog): string {
   return text;
 }
 
-/** Runs one case with its row in the table: 'pass' only when `body` returns; the first line of a failure is kept. */
-export async function faultCase(fault: string, body: (record: FaultRecord) => Promise<void>): Promise<void> {
-  const started = Date.now();
+/** A row of the fault table, failed and not injected until the case says otherwise. */
+export function newFaultRecord(fault: string): FaultRecord {
   const record: FaultRecord = {
     fault,
     injectedAt: 'not injected',
@@ -334,6 +333,13 @@ export async function faultCase(fault: string, body: (record: FaultRecord) => Pr
     seconds: 0,
   };
   faultLog.push(record);
+  return record;
+}
+
+/** Runs one case with its row in the table: 'pass' only when `body` returns; the first line of a failure is kept. */
+export async function faultCase(fault: string, body: (record: FaultRecord) => Promise<void>): Promise<void> {
+  const started = Date.now();
+  const record = newFaultRecord(fault);
   try {
     await body(record);
     record.result = 'pass';

@@ -14,11 +14,10 @@ import {
   descendants,
   driverPid,
   expectedCounts,
-  type FaultRecord,
-  faultLog,
   killDriver,
   killHard,
   type Live,
+  newFaultRecord,
   pick,
   reportFaults,
   sleep,
@@ -76,16 +75,7 @@ async function survives(
   inject: (ctx: { driverId: string; committed: string[]; namespace: string; live: Live }) => Promise<Injected>,
 ): Promise<void> {
   const started = Date.now();
-  const record: FaultRecord = {
-    fault,
-    injectedAt: 'not injected',
-    recoveredBy: '-',
-    rowsExact: '-',
-    alert: '-',
-    result: 'FAIL',
-    seconds: 0,
-  };
-  faultLog.push(record);
+  const record = newFaultRecord(fault);
   const { pipeline, rawPrefix, id } = faultPipeline();
   const namespace = `e2e_${id}`;
   let live: Live | undefined;
