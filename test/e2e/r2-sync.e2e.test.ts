@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
 import type { SyncSettings, TableProgress } from '../../lambdas/r2-sync/contract';
+import { resolveValue } from '../../localstack/embedded/definition';
 import { createLocalPipeline, dataplaneFromEnv } from '../../localstack/embedded/local-pipeline';
 import { contents, localEndpoints, putAll, removeAll, sides } from '../r2-sync/support';
 import { entered, execute } from './harness';
@@ -172,19 +173,30 @@ describe('r2 sync state machine, executed locally', () => {
     async () => {
       const { pipeline, sync } = localSync('event');
       const features = { status: 'succeeded' };
-
+      // The feature pipeline publishes on the stack's own event bus, where the sync's rule listens.
+      const busId = pipeline.stack.getLogicalId(pipeline.stack.events.bus.node.defaultChild as never);
+      const bus = resolveValue(pipeline.template, { Ref: busId });
+      const put = (event: Parameters<typeof pipeline.bus.put>[0]) => pipeline.bus.put(event, bus);
+      // The same event on the default bus, where anyone may put one, starts nothing.
       pipeline.bus.put({
+        source: 'quantum-pipeline.features',
+        'detail-type': 'ML Features Updated',
+        detail: { runId: 'r0', features, mlFeatures: { status: 'succeeded' } },
+      });
+      expect(sync.triggered).toHaveLength(0);
+
+      put({
         source: 'quantum-pipeline.features',
         'detail-type': 'ML Features Updated',
         detail: { runId: 'r1', features, mlFeatures: { status: 'no_changes' } },
       });
-      pipeline.bus.put({
+      put({
         source: 'quantum-pipeline.features',
         'detail-type': 'ML Features Updated',
         detail: { runId: 'r2', features, mlFeatures: null },
       });
       expect(sync.triggered).toHaveLength(0);
-      pipeline.bus.put({
+      put({
         source: 'quantum-pipeline.features',
         'detail-type': 'ML Features Updated',
         detail: { runId: 'r3', features, mlFeatures: { status: 'succeeded' } },
