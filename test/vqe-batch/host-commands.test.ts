@@ -290,7 +290,7 @@ describe('docker run options', () => {
       '--env-file=/etc-qp/vqe.env',
       '-v',
       '/data:/data:ro',
-      '--volume=qp-cache:/root/.cache',
+      '--volume=qp-cache:/cache',
       '--user',
       '1000:1000',
       '--init',
