@@ -82,6 +82,8 @@ describe('ProcessLauncher', () => {
     const status = await waitForExit(withEnv, handle);
     // Assess
     expect(status).toMatchObject({ state: 'exited', exitCode: 143, detail: 'stopped' });
+    // SIGKILL is delivered asynchronously: the grandchild may need a moment to be gone.
+    for (let i = 0; i < 100 && isAlive(grandchild); i += 1) await new Promise((r) => setTimeout(r, 20));
     expect(isAlive(grandchild)).toBe(false);
   });
 
