@@ -9,6 +9,8 @@ export default defineConfig({
     // (test/faults/run.sh, which sets QP_FAULTS=1) runs it, never a plain `vitest run`.
     exclude: [...configDefaults.exclude, ...(process.env.QP_FAULTS === '1' ? [] : ['test/faults/**'])],
     environment: 'node',
+    // Every run writes its temporary files (CDK's cdk.out folders above all) in one folder it removes at the end.
+    globalSetup: ['test/scratch-tmpdir.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,
