@@ -6,127 +6,44 @@
  * themselves stay in S3.
  *
  * State names are a contract: the embedded local runner and the tests address states by name.
+ *
+ * Beside it: props.ts (the props and their checks, the functions' settings), gpu-host-access.ts
+ * (the SSM documents and who may send them where), chunk-states.ts (the chunk machine's states).
  */
-import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
-import type * as events from 'aws-cdk-lib/aws-events';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { describeIssues, ERROR_NAMES } from '../../lambdas/core/contract';
+import { ERROR_NAMES } from '../../lambdas/core/contract';
 import {
-  argumentProblems,
   BATCH_ENV,
   BATCH_EVENT_DETAIL_TYPE,
   BATCH_EVENT_SOURCE,
-  BatchSettings,
-  buildDocumentContent,
-  describeProblems,
-  dockerRunOptionProblems,
-  HOST_PATH,
-  imageReferenceProblem,
-  LANE_DEVICES_PATTERN,
+  type BatchSettings,
   LANES,
-  type Lane,
-  runDocumentContent,
-  type SsmLauncherSpec,
 } from '../../lambdas/vqe-batch/contract';
-import { assertFitsHistory, itemsWithin, pollingEvents, pollsWithin } from '../common/history-budget';
 import {
   acknowledge,
   acknowledgeStateMachine,
-  acknowledgeUnscopedActions,
   S3_PUT_ACTIONS,
   S3_READ_ACTIONS,
   wildcardActions,
   wildcardResource,
 } from '../common/nag';
-import { type LogLevel, pipelineFunction, roleOf } from '../common/pipeline-function';
+import { pipelineFunction, roleOf } from '../common/pipeline-function';
+import { batchChunkDefinition, batchTask } from './chunk-states';
+import { GpuHostAccess } from './gpu-host-access';
+import { batchSettings, type VqeBatchProps, validateBatchProps } from './props';
 
-/** Of Step Functions' 25,000 events per execution, what a chunk's runs may use; the rest is a margin for the chunk's own start and end. */
-const HISTORY_BUDGET = 24_000;
-/** History events of one run without polls (launch task, choice, next-run pass), and per poll (wait, check task, choice). */
-const EVENTS_PER_RUN = 9;
-const EVENTS_PER_POLL = 10;
-/** A chunk holds at most this many runs, however few events each takes. */
-const MAX_CHUNK_SIZE = 100;
-const DEFAULT_RUN_TIMEOUT = Duration.hours(2);
-const DEFAULT_POLL_INTERVAL = Duration.seconds(60);
-const DEFAULT_STATE_PREFIX = 'vqe-batch/';
+export type { VqeBatchLauncher, VqeBatchProps, VqeBatchSsmLauncher } from './props';
+
 const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
 
-/** The lanes' GPUs when none are configured: one GPU each, so the two GPU lanes never share one. */
-const DEFAULT_LANE_DEVICES = { gpu1: 'device=0', gpu2: 'device=1' } as const;
-
-/**
- * The GPU host reached through SSM Run Command. The construct deploys the SSM Command documents
- * the runs (and the image build) are sent with; the image repository, the docker run options and
- * the build folder are fixed in them, and the functions may send nothing else.
- */
-export interface VqeBatchSsmLauncher {
-  readonly kind: 'ssm';
-  readonly target: SsmLauncherSpec['target'];
-  /** The simulation image, `[registry[:port]/]repository[:tag][@sha256:digest]`; the run document accepts this repository only. */
-  readonly image: string;
-  /** Each GPU lane's `--gpus` device spec, `all` or `device=N[,M]`; the cpu lane gets no GPU. @default { gpu1: 'device=0', gpu2: 'device=1' } */
-  readonly laneDevices?: SsmLauncherSpec['laneDevices'];
-  /** More `docker run` options, from an allowlist (--shm-size, --ipc, --ulimit, --network, -e, -v, ...). @default none */
-  readonly dockerRunOptions?: readonly string[];
-  /** `docker build` of the image on the host before a batch. @default no build document */
-  readonly build?: SsmLauncherSpec['build'];
-}
-
-export type VqeBatchLauncher = VqeBatchSsmLauncher | { readonly kind: 'local' };
-
-export interface VqeBatchProps {
-  readonly stateMachineName: string;
-  /** Holds the per-run state, plans and batch records. */
-  readonly stateBucket: s3.IBucket;
-  /** @default 'vqe-batch/' */
-  readonly statePrefix?: string;
-  /** S3-compatible endpoint of the state bucket (local profile). @default the SDK's AWS endpoint */
-  readonly stateEndpoint?: { readonly endpoint: string; readonly region: string };
-  readonly launcher: VqeBatchLauncher;
-  /** The molecules file of each lane, as the simulation sees it. */
-  readonly moleculesFiles: Readonly<Record<Lane, string>>;
-  /** Arguments after SPEC section 5's. @default none */
-  readonly extraArgs?: readonly string[];
-  /** A run still going after this is stopped and recorded timed_out. @default 2 hours */
-  readonly runTimeout?: Duration;
-  /** @default 60 seconds */
-  readonly pollInterval?: Duration;
-  /** Runs per child execution. @default as many as fit 24,000 history events when every run times out (at most 100) */
-  readonly chunkSize?: number;
-  /** @default the account's default bus */
-  readonly eventBus?: events.IEventBus;
-  /** @default one month */
-  readonly logRetention?: logs.RetentionDays;
-  /** LOG_LEVEL of the functions. @default 'INFO' */
-  readonly logLevel?: LogLevel;
-  /**
-   * How a batch started while another runs waits for it (PipelineBusyError retries of PlanBatch);
-   * after the last attempt it fails with PipelineBusyError.
-   * @default every 300 s, backoff 1.5, 12 attempts (about 21 hours)
-   */
-  readonly runSlotRetry?: {
-    readonly intervalSeconds: number;
-    readonly backoffRate: number;
-    readonly maxAttempts: number;
-  };
-}
-
-/** The run timing the props come to, checked against the history budget. */
-interface BatchTiming {
-  readonly runTimeoutSeconds: number;
-  readonly pollSeconds: number;
-  readonly chunkSize: number;
-}
-
-type FunctionName = 'plan' | 'start-run' | 'check-run' | 'image-build' | 'summary';
+export type FunctionName = 'plan' | 'start-run' | 'check-run' | 'image-build' | 'summary';
 
 export class VqeBatch extends Construct {
   readonly stateMachineName: string;
@@ -135,6 +52,8 @@ export class VqeBatch extends Construct {
   readonly chunkStateMachine: sfn.StateMachine;
   /** What the functions are deployed with (BATCH_SETTINGS). */
   readonly settings: BatchSettings;
+  /** The SSM Command documents and the rights to send them (SSM launcher only). */
+  readonly hostAccess?: GpuHostAccess;
   /** The SSM Command documents the functions may send (SSM launcher only). */
   readonly documents?: { readonly run: ssm.CfnDocument; readonly build?: ssm.CfnDocument };
   private readonly failure: sfn.Fail;
@@ -146,11 +65,25 @@ export class VqeBatch extends Construct {
     private readonly props: VqeBatchProps,
   ) {
     super(scope, id);
-    const { runTimeoutSeconds, pollSeconds, chunkSize } = VqeBatch.validateProps(props);
+    const { runTimeoutSeconds, pollSeconds, chunkSize } = validateBatchProps(props);
     this.stateMachineName = props.stateMachineName;
     this.retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    if (props.launcher.kind === 'ssm') this.documents = this.makeDocuments(props.launcher);
-    this.settings = this.validatedSettings(runTimeoutSeconds, pollSeconds, chunkSize);
+    if (props.launcher.kind === 'ssm') {
+      const { target, image, dockerRunOptions, build, containerSecrets, hostRole } = props.launcher;
+      // The id 'Default' is left out of logical ids: the documents keep the ids they had when this
+      // construct made them itself, so moving them here replaced nothing on deploy.
+      this.hostAccess = new GpuHostAccess(this, 'Default', {
+        target,
+        image,
+        dockerRunOptions,
+        build,
+        containerSecrets,
+        hostRole,
+      });
+      const { runDocument, buildDocument } = this.hostAccess;
+      this.documents = { run: runDocument, ...(buildDocument ? { build: buildDocument } : {}) };
+    }
+    this.settings = batchSettings(props, { runTimeoutSeconds, pollSeconds, chunkSize }, this.documents);
 
     const env = { [BATCH_ENV.settings]: JSON.stringify(this.settings) };
     const make = (id: string, handler: string, seconds: number) =>
@@ -174,7 +107,7 @@ export class VqeBatch extends Construct {
     this.chunkStateMachine = this.makeMachine(
       'Chunk',
       `${props.stateMachineName}-chunk`,
-      this.chunkDefinition(pollSeconds),
+      batchChunkDefinition(new Construct(this, 'ChunkStates'), this.functions, pollSeconds),
       Duration.seconds(chunkSize * (runTimeoutSeconds + 2 * pollSeconds) + 3600),
     );
     acknowledgeStateMachine(
@@ -186,158 +119,6 @@ export class VqeBatch extends Construct {
     const definition = this.planPhase(pollSeconds);
     this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(21));
     this.acknowledgeParentMachine();
-  }
-
-  /**
-   * Checks the props, naming the prop and the value, before anything is built. A chunk's runs
-   * must fit its history: each run may poll until its timeout.
-   * @returns the timing of the runs, defaults applied
-   */
-  private static validateProps(props: VqeBatchProps): BatchTiming {
-    if (!/^[A-Za-z0-9_-]{1,74}$/.test(props.stateMachineName)) {
-      throw new Error(
-        `VqeBatch: stateMachineName must be 1-74 letters, digits, - or _ (the chunk machine adds -chunk), got ${JSON.stringify(props.stateMachineName)}`,
-      );
-    }
-    const runTimeoutSeconds = (props.runTimeout ?? DEFAULT_RUN_TIMEOUT).toSeconds();
-    const pollSeconds = (props.pollInterval ?? DEFAULT_POLL_INTERVAL).toSeconds();
-    if (pollSeconds < 1 || pollSeconds > runTimeoutSeconds) {
-      throw new Error(
-        `VqeBatch: pollInterval must be from 1 s up to runTimeout (${runTimeoutSeconds} s), got ${pollSeconds} s`,
-      );
-    }
-    const eventsPerRun = pollingEvents({
-      timeoutSeconds: runTimeoutSeconds,
-      pollSeconds,
-      eventsPerPoll: EVENTS_PER_POLL,
-      fixedEvents: EVENTS_PER_RUN,
-    });
-    assertFitsHistory(
-      eventsPerRun,
-      HISTORY_BUDGET,
-      () =>
-        `VqeBatch: runTimeout (${runTimeoutSeconds} s) / pollInterval (${pollSeconds} s) allows ` +
-        `${pollsWithin(runTimeoutSeconds, pollSeconds)} polls per run, more than one chunk's history holds; poll less often`,
-    );
-    const fitting = itemsWithin(HISTORY_BUDGET, eventsPerRun);
-    const chunkSize = props.chunkSize ?? Math.min(MAX_CHUNK_SIZE, fitting);
-    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > fitting) {
-      throw new Error(
-        `VqeBatch: chunkSize must be a whole number from 1 to ${fitting} (a run may poll up to ` +
-          `${eventsPerRun} history events; a chunk must stay under ${HISTORY_BUDGET}), got ${chunkSize}`,
-      );
-    }
-    VqeBatch.validateHostCommands(props);
-    const slot = props.runSlotRetry;
-    if (
-      slot &&
-      !(
-        Number.isInteger(slot.intervalSeconds) &&
-        slot.intervalSeconds >= 1 &&
-        slot.backoffRate >= 1 &&
-        slot.backoffRate <= 10 &&
-        Number.isInteger(slot.maxAttempts) &&
-        slot.maxAttempts >= 0 &&
-        slot.maxAttempts <= 99
-      )
-    ) {
-      throw new Error(
-        `VqeBatch: runSlotRetry must have a whole intervalSeconds >= 1, a backoffRate from 1 to 10 and a whole maxAttempts from 0 to 99, got ${JSON.stringify(slot)}`,
-      );
-    }
-    return { runTimeoutSeconds, pollSeconds, chunkSize };
-  }
-
-  /**
-   * What reaches the GPU host: an image reference (not an option such as --privileged), docker
-   * run options from the allowlist, simulation arguments the run document accepts, no inline
-   * secrets, and a GPU device spec per lane.
-   */
-  private static validateHostCommands(props: VqeBatchProps): void {
-    const extraArgs = props.extraArgs ?? [];
-    // A token (a bucket name) is known at deploy time only; the launcher checks the value before each run.
-    const argProblems = argumentProblems(extraArgs).filter(({ index }) => !Token.isUnresolved(extraArgs[index]));
-    const problems = describeProblems('extraArgs', argProblems);
-    const { launcher } = props;
-    if (launcher.kind === 'ssm') {
-      const imageProblem = imageReferenceProblem(launcher.image);
-      if (imageProblem) problems.push(`launcher.image: ${imageProblem}, got ${JSON.stringify(launcher.image)}`);
-      problems.push(
-        ...describeProblems('launcher.dockerRunOptions', dockerRunOptionProblems(launcher.dockerRunOptions ?? [])),
-      );
-      for (const [lane, device] of Object.entries(launcher.laneDevices ?? {})) {
-        if (!LANE_DEVICES_PATTERN.test(device)) {
-          problems.push(`launcher.laneDevices.${lane}: expected all or device=N[,M], got ${JSON.stringify(device)}`);
-        }
-      }
-      for (const [lane, file] of Object.entries(props.moleculesFiles)) {
-        if (argumentProblems(['--file', file]).length > 0) {
-          problems.push(
-            `moleculesFiles.${lane}: expected a path of letters, digits and _.,:/+=@- (it is a run argument), got ${JSON.stringify(file)}`,
-          );
-        }
-      }
-      for (const key of ['contextDir', 'dockerfile'] as const) {
-        const path = launcher.build?.[key];
-        if (path !== undefined && !HOST_PATH.test(path)) {
-          problems.push(
-            `launcher.build.${key}: expected a path of letters, digits, spaces and _.@+/-, got ${JSON.stringify(path)}`,
-          );
-        }
-      }
-    }
-    if (problems.length > 0) throw new Error(`VqeBatch: ${problems.join('; ')}`);
-  }
-
-  /** The SSM Command documents: run/stop a container, and the image build when configured. */
-  private makeDocuments(launcher: VqeBatchSsmLauncher): NonNullable<VqeBatch['documents']> {
-    const run = new ssm.CfnDocument(this, 'RunDocument', {
-      documentType: 'Command',
-      documentFormat: 'JSON',
-      content: runDocumentContent({ image: launcher.image, dockerRunOptions: launcher.dockerRunOptions ?? [] }),
-    });
-    if (!launcher.build) return { run };
-    const build = new ssm.CfnDocument(this, 'BuildDocument', {
-      documentType: 'Command',
-      documentFormat: 'JSON',
-      content: buildDocumentContent({ image: launcher.image, ...launcher.build }),
-    });
-    return { run, build };
-  }
-
-  private validatedSettings(runTimeoutSeconds: number, pollIntervalSeconds: number, chunkSize: number): BatchSettings {
-    const { props } = this;
-    const { documents } = this;
-    const launcher =
-      props.launcher.kind === 'ssm' && documents
-        ? {
-            kind: 'ssm',
-            target: props.launcher.target,
-            image: props.launcher.image,
-            documents: { run: documents.run.ref, ...(documents.build ? { build: documents.build.ref } : {}) },
-            laneDevices: props.launcher.laneDevices ?? DEFAULT_LANE_DEVICES,
-            commandTimeoutSeconds: runTimeoutSeconds + 600,
-            ...(props.launcher.build ? { build: props.launcher.build } : {}),
-          }
-        : { kind: 'local' };
-    const candidate = {
-      stateBucket: props.stateBucket.bucketName,
-      statePrefix: props.statePrefix ?? DEFAULT_STATE_PREFIX,
-      ...(props.stateEndpoint
-        ? { s3Endpoint: props.stateEndpoint.endpoint, s3Region: props.stateEndpoint.region }
-        : {}),
-      launcher,
-      moleculesFiles: { ...props.moleculesFiles },
-      extraArgs: [...(props.extraArgs ?? [])],
-      runTimeoutSeconds,
-      pollIntervalSeconds,
-      chunkSize,
-    };
-    // The same schema the functions check at load: a setting they would refuse fails the synth.
-    // Every lane needs its molecules file: the record's keys are the enum, all of them required.
-    const result = BatchSettings.safeParse(candidate);
-    if (!result.success) throw new Error(`VqeBatch: invalid settings: ${describeIssues(result.error, candidate)}`);
-    return result.data;
   }
 
   private grant(): void {
@@ -372,77 +153,11 @@ export class VqeBatch extends Construct {
       );
       acknowledge(roleOf(fn), [wildcardResource(this, stateBucket.arnForObjects(`${prefix}${suffix}`))], reason);
     }
-    const { launcher } = this.settings;
-    if (launcher.kind === 'ssm') this.grantSsm(launcher);
-  }
-
-  /**
-   * SendCommand on the stack's own documents and the GPU host only (never AWS-RunShellScript): the
-   * run steps the run document, the image build the build document; status reads and cancels have
-   * no resource-level scope.
-   */
-  private grantSsm(launcher: SsmLauncherSpec): void {
-    const stack = Stack.of(this);
-    const { run, build } = this.documents ?? {};
-    const senders: Array<[nodejs.NodejsFunction, ssm.CfnDocument | undefined]> = [
-      [this.functions['start-run'], run],
-      [this.functions['check-run'], run],
-      [this.functions['image-build'], build],
-    ];
-    // What each step calls besides SendCommand (lambdas/vqe-batch/launchers/ssm.ts): start-run
-    // launches only; check-run polls and stops its run; image-build polls its build. Whoever
-    // launches looks a tagged host up (DescribeInstanceInformation); check-run reuses the handle's.
-    const statusActions = new Map<nodejs.NodejsFunction, readonly string[]>([
-      [this.functions['start-run'], []],
-      [this.functions['check-run'], ['ssm:GetCommandInvocation', 'ssm:CancelCommand']],
-      [this.functions['image-build'], ['ssm:GetCommandInvocation']],
-    ]);
-    const resolvesHost = new Set([this.functions['start-run'], this.functions['image-build']]);
-    for (const [fn, document] of senders) {
-      if (!document) continue;
-      const documentArn = stack.formatArn({ service: 'ssm', resource: 'document', resourceName: document.ref });
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [documentArn] }));
-      const status = statusActions.get(fn) ?? [];
-      const unscoped = [...status];
-      if ('instanceId' in launcher.target) {
-        const { instanceId } = launcher.target;
-        const host = instanceId.startsWith('mi-')
-          ? stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: instanceId })
-          : stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId });
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [host] }));
-      } else {
-        const { key, value } = launcher.target.tag;
-        const hosts = [
-          stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
-          stack.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }),
-        ];
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({
-            actions: ['ssm:SendCommand'],
-            resources: hosts,
-            conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: value } },
-          }),
-        );
-        acknowledge(
-          roleOf(fn),
-          hosts.map((host) => wildcardResource(this, host)),
-          `SendCommand to the GPU hosts tagged ${key}=${value} only (ssm:resourceTag condition)`,
-        );
-        if (resolvesHost.has(fn)) {
-          fn.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }),
-          );
-          unscoped.push('ssm:DescribeInstanceInformation');
-        }
-      }
-      if (status.length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...status], resources: ['*'] }));
-      if (unscoped.length > 0)
-        acknowledgeUnscopedActions(
-          roleOf(fn),
-          unscoped,
-          'SSM GetCommandInvocation, CancelCommand and DescribeInstanceInformation have no resource-level scope',
-        );
-    }
+    // What each step does on the host (lambdas/vqe-batch/launchers/ssm.ts): start-run launches;
+    // check-run polls and stops its run; image-build starts and polls the build.
+    this.hostAccess?.grantLaunch(this.functions['start-run']);
+    this.hostAccess?.grantCheck(this.functions['check-run']);
+    this.hostAccess?.grantBuild(this.functions['image-build']);
   }
 
   /** The planner lists the running batches of its own machine (by name: the machine refers to the planner). */
@@ -503,81 +218,7 @@ export class VqeBatch extends Construct {
     payload: sfn.TaskInput,
     resultPath: string,
   ): tasks.LambdaInvoke {
-    const task = new tasks.LambdaInvoke(scope, id, {
-      lambdaFunction: this.functions[fn],
-      payload,
-      resultSelector: { 'result.$': '$.Payload' },
-      resultPath,
-      retryOnServiceExceptions: true,
-    });
-    task.addRetry({ errors: [ERROR_NAMES.invalidInput], maxAttempts: 0 });
-    task.addRetry({
-      errors: [ERROR_NAMES.launcherUnavailable],
-      interval: Duration.seconds(30),
-      backoffRate: 2,
-      maxAttempts: 5,
-    });
-    // Anything else (an S3 hiccup, a throttled API): a couple of quick retries.
-    task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 2 });
-    return task;
-  }
-
-  /** The chunk machine: launch the run at the cursor, poll it to its end, move the cursor, until the chunk's end. */
-  private chunkDefinition(pollSeconds: number): sfn.IChainable {
-    const chunk = new Construct(this, 'ChunkStates');
-    const cursor = {
-      'batch.$': '$.batch',
-      'lane.$': '$.lane',
-      'start.$': '$.start',
-      'cursor.$': '$.cursor',
-      'end.$': '$.end',
-    };
-    const start = this.invoke(chunk, 'StartRun', 'start-run', sfn.TaskInput.fromObject(cursor), '$.turn');
-    const check = this.invoke(
-      chunk,
-      'CheckRun',
-      'check-run',
-      sfn.TaskInput.fromObject({ ...cursor, 'run.$': '$.turn.result' }),
-      '$.check',
-    );
-    const next = new sfn.Pass(chunk, 'NextRun', {
-      parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' },
-    });
-    // A step that keeps failing gives up on its run, never on the lane: the run stays in_progress
-    // (pending for the next batch) and the error is in the function's log.
-    const skip = new sfn.Pass(chunk, 'SkipRun', {
-      parameters: { ...cursor, 'cursor.$': 'States.MathAdd($.cursor, 1)' },
-    });
-    start.addCatch(skip, { resultPath: '$.error' });
-    check.addCatch(skip, { resultPath: '$.error' });
-    // Past the end, StartRun only reports the tally; if even that keeps failing, the chunk fails
-    // (its runs stay pending for the next batch) instead of skipping forever.
-    skip.next(
-      new sfn.Choice(chunk, 'CanGoOn')
-        .when(sfn.Condition.numberLessThanEqualsJsonPath('$.cursor', '$.end'), start)
-        .otherwise(
-          new sfn.Fail(chunk, 'ChunkStepsFailed', {
-            error: 'ChunkStepsFailedError',
-            cause: "the steps of this chunk kept failing; see the functions' logs",
-          }),
-        ),
-    );
-    next.next(start);
-    const wait = new sfn.Wait(chunk, 'WaitForRun', { time: sfn.WaitTime.duration(Duration.seconds(pollSeconds)) });
-    const done = new sfn.Succeed(chunk, 'ChunkDone', { outputPath: '$.turn.result.chunk' });
-    wait
-      .next(check)
-      .next(
-        new sfn.Choice(chunk, 'HasRunEnded')
-          .when(sfn.Condition.booleanEquals('$.check.result.ended', true), next)
-          .otherwise(wait),
-      );
-    return start.next(
-      new sfn.Choice(chunk, 'IsChunkFinished')
-        .when(sfn.Condition.booleanEquals('$.turn.result.finished', true), done)
-        .when(sfn.Condition.booleanEquals('$.turn.result.ended', true), next)
-        .otherwise(wait),
-    );
+    return batchTask(scope, id, this.functions[fn], payload, resultPath);
   }
 
   private planPhase(pollSeconds: number): sfn.IChainable {

@@ -5,6 +5,13 @@
 import { z } from 'zod';
 import { LANE_DEVICES_PATTERN, parseImageReference } from './host-commands';
 
+export {
+  type ContainerSecretSource,
+  type ContainerSecrets,
+  containerSecretProblems,
+  isSecretArn,
+  SECRET_LOOKUP_EXIT_CODE,
+} from './container-secrets';
 /** What may reach the GPU host (the SSM documents and the synth-time checks), for the CDK app. */
 export {
   argumentProblems,

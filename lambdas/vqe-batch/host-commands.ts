@@ -5,10 +5,19 @@
  * `allowedPattern`. The launcher checks the same patterns before SendCommand, so a hostile value
  * is refused in the Lambda and, failing that, by SSM itself. The image repository, the
  * `docker run` options and the build folder are fixed in the documents at synth, after the checks
- * below (image reference grammar, an allowlist of `docker run` options, no inline secrets).
+ * below (image reference grammar, an allowlist of `docker run` options, no inline secrets); so are
+ * the container secrets' names, whose values the document reads on the host (container-secrets.ts).
  *
  * SDK-free: the CDK app and the Lambdas both import it.
  */
+import {
+  type ContainerSecrets,
+  containerSecretProblems,
+  secretEnvOptions,
+  secretLookupLines,
+} from './container-secrets';
+import { imageParameterPattern } from './image-reference';
+
 /** A POSIX shell word: the value single-quoted, safe for any content. */
 export function shellQuote(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'"'"'`)}'`;
@@ -40,44 +49,12 @@ export function looksSecret(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
-/* Docker's reference grammar (distribution/reference): [domain[:port]/]path[:tag][@digest]. */
-const DOMAIN_COMPONENT = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
-const DOMAIN = `${DOMAIN_COMPONENT}(?:[.]${DOMAIN_COMPONENT})*(?::[0-9]+)?`;
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
-const DIGEST = 'sha256:[a-f0-9]{64}';
-const IMAGE_REFERENCE = new RegExp(
-  `^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::(${TAG}))?(?:@(${DIGEST}))?$`,
-);
-
-export interface ImageReference {
-  readonly repository: string;
-  readonly tag?: string;
-  readonly digest?: string;
-}
-
-/** The parts of an image reference, or undefined when it is not one (an option such as --privileged is not). */
-export function parseImageReference(reference: string): ImageReference | undefined {
-  const match = IMAGE_REFERENCE.exec(reference);
-  if (!match || reference.length > 255 + 1 + 128 + 72) return undefined;
-  const [, repository, tag, digest] = match;
-  return { repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
-}
-
-/** Why `reference` is not an image reference, or undefined when it is one. */
-export function imageReferenceProblem(reference: string): string | undefined {
-  return parseImageReference(reference)
-    ? undefined
-    : 'expected an image reference [registry[:port]/]repository[:tag][@sha256:digest] (lower-case path, no leading -)';
-}
-
-/** The image parameter's pattern: the configured repository only, with any tag and/or digest. */
-export function imageParameterPattern(image: string): string {
-  const reference = parseImageReference(image);
-  if (!reference) throw new RangeError(`image: ${imageReferenceProblem(image)}, got ${JSON.stringify(image)}`);
-  const repository = reference.repository.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return `^${repository}(:${TAG})?(@${DIGEST})?$`;
-}
+export {
+  type ImageReference,
+  imageParameterPattern,
+  imageReferenceProblem,
+  parseImageReference,
+} from './image-reference';
 
 /** A problem of one entry of a list, by its index. */
 export interface EntryProblem {
@@ -297,10 +274,21 @@ const DEFAULT_EXECUTION_TIMEOUT = '3600';
 export function runDocumentContent(settings: {
   readonly image: string;
   readonly dockerRunOptions: readonly string[];
+  /** Read on the host before `docker run` (container-secrets.ts). @default none */
+  readonly containerSecrets?: ContainerSecrets;
+  /** Where the secrets are read (a secret given by ARN: its own region); required with containerSecrets. */
+  readonly region?: string;
 }): Record<string, unknown> {
-  const problems = describeProblems('dockerRunOptions', dockerRunOptionProblems(settings.dockerRunOptions));
+  const secrets = settings.containerSecrets ?? {};
+  const problems = [
+    ...describeProblems('dockerRunOptions', dockerRunOptionProblems(settings.dockerRunOptions)),
+    ...containerSecretProblems('containerSecrets', secrets, settings.dockerRunOptions),
+  ];
+  if (Object.keys(secrets).length > 0 && !settings.region) problems.push('region: required with containerSecrets');
   if (problems.length > 0) throw new RangeError(problems.join('; '));
-  const options = settings.dockerRunOptions.map(shellQuote).join(' ');
+  // The secrets' -e NAME come last: they win over an --env-file that sets the same name.
+  const options = [...settings.dockerRunOptions, ...secretEnvOptions(secrets)].map(shellQuote).join(' ');
+  const lookups = settings.region ? secretLookupLines(secrets, settings.region) : [];
   return {
     schemaVersion: '2.2',
     description:
@@ -334,6 +322,7 @@ export function runDocumentContent(settings: {
             `if [ '{{ action }}' = stop ]; then exec docker rm -f "$name"; fi`,
             // A container an earlier launch of this run left behind is replaced, not a name conflict.
             'docker rm -f "$name" >/dev/null 2>&1',
+            ...lookups,
             `if [ '{{ gpus }}' = none ]; then set --; else set -- --gpus '"{{ gpus }}"'; fi`,
             `exec docker run --rm --name "$name" "$@"${options ? ` ${options}` : ''} '{{ image }}' {{ args }}`,
           ],

@@ -260,6 +260,11 @@ describe('SsmLauncher.status', () => {
     ['Success', { ResponseCode: 0 }, { state: 'exited', exitCode: 0, stderrTail: 'warn\n' }],
     ['Failed', { ResponseCode: 3 }, { state: 'exited', exitCode: 3, stderrTail: 'warn\n' }],
     ['Failed', { ResponseCode: -1 }, { state: 'exited', exitCode: 1, stderrTail: 'warn\n' }],
+    [
+      'Failed',
+      { ResponseCode: 97 },
+      { state: 'exited', exitCode: 97, detail: 'a container secret could not be read on the host' },
+    ],
     ['Failed', {}, { state: 'exited', exitCode: 1, stderrTail: 'warn\n' }],
     ['TimedOut', { ResponseCode: -1 }, { state: 'exited', exitCode: 124, detail: TIMED_OUT }],
     ['TimedOut', { StatusDetails: 'ExecutionTimedOut' }, { state: 'exited', exitCode: 124, detail: TIMED_OUT }],

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { LauncherUnavailableError, RunLaunchError } from '../../core/errors';
 import { isTransientAwsError } from '../../core/transient';
+import { SECRET_LOOKUP_EXIT_CODE } from '../container-secrets';
 import type { Lane } from '../contract';
 import {
   argumentProblems,
@@ -357,6 +358,15 @@ export function invocationStatus(
     case 'Failed': {
       // SSM reports -1 when the shell was killed before it returned a code.
       const code = invocation.ResponseCode;
+      if (code === SECRET_LOOKUP_EXIT_CODE) {
+        // The run document's own code: a container secret could not be read; stderr names it.
+        return {
+          state: 'exited',
+          exitCode: code,
+          stderrTail,
+          detail: 'a container secret could not be read on the host',
+        };
+      }
       return { state: 'exited', exitCode: code === undefined || code === -1 ? 1 : code, stderrTail };
     }
     case 'Cancelled':

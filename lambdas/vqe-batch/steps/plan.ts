@@ -6,7 +6,8 @@
  * One batch at a time on the GPU host: with `executions`, a batch that is not a dry run first
  * takes the run slot (the oldest running execution of the batch machine holds it, as in the
  * feature pipeline); another one gets PipelineBusyError, which the state machine retries, so a
- * second batch waits instead of replacing the first one's containers.
+ * second batch waits instead of replacing the first one's containers. The local runner, whose
+ * batches may run in separate processes, takes the slot through a lock file instead (`runSlot`).
  */
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
@@ -15,6 +16,20 @@ import { decideRunSlot, type RunningExecutions } from '../../feature-pipeline/st
 import { type BatchSettings, type LanePlan, PlanEvent, type PlanOutput } from '../contract';
 import { BatchInput, type Lane, planBatch } from '../plan';
 import type { RunStateStore } from '../state-store';
+
+/** The one-batch-at-a-time slot: taken by `self`, or PipelineBusyError naming the batch that holds it. */
+export interface BatchRunSlot {
+  take(self: { readonly executionArn: string; readonly startTime: string }, stateMachineArn: string): Promise<void>;
+}
+
+/** The slot as on AWS: the oldest running execution of the batch machine holds it (ListExecutions). */
+export function listedRunSlot(executions: RunningExecutions): BatchRunSlot {
+  return {
+    async take(self, stateMachineArn) {
+      decideRunSlot(self, await executions.list(stateMachineArn));
+    },
+  };
+}
 
 /** 20261123T190812Z: batch ids sort by their start. */
 export function compactTime(iso: string): string {
@@ -28,12 +43,15 @@ export function createPlanBatch({
   settings,
   store,
   executions,
+  runSlot = executions ? listedRunSlot(executions) : undefined,
   log = new Logger('vqe-batch-plan'),
 }: {
   settings: BatchSettings;
   store: RunStateStore;
-  /** The batch machine's running executions; without them (the local runner) no run slot is taken. */
+  /** The batch machine's running executions (AWS): the oldest holds the run slot. */
   executions?: RunningExecutions;
+  /** How the run slot is taken. @default listedRunSlot(executions); none without executions */
+  runSlot?: BatchRunSlot;
   log?: Logger;
 }) {
   return async (event: unknown): Promise<PlanOutput> => {
@@ -59,9 +77,9 @@ export function createPlanBatch({
       );
     }
 
-    if (executions && !input.dryRun && request.executionArn && request.stateMachineArn) {
-      // Throws PipelineBusyError while an older batch runs; nothing is planned or written before.
-      decideRunSlot({ executionArn: request.executionArn, startTime }, await executions.list(request.stateMachineArn));
+    if (runSlot && !input.dryRun && request.executionArn && request.stateMachineArn) {
+      // Throws PipelineBusyError while another batch runs; nothing is planned or written before.
+      await runSlot.take({ executionArn: request.executionArn, startTime }, request.stateMachineArn);
     }
     const batchId = `${compactTime(startTime)}-${executionName}`.slice(0, 120);
     const batchLog = log.with({ batchId });
