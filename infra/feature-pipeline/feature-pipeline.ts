@@ -58,6 +58,14 @@ export interface FeaturePipelineProps {
   readonly eventBus?: events.IEventBus;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The run report's function (lambdas/report/handlers/write-report.ts). When given, each run ends
+   * with a report step, on success before "ML Features Updated" (whose detail then carries the
+   * report's location as `report`) and on failure before PipelineFailed. The step never fails the
+   * run: its errors are caught and the execution goes on.
+   * @default no report step
+   */
+  readonly reportFunction?: lambda.IFunction;
 }
 
 /** Worst-case history events of a job phase: every attempt polling until its timeout. */
@@ -92,7 +100,8 @@ export class FeaturePipeline extends Construct {
    */
   readonly failedJobAttemptsAlarm: cloudwatch.Alarm;
   private readonly poll: number;
-  private readonly failure: sfn.Fail;
+  /** Where every Catch goes: the failure report (when there is one), then PipelineFailed. */
+  private readonly failure: sfn.IChainable;
 
   constructor(
     scope: Construct,
@@ -103,7 +112,8 @@ export class FeaturePipeline extends Construct {
     this.poll = props.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS;
     this.worstCaseHistoryEvents = FeaturePipeline.validateProps(props, this.poll);
     this.stateMachineName = props.stateMachineName;
-    this.failure = new sfn.Fail(this, 'PipelineFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    const failed = new sfn.Fail(this, 'PipelineFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    this.failure = props.reportFunction ? this.writeReport('WriteFailureReport', failed) : failed;
 
     const definition = this.start()
       .next(this.validateInput())
@@ -140,7 +150,11 @@ export class FeaturePipeline extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
-    acknowledgeStateMachine(this.stateMachine, Object.values(props.functions), "the pipeline's");
+    acknowledgeStateMachine(
+      this.stateMachine,
+      [...Object.values(props.functions), ...(props.reportFunction ? [props.reportFunction] : [])],
+      "the pipeline's",
+    );
     this.failedJobAttemptsAlarm = this.failedAttemptsAlarm();
   }
 
@@ -326,6 +340,27 @@ export class FeaturePipeline extends Construct {
 
   private published?: sfn.IChainable;
 
+  /**
+   * The run report, then `next` whatever happened: a report that could not be written leaves its
+   * error at $.report and the execution goes on (the step itself also returns written: false
+   * rather than throwing). The run id is the execution name, so this works even before $.run exists.
+   */
+  private writeReport(id: string, next: sfn.IChainable): sfn.IChainable {
+    const fn = this.props.reportFunction as lambda.IFunction;
+    const task = new tasks.LambdaInvoke(this, id, {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject({
+        'runId.$': '$$.Execution.Name',
+        ...(id === 'WriteFailureReport' ? { 'failure.$': '$.failure' } : {}),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath: '$.report',
+    });
+    task.addCatch(next, { resultPath: '$.report' });
+    return task.next(next);
+  }
+
   /** One state shared by both Choice branches. */
   private publish(): sfn.IChainable {
     if (this.published) return this.published;
@@ -340,13 +375,15 @@ export class FeaturePipeline extends Construct {
             'options.$': '$.run.options',
             'features.$': '$.features.outcome',
             'mlFeatures.$': '$.mlFeatures.outcome',
+            ...(this.props.reportFunction ? { 'report.$': '$.report' } : {}),
           }),
         },
       ],
       resultPath: sfn.JsonPath.DISCARD,
     });
     put.addCatch(this.failure, { resultPath: '$.failure' });
-    this.published = put.next(new sfn.Succeed(this, 'PipelineSucceeded'));
+    const done = put.next(new sfn.Succeed(this, 'PipelineSucceeded'));
+    this.published = this.props.reportFunction ? this.writeReport('WriteRunReport', put) : done;
     return this.published;
   }
 }
