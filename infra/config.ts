@@ -7,6 +7,7 @@ import { describeIssues } from '../lambdas/core/contract';
 import { DELETE_GUARD_DEFAULTS, ML_TABLES } from '../lambdas/r2-sync/contract';
 import {
   argumentProblems,
+  containerSecretProblems,
   describeProblems,
   dockerRunOptionProblems,
   imageReferenceProblem,
@@ -60,7 +61,7 @@ const jobPolicy = (defaults: typeof FEATURES_POLICY) =>
       maxRetryDelaySeconds: z.number().int().positive().default(defaults.maxRetryDelaySeconds),
       /** Per attempt, measured from submission; the job is cancelled when it is exceeded. */
       timeoutSeconds: z.number().int().positive().default(defaults.timeoutSeconds),
-      /** An alarm fires when a run of the pipeline takes longer than the sum of the job SLAs. */
+      /** An alarm fires while an attempt of this job runs longer than this (metric JobElapsedSeconds). */
       slaSeconds: z.number().int().positive().default(defaults.slaSeconds),
     })
     .strict();
@@ -324,6 +325,26 @@ export const AppConfig = z
            * the host's root or system folders), --user, --workdir, --memory, --cpus, ...
            */
           dockerRunOptions: z.array(z.string()).default([]),
+          /**
+           * Container environment variables read on the GPU host right before `docker run`, by
+           * name: {"DB_PASSWORD": {"secretsManager": "<name or complete ARN>"}} or
+           * {"API_TOKEN": {"ssmParameter": "<SecureString name>"}}. loadConfig checks the names;
+           * only they reach the template (docs/configuration.md).
+           */
+          containerSecrets: z
+            .record(
+              z.string(),
+              z.union([
+                z.object({ secretsManager: z.string() }).strict(),
+                z.object({ ssmParameter: z.string() }).strict(),
+              ]),
+            )
+            .default({}),
+          /** The GPU host's IAM role; the stack grants it read of containerSecrets. @default none: the HostSecretsPolicy output says what it needs */
+          hostRoleArn: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/, 'expected an IAM role ARN')
+            .optional(),
           /** The molecules file of each lane inside the image. */
           moleculesFiles: z
             .object({ gpu1: z.string().min(1), gpu2: z.string().min(1), cpu: z.string().min(1) })
@@ -361,6 +382,7 @@ export const AppConfig = z
       image: 'quantum-pipeline-simulation:latest-gpu',
       laneDevices: { gpu1: 'device=0', gpu2: 'device=1' },
       dockerRunOptions: [],
+      containerSecrets: {},
       moleculesFiles: {
         gpu1: 'data/molecules.gpu1.json',
         gpu2: 'data/molecules.gpu2.json',
@@ -440,7 +462,14 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
   const refused = [
     ...describeProblems('batch.dockerRunOptions', dockerRunOptionProblems(batch.dockerRunOptions)),
     ...describeProblems('batch.extraArgs', argumentProblems(batch.extraArgs)),
+    ...containerSecretProblems('batch.containerSecrets', batch.containerSecrets, batch.dockerRunOptions),
   ];
+  // Only the SSM launcher's run document reads them; the local runs would start without them.
+  if (profile === 'local' && Object.keys(batch.containerSecrets).length > 0) {
+    refused.push(
+      `batch.containerSecrets: read on the GPU host by the SSM launcher only (aws profile), got ${JSON.stringify(Object.keys(batch.containerSecrets))} on the local profile`,
+    );
+  }
   if (refused.length > 0) throw new ConfigError(`invalid configuration: ${refused.join('; ')}`);
   return deepFreeze(result.data);
 }

@@ -5,14 +5,20 @@
  * and nothing LocalStack lacks is in the template.
  */
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { PipelineSettings } from '../lambdas/feature-pipeline/contract';
+import { LANES } from '../lambdas/vqe-batch/contract';
+import { roleOf } from './common/pipeline-function';
 import { type AppConfig, batchEnabled, r2Target } from './config';
 import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
+import { QualityFindingsAlert } from './feature-pipeline/quality-findings';
+import { RunReportFunction } from './feature-pipeline/report-function';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
 import { PipelineAlerts } from './platform/alerts';
+import { PipelineDashboard } from './platform/dashboard';
 import { PipelineEventBus } from './platform/event-bus';
 import { PipelineBuckets } from './platform/storage';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
@@ -43,8 +49,12 @@ export class QuantumPipelineStack extends Stack {
   readonly compute?: SparkCompute;
   readonly functions: SparkJobFunctions;
   readonly pipeline: FeaturePipeline;
+  /** Writes each run's report page to s3://<artifacts>/reports/<run id>.html. */
+  readonly runReport: RunReportFunction;
   readonly schedule: PipelineSchedule;
   readonly alerts: PipelineAlerts;
+  /** The alert of the data-quality gates ("Data Quality Finding" events -> the alert topic). */
+  readonly qualityFindings: QualityFindingsAlert;
   /** The bus of the pipeline's own events; only its state machines may put events on it. */
   readonly events: PipelineEventBus;
   /** The mirror of the ML tables on R2; undefined when not configured (see r2Target). */
@@ -53,6 +63,8 @@ export class QuantumPipelineStack extends Stack {
   /** "vqe batch generation"; undefined on AWS until a GPU host is configured (see batchEnabled). */
   readonly vqeBatch?: VqeBatch;
   readonly batchFinishedTrigger?: BatchFinishedTrigger;
+  /** The CloudWatch dashboard of runs, rows, files, batch lanes, R2 volume and alarms. */
+  readonly dashboard: PipelineDashboard;
 
   constructor(scope: Construct, id: string, props: QuantumPipelineStackProps) {
     super(scope, id, props);
@@ -105,6 +117,7 @@ export class QuantumPipelineStack extends Stack {
         features: this.buckets.features,
         stateMachineName,
         logLevel: config.logLevel,
+        eventBus: this.events.bus,
       });
     } else {
       this.compute = new SparkCompute(this, 'Spark', {
@@ -126,12 +139,21 @@ export class QuantumPipelineStack extends Stack {
         features: this.buckets.features,
         stateMachineName,
         logLevel: config.logLevel,
+        eventBus: this.events.bus,
       });
     }
 
+    this.runReport = new RunReportFunction(this, 'RunReport', {
+      features: this.buckets.features,
+      summaryUri: `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`,
+      reports: this.buckets.artifacts,
+      s3Endpoint: local ? config.local.s3Endpoint : undefined,
+      logLevel: config.logLevel,
+    });
     this.pipeline = new FeaturePipeline(this, 'FeatureProcessing', {
       stateMachineName,
       functions: this.functions.functions,
+      reportFunction: this.runReport.function,
       featuresJob: config.jobs.features,
       mlFeaturesJob: config.jobs.mlFeatures,
       pollIntervalSeconds: config.pollIntervalSeconds,
@@ -143,15 +165,23 @@ export class QuantumPipelineStack extends Stack {
       eventBus: this.events.bus,
     });
     this.events.addProducer(this.pipeline.stateMachine.role);
+    // read-summary puts the runs' data-quality findings on the bus.
+    this.events.addProducer(roleOf(this.functions.functions['read-summary']));
     this.alerts = new PipelineAlerts(this, 'Alerts', {
       stateMachine: this.pipeline.stateMachine,
       email: config.alertEmail,
-      slaSeconds: config.jobs.features.slaSeconds + config.jobs.mlFeatures.slaSeconds,
+      jobSlaSeconds: { features: config.jobs.features.slaSeconds, mlFeatures: config.jobs.mlFeatures.slaSeconds },
+      jobPollInterval: Duration.seconds(config.pollIntervalSeconds),
       eventBus: this.events.bus,
       expectSuccessWithin: config.schedule.enabled ? NO_SUCCESS_ALARM_AFTER : undefined,
     });
     // A failed job attempt alerts at once, not only when the execution has finally failed.
     this.alerts.notify(this.pipeline.failedJobAttemptsAlarm);
+    this.qualityFindings = new QualityFindingsAlert(this, 'QualityFindings', {
+      eventBus: this.events.bus,
+      topic: this.alerts.topic,
+      deadLetterQueue: this.alerts.deadLetterQueue,
+    });
     this.schedule = new PipelineSchedule(this, 'Schedule', {
       stateMachine: this.pipeline.stateMachine,
       expression: config.schedule.expression,
@@ -211,6 +241,14 @@ export class QuantumPipelineStack extends Stack {
       });
       this.alerts.watch(this.vqeBatch.stateMachine, 'VQE batch');
     }
+
+    // Last, so that every alarm notify() was given so far is on it.
+    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+      featurePipeline: this.pipeline.stateMachine,
+      r2Tables: target ? config.r2.tables : undefined,
+      batchLanes: this.vqeBatch ? LANES : undefined,
+      alarms: this.alerts.alarms,
+    });
   }
 
   private makeVqeBatch(config: Readonly<AppConfig>, local: boolean): VqeBatch {
@@ -221,7 +259,12 @@ export class QuantumPipelineStack extends Stack {
       stateBucket: rawResults,
       eventBus: this.events.bus,
       ...(local ? { stateEndpoint: { endpoint: config.local.s3Endpoint, region: config.local.s3Region } } : {}),
-      launcher: local ? { kind: 'local' } : ssmLauncherSpec(batch),
+      launcher: local
+        ? { kind: 'local' }
+        : ssmLauncherSpec(
+            batch,
+            batch.hostRoleArn ? iam.Role.fromRoleArn(this, 'GpuHostRole', batch.hostRoleArn) : undefined,
+          ),
       moleculesFiles: local ? { ...batch.moleculesFiles, ...LOCAL_MOLECULES } : batch.moleculesFiles,
       // Locally the records go straight to the raw bucket, where job 1 reads them (the image on the GPU host has its own sink).
       extraArgs: local
@@ -236,7 +279,7 @@ export class QuantumPipelineStack extends Stack {
 }
 
 /** How the batch reaches the GPU host on AWS (loadConfig has refused a missing host or build folder already). */
-function ssmLauncherSpec(batch: Readonly<AppConfig['batch']>): VqeBatchLauncher {
+function ssmLauncherSpec(batch: Readonly<AppConfig['batch']>, hostRole: iam.IRole | undefined): VqeBatchLauncher {
   const { host, build } = batch;
   if (!host) throw new Error('QuantumPipelineStack: batch.host is required on the aws profile, got nothing');
   if (build.enabled && !build.contextDir) {
@@ -248,6 +291,8 @@ function ssmLauncherSpec(batch: Readonly<AppConfig['batch']>): VqeBatchLauncher 
     image: batch.image,
     laneDevices: batch.laneDevices,
     dockerRunOptions: batch.dockerRunOptions,
+    containerSecrets: batch.containerSecrets,
+    ...(hostRole ? { hostRole } : {}),
     ...(build.enabled && build.contextDir
       ? {
           build: {

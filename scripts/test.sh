@@ -20,6 +20,7 @@ begun=$SECONDS
 bash localstack/dataplane/dataplane.sh install
 qp_install_mini_vqe
 bash scripts/npm-install.sh
+bash scripts/ensure-chromium.sh  # the run-report browser tests (unit and e2e suites)
 "$QP_PYTHON" spark-jobs/build.py
 export PATH="$repo/node_modules/.bin:$PATH"  # Node 22 from the npm `node` package (aws-local-stepfunctions needs it)
 

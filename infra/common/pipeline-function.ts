@@ -4,7 +4,7 @@
  * write to that log group only, instead of the managed AWSLambdaBasicExecutionRole).
  */
 import { join } from 'node:path';
-import type { Duration } from 'aws-cdk-lib';
+import { type Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,6 +13,12 @@ import type { Construct } from 'constructs';
 import { acknowledgeUnscopedActions } from './nag';
 
 const REPO_ROOT = join(__dirname, '..', '..');
+
+/**
+ * The variable every function gets its stack's name in: the Stack dimension of the metrics it
+ * writes (STACK_NAME_ENV of lambdas/core/metrics.ts; test/infra/dashboard.test.ts checks the two agree).
+ */
+export const STACK_NAME_VARIABLE = 'QP_STACK_NAME';
 
 /** The thresholds the functions' logger knows (lambdas/core/logger.ts); it reads LOG_LEVEL. */
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -64,7 +70,7 @@ export function pipelineFunction(
     architecture: lambda.Architecture.ARM_64,
     memorySize: options.memorySize ?? 256,
     timeout: options.timeout,
-    environment: { ...options.environment, LOG_LEVEL: logLevel },
+    environment: { ...options.environment, LOG_LEVEL: logLevel, [STACK_NAME_VARIABLE]: Stack.of(scope).stackName },
     logGroup,
     tracing: lambda.Tracing.ACTIVE,
     description: `quantum pipeline: ${name}`,

@@ -4,6 +4,7 @@
  * lambdas/feature-pipeline/contract.ts).
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -51,6 +52,11 @@ export interface SparkJobFunctionsProps {
   readonly logRetention?: logs.RetentionDays;
   /** LOG_LEVEL of the functions. @default 'INFO' */
   readonly logLevel?: LogLevel;
+  /**
+   * The bus read-summary puts "Data Quality Finding" events on (EVENT_BUS_NAME, events:PutEvents).
+   * Its role must also be a producer of a PipelineEventBus. @default none: findings are only logged
+   */
+  readonly eventBus?: events.IEventBus;
 }
 
 export class SparkJobFunctions extends Construct {
@@ -126,6 +132,10 @@ export class SparkJobFunctions extends Construct {
     const fns = this.functions;
     const summaries = `${summaryPrefix(props.settings.summaryUri)}*`;
     props.features.grantRead(fns['read-summary'], summaries);
+    if (props.eventBus) {
+      fns['read-summary'].addEnvironment(ENV.eventBusName, props.eventBus.eventBusName);
+      props.eventBus.grantPutEventsTo(fns['read-summary']);
+    }
     const reader = roleOf(fns['read-summary']);
     acknowledge(
       reader,

@@ -1,7 +1,8 @@
 /**
  * Alerts of the feature pipeline, all to one SNS topic: failed / timed-out / aborted executions
  * (EventBridge rule on Step Functions status changes), the success summary (rule on the
- * pipeline's own "ML Features Updated" event), and CloudWatch alarms on SLA and failures, on
+ * pipeline's own "ML Features Updated" event), and CloudWatch alarms: one per Spark job on its
+ * running time (JobElapsedSeconds, published at every poll, over the job's SLA), on failures, on
  * events left in the triggers' dead-letter queue, and on a day without a successful run.
  *
  * Who may use the topic and its key: CloudWatch (the alarms of this stack, by aws:SourceArn and
@@ -22,17 +23,32 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
 import { acknowledge, wildcardActions } from '../common/nag';
+import { PIPELINE_METRICS } from './dashboard';
 import { TARGET_RETRY } from './triggers';
 
 /** How long the dead-letter queue keeps an undelivered trigger (SQS's longest). */
 const DEAD_LETTER_RETENTION = Duration.days(14);
 
+/** Per Spark job of the feature pipeline: job 1 (features) and job 2 (ML features). */
+export interface PerJob<T> {
+  readonly features: T;
+  readonly mlFeatures: T;
+}
+
 export interface PipelineAlertsProps {
   readonly stateMachine: sfn.IStateMachine;
   /** @default no subscription (subscribe in the console) */
   readonly email?: string;
-  /** A run taking longer than this raises the SLA alarm. */
-  readonly slaSeconds: number;
+  /**
+   * Per job, whole seconds of 60 or more: an attempt of the job still running this long after its
+   * submission raises the job's alarm, while it runs.
+   */
+  readonly jobSlaSeconds: PerJob<number>;
+  /**
+   * How often the job-status step polls (and so publishes JobElapsedSeconds): the alarms' period
+   * is at least this, so each period of a running job has a value. @default 60 seconds
+   */
+  readonly jobPollInterval?: Duration;
   /** The bus the pipeline publishes "ML Features Updated" on. @default the account's default bus */
   readonly eventBus?: events.IEventBus;
   /**
@@ -46,8 +62,11 @@ export class PipelineAlerts extends Construct {
   readonly topic: sns.Topic;
   readonly failureRule: events.Rule;
   readonly successRule: events.Rule;
-  readonly slaAlarm: cloudwatch.Alarm;
+  /** Raised while an attempt of the job runs longer than its SLA. */
+  readonly jobSlaAlarms: PerJob<cloudwatch.Alarm>;
   readonly failureAlarm: cloudwatch.Alarm;
+  /** Every alarm that notifies the topic, in the order notify() was called (the dashboard shows them). */
+  readonly alarms: cloudwatch.Alarm[] = [];
   /** Where every schedule and rule target of the stack puts the events it could not deliver. */
   readonly deadLetterQueue: sqs.Queue;
   /** Raised while the dead-letter queue holds a message. */
@@ -123,7 +142,8 @@ export class PipelineAlerts extends Construct {
             `new rows ${events.EventField.fromPath('$.detail.features.newRows')}. ` +
             `Job 2: ${events.EventField.fromPath('$.detail.mlFeatures.status')}, ` +
             `new rows ${events.EventField.fromPath('$.detail.mlFeatures.newRows')}. ` +
-            `Summaries: ${events.EventField.fromPath('$.detail.features.summaryUri')}`,
+            `Summaries: ${events.EventField.fromPath('$.detail.features.summaryUri')}. ` +
+            `Run report: ${events.EventField.fromPath('$.detail.report.uri')}`,
         ),
       }),
     );
@@ -136,14 +156,10 @@ export class PipelineAlerts extends Construct {
         statistic,
         period: Duration.minutes(5),
       });
-    this.slaAlarm = new cloudwatch.Alarm(this, 'SlaExceeded', {
-      alarmDescription: `A feature pipeline run took longer than its SLA (${props.slaSeconds} s)`,
-      metric: metric('ExecutionTime', 'Maximum'),
-      threshold: props.slaSeconds * 1000, // ExecutionTime is reported in milliseconds
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.jobSlaAlarms = {
+      features: this.jobSlaAlarm('FeaturesJobOverSla', 'Job 1 (feature_processing)', 'features', props),
+      mlFeatures: this.jobSlaAlarm('MlFeaturesJobOverSla', 'Job 2 (ml_feature_processing)', 'mlFeatures', props),
+    };
     this.failureAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailed', {
       alarmDescription: 'Feature pipeline executions failed or timed out',
       metric: new cloudwatch.MathExpression({
@@ -180,13 +196,52 @@ export class PipelineAlerts extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
     }
-    const alarms = [this.slaAlarm, this.failureAlarm, this.deadLetterAlarm, this.noSuccessAlarm];
+    const alarms = [
+      this.jobSlaAlarms.features,
+      this.jobSlaAlarms.mlFeatures,
+      this.failureAlarm,
+      this.deadLetterAlarm,
+      this.noSuccessAlarm,
+    ];
     for (const alarm of alarms) if (alarm) this.notify(alarm);
   }
 
   /** Sends `alarm`'s state changes to the alert topic (an alarm of another construct of this stack). */
   notify(alarm: cloudwatch.Alarm): void {
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+
+  /**
+   * The job's running-time alarm. The job-status step publishes the elapsed time of the attempt
+   * under way at every poll, so the alarm fires while a job hangs, long before the execution ends
+   * (ExecutionTime, which the old run SLA alarm used, is only reported then). No value (no job
+   * running) is not breaching: the alarm clears once the job has ended.
+   */
+  private jobSlaAlarm(id: string, label: string, job: keyof PerJob<number>, props: PipelineAlertsProps) {
+    const seconds = props.jobSlaSeconds[job];
+    const poll = (props.jobPollInterval ?? Duration.seconds(60)).toSeconds();
+    // Whole minutes (CloudWatch's periods), at least 5 and at least one poll.
+    const period = Duration.minutes(Math.max(5, Math.ceil(poll / 60)));
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription:
+        `${label} has been running longer than its SLA (${seconds} s from its submission). ` +
+        'See docs/operations.md#metrics-and-alarms',
+      metric: new cloudwatch.Metric({
+        namespace: PIPELINE_METRICS.namespace,
+        metricName: PIPELINE_METRICS.names.jobElapsedSeconds,
+        dimensionsMap: {
+          [PIPELINE_METRICS.dimensions.stack]: Stack.of(this).stackName,
+          [PIPELINE_METRICS.dimensions.job]: PIPELINE_METRICS.jobs[job],
+        },
+        statistic: 'Maximum',
+        period,
+      }),
+      threshold: seconds,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /**
@@ -235,8 +290,24 @@ export class PipelineAlerts extends Construct {
 
   /** Checks the props, naming the prop and the value, before anything is built. */
   private static validateProps(props: PipelineAlertsProps): void {
-    if (!Number.isInteger(props.slaSeconds) || props.slaSeconds < 60) {
-      throw new Error(`PipelineAlerts: slaSeconds must be a whole number >= 60, got ${props.slaSeconds}`);
+    if ('slaSeconds' in props) {
+      // The run-wide SLA of earlier versions: one alarm per job replaced it.
+      throw new Error(
+        `PipelineAlerts: slaSeconds (${String((props as { slaSeconds: unknown }).slaSeconds)}) is gone: ` +
+          'give jobSlaSeconds {features, mlFeatures}, one alarm per job',
+      );
+    }
+    for (const job of ['features', 'mlFeatures'] as const) {
+      const seconds = props.jobSlaSeconds?.[job];
+      if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 60) {
+        throw new Error(`PipelineAlerts: jobSlaSeconds.${job} must be a whole number >= 60, got ${seconds}`);
+      }
+    }
+    const poll = props.jobPollInterval?.toSeconds({ integral: false });
+    if (poll !== undefined && (!Number.isInteger(poll) || poll < 1)) {
+      throw new Error(
+        `PipelineAlerts: jobPollInterval must be whole seconds of 1 or more, got ${props.jobPollInterval?.toHumanString()}`,
+      );
     }
     if (props.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.email)) {
       throw new Error(`PipelineAlerts: email ${JSON.stringify(props.email)} is not an email address`);

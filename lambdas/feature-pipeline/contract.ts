@@ -152,6 +152,16 @@ export const ReadSummaryEvent = z.object({ job: JobHandle });
 // Run summary written by the Spark jobs (spark-jobs/quantum_pipeline/run_summary.py)
 // ---------------------------------------------------------------------------------------------
 export const QuarantinedFile = z.object({ key: z.string(), etag: z.string(), reason: z.string() });
+/** A data-quality gate that fired (spark-jobs/quantum_pipeline/quality.py). */
+export const DataQualityFinding = z.object({
+  gate: z.string().min(1),
+  severity: z.enum(['warning', 'error']),
+  message: z.string(),
+  /** The first offending file keys or experiment ids (20 at most); offending_total has the count. */
+  offending: z.array(z.string()),
+  offending_total: z.number().int().nonnegative(),
+});
+export type DataQualityFinding = z.infer<typeof DataQualityFinding>;
 export const RunSummary = z.object({
   job: z.string(),
   run_id: z.string(),
@@ -167,6 +177,8 @@ export const RunSummary = z.object({
   quarantined: z.array(QuarantinedFile),
   quarantined_total: z.number().int(),
   details: z.record(z.string(), z.unknown()),
+  /** Absent in summaries written before the gates existed: no finding. */
+  findings: z.array(DataQualityFinding).optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -189,6 +201,22 @@ export type JobOutcome = z.infer<typeof JobOutcome>;
 /** detail of the "ML Features Updated" EventBridge event (source SUMMARY_EVENT_SOURCE). */
 export const SUMMARY_EVENT_SOURCE = 'quantum-pipeline.features';
 export const SUMMARY_EVENT_DETAIL_TYPE = 'ML Features Updated';
+/** detail-type of one data-quality finding (same source); detail: FindingEventDetail. */
+export const FINDING_EVENT_DETAIL_TYPE = 'Data Quality Finding';
+export const FindingEventDetail = z.object({
+  runId: z.string(),
+  job: SparkJobKind,
+  batchId: z.string(),
+  gate: z.string(),
+  severity: z.enum(['warning', 'error']),
+  message: z.string(),
+  offending: z.array(z.string()),
+  offendingTotal: z.number().int().nonnegative(),
+  /** `offending` as one line ("a, b (and 3 more)") for the alert's text. */
+  offendingText: z.string(),
+  summaryUri: z.string(),
+});
+export type FindingEventDetail = z.infer<typeof FindingEventDetail>;
 
 // ---------------------------------------------------------------------------------------------
 // Deployed settings of the Spark Lambdas: one JSON environment variable, PIPELINE_SETTINGS,
@@ -228,4 +256,6 @@ export const ENV = {
   sparkWorkDir: 'SPARK_WORK_DIR',
   s3Endpoint: 'S3_ENDPOINT',
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  /** The stack's own bus, where read-summary puts "Data Quality Finding" events. */
+  eventBusName: 'EVENT_BUS_NAME',
 } as const;

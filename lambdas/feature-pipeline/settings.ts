@@ -3,13 +3,16 @@
  * module load of a handler, and the Spark backend and S3 client they describe.
  */
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { type Environment, readJsonEnv, requireEnv } from '../core/env';
 import { ConfigurationError } from '../core/errors';
+import type { Logger } from '../core/logger';
 import { EmrServerlessBackend } from './backends/emr-serverless';
 import { StandaloneBackend } from './backends/standalone';
 import type { SparkBackend } from './backends/types';
 import { BackendKind, ENV, PipelineSettings } from './contract';
+import { createFindingsPublisher, type FindingsPublisher } from './quality-findings';
 
 export function readSettings(env: Environment): PipelineSettings {
   return readJsonEnv(env, ENV.settings, PipelineSettings);
@@ -53,4 +56,20 @@ export function s3ClientFromEnv(env: Environment): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/**
+ * The publisher of data-quality findings on the stack's bus (EVENT_BUS_NAME: a bus name or ARN);
+ * undefined when the variable is absent (a SparkJobFunctions without eventBus): findings are then only logged.
+ */
+export function findingsPublisherFromEnv(env: Environment, log?: Logger): FindingsPublisher | undefined {
+  if (env[ENV.eventBusName] === undefined) return undefined;
+  const busName = requireEnv(env, ENV.eventBusName);
+  if (!/^([.\-_A-Za-z0-9]{1,256}|arn:[^:\s]+:events:[^:\s]*:\d{12}:event-bus\/[.\-_A-Za-z0-9]{1,256})$/.test(busName)) {
+    throw new ConfigurationError(
+      `environment variable ${ENV.eventBusName}=${JSON.stringify(busName)}: expected an event bus name or ARN`,
+    );
+  }
+  const region = env.AWS_REGION || undefined;
+  return createFindingsPublisher({ client: new EventBridgeClient(region ? { region } : {}), busName, log });
 }

@@ -79,6 +79,17 @@ export function batchProgress(
   };
 }
 
+/** One lane's progress: the batch's, for this lane's planned runs only (check-run publishes it as metrics). */
+export function laneProgress(
+  batch: BatchRef,
+  lane: string,
+  keys: readonly string[],
+  states: ReadonlyMap<string, RunState | undefined>,
+  now: number,
+): LaneProgress {
+  return batchProgress(batch, { [lane]: keys }, states, now).lanes[0];
+}
+
 function mean(values: readonly number[]): number | null {
   return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
 }

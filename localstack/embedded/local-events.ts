@@ -8,6 +8,8 @@
  * as it would on AWS.
  */
 import { appendFileSync } from 'node:fs';
+import type { Environment } from '../../lambdas/core/env';
+import { type MetricEmitter, metricEmitterFromEnv, type WarnLog } from '../../lambdas/core/metrics';
 import type { CfnTemplate } from './definition';
 import { LOCAL_ACCOUNT, LOCAL_REGION, resolveValue } from './definition';
 import type { ExecutionStatusChange, PutEventsEntry } from './local-host';
@@ -90,6 +92,8 @@ interface RuleTarget {
 export class LocalEventBridge {
   readonly deliveries: Delivery[] = [];
   readonly events: BusEvent[] = [];
+  /** The EMF documents the local functions wrote (CloudWatch would make metrics of them). */
+  readonly metrics: Record<string, unknown>[] = [];
   private readonly stateMachines = new Map<string, StartExecution>();
 
   constructor(
@@ -151,6 +155,13 @@ export class LocalEventBridge {
     return delivered;
   }
 
+  /** Records an EMF line a local function wrote, as `{"kind":"metrics","emf":{...}}` in the log file. */
+  recordMetrics(line: string): void {
+    const emf = JSON.parse(line) as Record<string, unknown>;
+    this.metrics.push(emf);
+    this.log({ kind: 'metrics', emf });
+  }
+
   /**
    * Tokens in patterns become the same placeholders as in the ASL: a state machine's ARN, the
    * account (`AWS::AccountId`, the local account every event is stamped with), a joined ARN.
@@ -198,4 +209,13 @@ export function hostBusBindings(bus: LocalEventBridge): {
         resources: [change.executionArn],
       }),
   };
+}
+
+/**
+ * The metrics of a local function, from its environment as the template sets it (QP_STACK_NAME):
+ * each EMF line goes to `record` (e.g. the Lambda log file, as on AWS to CloudWatch Logs, and the
+ * bus's record of the run).
+ */
+export function localMetricEmitter(env: Environment, log: WarnLog, record: (line: string) => void): MetricEmitter {
+  return metricEmitterFromEnv(env, { log, sink: record });
 }

@@ -11,6 +11,7 @@ import { HANDLER_NAMES, type HandlerName } from '../../infra/feature-pipeline/sp
 import type { QuantumPipelineStack } from '../../infra/stack';
 import type { Environment } from '../../lambdas/core/env';
 import { Logger, withLambdaContext } from '../../lambdas/core/logger';
+import type { MetricEmitter } from '../../lambdas/core/metrics';
 import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { backendFromEnv, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
 import { createAcquireRunSlot } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
@@ -21,6 +22,8 @@ import { createSubmitJob } from '../../lambdas/feature-pipeline/steps/submit-job
 import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
 import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 import type { StaticCredentials } from '../../lambdas/r2-sync/engine/clients';
+import { REPORT_ENV } from '../../lambdas/report/contract';
+import { createWriteReport } from '../../lambdas/report/steps/write-report';
 import {
   type AslDefinition,
   allStates,
@@ -30,7 +33,7 @@ import {
   placeholderArn,
   resolveDefinition,
 } from './definition';
-import { hostBusBindings, LocalEventBridge } from './local-events';
+import { hostBusBindings, LocalEventBridge, localMetricEmitter } from './local-events';
 import { type LambdaHandler, type LocalExecution, LocalStateMachineHost } from './local-host';
 import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
@@ -146,13 +149,40 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     if (env[ENV.settings]) settings = readSettings(env);
     // As on Lambda: the function's LOG_LEVEL, and the invocation's ids on every line (withLambdaContext).
     const log = new Logger(name, {}, env.LOG_LEVEL ?? 'INFO', options.lambdaLog ?? (() => undefined));
-    const bound = bindHandler(name, env, log, () => {
+    // Its EMF lines go to the Lambda log, as on AWS, and to the events record (the bus is made below).
+    const metrics = localMetricEmitter(env, log, (line) => {
+      options.lambdaLog?.(line);
+      bus.recordMetrics(line);
+    });
+    const bound = bindHandler(name, env, log, metrics, () => {
       if (!host) throw new Error('the local host is not ready');
       return host;
     });
     handlers[id] = withLambdaContext(log, bound, env);
   }
   if (!settings) throw new Error('no function of the template carries PIPELINE_SETTINGS');
+  // The run report's function reads the summaries where the jobs write them (tests move them).
+  const reportId = logicalIdOf(stack, stack.runReport.function);
+  const reportEnv: Record<string, string> = {
+    ...functionEnvironment(template, reportId),
+    AWS_REGION: dataplane.s3Region,
+  };
+  const reportLog = new Logger(
+    'write-report',
+    {},
+    reportEnv.LOG_LEVEL ?? 'INFO',
+    options.lambdaLog ?? (() => undefined),
+  );
+  handlers[reportId] = withLambdaContext(
+    reportLog,
+    createWriteReport({
+      s3: s3ClientFromEnv({ ...reportEnv, [ENV.s3ForcePathStyle]: 'true' }),
+      bucket: reportEnv[REPORT_ENV.bucket],
+      summaryUri: settings.summaryUri,
+      log: reportLog,
+    }),
+    reportEnv,
+  );
 
   const bus = new LocalEventBridge(template, options.eventLog);
   const waits = Object.fromEntries(
@@ -208,6 +238,7 @@ function bindHandler(
   name: HandlerName,
   env: Environment,
   log: Logger,
+  metrics: MetricEmitter,
   host: () => LocalStateMachineHost,
 ): LambdaHandler {
   switch (name) {
@@ -222,10 +253,10 @@ function bindHandler(
     case 'submit-job':
       return createSubmitJob({ backend: backendFromEnv(env), settings: readSettings(env), log });
     case 'job-status':
-      return createJobStatus({ backend: backendFromEnv(env), log });
+      return createJobStatus({ backend: backendFromEnv(env), log, metrics });
     case 'cancel-job':
       return createCancelJob({ backend: backendFromEnv(env), log });
     case 'read-summary':
-      return createReadSummary({ s3: s3ClientFromEnv(env), settings: readSettings(env), log });
+      return createReadSummary({ s3: s3ClientFromEnv(env), settings: readSettings(env), log, metrics });
   }
 }

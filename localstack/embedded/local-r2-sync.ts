@@ -14,7 +14,7 @@ import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check'
 import { createSyncTable } from '../../lambdas/r2-sync/steps/sync-table';
 import type { CfnTemplate } from './definition';
 import { functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
-import { hostBusBindings, type LocalEventBridge } from './local-events';
+import { hostBusBindings, type LocalEventBridge, localMetricEmitter } from './local-events';
 import { type LocalExecution, LocalStateMachineHost } from './local-host';
 
 export interface LocalR2SyncOptions {
@@ -57,7 +57,11 @@ export function createLocalR2Sync(options: LocalR2SyncOptions): LocalR2Sync | un
   const tableLog = new Logger('r2-sync-table', {}, 'INFO', sink);
   // As on Lambda, each invocation's ids go on every line its step writes.
   const healthCheck = withLambdaContext(healthLog, createSyncHealthCheck({ settings, clients, log: healthLog }), {});
-  const syncTable = withLambdaContext(tableLog, createSyncTable({ settings, clients, log: tableLog }), {});
+  const metrics = localMetricEmitter(functionEnvironment(template, tableId), tableLog, (line) => {
+    sink(line);
+    options.bus.recordMetrics(line);
+  });
+  const syncTable = withLambdaContext(tableLog, createSyncTable({ settings, clients, log: tableLog, metrics }), {});
 
   const machineId = logicalIdOf(stack, sync.stateMachine);
   const host = new LocalStateMachineHost({

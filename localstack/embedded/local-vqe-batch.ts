@@ -18,10 +18,11 @@ import { createImageBuild } from '../../lambdas/vqe-batch/steps/image-build';
 import { createPlanBatch } from '../../lambdas/vqe-batch/steps/plan';
 import { createStartRun } from '../../lambdas/vqe-batch/steps/start-run';
 import { createBatchSummary } from '../../lambdas/vqe-batch/steps/summary';
+import { batchLockFile, LocalBatchRunSlot } from './batch-run-slot';
 import { type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
 import { DockerEngineLauncher, dockerSocketPath } from './launchers/docker';
 import { ProcessLauncher } from './launchers/process';
-import { hostBusBindings, type LocalEventBridge } from './local-events';
+import { hostBusBindings, type LocalEventBridge, localMetricEmitter } from './local-events';
 import { type LambdaHandler, LocalStateMachineHost } from './local-host';
 
 /** The image the Docker launcher runs locally (mini-vqe/Dockerfile). */
@@ -75,13 +76,18 @@ export function miniVqeProcessLauncher(env: Environment): Launcher {
   const python = env.QP_MINI_VQE_PYTHON;
   if (!python)
     throw new Error('QP_MINI_VQE_PYTHON is not set: run through npm (scripts/with-dataplane.sh installs mini-VQE)');
-  const stateDir = env.QP_STATE_DIR ?? join(env.HOME ?? '.', '.local', 'state', 'quantum-pipeline');
+  const stateDir = localStateDir(env);
   return new ProcessLauncher({
     command: [python, '-m', 'mini_vqe'],
     cwd: miniVqeDir(),
     env: { PYTHONPATH: miniVqeDir() },
     runsDir: join(stateDir, 'vqe-runs'),
   });
+}
+
+/** The local state folder (QP_STATE_DIR, as the data plane scripts set it). */
+function localStateDir(env: Environment): string {
+  return env.QP_STATE_DIR ?? join(env.HOME ?? '.', '.local', 'state', 'quantum-pipeline');
 }
 
 /** Chooses the local launcher on first use: the feature pipeline's runs need no mini-VQE installed. */
@@ -128,9 +134,18 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
     summary: log('vqe-batch-summary'),
     imageBuild: log('vqe-batch-image-build'),
   };
-  const plan = createPlanBatch({ settings, store, log: logs.plan });
+  // One batch at a time, across processes too (a lock file; AWS asks ListExecutions instead).
+  const runSlot = new LocalBatchRunSlot(
+    batchLockFile(localStateDir(options.env), settings.stateBucket, settings.statePrefix),
+    (executionArn) => host.listRunning(host.stateMachineArn).some((e) => e.executionArn === executionArn),
+  );
+  const plan = createPlanBatch({ settings, store, runSlot, log: logs.plan });
   const startRun = createStartRun({ settings, store, launcher, log: logs.startRun });
-  const checkRun = createCheckRun({ store, launcher, log: logs.checkRun });
+  const metrics = localMetricEmitter(functionEnvironment(template, ids['check-run']), logs.checkRun, (line) => {
+    options.lambdaLog?.(line);
+    options.bus.recordMetrics(line);
+  });
+  const checkRun = createCheckRun({ store, launcher, log: logs.checkRun, metrics });
   const summary = createBatchSummary({ store, log: logs.summary });
   const imageBuild = createImageBuild({
     settings,
@@ -163,13 +178,19 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
     retryOverridesMs: options.retryOverridesMs,
   });
   const machineId = logicalIdOf(stack, batch.stateMachine);
-  const host = new LocalStateMachineHost({
+  const bindings = hostBusBindings(options.bus);
+  const host: LocalStateMachineHost = new LocalStateMachineHost({
     definition: resolveDefinition(template, machineId),
     stateMachineName: batch.stateMachineName,
     stateMachineArn: placeholderArn(template, machineId),
     lambdaHandlers: handlers,
-    ...hostBusBindings(options.bus),
+    ...bindings,
+    onExecutionEnd: (change) => {
+      runSlot.release(change.executionArn);
+      bindings.onExecutionEnd(change);
+    },
     waitOverridesMs: waits,
+    retryOverridesMs: options.retryOverridesMs,
     startExecution: (arn, input, name) => {
       if (arn !== chunkHost.stateMachineArn) throw new Error(`no local state machine ${arn}`);
       const cursor = input as { lane?: string; start?: number };

@@ -9,6 +9,7 @@
 
 import { describeJobs, exitWith, finish, parseArgs, reportTriggeredSyncs, runRecords, runToEnd, writeErr } from './cli';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
+import { renderLocalReport } from './run-report';
 
 async function main(): Promise<number> {
   const { input, name } = parseArgs(process.argv.slice(2), 'local', '{"maxFiles": 100}');
@@ -26,6 +27,8 @@ async function main(): Promise<number> {
   describeJobs(output).forEach(write);
   // "ML Features Updated" started the R2 sync when job 2 changed the ML tables.
   const failure = pipelineFailure ?? (await reportTriggeredSyncs(pipeline, write));
+  // The report step wrote the page to Garage; the same page as a local file, to open directly.
+  write(`run report: ${await renderLocalReport(pipeline, name).catch((e: Error) => `not written (${e.message})`)}`);
   return finish(pipeline.bus, records, output, failure, write);
 }
 

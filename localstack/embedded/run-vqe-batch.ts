@@ -12,6 +12,7 @@ import { compactTime } from '../../lambdas/vqe-batch/steps/plan';
 import { type BatchSummary, readBatchProgress } from '../../lambdas/vqe-batch/steps/summary';
 import { describeJobs, exitWith, finish, parseArgs, reportTriggeredSyncs, runRecords, runToEnd, writeErr } from './cli';
 import { createLocalPipeline, dataplaneFromEnv } from './local-pipeline';
+import { renderLocalReport } from './run-report';
 
 const PROGRESS_EVERY_MS = 5000;
 
@@ -57,6 +58,12 @@ async function main(): Promise<number> {
     const features = await runToEnd(run, write);
     describeJobs(features.output).forEach(write);
     failure ??= features.failure ?? (await reportTriggeredSyncs(pipeline, write));
+  }
+  // The batch's page (lanes, durations, and the physics of the pipeline run it started) and each run's.
+  for (const id of [...(progress ? [batchId] : []), ...pipeline.triggered.map((run) => run.name)]) {
+    write(
+      `run report of ${id}: ${await renderLocalReport(pipeline, id).catch((e: Error) => `not written (${e.message})`)}`,
+    );
   }
   return finish(pipeline.bus, records, output, failure, write);
 }

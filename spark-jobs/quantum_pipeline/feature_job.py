@@ -26,6 +26,7 @@ from .ledger import (
     plan_batch,
     unprocessed,
 )
+from .quality import check_energies, energy_finding, quarantine_finding, reconciliation_finding
 from .raw_io import FileOutcome, list_raw_objects, read_objects
 from .run_summary import QuarantinedFile, RunSummary
 from .session import fault_point, job_main, utc_now, write_tables
@@ -88,11 +89,13 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
 
     batch = interrupted_batch(spark, ref, config.processing_name)
     listed_count, unchanged, listing = None, False, None
+    known_count = deferred_count = None  # None when resuming, like listed_count
     if batch is None:
         listed = list_raw_objects(spark, config.raw_uri)
         listed_count, listing = len(listed), listing_digest(listed)
         unchanged = ledger_covers(spark, ref, listing)
         new = [] if unchanged else unprocessed(spark, ref, listed)
+        known_count, deferred_count = listed_count - len(new), max(0, len(new) - (config.max_files or len(new)))
         if config.max_files and len(new) > config.max_files:
             new, listing = new[: config.max_files], None  # the rest stays new: the ledger will not cover this listing
         if new:
@@ -103,6 +106,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         results: dict[str, AppendResult] = {}
         outcomes: dict[str, FileOutcome] = {}
         duplicates = 0
+        energy = []
     else:
         ctx = batch.context
         records, outcomes = read_objects(spark, config.raw_uri, batch.objects)
@@ -122,6 +126,8 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
             .coalesce(spark.sparkContext.defaultParallelism)
             .localCheckpoint(eager=True)
         )
+        # The physics gate on the batch's new experiments: one small job on the materialised frame.
+        energy = check_energies(spark, fresh)
         results = load_features(spark, ref, fresh, ctx, new_batch=not batch.resumed)
         # molecules holds one row per experiment written: the rest of the accepted records were
         # experiments already known, or delivered twice.
@@ -156,6 +162,8 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
             "in_batch": len(batch.objects) if batch else 0,
             "ingested": sum(1 for o in outcomes.values() if o.status == "accepted"),
             "quarantined": len(rejected),
+            "already_known": known_count,  # listed objects the ledger holds (same ETag)
+            "deferred": deferred_count,  # new objects left for the next run by --max-files
         },
         # listing_unchanged: the ledger's last commit recorded this very listing, so it was not read.
         details={"duplicate_experiments": duplicates, "listing_unchanged": unchanged},
@@ -163,6 +171,13 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     summary.add_quarantined(
         [QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "") for o in rejected if o.uri in key_of]
     )
+    unaccounted = [o.key for o in batch.objects if o.uri not in outcomes] if batch else []
+    gates = (
+        quarantine_finding(summary.quarantined, summary.quarantined_total),
+        reconciliation_finding(summary.files, unaccounted),
+        energy_finding(energy),
+    )
+    summary.findings = [f for f in gates if f]
     summary.finished_at = utc_now().isoformat()
     summary.duration_seconds = round(time.monotonic() - started, 3)
     return summary

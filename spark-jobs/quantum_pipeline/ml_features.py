@@ -25,20 +25,10 @@ class MlParams:
     trajectory_tail: int = 10
 
 
-class JoinFanOutError(RuntimeError):
-    """Joining context onto iterations produced more rows than there are iterations."""
-
-
 REQUIRED_CONTEXT = ("molecule_name", "optimizer", "basis_set", "num_qubits")
-
-
-def check_no_fan_out(source_iterations: int, joined_rows: int) -> None:
-    """Each iteration must meet at most one context row; more rows mean a duplicated experiment_id."""
-    if joined_rows > source_iterations:
-        raise JoinFanOutError(
-            f"joining context onto {source_iterations} iterations gave {joined_rows} rows: "
-            "a base table holds an experiment_id more than once"
-        )
+# How many context rows an experiment has: more than one means a base table holds its
+# experiment_id twice, and joining would fan each of its iterations out into that many rows.
+CONTEXT_ROWS = "_context_rows"
 
 
 def ratio(numerator: Column, denominator: Column) -> Column:
@@ -88,6 +78,16 @@ def complete_rows(df: DataFrame) -> Column:
     for name in REQUIRED_CONTEXT:
         condition = condition & F.col(name).isNotNull()
     return condition
+
+
+def with_context_multiplicity(context: DataFrame) -> DataFrame:
+    """experiment_context() with CONTEXT_ROWS (computed on the small per-experiment frame)."""
+    return context.withColumn(CONTEXT_ROWS, F.count(F.lit(1)).over(Window.partitionBy("experiment_id")))
+
+
+def usable_rows(df: DataFrame) -> Column:
+    """Complete rows of an experiment with exactly one context row (`df` carries CONTEXT_ROWS)."""
+    return complete_rows(df) & F.coalesce(F.col(CONTEXT_ROWS) == 1, F.lit(False))
 
 
 def iteration_features(joined: DataFrame, params: MlParams) -> DataFrame:

@@ -28,14 +28,16 @@ from .features import BatchContext
 from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, current_snapshot, ensure_tables
 from .ml_features import (
     MlParams,
-    check_no_fan_out,
-    complete_rows,
     experiment_context,
     iteration_features,
     join_iterations,
     run_summaries,
     to_iteration_table,
+    usable_rows,
+    with_context_multiplicity,
 )
+from .quality import dropped_rows, dropped_rows_finding
+from .report_data import write as write_report_data
 from .run_summary import RunSummary
 from .session import job_main, utc_now, write_tables
 
@@ -149,6 +151,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     pending = NOTHING_PENDING if unchanged else pending_experiments(spark, ref, config.full_refresh)
     details: dict[str, object] = {"pending_experiments": 0, "dropped_incomplete_rows": 0, "source_unchanged": unchanged}
     results = {}
+    findings = []
     if pending.experiments:
         everything = config.full_refresh
         source = {
@@ -163,26 +166,29 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         }
         # Each intermediate is materialised once with its lineage cut, so the writes and checks
         # below scan it instead of planning the reads and joins behind it again.
-        context = experiment_context(
-            source["vqe_results"], source["ansatz_info"], source["molecules"], source["performance_metrics"]
+        context = with_context_multiplicity(
+            experiment_context(
+                source["vqe_results"], source["ansatz_info"], source["molecules"], source["performance_metrics"]
+            )
         ).localCheckpoint(eager=True)
         iterations = source["vqe_iterations"].localCheckpoint(eager=True)
         joined = join_iterations(iterations, context).localCheckpoint(eager=True)
-        counts = joined.agg(
-            F.count(F.lit(1)).alias("rows"), F.sum(F.when(~complete_rows(joined), 1).otherwise(0)).alias("incomplete")
-        ).first()
-        check_no_fan_out(iterations.count(), counts.rows)
-        dropped = counts.incomplete or 0
+        # One aggregate counts both kinds of dropped rows (a data-quality finding when any).
+        drops = dropped_rows(joined).first()
+        findings = [f for f in (dropped_rows_finding(drops),) if f]
+        dropped = drops.incomplete_rows
+        if drops.fan_out_experiments:
+            log.error("dropping %d experiments whose context is not unique", drops.fan_out_experiments)
         if dropped:
             log.warning(
                 "dropping %d iteration rows with null %s",
                 dropped,
                 "/".join(("molecule_name", "optimizer", "basis_set", "num_qubits")),
             )
-        features = iteration_features(joined.where(complete_rows(joined)), params).localCheckpoint(eager=True)
+        features = iteration_features(joined.where(usable_rows(joined)), params).localCheckpoint(eager=True)
         iteration_rows = _only(to_iteration_table(features, batch), pending.for_iterations, everything)
         summaries = _only(
-            run_summaries(features, context.where(complete_rows(context)), params, batch),
+            run_summaries(features, context.where(usable_rows(context)), params, batch),
             pending.for_summary,
             everything,
         )
@@ -209,6 +215,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         details = {
             "pending_experiments": len(pending.experiments),
             "dropped_incomplete_rows": dropped,
+            "dropped_fan_out_rows": drops.fan_out_rows,
             "full_refresh": config.full_refresh,
             "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
             "batches_read": len(pending.batches),
@@ -236,6 +243,19 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     meta_result = append_once(
         spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True, rows=1
     )
+    # The run report's data (lambdas/report renders it); it never fails the job. Written after the
+    # metadata row, so its history holds this run. Exact reference energies plug in through
+    # `references=` once a table of them exists.
+    write_report_data(
+        spark,
+        config.summary_uri,
+        JOB,
+        config.run_id,
+        batch.batch_id,
+        utc_now().isoformat(),
+        features if pending.experiments else None,
+        ref.fqn(tables.PROCESSING_METADATA.name),
+    )
     return RunSummary(
         job=JOB,
         run_id=config.run_id,
@@ -245,6 +265,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         new_rows=rows | {tables.PROCESSING_METADATA.name: meta_result.rows},
         tags=tags,
         details=details,
+        findings=findings,
         finished_at=utc_now().isoformat(),
         duration_seconds=round(time.monotonic() - started, 3),
     )

@@ -2,7 +2,9 @@
 
 A Lambda (or a person) reads `<summary_uri>/<job>/<run_id>.json`; the same JSON is the last line
 of the driver's stdout. The list of quarantined files is capped so the summary always fits a
-Step Functions payload (256 KiB); `quarantined_total` gives the full count.
+Step Functions payload (256 KiB); `quarantined_total` gives the full count. So are the
+data-quality findings (quality.py): at most one per gate, each naming at most
+FINDING_OFFENDING_LIMIT files or experiments, each text cut to FINDING_TEXT_LIMIT characters.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from pyspark.sql import SparkSession
 log = logging.getLogger(__name__)
 
 QUARANTINE_LIST_LIMIT = 100
+FINDING_OFFENDING_LIMIT = 20
+FINDING_TEXT_LIMIT = 1000
+
+
+def clip(text: str, limit: int = FINDING_TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,21 @@ class QuarantinedFile:
     key: str
     etag: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One data-quality gate that fired: the Lambda reading the summary publishes it as an event."""
+
+    gate: str  # quality.GATES
+    severity: str  # "warning" | "error"
+    message: str
+    offending: list[str]  # file keys or experiment ids, the first FINDING_OFFENDING_LIMIT
+    offending_total: int
+
+    @classmethod
+    def of(cls, gate: str, severity: str, message: str, offending: list[str], total: int) -> Finding:
+        return cls(gate, severity, clip(message), [clip(o) for o in offending[:FINDING_OFFENDING_LIMIT]], total)
 
 
 @dataclass
@@ -41,6 +64,7 @@ class RunSummary:
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     quarantined_total: int = 0
     details: dict[str, object] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
     def add_quarantined(self, items: list[QuarantinedFile]) -> None:
         self.quarantined_total = len(items)

@@ -2,8 +2,13 @@
  * The synthesized "feature processing" state machine executed locally on the real data plane:
  * real Lambda handler code, Spark standalone through its REST API, Garage, the Iceberg catalog.
  */
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
+import { openReport, pointsPerChart } from '../report/browser';
 import {
   BASE_TABLES,
   driverState,
@@ -16,6 +21,16 @@ import {
 } from './harness';
 
 const MINUTES = 60_000;
+
+const s3 = () =>
+  new S3Client({ endpoint: process.env.QP_S3_ENDPOINT, region: process.env.QP_S3_REGION, forcePathStyle: true });
+
+/** Where the e2e run keeps the screenshot of its report (docs/img/run-report.png is one of these). */
+function screenshotPath(): string {
+  const dir = join(process.env.QP_STATE_DIR ?? tmpdir(), 'test-reports');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, 'run-report-e2e.png');
+}
 
 describe('feature processing state machine, executed locally', () => {
   it(
@@ -30,6 +45,14 @@ describe('feature processing state machine, executed locally', () => {
         retryOverridesMs: { AcquireRunSlot: 6000 },
       });
       uploadRecords(rawPrefix, 6);
+      // ... and one file that is not JSON: the run report's quarantine table must show it.
+      await s3().send(
+        new PutObjectCommand({
+          Bucket: 'raw-results',
+          Key: `${rawPrefix}/experiment.vqe/999999-broken.json`,
+          Body: '{"vqe_result": ',
+        }),
+      );
 
       // Act
       const [run, second] = await Promise.all([
@@ -86,6 +109,38 @@ describe('feature processing state machine, executed locally', () => {
         newRows: { processing_metadata: 1 },
       });
       expect(Object.keys(second.output?.features.outcome.newRows)).toEqual(['processing_metadata']);
+
+      // The run report: written at the end of the run, named in the event, and sound in a browser.
+      expect(run.output?.report).toEqual({ written: true, uri: 's3://artifacts/reports/e2e-happy.html' });
+      expect(summaryEvent?.detail).toMatchObject({ report: { uri: 's3://artifacts/reports/e2e-happy.html' } });
+      const page = await s3().send(new GetObjectCommand({ Bucket: 'artifacts', Key: 'reports/e2e-happy.html' }));
+      expect(page.ContentType).toMatch(/^text\/html/);
+      const report = await openReport(await page.Body!.transformToString('utf-8'));
+      try {
+        await report.page.screenshot({ path: screenshotPath(), fullPage: true });
+        const verdict = await report.page.$eval('#verdict', (e) => e.textContent);
+        const quarantine = await report.page.$$eval('#quarantine tbody tr', (rows) =>
+          rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+        );
+        const points = await pointsPerChart(report.page);
+        const groups = await report.page.$$eval('#energy-error-table tbody tr', (rows) => rows.length);
+
+        expect(verdict).toBe('Ingested 6 of 7 new file(s); 1 quarantined.');
+        expect(quarantine).toHaveLength(1);
+        expect(quarantine[0][0]).toMatch(/999999-broken\.json$/);
+        expect(quarantine[0][1]).not.toBe('');
+        // Every chart has points: the sampled curves, one bar per group, this run in the history.
+        const convergence = Object.entries(points).filter(([id]) => id.startsWith('convergence-'));
+        expect(convergence.length).toBeGreaterThan(0);
+        for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
+        expect(points['energy-error']).toBe(groups);
+        expect(points['history-rows']).toBeGreaterThanOrEqual(2);
+        expect(points['history-duration']).toBeGreaterThanOrEqual(2);
+        expect(report.problems).toEqual([]);
+        expect(report.requests).toEqual([]);
+      } finally {
+        await report.browser.close();
+      }
     },
     15 * MINUTES,
   );

@@ -4,6 +4,7 @@ import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../lambdas/core/logger';
+import { MetricEmitter } from '../../lambdas/core/metrics';
 import type { BackendJobStatus, SparkBackend } from '../../lambdas/feature-pipeline/backends/types';
 import type { JobHandle, JobSpec, RunContext } from '../../lambdas/feature-pipeline/contract';
 import {
@@ -52,6 +53,12 @@ function handle(overrides: Partial<JobHandle> = {}): JobHandle {
   };
 }
 const at = (iso: string) => () => new Date(iso);
+/** An emitter of stack "qp-test" whose EMF lines land, parsed, in `lines`. */
+function metricLines() {
+  const lines: Record<string, unknown>[] = [];
+  const metrics = new MetricEmitter({ stack: 'qp-test', sink: (line) => lines.push(JSON.parse(line)), log: quiet });
+  return { metrics, lines };
+}
 
 describe('submit-job', () => {
   it('submits the job spec and returns the handle to poll with', async () => {
@@ -135,6 +142,43 @@ describe('job-status', () => {
 
     expect(await status({ job: handle() })).toMatchObject({ state: 'FAILED', detail: 'Traceback ...' });
     expect(backend.cancelled).toEqual([]);
+  });
+
+  it('publishes JobElapsedSeconds of the job at every poll, the timed-out one included', async () => {
+    // Prepare
+    const { metrics, lines } = metricLines();
+    const running = createJobStatus({
+      backend: new FakeBackend(),
+      now: at('2026-01-01T00:00:30Z'),
+      log: quiet,
+      metrics,
+    });
+    const late = createJobStatus({ backend: new FakeBackend(), now: at('2026-01-01T00:01:01Z'), log: quiet, metrics });
+
+    // Act
+    await running({ job: handle({ kind: 'ml-features' }) });
+    await late({ job: handle() }).catch(() => undefined);
+
+    // Assess
+    expect(lines).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'QuantumPipeline',
+              Dimensions: [['Stack', 'Job']],
+              Metrics: [{ Name: 'JobElapsedSeconds', Unit: 'Seconds' }],
+            },
+          ],
+        },
+        RunId: 'run-1',
+        Stack: 'qp-test',
+        Job: 'ml_feature_processing',
+        JobElapsedSeconds: 30,
+      },
+      expect.objectContaining({ Job: 'feature_processing', JobElapsedSeconds: 61 }),
+    ]);
   });
 });
 
@@ -363,6 +407,74 @@ describe('read-summary', () => {
       name: 'RunSummaryError',
       message: expect.stringMatching(message),
     });
+  });
+
+  it('publishes the duration, new rows per table, file counts and duplicates of the summary as EMF lines', async () => {
+    // Prepare
+    const { metrics, lines } = metricLines();
+    const files = { listed: 112, in_batch: 100, ingested: 98, quarantined: 2 };
+    s3.on(GetObjectCommand).resolves(
+      body(JSON.stringify(summary({ files, details: { duplicate_experiments: 1, listing_unchanged: false } }))),
+    );
+
+    // Act
+    await createReadSummary({ s3: new S3Client({ region: 'garage' }), settings, log: quiet, metrics })({
+      job: handle(),
+    });
+
+    // Assess
+    const perJob = lines.find((line) => !('Table' in line));
+    expect(perJob).toMatchObject({
+      RunId: 'run-1',
+      Stack: 'qp-test',
+      Job: 'feature_processing',
+      DurationSeconds: 12.5,
+      FilesListed: 112,
+      FilesIngested: 98,
+      FilesQuarantined: 2,
+      DuplicateExperiments: 1,
+    });
+    expect((perJob?._aws as { CloudWatchMetrics: unknown[] } | undefined)?.CloudWatchMetrics).toEqual([
+      {
+        Namespace: 'QuantumPipeline',
+        Dimensions: [['Stack', 'Job']],
+        Metrics: [
+          { Name: 'DurationSeconds', Unit: 'Seconds' },
+          { Name: 'FilesListed', Unit: 'Count' },
+          { Name: 'FilesIngested', Unit: 'Count' },
+          { Name: 'FilesQuarantined', Unit: 'Count' },
+          { Name: 'DuplicateExperiments', Unit: 'Count' },
+        ],
+      },
+    ]);
+    expect(lines.filter((line) => 'Table' in line)).toEqual([
+      expect.objectContaining({
+        Table: 'molecules',
+        NewRows: 3,
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [expect.objectContaining({ Dimensions: [['Stack', 'Job', 'Table']] })],
+        }),
+      }),
+    ]);
+  });
+
+  it('leaves out the counts a summary lacks (job 2: no files, no duplicates; a resumed batch: listed null)', async () => {
+    // Prepare
+    const { metrics, lines } = metricLines();
+    s3.on(GetObjectCommand).resolves(
+      body(JSON.stringify(summary({ job: 'ml_feature_processing', files: { listed: null }, details: {} }))),
+    );
+
+    // Act
+    await createReadSummary({ s3: new S3Client({ region: 'garage' }), settings, log: quiet, metrics })({
+      job: handle({ kind: 'ml-features' }),
+    });
+
+    // Assess
+    const perJob = lines.find((line) => !('Table' in line));
+    expect(perJob).toMatchObject({ Job: 'ml_feature_processing', DurationSeconds: 12.5 });
+    for (const name of ['FilesListed', 'FilesIngested', 'FilesQuarantined', 'DuplicateExperiments'])
+      expect(perJob).not.toHaveProperty(name);
   });
 
   it('splits s3 and s3a URIs', () => {

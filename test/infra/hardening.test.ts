@@ -195,10 +195,12 @@ describe('IAM scoping', () => {
 });
 
 describe("the pipeline's own event bus", () => {
-  it('denies PutEvents to everyone but the state machines that publish', () => {
+  it('denies PutEvents to everyone but the state machines that publish (and read-summary, for the findings)', () => {
     // Prepare
     const s = synth({ r2: { accountId: R2_ACCOUNT }, batch: { host: { instanceId: 'i-0123456789abcdef0' } } });
-    const producers = [s.stack.pipeline.stateMachine, s.stack.r2Sync!.stateMachine, s.stack.vqeBatch!.stateMachine];
+    const readSummary = { role: s.stack.functions.functions['read-summary'].role! };
+    const machines = [s.stack.pipeline.stateMachine, s.stack.r2Sync!.stateMachine, s.stack.vqeBatch!.stateMachine];
+    const producers = [machines[0], readSummary, ...machines.slice(1)];
 
     // Act
     const [[, policy]] = resourcesOfType(s, 'AWS::Events::EventBusPolicy');
@@ -231,6 +233,7 @@ describe("the pipeline's own event bus", () => {
     expect(onOwnEvents.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'AlertsFeaturesUpdated',
       'BatchFinishedTriggerOnBatchFinished',
+      'QualityFindingsRule',
       'R2SyncTriggersOnFeaturesUpdated',
     ]);
     for (const [, rule] of onOwnEvents) {
@@ -329,8 +332,8 @@ describe('dead-lettered triggers', () => {
       ...resourcesOfType(s, 'AWS::Scheduler::Schedule').map(([, schedule]) => schedule.Target as Json),
     ];
 
-    // Assess: 3 failure rules, the summary, 2 start rules, 2 schedules
-    expect(targets).toHaveLength(8);
+    // Assess: 3 failure rules, the summary, the data-quality findings, 2 start rules, 2 schedules
+    expect(targets).toHaveLength(9);
     for (const target of targets) expect(target).toMatchObject({ DeadLetterConfig: dlq, RetryPolicy: retry });
   });
 
@@ -408,7 +411,7 @@ describe('dead-lettered triggers', () => {
       () =>
         new PipelineAlerts(stack, 'A', {
           stateMachine: machine,
-          slaSeconds: 60,
+          jobSlaSeconds: { features: 60, mlFeatures: 60 },
           expectSuccessWithin: Duration.minutes(90),
         }),
     ).toThrow('PipelineAlerts: expectSuccessWithin must be whole hours from 1 to 168, got 1 hour 30 minutes');

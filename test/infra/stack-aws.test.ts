@@ -138,7 +138,7 @@ describe('aws profile: Spark compute', () => {
 });
 
 describe('aws profile: Lambda steps', () => {
-  it('bundles six Node 24 ARM functions with tracing, each logging to its own group', () => {
+  it('bundles seven Node 24 ARM functions (six steps and the run report) with tracing, each logging to its own group', () => {
     const { template } = synth();
 
     template.resourcePropertiesCountIs(
@@ -150,7 +150,7 @@ describe('aws profile: Lambda steps', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: Match.anyValue() },
       },
-      6,
+      7,
     );
   });
 

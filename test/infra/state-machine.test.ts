@@ -22,8 +22,14 @@ describe('feature processing state machine', () => {
       Choices: [{ Variable: '$.run.skipMlFeatures', BooleanEquals: true, Next: 'MlFeaturesSkipped' }],
       Default: 'MlFeatureJob',
     });
-    expect(top.MlFeatureJob.Next).toBe('PublishFeaturesUpdated');
-    expect(top.MlFeaturesSkipped.Next).toBe('PublishFeaturesUpdated');
+    expect(top.MlFeatureJob.Next).toBe('WriteRunReport');
+    expect(top.MlFeaturesSkipped.Next).toBe('WriteRunReport');
+    // The run report never stops the run: written or not, the event goes out.
+    expect(top.WriteRunReport).toMatchObject({
+      Next: 'PublishFeaturesUpdated',
+      ResultPath: '$.report',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.report', Next: 'PublishFeaturesUpdated' }],
+    });
     expect(top.PublishFeaturesUpdated).toMatchObject({
       Resource: 'arn:aws:states:::events:putEvents',
       Parameters: {
@@ -38,9 +44,16 @@ describe('feature processing state machine', () => {
 
     for (const name of ['ValidateInput', 'AcquireRunSlot', 'FeatureJob', 'MlFeatureJob', 'PublishFeaturesUpdated']) {
       expect(top[name].Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'PipelineFailed' },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'WriteFailureReport' },
       ]);
     }
+    // The failure path writes the run report (keeping $.failure), then fails, whatever the report did.
+    expect(top.WriteFailureReport).toMatchObject({
+      Parameters: { 'runId.$': '$$.Execution.Name', 'failure.$': '$.failure' },
+      ResultPath: '$.report',
+      Next: 'PipelineFailed',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.report', Next: 'PipelineFailed' }],
+    });
     expect(top.PipelineFailed).toEqual({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' });
   });
 

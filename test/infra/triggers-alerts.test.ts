@@ -74,25 +74,91 @@ describe('alerts', () => {
     });
   });
 
-  it('raises alarms when a run exceeds the summed SLAs (2 h 15 min) and on any failed or timed-out run', () => {
+  it("links the run report in the success summary, from the event's report.uri", () => {
+    // Prepare + Act
+    const { template } = synth();
+    // Assess
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['quantum-pipeline.features'], 'detail-type': ['ML Features Updated'] },
+      Targets: [
+        Match.objectLike({
+          InputTransformer: Match.objectLike({
+            InputPathsMap: Match.objectLike({ 'detail-report-uri': '$.detail.report.uri' }),
+            InputTemplate: Match.stringLikeRegexp('Run report: <detail-report-uri>'),
+          }),
+        }),
+      ],
+    });
+  });
+
+  it('raises an alarm on any failed or timed-out run, and none on ExecutionTime (only known once a run ended)', () => {
+    // Prepare + Act
     const { template } = synth();
 
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ExecutionTime',
-      Namespace: 'AWS/States',
-      Statistic: 'Maximum',
-      Threshold: (5400 + 2700) * 1000,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }],
-    });
+    // Assess
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'failed + timedOut' })]),
       Threshold: 1,
     });
-    // With the dead-letter and no-successful-run alarms of hardening.test.ts, the Alerts construct has four.
+    expect(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ExecutionTime' } })).toEqual(
+      {},
+    );
+    // Two job SLA alarms, failures, dead letters and no successful run (hardening.test.ts): five.
     expect(
       Object.keys(template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('Alerts')),
-    ).toHaveLength(4);
+    ).toHaveLength(5);
+  });
+
+  it.each([
+    ['FeaturesJobOverSla', 'feature_processing', 5400],
+    ['MlFeaturesJobOverSla', 'ml_feature_processing', 2700],
+  ])('raises %s while job %s runs longer than its SLA (%i s), on JobElapsedSeconds, to the topic', (id, job, sla) => {
+    // Prepare + Act
+    const s = synth({ stackName: 'qp-test' });
+
+    // Assess
+    const alarms = s.template.findResources('AWS::CloudWatch::Alarm');
+    const alarmId = Object.keys(alarms).find((key) => key.startsWith(`Alerts${id}`));
+    expect(alarmId).toBeDefined();
+    expect(alarms[alarmId as string].Properties).toMatchObject({
+      Namespace: 'QuantumPipeline',
+      MetricName: 'JobElapsedSeconds',
+      // Exactly these two, as the job-status step writes them (CDK sorts them by name).
+      Dimensions: [
+        { Name: 'Job', Value: job },
+        { Name: 'Stack', Value: 'qp-test' },
+      ],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: sla,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarms[alarmId as string].Properties.AlarmActions).toEqual([
+      { Ref: Object.keys(s.template.findResources('AWS::SNS::Topic')).find((key) => key.startsWith('AlertsTopic')) },
+    ]);
+  });
+
+  it('takes each job SLA from jobs.<job>.slaSeconds, and sizes the period to a slow poll', () => {
+    // Prepare + Act
+    const { template } = synth({
+      jobs: { features: { slaSeconds: 600 }, mlFeatures: { slaSeconds: 900 } },
+      pollIntervalSeconds: 600,
+    });
+
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'JobElapsedSeconds',
+      Dimensions: Match.arrayWith([{ Name: 'Job', Value: 'feature_processing' }]),
+      Threshold: 600,
+      Period: 600,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'JobElapsedSeconds',
+      Dimensions: Match.arrayWith([{ Name: 'Job', Value: 'ml_feature_processing' }]),
+      Threshold: 900,
+      Period: 600,
+    });
   });
 });

@@ -1,5 +1,5 @@
 /** Every construct validation throws, naming the prop and the bad value. */
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
@@ -86,13 +86,23 @@ describe('construct validation', () => {
     );
   });
 
-  it('PipelineAlerts: SLA and email', () => {
+  it('PipelineAlerts: job SLAs, poll interval and email', () => {
     const stack = new Stack();
     const stateMachine = machine(stack);
-    expect(() => new PipelineAlerts(stack, 'A', { stateMachine, slaSeconds: 10 })).toThrow(
-      /slaSeconds must be a whole number >= 60, got 10/,
+    const jobSlaSeconds = { features: 600, mlFeatures: 600 };
+    expect(
+      () => new PipelineAlerts(stack, 'A', { stateMachine, jobSlaSeconds: { features: 600, mlFeatures: 10 } }),
+    ).toThrow('PipelineAlerts: jobSlaSeconds.mlFeatures must be a whole number >= 60, got 10');
+    expect(
+      () => new PipelineAlerts(stack, 'A2', { stateMachine, jobSlaSeconds: { features: 90.5, mlFeatures: 600 } }),
+    ).toThrow('PipelineAlerts: jobSlaSeconds.features must be a whole number >= 60, got 90.5');
+    expect(
+      () => new PipelineAlerts(stack, 'A3', { stateMachine, jobSlaSeconds, jobPollInterval: Duration.millis(1500) }),
+    ).toThrow('PipelineAlerts: jobPollInterval must be whole seconds of 1 or more, got 1 second 500 millis');
+    expect(() => new PipelineAlerts(stack, 'A4', { stateMachine, slaSeconds: 8100 } as never)).toThrow(
+      'PipelineAlerts: slaSeconds (8100) is gone: give jobSlaSeconds {features, mlFeatures}, one alarm per job',
     );
-    expect(() => new PipelineAlerts(stack, 'B', { stateMachine, slaSeconds: 600, email: 'nobody' })).toThrow(
+    expect(() => new PipelineAlerts(stack, 'B', { stateMachine, jobSlaSeconds, email: 'nobody' })).toThrow(
       /email "nobody" is not an email address/,
     );
   });

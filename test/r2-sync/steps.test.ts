@@ -11,6 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../lambdas/core/logger';
+import { MetricEmitter } from '../../lambdas/core/metrics';
 import { readSyncSettings, withSyncClients } from '../../lambdas/r2-sync/settings';
 import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check';
 import { createSyncTable } from '../../lambdas/r2-sync/steps/sync-table';
@@ -295,6 +296,53 @@ describe('sync-table delete guard', () => {
 
     // Assess
     await expect(syncing).rejects.toMatchObject({ name: 'SyncDeleteGuardError' });
+  });
+
+  it('publishes what the invocation copied and deleted as one EMF line per table, and nothing for a dry run', async () => {
+    // Prepare: one object new, one vanished from the source, two unchanged.
+    source(['data/a.parquet', 'data/b.parquet', 'data/new.parquet']);
+    mirror(['data/a.parquet', 'data/b.parquet', 'data/gone.parquet']);
+    const lines: Record<string, unknown>[] = [];
+    const metrics = new MetricEmitter({ stack: 'qp-test', sink: (line) => lines.push(JSON.parse(line)), log: quiet });
+    const sync = createSyncTable({ settings, clients: clients(), log: quiet, metrics });
+
+    // Act
+    await sync({ run: { ...run, dryRun: true }, table: 'ml_run_summary' }, context);
+    const dryRunLines = lines.length;
+    await sync({ run, table: 'ml_run_summary' }, context);
+
+    // Assess
+    expect(dryRunLines).toBe(0);
+    expect(lines).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'QuantumPipeline',
+              Dimensions: [['Stack', 'Job', 'Table']],
+              Metrics: [
+                { Name: 'ObjectsCopied', Unit: 'Count' },
+                { Name: 'BytesCopied', Unit: 'Bytes' },
+                { Name: 'ObjectsDeleted', Unit: 'Count' },
+                { Name: 'BytesDeleted', Unit: 'Bytes' },
+                { Name: 'SyncSeconds', Unit: 'Seconds' },
+              ],
+            },
+          ],
+        },
+        RunId: 'sync-1',
+        Stack: 'qp-test',
+        Job: 'r2_sync',
+        Table: 'ml_run_summary',
+        ObjectsCopied: 1,
+        BytesCopied: 3,
+        ObjectsDeleted: 1,
+        BytesDeleted: 3,
+        SyncSeconds: expect.any(Number),
+      },
+    ]);
+    expect(lines[0].SyncSeconds as number).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -1,7 +1,7 @@
 /** A batch's progress from its plan and the run states: tallies per lane, the ETA and how it is printed. */
 import { describe, expect, it } from 'vitest';
 import type { BatchRef, RunState, RunStatusName } from '../../lambdas/vqe-batch/contract';
-import { batchProgress, describeProgress } from '../../lambdas/vqe-batch/progress';
+import { batchProgress, describeProgress, laneProgress } from '../../lambdas/vqe-batch/progress';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -196,5 +196,28 @@ describe('describeProgress', () => {
     // Assess
     expect(unknownLines.slice(1).every((line) => line.endsWith('ETA unknown'))).toBe(true);
     expect(finishedLines.slice(1).every((line) => line.endsWith('finished'))).toBe(true);
+  });
+});
+
+describe('laneProgress', () => {
+  it("is the batch's progress for one lane, its mean and ETA from that lane's runs alone", () => {
+    // Prepare: the gpu1 run took 1,000 s; the cpu lane's own runs 60 s.
+    const states = statesOf(state('cpu/1', 'done'), state('cpu/2', 'failed'), state('gpu1/1', 'done', [0, 1000]));
+
+    // Act
+    const lane = laneProgress(BATCH, 'cpu', ['cpu/1', 'cpu/2', 'cpu/3'], states, T0 + 120_000);
+
+    // Assess
+    expect(lane).toEqual({
+      lane: 'cpu',
+      planned: 3,
+      pending: 1,
+      in_progress: 0,
+      done: 1,
+      failed: 1,
+      timed_out: 0,
+      meanRunSeconds: 60,
+      etaSeconds: 60,
+    });
   });
 });

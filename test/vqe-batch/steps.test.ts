@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LauncherUnavailableError, RunLaunchError } from '../../lambdas/core/errors';
 import { Logger } from '../../lambdas/core/logger';
+import { MetricEmitter } from '../../lambdas/core/metrics';
 import { type BatchRef, type BatchSettings, RunState } from '../../lambdas/vqe-batch/contract';
 import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
 import { type Lane, type PlannedRun, runArguments, tierRuns } from '../../lambdas/vqe-batch/plan';
@@ -655,5 +656,109 @@ describe('createImageBuild', () => {
       message: expect.stringMatching(message),
     });
     expect(requests).toEqual([]);
+  });
+});
+
+describe('createCheckRun: lane progress as metrics', () => {
+  const deadline = new Date(NOW).toISOString();
+  const ended = NOW - 1000;
+  /** Lane cpu of three runs: run 0 polled here (200 s so far), run 1 done in 100 s, run 2 not started. */
+  async function setUp() {
+    const store = new MemoryStore();
+    await store.writePlan(BATCH.batchId, 'cpu', CPU);
+    const state = { lane: 'cpu' as const, batchId: BATCH.batchId, attempt: 1, args: [], handle: HANDLE };
+    await store.writeRun({
+      ...state,
+      key: CPU[0].key,
+      status: 'in_progress',
+      startedAt: iso(ended - 200_000),
+      deadline,
+    });
+    await store.writeRun({
+      ...state,
+      key: CPU[1].key,
+      status: 'done',
+      startedAt: iso(ended - 500_000),
+      endedAt: iso(ended - 400_000),
+    });
+    const lines: Record<string, unknown>[] = [];
+    const metrics = new MetricEmitter({ stack: 'qp-test', sink: (line) => lines.push(JSON.parse(line)), log: quiet });
+    return { store, lines, metrics };
+  }
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const event = {
+    batch: BATCH,
+    lane: 'cpu',
+    start: 0,
+    cursor: 0,
+    end: 3,
+    run: { key: CPU[0].key, handle: HANDLE, deadline, finished: false, ended: false },
+  };
+
+  it("publishes the lane's done, failed, timed-out and pending runs, ETA and mean run time once a run ended", async () => {
+    // Prepare
+    const { store, lines, metrics } = await setUp();
+    const launcher = new ScriptedLauncher([{ state: 'running' }, { state: 'exited', exitCode: 0, stderrTail: '' }]);
+    const checkRun = createCheckRun({ store: store.asStore, launcher, now: () => ended, log: quiet, metrics });
+
+    // Act
+    await checkRun(event); // still running: nothing changed, nothing published
+    const whileRunning = lines.length;
+    await checkRun(event);
+
+    // Assess
+    expect(whileRunning).toBe(0);
+    expect(lines).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'QuantumPipeline',
+              Dimensions: [['Stack', 'Job', 'Lane']],
+              Metrics: [
+                { Name: 'RunsDone', Unit: 'Count' },
+                { Name: 'RunsFailed', Unit: 'Count' },
+                { Name: 'RunsTimedOut', Unit: 'Count' },
+                { Name: 'RunsPending', Unit: 'Count' },
+                { Name: 'EtaSeconds', Unit: 'Seconds' },
+                { Name: 'MeanRunSeconds', Unit: 'Seconds' },
+              ],
+            },
+          ],
+        },
+        RunId: BATCH.batchId,
+        Stack: 'qp-test',
+        Job: 'vqe_batch',
+        Lane: 'cpu',
+        RunsDone: 2,
+        RunsFailed: 0,
+        RunsTimedOut: 0,
+        RunsPending: 1,
+        EtaSeconds: 150,
+        MeanRunSeconds: 150,
+      },
+    ]);
+  });
+
+  it('keeps the run outcome when the lane progress cannot be read, with a WARN', async () => {
+    // Prepare
+    const { store, lines, metrics } = await setUp();
+    store.plans.clear();
+    const warnings: Record<string, unknown>[] = [];
+    const log = new Logger('check-run', {}, 'WARN', (line) => warnings.push(JSON.parse(line)));
+    const launcher = new ScriptedLauncher([{ state: 'exited', exitCode: 1, stderrTail: 'boom' }]);
+
+    // Act
+    const result = await createCheckRun({ store: store.asStore, launcher, now: () => ended, log, metrics })(event);
+
+    // Assess
+    expect(result).toEqual({ ended: true, key: CPU[0].key, status: 'failed' });
+    expect(lines).toEqual([]);
+    expect(warnings.map((w) => w.message)).toContain('lane progress not published');
+    expect(warnings.find((w) => w.message === 'lane progress not published')).toMatchObject({
+      lane: 'cpu',
+      error: { message: `no plan of lane cpu in batch ${BATCH.batchId}` },
+    });
   });
 });

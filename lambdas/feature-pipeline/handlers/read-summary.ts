@@ -2,7 +2,7 @@
 import type { Handler } from 'aws-lambda';
 import { Logger, withLambdaContext } from '../../core/logger';
 import type { JobOutcome } from '../contract';
-import { readSettings, s3ClientFromEnv } from '../settings';
+import { findingsPublisherFromEnv, readSettings, s3ClientFromEnv } from '../settings';
 import { createReadSummary } from '../steps/read-summary';
 
 const log = new Logger('read-summary');
@@ -12,6 +12,7 @@ export const handler: Handler<unknown, JobOutcome> = withLambdaContext(
   createReadSummary({
     s3: s3ClientFromEnv(process.env),
     settings: readSettings(process.env),
+    findings: findingsPublisherFromEnv(process.env, log),
     log,
   }),
 );

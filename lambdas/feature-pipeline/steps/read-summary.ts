@@ -1,12 +1,17 @@
 /**
  * Reads the run summary a finished Spark job wrote (<summaryUri>/<job>/<runId>.json), checks it
- * against the contract, and returns a compact outcome that fits any Step Functions payload.
+ * against the contract, and returns a compact outcome that fits any Step Functions payload. It
+ * publishes the summary's numbers as metrics (DurationSeconds, NewRows per table, the file counts,
+ * DuplicateExperiments: what the summary has of them), and its data-quality findings as
+ * "Data Quality Finding" events (quality-findings.ts).
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RunSummaryError } from '../../core/errors';
 import { Logger } from '../../core/logger';
+import { type MetricBatch, type MetricEmitter, metricEmitterFromEnv } from '../../core/metrics';
 import { describeIssues, parseEvent } from '../../core/validation';
 import { type JobOutcome, type PipelineSettings, ReadSummaryEvent, RunSummary, SUMMARY_JOB_NAME } from '../contract';
+import type { FindingsPublisher } from '../quality-findings';
 
 const QUARANTINE_LIMIT = 20;
 
@@ -21,10 +26,16 @@ export function createReadSummary({
   s3,
   settings,
   log = new Logger('read-summary'),
+  metrics = metricEmitterFromEnv(process.env, { log }),
+  findings,
 }: {
   s3: S3Client;
   settings: PipelineSettings;
   log?: Logger;
+  /** @default EMF lines on standard output, Stack from QP_STACK_NAME (none without it) */
+  metrics?: MetricEmitter;
+  /** Puts the summary's findings on the bus. @default none: each finding is only logged */
+  findings?: FindingsPublisher;
 }) {
   return async (event: unknown): Promise<JobOutcome> => {
     const { job } = parseEvent(ReadSummaryEvent, event, 'read-summary');
@@ -57,6 +68,13 @@ export function createReadSummary({
       throw new RunSummaryError(`the run summary ${where} belongs to run ${summary.data.run_id}, not ${job.runId}`);
     }
     const s = summary.data;
+    const batch = metrics.batch(SUMMARY_JOB_NAME[job.kind], { RunId: job.runId });
+    recordSummary(batch, s);
+    batch.flush();
+    if (findings) await findings.publish(s, { kind: job.kind, runId: job.runId, summaryUri: where });
+    else
+      for (const f of s.findings ?? [])
+        log.warn('data-quality finding (not published: no bus)', { runId: job.runId, ...f });
     const outcome: JobOutcome = {
       kind: job.kind,
       runId: job.runId,
@@ -79,4 +97,19 @@ export function createReadSummary({
     });
     return outcome;
   };
+}
+
+/**
+ * The run summary's numbers as metrics. A count the summary lacks is left out, never written as
+ * 0: job 2's summary has no file counts and no duplicate count, and a resumed job 1 batch has
+ * `files.listed` null (its objects were listed by the run that planned it).
+ */
+function recordSummary(batch: MetricBatch, s: RunSummary): void {
+  batch.put('durationSeconds', s.duration_seconds);
+  for (const [table, rows] of Object.entries(s.new_rows)) batch.put('newRows', rows, { Table: table });
+  const count = (value: unknown): value is number => typeof value === 'number';
+  if (count(s.files.listed)) batch.put('filesListed', s.files.listed);
+  if (count(s.files.ingested)) batch.put('filesIngested', s.files.ingested);
+  if (count(s.files.quarantined)) batch.put('filesQuarantined', s.files.quarantined);
+  if (count(s.details.duplicate_experiments)) batch.put('duplicateExperiments', s.details.duplicate_experiments);
 }

@@ -9,10 +9,15 @@
  * copies made (invocation after invocation, as usual) and then fails the table with
  * SyncDeleteGuardError, which is not retried; nothing is deleted. A dry run does not fail: its
  * progress carries the refusal as `deletionsRefused`.
+ *
+ * Each invocation that changed the mirror publishes what it did as metrics per table
+ * (ObjectsCopied, BytesCopied, ObjectsDeleted, BytesDeleted, SyncSeconds): summed over a run's
+ * invocations they are the run's volume. A dry run changes nothing and publishes nothing.
  */
 import type { Context } from 'aws-lambda';
 import { SyncDeleteGuardError, SyncIncompleteError } from '../../core/errors';
 import { Logger } from '../../core/logger';
+import { METRIC_JOBS, type MetricEmitter, metricEmitterFromEnv } from '../../core/metrics';
 import { parseEvent } from '../../core/validation';
 import { type SyncSettings, SyncTableEvent, type TableProgress, type TallyShape } from '../contract';
 import { sideFor } from '../engine/clients';
@@ -31,11 +36,14 @@ export function createSyncTable({
   clients,
   now = Date.now,
   log = new Logger('r2-sync-table'),
+  metrics = metricEmitterFromEnv(process.env, { log }),
 }: {
   settings: SyncSettings;
   clients: SyncClients;
   now?: () => number;
   log?: Logger;
+  /** @default EMF lines on standard output, Stack from QP_STACK_NAME (none without it) */
+  metrics?: MetricEmitter;
 }) {
   return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<TableProgress> => {
     const { run, table, progress } = parseEvent(SyncTableEvent, event, 'sync-table');
@@ -61,6 +69,18 @@ export function createSyncTable({
       },
     });
     tableLog.info('sync invocation ended', { ...report });
+    if (!run.dryRun) {
+      // Before any failure below: the copies and deletions that succeeded are made either way.
+      const where = { Table: table };
+      metrics
+        .batch(METRIC_JOBS.r2Sync, { RunId: run.runId })
+        .put('objectsCopied', report.copied.objects, where)
+        .put('bytesCopied', report.copied.bytes, where)
+        .put('objectsDeleted', report.deleted.objects, where)
+        .put('bytesDeleted', report.deleted.bytes, where)
+        .put('syncSeconds', report.durationMs / 1000, where)
+        .flush();
+    }
     if (report.failedTotal > 0) {
       const first = report.failed
         .slice(0, 3)

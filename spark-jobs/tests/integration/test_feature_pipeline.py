@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from dataplane_client import assert_succeeded
-from quantum_pipeline import tables
+from quantum_pipeline import quality, tables
 from quantum_pipeline.record_spec import RECORD_SCHEMA
 from support import records_frame
 from tools.synthetic_records import make_record
@@ -42,6 +42,18 @@ def expected_rows(records: list[dict]) -> dict[str, int]:
         "vqe_iterations": len(iterations),
         "iteration_parameters": sum(len(it["parameters"]) for it in iterations),
         "hamiltonian_terms": sum(len(r["vqe_result"]["initial_data"]["hamiltonian"]) for r in records),
+    }
+
+
+def file_counts(listed, in_batch: int, ingested: int, quarantined: int, already_known, deferred=0) -> dict:
+    """A job 1 summary's file counts."""
+    return {
+        "listed": listed,
+        "in_batch": in_batch,
+        "ingested": ingested,
+        "quarantined": quarantined,
+        "already_known": already_known,
+        "deferred": deferred,
     }
 
 
@@ -121,7 +133,12 @@ def test_first_run_fills_all_eleven_tables_from_json_and_avro_in_every_topic(spa
     # Assess
     files = 7 + len(simulated)
     assert len(simulated) == 2
-    assert summary["files"] == {"listed": files, "in_batch": files, "ingested": files, "quarantined": 0}
+    assert summary["files"] == file_counts(files, files, files, 0, 0)
+    # Clean data, no finding: mini-VQE's runs are at the geometries of the reference table, and
+    # above their FCI energies (they are variational).
+    assert summary["findings"] == [] and ml["findings"] == []
+    judged = quality.energy_violations(records_frame(spark, simulated), quality.reference_frame(spark), tolerance=-10.0)
+    assert judged.count() == len(simulated)  # each matched a reference: the physics gate did judge them
     assert summary["new_rows"] == expected_rows(all_records) | {"processing_metadata": 1}
     assert table_counts(spark, plane) == expected_rows(all_records)
     compact = summary["batch_id"].replace("-", "")
@@ -160,12 +177,7 @@ def test_rerun_with_no_new_files_adds_nothing(spark, plane):
     summary = plane.run_here(spark, "feature_processing")
     ml = plane.run_here(spark, "ml_feature_processing")
 
-    assert summary["status"] == "no_changes" and summary["files"] == {
-        "listed": 2,
-        "in_batch": 0,
-        "ingested": 0,
-        "quarantined": 0,
-    }
+    assert summary["status"] == "no_changes" and summary["files"] == file_counts(2, 0, 0, 0, 2)
     assert table_counts(spark, plane) == before
     latest = plane.table(spark, "processing_metadata").where(f"processing_batch_id = '{summary['batch_id']}'").first()
     assert set(latest.table_versions.values()) == {"no_changes"}
@@ -183,7 +195,7 @@ def test_only_new_and_changed_files_are_read(spark, plane):
 
     summary = plane.run_here(spark, "feature_processing")
 
-    assert summary["files"] == {"listed": 4, "in_batch": 3, "ingested": 3, "quarantined": 0}
+    assert summary["files"] == file_counts(4, 3, 3, 0, 1)
     assert summary["details"]["listing_unchanged"] is False
     added = {name: table_counts(spark, plane)[name] - before[name] for name in BASE_TABLES}
     assert added == expected_rows([record(8), record(9), record(21)])
@@ -198,6 +210,8 @@ def test_max_files_bounds_a_run_and_the_next_run_takes_the_rest(spark, plane):
     third = plane.run_here(spark, "feature_processing", ["--max-files", "2"])
 
     assert (first["files"]["in_batch"], second["files"]["in_batch"], third["files"]["in_batch"]) == (2, 1, 0)
+    assert [run["files"]["deferred"] for run in (first, second, third)] == [1, 0, 0]
+    assert all(run["findings"] == [] for run in (first, second, third))  # the counts add up each time
     # The listing is the same all three times: only a batch that took all of it may vouch for it.
     assert [run["details"]["listing_unchanged"] for run in (first, second, third)] == [False, False, True]
     assert table_counts(spark, plane) == expected_rows([record(i) for i in range(3)])
@@ -231,12 +245,23 @@ def test_poisoned_files_are_quarantined_and_the_rest_ingested(spark, plane):
     }
     for key, body in poison.items():
         plane.put_raw(f"experiment.vqe/{key}", body)
-    upload_json(plane, {12: record(12)})
+    # Well-formed, but physically impossible: H2 at the cpu lane's geometry, 3 Ha below its FCI energy.
+    impossible = make_record(40, seed=11, molecule="H2", iterations=4)
+    impossible["molecule"]["molecule_data"]["coords"] = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.7414]]
+    impossible["vqe_result"]["minimum"] = -4.85
+    upload_json(plane, {12: record(12), 40: impossible})
 
     summary = plane.run_here(spark, "feature_processing")
 
     reasons = {q["key"].rsplit("/", 1)[-1]: q["reason"] for q in summary["quarantined"]}
-    assert summary["files"] == {"listed": 7, "in_batch": 7, "ingested": 1, "quarantined": 6}
+    assert summary["files"] == file_counts(8, 8, 2, 6, 0)
+    findings = {f["gate"]: f for f in summary["findings"]}
+    assert sorted(findings) == ["energy_below_exact", "quarantined_files"]
+    assert findings["quarantined_files"]["offending_total"] == 6
+    assert set(findings["quarantined_files"]["offending"]) == {q["key"] for q in summary["quarantined"]}
+    assert findings["energy_below_exact"]["offending"] == sorted(_ids_of(spark, [impossible]))
+    energy = findings["energy_below_exact"]["message"]
+    assert "minimum -4.8500000000 Ha, FCI electronic energy -1.8510241683 Ha" in energy
     assert reasons["truncated.json"].startswith("invalid JSON at line 1")
     assert reasons["wrong-types.json"] == 'vqe_result.iteration_list[1].result: expected a number, got string "-1.1"'
     assert reasons["empty-object.json"] == "vqe_result: required field is missing"
@@ -247,7 +272,7 @@ def test_poisoned_files_are_quarantined_and_the_rest_ingested(spark, plane):
     )
     rejected = {r.object_key.rsplit("/", 1)[-1]: r.reason for r in plane.table(spark, "rejected_files").collect()}
     assert rejected == reasons
-    assert table_counts(spark, plane) == expected_rows([record(12)])
+    assert table_counts(spark, plane) == expected_rows([record(12), impossible])  # a finding, not a quarantine
 
 
 def _crash_then_resume(spark, plane, stop_after: str, new: dict[int, dict]) -> tuple[dict, int, dict]:

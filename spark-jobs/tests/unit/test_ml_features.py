@@ -185,30 +185,22 @@ def test_rows_missing_required_context_are_dropped(spark):
     assert [r.experiment_id for r in summary.collect()] == [kept_id]
 
 
-def test_duplicated_context_fans_out_the_join(spark):
-    base = base_tables(spark, [base_record()])
-    context = ml_features.experiment_context(
-        base["vqe_results"].unionByName(base["vqe_results"]),
-        base["ansatz_info"],
-        base["molecules"],
-        base["performance_metrics"],
+def test_an_experiment_with_a_duplicated_context_is_not_usable_and_the_others_are(spark):
+    other = base_record(basis_set="6-31g")
+    base = base_tables(spark, [base_record(), other])
+    doubled = base["vqe_results"].where(F.col("experiment_id") == experiment_id(validate_record(base_record())))
+    context = ml_features.with_context_multiplicity(
+        ml_features.experiment_context(
+            base["vqe_results"].unionByName(doubled),
+            base["ansatz_info"],
+            base["molecules"],
+            base["performance_metrics"],
+        )
     )
 
     joined = ml_features.join_iterations(base["vqe_iterations"], context)
 
-    with pytest.raises(ml_features.JoinFanOutError, match="joining context onto 3 iterations gave 6 rows"):
-        ml_features.check_no_fan_out(base["vqe_iterations"].count(), joined.count())
-
-
-def test_one_context_row_per_iteration_passes_the_fan_out_check(spark):
-    base = base_tables(spark, [base_record()])
-    context = ml_features.experiment_context(
-        base["vqe_results"], base["ansatz_info"], base["molecules"], base["performance_metrics"]
-    )
-
-    joined = ml_features.join_iterations(base["vqe_iterations"], context).count()
-
-    assert joined == 3
-    assert ml_features.check_no_fan_out(3, joined) is None  # no JoinFanOutError
-    with pytest.raises(ml_features.JoinFanOutError):
-        ml_features.check_no_fan_out(3, joined + 1)
+    assert joined.count() == 9  # 3 iterations twice, 3 once
+    usable = {r.experiment_id for r in joined.where(ml_features.usable_rows(joined)).collect()}
+    assert usable == {experiment_id(validate_record(other))}
+    assert [r.experiment_id for r in context.where(ml_features.usable_rows(context)).collect()] == list(usable)

@@ -12,7 +12,8 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from quantum_pipeline.run_summary import QuarantinedFile, RunSummary
+from quantum_pipeline.quality import quarantine_finding
+from quantum_pipeline.run_summary import Finding, QuarantinedFile, RunSummary
 
 FIXTURE = Path(__file__).resolve().parents[3] / "test" / "fixtures" / "run-summary.json"
 
@@ -36,6 +37,7 @@ def summary_from(values: dict) -> RunSummary:
         details=values["details"],
     )
     summary.add_quarantined([QuarantinedFile(**item) for item in values["quarantined"]])
+    summary.findings = [quarantine_finding(summary.quarantined, summary.quarantined_total)]
     summary.finished_at = values["finished_at"]
     summary.duration_seconds = values["duration_seconds"]
     return summary
@@ -48,6 +50,9 @@ def test_the_fixture_has_every_field_of_the_dataclasses_and_no_other():
     assert expected["quarantined"], "the fixture lists at least one quarantined file"
     for item in expected["quarantined"]:
         assert set(item) == {f.name for f in fields(QuarantinedFile)}
+    assert expected["findings"], "the fixture holds at least one data-quality finding"
+    for item in expected["findings"]:
+        assert set(item) == {f.name for f in fields(Finding)}
 
 
 def test_the_summary_serializes_to_the_fixture_key_for_key_and_type_for_type():
