@@ -13,6 +13,7 @@ import type { Environment } from '../../lambdas/core/env';
 import { Logger, withLambdaContext } from '../../lambdas/core/logger';
 import type { MetricEmitter } from '../../lambdas/core/metrics';
 import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
+import { createFindingsPublisher } from '../../lambdas/feature-pipeline/quality-findings';
 import { backendFromEnv, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
 import { createAcquireRunSlot } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
 import { createCancelJob } from '../../lambdas/feature-pipeline/steps/cancel-job';
@@ -34,7 +35,7 @@ import {
   resolveDefinition,
 } from './definition';
 import { hostBusBindings, LocalEventBridge, localMetricEmitter } from './local-events';
-import { type LambdaHandler, type LocalExecution, LocalStateMachineHost } from './local-host';
+import { type LambdaHandler, type LocalExecution, LocalStateMachineHost, type PutEventsEntry } from './local-host';
 import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
 
@@ -154,10 +155,18 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
       options.lambdaLog?.(line);
       bus.recordMetrics(line);
     });
-    const bound = bindHandler(name, env, log, metrics, () => {
-      if (!host) throw new Error('the local host is not ready');
-      return host;
-    });
+    const bound = bindHandler(
+      name,
+      env,
+      log,
+      metrics,
+      () => {
+        if (!host) throw new Error('the local host is not ready');
+        return host;
+      },
+      // PutEvents of the steps (the data-quality findings) go on the local bus, to the template's rules.
+      (entries) => hostBusBindings(bus).eventBus(entries),
+    );
     handlers[id] = withLambdaContext(log, bound, env);
   }
   if (!settings) throw new Error('no function of the template carries PIPELINE_SETTINGS');
@@ -240,6 +249,7 @@ function bindHandler(
   log: Logger,
   metrics: MetricEmitter,
   host: () => LocalStateMachineHost,
+  putOnBus: (entries: PutEventsEntry[]) => void,
 ): LambdaHandler {
   switch (name) {
     case 'validate-input':
@@ -256,7 +266,30 @@ function bindHandler(
       return createJobStatus({ backend: backendFromEnv(env), log, metrics });
     case 'cancel-job':
       return createCancelJob({ backend: backendFromEnv(env), log });
-    case 'read-summary':
-      return createReadSummary({ s3: s3ClientFromEnv(env), settings: readSettings(env), log, metrics });
+    case 'read-summary': {
+      const busName = env[ENV.eventBusName];
+      return createReadSummary({
+        s3: s3ClientFromEnv(env),
+        settings: readSettings(env),
+        log,
+        metrics,
+        findings: busName ? localFindingsPublisher(busName, log, putOnBus) : undefined,
+      });
+    }
   }
+}
+
+/** The findings publisher of read-summary, its PutEvents answered as EventBridge does: one result per entry, in order. */
+function localFindingsPublisher(busName: string, log: Logger, putOnBus: (entries: PutEventsEntry[]) => void) {
+  return createFindingsPublisher({
+    busName,
+    log,
+    client: {
+      send: async (command) => {
+        const entries = command.input.Entries ?? [];
+        putOnBus(entries as PutEventsEntry[]);
+        return { $metadata: {}, FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: `local-${i}` })) };
+      },
+    },
+  });
 }

@@ -74,6 +74,12 @@ describe('feature processing state machine, executed locally', () => {
       const summaryEvent = pipeline.bus.events.find((e) => e['detail-type'] === 'ML Features Updated');
       expect(summaryEvent?.detail).toMatchObject({ runId: 'e2e-happy', features: { status: 'succeeded' } });
       expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(/run e2e-happy succeeded/);
+      // The broken file is a data-quality finding: an event on the stack's bus, and the alert its rule sends.
+      const finding = pipeline.bus.events.find((e) => e['detail-type'] === 'Data Quality Finding');
+      expect(finding?.detail).toMatchObject({ runId: 'e2e-happy', gate: 'quarantined_files' });
+      expect(pipeline.bus.deliveries.map((d) => d.message).join('\n')).toMatch(
+        /Data-quality finding \(warning\) in feature pipeline run e2e-happy/,
+      );
       // The steps' log lines carry the invocation's ids, as on Lambda.
       const submitted = lambdaLines
         .map((line) => JSON.parse(line))
