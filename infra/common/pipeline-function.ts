@@ -10,15 +10,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { STACK_NAME_ENV } from '../../lambdas/core/contract';
 import { acknowledgeUnscopedActions } from './nag';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 
-/**
- * The variable every function gets its stack's name in: the Stack dimension of the metrics it
- * writes (STACK_NAME_ENV of lambdas/core/metrics.ts; test/infra/dashboard.test.ts checks the two agree).
- */
-export const STACK_NAME_VARIABLE = 'QP_STACK_NAME';
+/** The variable every function gets its stack's name in: the Stack dimension of the metrics it writes. */
+export const STACK_NAME_VARIABLE = STACK_NAME_ENV;
 
 /** The thresholds the functions' logger knows (lambdas/core/logger.ts); it reads LOG_LEVEL. */
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;

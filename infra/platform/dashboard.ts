@@ -3,44 +3,23 @@
  * out) and each job's duration and live running time, rows and files per day, quarantine, the
  * VQE batch's lanes (progress and ETA), the R2 sync's volume, and the state of every alarm.
  *
- * The custom metrics come from EMF lines the Lambda steps write (lambdas/core/metrics.ts, whose
- * names PIPELINE_METRICS repeats: infra/ may not import that module, and
- * test/infra/dashboard.test.ts checks the two agree). docs/operations.md explains each metric.
+ * The custom metrics come from EMF lines the Lambda steps write (lambdas/core/metrics.ts); their
+ * names come from lambdas/core/metric-names.ts through the core contract, the one list both sides
+ * use. docs/operations.md explains each metric.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRIC_DIMENSIONS, METRIC_JOBS, METRIC_NAMESPACE, METRICS, type MetricKey } from '../../lambdas/core/contract';
 
-/** Namespace, dimensions, job names and metric names of the steps' EMF lines. */
+/** Namespace, dimensions, job names and metric names of the steps' EMF lines, from the one list both sides share. */
 export const PIPELINE_METRICS = {
-  namespace: 'QuantumPipeline',
-  dimensions: { stack: 'Stack', job: 'Job', table: 'Table', lane: 'Lane' },
-  jobs: {
-    features: 'feature_processing',
-    mlFeatures: 'ml_feature_processing',
-    vqeBatch: 'vqe_batch',
-    r2Sync: 'r2_sync',
-  },
-  names: {
-    durationSeconds: 'DurationSeconds',
-    newRows: 'NewRows',
-    filesListed: 'FilesListed',
-    filesIngested: 'FilesIngested',
-    filesQuarantined: 'FilesQuarantined',
-    duplicateExperiments: 'DuplicateExperiments',
-    jobElapsedSeconds: 'JobElapsedSeconds',
-    runsDone: 'RunsDone',
-    runsFailed: 'RunsFailed',
-    runsTimedOut: 'RunsTimedOut',
-    runsPending: 'RunsPending',
-    etaSeconds: 'EtaSeconds',
-    meanRunSeconds: 'MeanRunSeconds',
-    objectsCopied: 'ObjectsCopied',
-    bytesCopied: 'BytesCopied',
-    objectsDeleted: 'ObjectsDeleted',
-    bytesDeleted: 'BytesDeleted',
-    syncSeconds: 'SyncSeconds',
+  namespace: METRIC_NAMESPACE,
+  dimensions: METRIC_DIMENSIONS,
+  jobs: METRIC_JOBS,
+  names: Object.fromEntries(Object.entries(METRICS).map(([key, metric]) => [key, metric.name])) as {
+    readonly [K in MetricKey]: (typeof METRICS)[K]['name'];
   },
 } as const;
 type MetricName = keyof typeof PIPELINE_METRICS.names;

@@ -1,8 +1,17 @@
 /**
  * What every state machine's contract shares, and the only part of core/ that infra/ imports (like
  * each domain's contract.ts, it loads no SDK): the error names Step Functions matches Retry/Catch on,
- * and the formatter that turns zod issues into a message naming the field and the value.
+ * the formatter that turns zod issues into a message naming the field and the value, and the
+ * names of the pipeline's CloudWatch metrics.
  */
+export {
+  METRIC_DIMENSIONS,
+  METRIC_JOBS,
+  METRIC_NAMESPACE,
+  METRICS,
+  type MetricKey,
+  STACK_NAME_ENV,
+} from './metric-names';
 export { describeIssues } from './validation';
 
 /** The `name` of each error class of errors.ts (test/core/errors.test.ts checks the two agree). */
