@@ -14,7 +14,7 @@ import { roleOf } from './common/pipeline-function';
 import { type AppConfig, batchEnabled, r2Target } from './config';
 import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
 import { QualityFindingsAlert } from './feature-pipeline/quality-findings';
-import { RunReportFunction } from './feature-pipeline/report-function';
+import { RunReportFunction } from './report/report-function';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
 import { PipelineAlerts } from './platform/alerts';

@@ -1,7 +1,7 @@
 /** The run report in the synthesized stack: its function, what it may touch, and where the event names it. */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { RunReportFunction } from '../../infra/feature-pipeline/report-function';
+import { RunReportFunction } from '../../infra/report/report-function';
 import { resolveValue } from '../../localstack/embedded/definition';
 import { definitionOf, synth } from '../infra/support';
 

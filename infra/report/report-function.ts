@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { REPORT_ENV, REPORT_PREFIX } from '../../lambdas/report/contract';
 import { acknowledge, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcardResource } from '../common/nag';
 import { type LogLevel, pipelineFunction, roleOf } from '../common/pipeline-function';
-import { summaryPrefix } from './spark-job-functions';
+import { summaryPrefix } from '../feature-pipeline/spark-job-functions';
 
 export interface RunReportFunctionProps {
   /** The bucket of the run summaries and the report data. */
