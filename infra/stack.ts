@@ -14,7 +14,6 @@ import { roleOf } from './common/pipeline-function';
 import { type AppConfig, batchEnabled, r2Target } from './config';
 import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
 import { QualityFindingsAlert } from './feature-pipeline/quality-findings';
-import { RunReportFunction } from './report/report-function';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
 import { PipelineAlerts } from './platform/alerts';
@@ -23,6 +22,7 @@ import { PipelineEventBus } from './platform/event-bus';
 import { PipelineBuckets } from './platform/storage';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
 import { R2Sync } from './r2-sync/r2-sync';
+import { RunReportFunction } from './report/report-function';
 import { VqeBatch, type VqeBatchLauncher } from './vqe-batch/vqe-batch';
 
 export interface QuantumPipelineStackProps extends StackProps {
@@ -49,6 +49,8 @@ export class QuantumPipelineStack extends Stack {
   readonly compute?: SparkCompute;
   readonly functions: SparkJobFunctions;
   readonly pipeline: FeaturePipeline;
+  /** Where both jobs write their run summaries and job 2 its report data (s3a:// locally). */
+  readonly summaryUri: string;
   /** Writes each run's report page to s3://<artifacts>/reports/<run id>.html. */
   readonly runReport: RunReportFunction;
   readonly schedule: PipelineSchedule;
@@ -82,11 +84,12 @@ export class QuantumPipelineStack extends Stack {
 
     const stateMachineName = `${config.stackName}-feature-pipeline`;
     const scheme = local ? 's3a' : 's3';
+    this.summaryUri = `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`;
     const settings = (sparkConf: Record<string, string>): PipelineSettings => ({
       catalog: config.catalog.name,
       namespace: config.catalog.namespace,
       rawUri: `${scheme}://${this.buckets.rawResults.bucketName}/experiments`,
-      summaryUri: `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`,
+      summaryUri: this.summaryUri,
       sparkConf,
       resources: {
         driverCores: config.spark.driverCores,
@@ -145,7 +148,7 @@ export class QuantumPipelineStack extends Stack {
 
     this.runReport = new RunReportFunction(this, 'RunReport', {
       features: this.buckets.features,
-      summaryUri: `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`,
+      summaryUri: this.summaryUri,
       reports: this.buckets.artifacts,
       s3Endpoint: local ? config.local.s3Endpoint : undefined,
       logLevel: config.logLevel,
@@ -274,6 +277,12 @@ export class QuantumPipelineStack extends Stack {
       pollInterval: Duration.seconds(batch.pollIntervalSeconds),
       chunkSize: batch.chunkSize,
       logLevel: config.logLevel,
+      report: {
+        features: this.buckets.features,
+        summaryUri: this.summaryUri,
+        reports: this.buckets.artifacts,
+        s3Endpoint: local ? config.local.s3Endpoint : undefined,
+      },
     });
   }
 }

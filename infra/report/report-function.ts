@@ -1,7 +1,8 @@
 /**
- * The run report's Lambda (lambdas/report/handlers/write-report.ts): reads the run summaries and
- * job 2's report data, writes `reports/<run id>.html` to the reports bucket. It may read only the
- * summary prefix and write only under `reports/`.
+ * The report Lambdas: the run report of the feature pipeline (lambdas/report/handlers/write-report.ts)
+ * and the batch report of the VQE batch (write-batch-report.ts). Both read the run summaries and
+ * job 2's report data and write `reports/<id>.html` to the reports bucket; the batch report also
+ * reads the batch's run states. Each may read only those prefixes and write only under `reports/`.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,7 +14,7 @@ import { acknowledge, S3_PUT_ACTIONS, S3_READ_ACTIONS, wildcardActions, wildcard
 import { type LogLevel, pipelineFunction, roleOf } from '../common/pipeline-function';
 import { summaryPrefix } from '../feature-pipeline/spark-job-functions';
 
-export interface RunReportFunctionProps {
+export interface ReportFunctionProps {
   /** The bucket of the run summaries and the report data. */
   readonly features: s3.IBucket;
   /** Folder of the run summaries, s3:// or s3a:// (the jobs' --summary-uri). */
@@ -28,45 +29,86 @@ export interface RunReportFunctionProps {
   readonly logLevel?: LogLevel;
 }
 
+export type RunReportFunctionProps = ReportFunctionProps;
+
+export interface BatchReportFunctionProps extends ReportFunctionProps {
+  /** Where the batch keeps its run states (its state bucket and prefix): read only. */
+  readonly batchState: { readonly bucket: s3.IBucket; readonly prefix: string };
+}
+
+/** Writes the page of one feature pipeline run: `reports/<run id>.html`. */
 export class RunReportFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: RunReportFunctionProps) {
     super(scope, id);
-    if (!/^s3a?:\/\/[^/\s]+/.test(props.summaryUri)) {
-      throw new Error(
-        `RunReportFunction: summaryUri must be an s3:// or s3a:// URI, got ${JSON.stringify(props.summaryUri)}`,
-      );
-    }
-    this.function = pipelineFunction(this, 'WriteReport', {
-      handler: 'lambdas/report/handlers/write-report.ts',
-      // Reads ~60 small summaries and renders a page of a few hundred KB.
-      timeout: Duration.seconds(60),
-      memorySize: 512,
-      environment: {
-        [REPORT_ENV.bucket]: props.reports.bucketName,
-        [REPORT_ENV.summaryUri]: props.summaryUri,
-        ...(props.s3Endpoint ? { [REPORT_ENV.s3Endpoint]: props.s3Endpoint } : {}),
-      },
-      logRetention: props.logRetention,
-      logLevel: props.logLevel,
+    this.function = reportFunction(this, 'WriteReport', 'lambdas/report/handlers/write-report.ts', props, {});
+  }
+}
+
+/** Writes the page of one VQE batch: `reports/<batch id>.html`. */
+export class BatchReportFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: BatchReportFunctionProps) {
+    super(scope, id);
+    const { bucket, prefix } = props.batchState;
+    this.function = reportFunction(this, 'WriteBatchReport', 'lambdas/report/handlers/write-batch-report.ts', props, {
+      [REPORT_ENV.batchStateBucket]: bucket.bucketName,
+      [REPORT_ENV.batchStatePrefix]: prefix,
     });
-    const summaries = `${summaryPrefix(props.summaryUri)}*`;
-    props.features.grantRead(this.function, summaries);
-    props.reports.grantPut(this.function, `${REPORT_PREFIX}*`);
-    const role = roleOf(this.function);
+    bucket.grantRead(this.function, `${prefix}*`);
     acknowledge(
-      role,
-      wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS]),
-      'grantRead/grantPut action groups of CDK, limited to the summary prefix and the reports prefix',
-    );
-    acknowledge(
-      role,
-      [
-        wildcardResource(this, props.features.arnForObjects(summaries)),
-        wildcardResource(this, props.reports.arnForObjects(`${REPORT_PREFIX}*`)),
-      ],
-      'one summary and one page per run under these prefixes; their keys are not known in advance',
+      roleOf(this.function),
+      [wildcardResource(this, bucket.arnForObjects(`${prefix}*`))],
+      "the batch's plans and run states, named by batch ids and run keys",
     );
   }
+}
+
+/** The function both pages share: checks, environment, and the summary-read and page-put grants. */
+function reportFunction(
+  scope: Construct,
+  id: string,
+  handler: string,
+  props: ReportFunctionProps,
+  environment: Record<string, string>,
+): nodejs.NodejsFunction {
+  if (!/^s3a?:\/\/[^/\s]+/.test(props.summaryUri)) {
+    throw new Error(
+      `${scope.constructor.name}: summaryUri must be an s3:// or s3a:// URI, got ${JSON.stringify(props.summaryUri)}`,
+    );
+  }
+  const fn = pipelineFunction(scope, id, {
+    handler,
+    // Reads ~60 small summaries (or a batch's run states) and renders a page of a few hundred KB.
+    timeout: Duration.seconds(60),
+    memorySize: 512,
+    environment: {
+      [REPORT_ENV.bucket]: props.reports.bucketName,
+      [REPORT_ENV.summaryUri]: props.summaryUri,
+      ...(props.s3Endpoint ? { [REPORT_ENV.s3Endpoint]: props.s3Endpoint } : {}),
+      ...environment,
+    },
+    logRetention: props.logRetention,
+    logLevel: props.logLevel,
+  });
+  const summaries = `${summaryPrefix(props.summaryUri)}*`;
+  props.features.grantRead(fn, summaries);
+  props.reports.grantPut(fn, `${REPORT_PREFIX}*`);
+  const role = roleOf(fn);
+  acknowledge(
+    role,
+    wildcardActions([...S3_READ_ACTIONS, ...S3_PUT_ACTIONS]),
+    'grantRead/grantPut action groups of CDK, limited to the summary prefix and the reports prefix',
+  );
+  acknowledge(
+    role,
+    [
+      wildcardResource(scope, props.features.arnForObjects(summaries)),
+      wildcardResource(scope, props.reports.arnForObjects(`${REPORT_PREFIX}*`)),
+    ],
+    'one summary and one page per run under these prefixes; their keys are not known in advance',
+  );
+  return fn;
 }

@@ -23,6 +23,7 @@ import {
 } from '../../lambdas/vqe-batch/contract';
 import { assertFitsHistory, itemsWithin, pollingEvents, pollsWithin } from '../common/history-budget';
 import type { LogLevel } from '../common/pipeline-function';
+import type { ReportFunctionProps } from '../report/report-function';
 
 /**
  * The GPU host reached through SSM Run Command. The construct deploys the SSM Command documents
@@ -77,6 +78,12 @@ export interface VqeBatchProps {
   readonly logRetention?: logs.RetentionDays;
   /** LOG_LEVEL of the functions. @default 'INFO' */
   readonly logLevel?: LogLevel;
+  /**
+   * Writes the batch's page, `reports/<batch id>.html` (WriteBatchReport at the end of a batch,
+   * WriteBatchFailureReport on the failure path once the batch is planned). Its physics appear
+   * once a feature pipeline run has processed the batch. @default no page
+   */
+  readonly report?: Pick<ReportFunctionProps, 'features' | 'summaryUri' | 'reports' | 's3Endpoint'>;
   /**
    * How a batch started while another runs waits for it (PipelineBusyError retries of PlanBatch);
    * after the last attempt it fails with PipelineBusyError.

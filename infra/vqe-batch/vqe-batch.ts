@@ -8,7 +8,8 @@
  * State names are a contract: the embedded local runner and the tests address states by name.
  *
  * Beside it: props.ts (the props and their checks, the functions' settings), gpu-host-access.ts
- * (the SSM documents and who may send them where), chunk-states.ts (the chunk machine's states).
+ * (the SSM documents and who may send them where), chunk-states.ts (the chunk machine's states),
+ * batch-report-states.ts (the batch's page at its end and on its failure path).
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -35,6 +36,8 @@ import {
   wildcardResource,
 } from '../common/nag';
 import { pipelineFunction, roleOf } from '../common/pipeline-function';
+import { BatchReportFunction } from '../report/report-function';
+import { batchFailurePath, writeBatchReport } from './batch-report-states';
 import { batchChunkDefinition, batchTask } from './chunk-states';
 import { GpuHostAccess } from './gpu-host-access';
 import { batchSettings, type VqeBatchProps, validateBatchProps } from './props';
@@ -56,7 +59,10 @@ export class VqeBatch extends Construct {
   readonly hostAccess?: GpuHostAccess;
   /** The SSM Command documents the functions may send (SSM launcher only). */
   readonly documents?: { readonly run: ssm.CfnDocument; readonly build?: ssm.CfnDocument };
-  private readonly failure: sfn.Fail;
+  /** Writes the batch's page at the end of each execution (when props.report is set). */
+  readonly reportFunction?: nodejs.NodejsFunction;
+  /** Where every Catch goes: the failure report (once planned), then BatchFailed. */
+  private readonly failure: sfn.IChainable;
   private readonly retention: logs.RetentionDays;
 
   constructor(
@@ -103,6 +109,14 @@ export class VqeBatch extends Construct {
     };
     this.grant();
     this.grantRunSlot();
+    if (props.report) {
+      this.reportFunction = new BatchReportFunction(this, 'Report', {
+        ...props.report,
+        batchState: { bucket: props.stateBucket, prefix: this.settings.statePrefix },
+        logRetention: props.logRetention,
+        logLevel: props.logLevel,
+      }).function;
+    }
 
     this.chunkStateMachine = this.makeMachine(
       'Chunk',
@@ -115,7 +129,7 @@ export class VqeBatch extends Construct {
       [this.functions['start-run'], this.functions['check-run']],
       "the batch's",
     );
-    this.failure = new sfn.Fail(this, 'BatchFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    this.failure = batchFailurePath(this, this.reportFunction);
     const definition = this.planPhase(pollSeconds);
     this.stateMachine = this.makeMachine('StateMachine', props.stateMachineName, definition, Duration.days(21));
     this.acknowledgeParentMachine();
@@ -177,7 +191,12 @@ export class VqeBatch extends Construct {
   private acknowledgeParentMachine(): void {
     acknowledgeStateMachine(
       this.stateMachine,
-      [this.functions.plan, this.functions['image-build'], this.functions.summary],
+      [
+        this.functions.plan,
+        this.functions['image-build'],
+        this.functions.summary,
+        ...(this.reportFunction ? [this.reportFunction] : []),
+      ],
       "the batch's",
     );
     // The same expression StepFunctionsStartExecution grants DescribeExecution/StopExecution on.
@@ -378,6 +397,7 @@ export class VqeBatch extends Construct {
             'totals.$': '$.summary.result.totals',
             'lanes.$': '$.summary.result.lanes',
             'producedRecords.$': '$.summary.result.producedRecords',
+            ...(this.reportFunction ? { 'report.$': '$.report' } : {}),
           }),
         },
       ],
@@ -385,8 +405,15 @@ export class VqeBatch extends Construct {
     });
     publish.addCatch(this.failure, { resultPath: '$.failure' });
     const report = new sfn.Pass(this, 'BatchReport', {
-      parameters: { 'progress.$': '$.summary.result', 'chunks.$': '$.chunks' },
+      parameters: {
+        'progress.$': '$.summary.result',
+        'chunks.$': '$.chunks',
+        ...(this.reportFunction ? { 'report.$': '$.report' } : {}),
+      },
     });
-    return lanes.next(summary).next(publish).next(report).next(new sfn.Succeed(this, 'BatchSucceeded'));
+    const end = publish.next(report).next(new sfn.Succeed(this, 'BatchSucceeded'));
+    return lanes
+      .next(summary)
+      .next(this.reportFunction ? writeBatchReport(this, 'WriteBatchReport', this.reportFunction, publish) : end);
   }
 }

@@ -161,6 +161,8 @@ export interface BatchView {
     readonly seconds: number;
   }[];
   readonly physics: PhysicsView | null;
+  /** The batch execution's failure when the page is written on its failure path. */
+  readonly failure?: { readonly error: string; readonly cause: string };
 }
 
 export type ReportView = PipelineRunView | BatchView;
@@ -168,15 +170,24 @@ export type ReportView = PipelineRunView | BatchView;
 // ---------------------------------------------------------------------------------------------
 // The write-report step
 // ---------------------------------------------------------------------------------------------
+/** $.failure of an execution: what a Catch put there (Error and Cause). */
+const ExecutionFailure = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough();
+
 export const WriteReportEvent = z.object({
   runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
   /** $.failure of the execution, on the failure path. */
-  failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
+  failure: ExecutionFailure.optional(),
 });
 export type WriteReportEvent = z.infer<typeof WriteReportEvent>;
 
 /** Event of the batch report step: the batch's id (the BatchRef of the batch state machine). */
-export const WriteBatchReportEvent = z.object({ batchId: z.string().min(1).max(200) }).passthrough();
+export const WriteBatchReportEvent = z
+  .object({
+    batchId: z.string().min(1).max(200),
+    /** $.failure of the batch execution, on its failure path. */
+    failure: ExecutionFailure.optional(),
+  })
+  .passthrough();
 
 export const WriteReportResult = z.object({
   written: z.boolean(),

@@ -179,6 +179,7 @@ export async function loadBatch(
   summaryUri: string,
   batchId: string,
   now: Date = new Date(),
+  failure?: { error: string; cause: string },
 ): Promise<BatchView> {
   const progress = await readBatchProgress(store, batchId, now.getTime());
   const record = await store.readBatch(batchId);
@@ -229,5 +230,6 @@ export async function loadBatch(
     })),
     runs: runs.map(({ key, lane, status, seconds }) => ({ key, lane, status, seconds })),
     physics,
+    ...(failure ? { failure } : {}),
   };
 }

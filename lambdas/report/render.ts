@@ -164,10 +164,15 @@ function timingsSection(view: PipelineRunView): string {
   );
 }
 
-export function renderPipelineRun(view: PipelineRunView): string {
-  const failure = view.failure
-    ? `<section id="failure"><h2>Failure</h2><p><strong>${esc(view.failure.error)}</strong></p><pre>${esc(view.failure.cause)}</pre></section>`
+/** The execution's error and cause, as the Catch recorded them. */
+function failureSection(failure: { readonly error: string; readonly cause: string } | undefined): string {
+  return failure
+    ? `<section id="failure"><h2>Failure</h2><p><strong>${esc(failure.error)}</strong></p><pre>${esc(failure.cause)}</pre></section>`
     : '';
+}
+
+export function renderPipelineRun(view: PipelineRunView): string {
+  const failure = failureSection(view.failure);
   return page(
     `Feature pipeline run ${view.runId}`,
     pipelineVerdict(view),
@@ -182,6 +187,7 @@ export function batchVerdict(view: BatchView): { text: string; tone: 'ok' | 'bad
     { planned: 0, done: 0, bad: 0 },
   );
   const text = `${fmtInt(t.done)} of ${fmtInt(t.planned)} run(s) done${t.bad ? `, ${fmtInt(t.bad)} failed or timed out` : ''}`;
+  if (view.failure) return { text: `The batch failed: ${view.failure.error}. ${text}.`, tone: 'bad' };
   if (!view.finished) return { text: `Running: ${text}.`, tone: 'warn' };
   return { text: `Finished: ${text}.`, tone: t.bad ? 'warn' : 'ok' };
 }
@@ -252,6 +258,7 @@ export function renderBatch(view: BatchView): string {
       ['lanes', String(view.lanes.length)],
       ['runs ended', fmtInt(view.runs.length)],
     ]) +
+      failureSection(view.failure) +
       progress +
       durations +
       physics,

@@ -15,15 +15,17 @@ export function readBatchSettings(env: Environment): BatchSettings {
 }
 
 export function stateStoreFor(settings: BatchSettings, s3?: S3Client): RunStateStore {
-  const client =
-    s3 ??
-    new S3Client({
-      ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
-      ...(settings.s3Region ? { region: settings.s3Region } : {}),
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-  return new RunStateStore(client, settings.stateBucket, settings.statePrefix);
+  return new RunStateStore(s3 ?? stateS3Client(settings), settings.stateBucket, settings.statePrefix);
+}
+
+/** An S3 client of the state bucket's endpoint (path style on an S3-compatible one). */
+export function stateS3Client(settings: BatchSettings): S3Client {
+  return new S3Client({
+    ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
+    ...(settings.s3Region ? { region: settings.s3Region } : {}),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 export function ssmLauncherFor(settings: BatchSettings, client: SSMClient = new SSMClient({})): SsmLauncher {

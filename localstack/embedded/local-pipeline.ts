@@ -227,6 +227,7 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     launcher: options.batch?.launcher,
     pollMs: options.batch?.pollMs,
     retryOverridesMs: options.batch?.retryOverridesMs,
+    summaryUri: settings.summaryUri,
     lambdaLog: options.lambdaLog,
   });
   const triggered: LocalExecution[] = [];

@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import type { QuantumPipelineStack } from '../../infra/stack';
 import type { Environment } from '../../lambdas/core/env';
 import { Logger, withLambdaContext } from '../../lambdas/core/logger';
+import { REPORT_ENV } from '../../lambdas/report/contract';
+import { createWriteBatchReport } from '../../lambdas/report/steps/write-report';
 import { BatchSettings } from '../../lambdas/vqe-batch/contract';
 import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
-import { readBatchSettings, stateStoreFor } from '../../lambdas/vqe-batch/settings';
+import { readBatchSettings, stateS3Client, stateStoreFor } from '../../lambdas/vqe-batch/settings';
 import type { RunStateStore } from '../../lambdas/vqe-batch/state-store';
 import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild } from '../../lambdas/vqe-batch/steps/image-build';
@@ -42,6 +44,8 @@ export interface LocalVqeBatchOptions {
   readonly pollMs?: number;
   /** Retry pauses in ms by state name; unset states keep the definition's intervals. */
   readonly retryOverridesMs?: Record<string, number | number[]>;
+  /** Where the batch report reads the run summaries (the feature pipeline's, which tests move). @default the template's */
+  readonly summaryUri?: string;
   readonly lambdaLog?: (line: string) => void;
 }
 
@@ -123,7 +127,8 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
   const ids = Object.fromEntries(Object.entries(batch.functions).map(([name, fn]) => [name, logicalIdOf(stack, fn)]));
   const deployed = readBatchSettings(functionEnvironment(template, ids.plan));
   const settings = options.settings ? BatchSettings.parse({ ...deployed, ...options.settings }) : deployed;
-  const store = stateStoreFor(settings);
+  const s3 = stateS3Client(settings);
+  const store = stateStoreFor(settings, s3);
   const launcher = options.launcher ?? new DeferredLauncher(() => localLauncher(options.env));
   const log = (service: string) => new Logger(service, {}, 'INFO', options.lambdaLog ?? (() => undefined));
 
@@ -165,6 +170,20 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
     [ids['image-build']]: withLambdaContext(logs.imageBuild, async (event) => imageBuild(event), {}),
     [ids.summary]: withLambdaContext(logs.summary, async (event) => summary(event), {}),
   };
+  if (batch.reportFunction) {
+    const reportId = logicalIdOf(stack, batch.reportFunction);
+    const reportEnv = functionEnvironment(template, reportId);
+    const reportLog = log('write-batch-report');
+    // The batch's own store (tests change its prefix) and the summaries where the jobs write them.
+    const writeReport = createWriteBatchReport({
+      s3,
+      store,
+      bucket: String(reportEnv[REPORT_ENV.bucket]),
+      summaryUri: options.summaryUri ?? String(reportEnv[REPORT_ENV.summaryUri]),
+      log: reportLog,
+    });
+    handlers[reportId] = withLambdaContext(reportLog, async (event) => writeReport(event), {});
+  }
   const waits = { WaitForRun: options.pollMs ?? 1000, WaitForImageBuild: options.pollMs ?? 1000 };
 
   const chunkId = logicalIdOf(stack, batch.chunkStateMachine);

@@ -59,7 +59,8 @@ async function main(): Promise<number> {
     describeJobs(features.output).forEach(write);
     failure ??= features.failure ?? (await reportTriggeredSyncs(pipeline, write));
   }
-  // The batch's page (lanes, durations, and the physics of the pipeline run it started) and each run's.
+  // The batch's page and each run's. The batch machine wrote its page when the batch ended, before
+  // the pipeline run it started; rendered again now, it has that run's physics too.
   for (const id of [...(progress ? [batchId] : []), ...pipeline.triggered.map((run) => run.name)]) {
     write(
       `run report of ${id}: ${await renderLocalReport(pipeline, id).catch((e: Error) => `not written (${e.message})`)}`,

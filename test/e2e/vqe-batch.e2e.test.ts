@@ -5,7 +5,7 @@
  * no GPU), the next has a run that times out, and a re-trigger resumes it.
  */
 import { randomBytes } from 'node:crypto';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
 import type { BatchProgress } from '../../lambdas/vqe-batch/contract';
@@ -16,6 +16,7 @@ import { logicalIdOf } from '../../localstack/embedded/definition';
 import { createLocalPipeline, dataplaneFromEnv, type LocalPipeline } from '../../localstack/embedded/local-pipeline';
 import { miniVqeProcessLauncher } from '../../localstack/embedded/local-vqe-batch';
 import { removeAll } from '../r2-sync/support';
+import { openReport, pointsPerChart } from '../report/browser';
 import { entered, execute } from './harness';
 
 const id = randomBytes(4).toString('hex');
@@ -107,6 +108,36 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
         totals: { done: 2, failed: 1 },
       });
       expect(starts).toEqual([{ trigger: 'vqe-batch' }]);
+
+      // The batch's page: written before the event, named in it, and sound in a browser.
+      const uri = `s3://artifacts/reports/${progress.batchId}.html`;
+      expect(run.output?.report).toEqual({ written: true, uri });
+      expect(finishedEvent?.detail).toMatchObject({ report: { written: true, uri } });
+      const page = await s3.send(
+        new GetObjectCommand({ Bucket: 'artifacts', Key: `reports/${progress.batchId}.html` }),
+      );
+      const report = await openReport(await page.Body!.transformToString('utf-8'));
+      try {
+        const verdict = await report.page.$eval('#verdict', (e) => e.textContent);
+        const lanes = await report.page.$$eval('#lanes-table tbody tr', (rows) =>
+          rows.map((r) => [
+            r.querySelector('th')?.textContent,
+            ...[...r.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent),
+          ]),
+        );
+        const points = await pointsPerChart(report.page);
+
+        expect(verdict).toBe('Finished: 2 of 3 run(s) done, 1 failed or timed out.');
+        expect(lanes).toEqual([
+          ['cpu', '2', '2', '0'],
+          ['gpu1', '1', '0', '1'],
+        ]);
+        expect(points['run-durations']).toBe(3);
+        expect(report.problems).toEqual([]);
+        expect(report.requests).toEqual([]);
+      } finally {
+        await report.browser.close();
+      }
     },
     5 * MINUTES,
   );
@@ -192,6 +223,9 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
 
       expect(run.error?.name).toBe(ERROR_NAMES.invalidInput);
       expect(run.error?.message).toMatch(/tier: .*got 7/);
+      // No batch was planned, so there is no page to write.
+      expect(entered(run, 'IsBatchPlanned')).toHaveLength(1);
+      expect(entered(run, 'WriteBatchFailureReport')).toHaveLength(0);
     },
     MINUTES,
   );

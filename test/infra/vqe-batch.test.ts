@@ -186,11 +186,12 @@ describe('VQE batch state machines', () => {
     expect(runChunk.Parameters.StateMachineArn).toBe(
       `arn:aws:states:us-east-1:000000000000:stateMachine:${logicalId(s, s.stack.vqeBatch!.chunkStateMachine)}`,
     );
-    expect([parent.SummarizeBatch.Next, parent.PublishBatchFinished.Next, parent.BatchReport.Next]).toEqual([
-      'PublishBatchFinished',
-      'BatchReport',
-      'BatchSucceeded',
-    ]);
+    expect([
+      parent.SummarizeBatch.Next,
+      parent.WriteBatchReport.Next,
+      parent.PublishBatchFinished.Next,
+      parent.BatchReport.Next,
+    ]).toEqual(['WriteBatchReport', 'PublishBatchFinished', 'BatchReport', 'BatchSucceeded']);
   });
 
   it("moves the chunk's cursor with States.MathAdd after a run ends and after a skipped run, and stops skipping past the end", () => {
@@ -231,8 +232,9 @@ describe('VQE batch state machines', () => {
       MaxAttempts: 12,
     });
     expect(parent.PlanBatch.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'BatchFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'IsBatchPlanned' },
     ]);
+    expect(parent.IsBatchPlanned.Default).toBe('BatchFailed');
     expect(statementsOf(s, 'plan').filter((st) => st.actions.includes('states:ListExecutions'))).toEqual([
       {
         actions: ['states:ListExecutions'],

@@ -137,4 +137,19 @@ describe('batch page', () => {
     expect(html).toMatch(/class="verdict warn"[^>]*>Running:/);
     expect(html).toContain('No feature pipeline run has processed this batch yet');
   });
+
+  it("leads with the batch execution's failure, escaped, when written on the failure path", () => {
+    // Act
+    const html = render({
+      ...BATCH_VIEW,
+      finished: false,
+      failure: { error: 'States.TaskFailed', cause: 'summary <script>alert(1)</script> unreadable' },
+    });
+
+    // Assess
+    expect(html).toMatch(/class="verdict bad"[^>]*>The batch failed: States\.TaskFailed\. 3 of 4 run\(s\) done/);
+    expect(html).toContain('<section id="failure">');
+    expect(html).toContain('summary &lt;script&gt;alert(1)&lt;/script&gt; unreadable');
+    expect(html.indexOf('id="failure"')).toBeLessThan(html.indexOf('id="lanes"'));
+  });
 });

@@ -136,5 +136,13 @@ describe('write-batch-report step on Garage', () => {
     expect(html).toContain('Finished: 2 of 3 run(s) done, 1 failed or timed out.');
     expect((html.match(/data-chart="run-durations"[\s\S]*?<\/svg>/)?.[0].match(/class="point"/g) ?? []).length).toBe(3);
     expect(html).toContain('job 2 of feature pipeline run run-1');
+
+    // Act: the same batch on the failure path (the Catch's $.failure)
+    const failed = await step({ batchId, failure: { Error: 'States.TaskFailed', Cause: 'lane gpu2 lost' } });
+    const failedPage = await s3.send(new GetObjectCommand({ Bucket: 'artifacts', Key: `reports/${batchId}.html` }));
+
+    // Assess
+    expect(failed.written).toBe(true);
+    expect(await failedPage.Body!.transformToString('utf-8')).toContain('The batch failed: States.TaskFailed.');
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Lambda entry of the batch report step (core: ../steps/write-report.ts, createWriteBatchReport);
- * settings checked at load. Not wired into the batch state machine yet: see docs/operations.md.
+ * settings checked at load. The VQE batch machine runs it as WriteBatchReport and WriteBatchFailureReport.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Handler } from 'aws-lambda';

@@ -49,11 +49,7 @@ export function createWriteReport(deps: WriteReportDeps) {
     const key = reportKey(runId);
     const uri = `s3://${deps.bucket}/${key}`;
     try {
-      const written = await writePipelineReport(
-        deps,
-        runId,
-        failure ? { error: failure.Error ?? 'unknown error', cause: failure.Cause ?? '' } : undefined,
-      );
+      const written = await writePipelineReport(deps, runId, failureOf(failure));
       log.info('run report written', { runId, uri, bytes: written.bytes, failed: Boolean(failure) });
       return { written: true, uri, ...(deps.consoleUrl ? { url: deps.consoleUrl(deps.bucket, key) } : {}) };
     } catch (error) {
@@ -65,6 +61,11 @@ export function createWriteReport(deps: WriteReportDeps) {
   };
 }
 
+/** The page's words for a Catch's $.failure. */
+function failureOf(failure: { Error?: string; Cause?: string } | undefined) {
+  return failure ? { error: failure.Error ?? 'unknown error', cause: failure.Cause ?? '' } : undefined;
+}
+
 /** The S3 console page of the object: one click from the notification to the report, behind the console's sign-in. */
 export function consoleUrlFor(region: string) {
   return (bucket: string, key: string) =>
@@ -72,22 +73,24 @@ export function consoleUrlFor(region: string) {
 }
 
 /**
- * The batch report step (for the end of the VQE batch state machine): lanes, durations and the
- * physics of the pipeline run that processed the batch, to s3://<bucket>/reports/<batch id>.html.
- * Never throws, as the run report.
+ * The batch report step (WriteBatchReport and WriteBatchFailureReport of the VQE batch state
+ * machine): lanes, durations and, once a pipeline run has processed the batch, its physics, to
+ * s3://<bucket>/reports/<batch id>.html. Never throws, as the run report.
  */
 export function createWriteBatchReport(deps: WriteReportDeps & { readonly store: RunStateStore }) {
   const log = deps.log ?? new Logger('write-batch-report');
   return async (event: unknown): Promise<WriteReportResult> => {
-    const { batchId } = parseEvent(WriteBatchReportEvent, event, 'write-batch-report');
+    const { batchId, failure } = parseEvent(WriteBatchReportEvent, event, 'write-batch-report');
     const key = reportKey(batchId.replace(/[^A-Za-z0-9._:-]/g, '_'));
     const uri = `s3://${deps.bucket}/${key}`;
     try {
-      const html = render(await loadBatch(deps.store, deps.s3, deps.summaryUri, batchId, deps.now?.()));
+      const html = render(
+        await loadBatch(deps.store, deps.s3, deps.summaryUri, batchId, deps.now?.(), failureOf(failure)),
+      );
       await deps.s3.send(
         new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: html, ContentType: 'text/html; charset=utf-8' }),
       );
-      log.info('batch report written', { batchId, uri, bytes: Buffer.byteLength(html) });
+      log.info('batch report written', { batchId, uri, bytes: Buffer.byteLength(html), failed: Boolean(failure) });
       return { written: true, uri, ...(deps.consoleUrl ? { url: deps.consoleUrl(deps.bucket, key) } : {}) };
     } catch (error) {
       const message = `${(error as Error).name}: ${(error as Error).message}`;
