@@ -9,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { PipelineSettings } from '../lambdas/feature-pipeline/contract';
+import { reportKey } from '../lambdas/report/contract';
 import { LANES } from '../lambdas/vqe-batch/contract';
 import { roleOf } from './common/pipeline-function';
 import { type AppConfig, batchEnabled, r2Target } from './config';
@@ -177,6 +178,7 @@ export class QuantumPipelineStack extends Stack {
       jobPollInterval: Duration.seconds(config.pollIntervalSeconds),
       eventBus: this.events.bus,
       expectSuccessWithin: config.schedule.enabled ? NO_SUCCESS_ALARM_AFTER : undefined,
+      reports: this.buckets.artifacts,
     });
     // A failed job attempt alerts at once, not only when the execution has finally failed.
     this.alerts.notify(this.pipeline.failedJobAttemptsAlarm);
@@ -242,7 +244,10 @@ export class QuantumPipelineStack extends Stack {
         eventBus: this.events.bus,
         deadLetterQueue: this.alerts.deadLetterQueue,
       });
-      this.alerts.watch(this.vqeBatch.stateMachine, 'VQE batch');
+      // The batch's page is named by its batch id, <start time>-<execution name>; the status-change
+      // event has the start only in epoch milliseconds, so the mail spells out the pattern (no <>:
+      // EventBridge would read it as an input-transformer variable).
+      this.alerts.watch(this.vqeBatch.stateMachine, 'VQE batch', (name) => reportKey(`YYYYMMDDTHHMMSSZ-${name}`));
     }
 
     // Last, so that every alarm notify() was given so far is on it.

@@ -16,12 +16,14 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SUMMARY_EVENT_DETAIL_TYPE, SUMMARY_EVENT_SOURCE } from '../../lambdas/feature-pipeline/contract';
+import { reportKey } from '../../lambdas/report/contract';
 import { acknowledge, wildcardActions } from '../common/nag';
 import { PIPELINE_METRICS } from './dashboard';
 import { TARGET_RETRY } from './triggers';
@@ -56,7 +58,15 @@ export interface PipelineAlertsProps {
    * runs the pipeline daily). Whole hours, 1 to 168. @default no such alarm
    */
   readonly expectSuccessWithin?: Duration;
+  /**
+   * The bucket of the report pages (`reports/<id>.html`): a failure mail then names the page the
+   * failure path wrote. @default the mails name no page
+   */
+  readonly reports?: s3.IBucket;
 }
+
+/** Where a failed execution's page is, from its name (an EventField of the status-change event). */
+export type FailurePageKey = (executionName: string) => string;
 
 export class PipelineAlerts extends Construct {
   readonly topic: sns.Topic;
@@ -75,6 +85,7 @@ export class PipelineAlerts extends Construct {
   readonly noSuccessAlarm?: cloudwatch.Alarm;
   /** The role EventBridge publishes to the topic with. */
   private readonly publisher: iam.Role;
+  private readonly reports?: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: PipelineAlertsProps) {
     super(scope, id);
@@ -121,7 +132,9 @@ export class PipelineAlerts extends Construct {
     );
     this.grantAlarmsPublish(key);
 
-    this.failureRule = this.failureRuleFor('ExecutionFailed', props.stateMachine, 'Feature pipeline');
+    this.reports = props.reports;
+    // The run id of a pipeline execution is its name (WriteFailureReport writes reports/<run id>.html).
+    this.failureRule = this.failureRuleFor('ExecutionFailed', props.stateMachine, 'Feature pipeline', reportKey);
 
     this.successRule = new events.Rule(this, 'FeaturesUpdated', {
       description: 'Success summary of a feature pipeline run',
@@ -324,11 +337,21 @@ export class PipelineAlerts extends Construct {
   }
 
   /** Alerts on failed, timed-out or aborted executions of another state machine (e.g. the R2 sync). */
-  watch(stateMachine: sfn.IStateMachine, label: string): events.Rule {
-    return this.failureRuleFor(`${label.replace(/[^A-Za-z0-9]/g, '')}ExecutionFailed`, stateMachine, label);
+  watch(stateMachine: sfn.IStateMachine, label: string, pageKey?: FailurePageKey): events.Rule {
+    return this.failureRuleFor(`${label.replace(/[^A-Za-z0-9]/g, '')}ExecutionFailed`, stateMachine, label, pageKey);
   }
 
-  private failureRuleFor(id: string, stateMachine: sfn.IStateMachine, label: string): events.Rule {
+  private failureRuleFor(
+    id: string,
+    stateMachine: sfn.IStateMachine,
+    label: string,
+    pageKey?: FailurePageKey,
+  ): events.Rule {
+    // Only a FAILED execution went through its failure path; a timed-out or aborted one wrote no page.
+    const page =
+      this.reports && pageKey
+        ? ` | Page (when FAILED): s3://${this.reports.bucketName}/${pageKey(events.EventField.fromPath('$.detail.name'))}`
+        : '';
     const rule = new events.Rule(this, id, {
       description: `${label} execution failed, timed out or was aborted`,
       eventPattern: {
@@ -343,7 +366,7 @@ export class PipelineAlerts extends Construct {
         message: events.RuleTargetInput.fromText(
           `${label} execution ${events.EventField.fromPath('$.detail.name')} ended ` +
             `${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.error')} - ` +
-            `${events.EventField.fromPath('$.detail.cause')}`,
+            `${events.EventField.fromPath('$.detail.cause')}${page}`,
         ),
       }),
     );

@@ -91,6 +91,34 @@ describe('alerts', () => {
     });
   });
 
+  it('names the page the failure path wrote in the failure mails of the pipeline and of the batch', () => {
+    // Prepare + Act
+    const s = synth({ batch: { host: { instanceId: 'i-0123456789abcdef0' } } });
+    const artifacts = s.stack.getLogicalId(s.stack.buckets.artifacts.node.defaultChild as never);
+    const templateOf = (machine: string) => {
+      const [rule] = Object.values(
+        s.template.findResources('AWS::Events::Rule', {
+          Properties: { EventPattern: { detail: { stateMachineArn: [{ Ref: Match.stringLikeRegexp(machine) }] } } },
+        }),
+      );
+      if (!rule) throw new Error(`no failure rule of ${machine}`);
+      const transformer = (rule.Properties.Targets as { InputTransformer: Record<string, unknown> }[])[0]
+        .InputTransformer;
+      return { paths: transformer.InputPathsMap, text: JSON.stringify(transformer.InputTemplate) };
+    };
+
+    // Act
+    const pipeline = templateOf('FeatureProcessingStateMachine');
+    const batch = templateOf('VqeBatchStateMachine');
+
+    // Assess: the bucket is a reference, the execution's name a transformer variable
+    expect(pipeline.paths).toMatchObject({ 'detail-name': '$.detail.name' });
+    expect(pipeline.text).toContain(`Page (when FAILED): s3://",{"Ref":"${artifacts}"},"/reports/<detail-name>.html`);
+    expect(batch.text).toContain(
+      `Page (when FAILED): s3://",{"Ref":"${artifacts}"},"/reports/YYYYMMDDTHHMMSSZ-<detail-name>.html`,
+    );
+  });
+
   it('raises an alarm on any failed or timed-out run, and none on ExecutionTime (only known once a run ended)', () => {
     // Prepare + Act
     const { template } = synth();
