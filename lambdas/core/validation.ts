@@ -66,17 +66,23 @@ export function tooDeepAt(value: unknown, maxDepth: number = MAX_DEPTH): Propert
 /**
  * Throws an InvalidInputError when `value` nests objects or arrays deeper than MAX_DEPTH levels,
  * naming where (`label: input.a.a...: nested deeper than 32 levels`), before anything recurses into it.
+ * An empty `label` leaves the message to the path alone.
  */
 export function assertShallow(value: unknown, label: string, maxDepth: number = MAX_DEPTH): void {
   const path = tooDeepAt(value, maxDepth);
   if (path) {
     throw new InvalidInputError(
       truncate(
-        `${label}: ${pathText(path) || '(input)'}: nested deeper than ${maxDepth} levels (objects and arrays), got more`,
+        `${prefix(label)}${pathText(path) || '(input)'}: nested deeper than ${maxDepth} levels (objects and arrays), got more`,
         MAX_MESSAGE,
       ),
     );
   }
+}
+
+/** `label: `, or nothing for an empty label. */
+function prefix(label: string): string {
+  return label ? `${label}: ` : '';
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -151,16 +157,50 @@ export function describeIssues(
   return truncate([...new Set(lines)].join('; '), MAX_MESSAGE);
 }
 
+/** How parseInput words its refusal. */
+export interface ParseOptions {
+  /**
+   * Starts the message (`batch input: tier: ...`). Without one the message is the problems alone,
+   * as the console shows them (`maxFiles: expected a positive whole number, got 0`).
+   */
+  readonly label?: string;
+  /** Per object path ('' for the top level), the field names for "did you mean" hints on unknown keys. */
+  readonly knownKeys?: Readonly<Record<string, readonly string[]>>;
+  /** Per field path, the plain-words rule that replaces zod's wording (see describeIssues). */
+  readonly expectations?: Readonly<Record<string, string>>;
+}
+
+/** `table[path]` when the table itself holds it: a path such as `constructor` must not reach Object's prototype. */
+function ownEntry<T>(table: Readonly<Record<string, T>> | undefined, path: string): T | undefined {
+  return table !== undefined && Object.hasOwn(table, path) ? table[path] : undefined;
+}
+
+/**
+ * `input` checked once against `schema`, as its typed output. Input that does not match (or nests
+ * deeper than MAX_DEPTH levels) is refused with an InvalidInputError, which Step Functions never
+ * retries, naming every bad field and its value in a message of at most MAX_MESSAGE characters.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, options: ParseOptions = {}): z.output<S> {
+  const { label = '', knownKeys, expectations } = options;
+  assertShallow(input, label);
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = describeIssues(
+      parsed.error,
+      input,
+      (path) => ownEntry(knownKeys, path) ?? [],
+      (path) => ownEntry(expectations, path),
+    );
+    throw new InvalidInputError(truncate(`${prefix(label)}${problems}`, MAX_MESSAGE));
+  }
+  return parsed.data;
+}
+
 /**
  * A step's event, checked once against its schema, as the step's typed input. An event that does
  * not match stops the step with an InvalidInputError naming the step and every bad field:
  * `start-run event: cursor: Invalid input: expected number, received undefined, got nothing`.
  */
 export function parseEvent<S extends z.ZodType>(schema: S, event: unknown, step: string): z.output<S> {
-  assertShallow(event, `${step} event`);
-  const parsed = schema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidInputError(truncate(`${step} event: ${describeIssues(parsed.error, event)}`, MAX_MESSAGE));
-  }
-  return parsed.data;
+  return parseInput(schema, event, { label: `${step} event` });
 }

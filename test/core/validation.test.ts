@@ -1,8 +1,18 @@
-/** parseEvent: each step's event checked once, an InvalidInputError naming the step, the field and the value. */
+/**
+ * parseEvent and parseInput: each step's event (or the console input inside it) checked once, an
+ * InvalidInputError naming the step or input, the field and the value.
+ */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidInputError } from '../../lambdas/core/errors';
-import { describeIssues, MAX_DEPTH, MAX_MESSAGE, parseEvent, tooDeepAt } from '../../lambdas/core/validation';
+import {
+  describeIssues,
+  MAX_DEPTH,
+  MAX_MESSAGE,
+  parseEvent,
+  parseInput,
+  tooDeepAt,
+} from '../../lambdas/core/validation';
 import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
 import { createSyncHealthCheck } from '../../lambdas/r2-sync/steps/health-check';
 import type { BatchSettings } from '../../lambdas/vqe-batch/contract';
@@ -50,6 +60,107 @@ describe('parseEvent', () => {
 
   it('names a missing event as the input, got nothing', () => {
     expect(() => parseEvent(Event, undefined, 'start-run')).toThrow(/^start-run event: \(input\): .*got nothing$/);
+  });
+});
+
+const ConsoleInput = z
+  .object({
+    maxFiles: z.number().int().positive().optional(),
+    limits: z
+      .object({ window: z.number().int().min(1).max(9) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** The error `act` throws synchronously (or undefined). */
+function thrownSync(act: () => unknown): Error | undefined {
+  try {
+    act();
+  } catch (error) {
+    return error as Error;
+  }
+  return undefined;
+}
+
+describe('parseInput', () => {
+  it('returns the parsed input', () => {
+    // Act
+    const input = parseInput(ConsoleInput, { maxFiles: 3 });
+
+    // Assess
+    expect(input).toEqual({ maxFiles: 3 });
+  });
+
+  it('without a label names the problems alone, as the console shows them', () => {
+    // Act
+    const thrown = thrownSync(() => parseInput(ConsoleInput, { maxFiles: 0 }));
+
+    // Assess
+    expect(thrown).toBeInstanceOf(InvalidInputError);
+    expect(thrown?.name).toBe('InvalidInputError');
+    expect(thrown?.message).toBe('maxFiles: Too small: expected number to be >0, got 0');
+  });
+
+  it('starts the message with the label', () => {
+    // Act
+    const thrown = thrownSync(() => parseInput(ConsoleInput, { maxFiles: 'all' }, { label: 'batch input' }));
+
+    // Assess
+    expect(thrown?.message).toMatch(/^batch input: maxFiles: .*got "all"$/);
+  });
+
+  it('words a field by its expectation and hints known field names per object path', () => {
+    // Prepare
+    const options = {
+      knownKeys: { '': ['maxFiles', 'limits'], limits: ['window'] },
+      expectations: { 'limits.window': 'expected a whole number from 1 to 9' },
+    };
+
+    // Act
+    const thrown = thrownSync(() =>
+      parseInput(ConsoleInput, { maxFile: 1, limits: { window: 10, windw: 2 } }, options),
+    );
+
+    // Assess
+    expect(thrown?.message).toContain('unknown field "maxFile" (did you mean "maxFiles"?)');
+    expect(thrown?.message).toContain('limits.window: expected a whole number from 1 to 9, got 10');
+    expect(thrown?.message).toContain('limits: unknown field "windw" (did you mean "window"?)');
+  });
+
+  it('looks paths up in its own tables only, never on the object prototype', () => {
+    // Prepare
+    const Schema = z.object({ constructor: z.object({}).strict(), toString: z.number() });
+
+    // Act
+    const thrown = thrownSync(() =>
+      parseInput(Schema, { constructor: { extra: 1 }, toString: 'x' }, { knownKeys: {}, expectations: {} }),
+    );
+
+    // Assess
+    expect(thrown?.name).toBe('InvalidInputError');
+    expect(thrown?.message).toContain('constructor: unknown field "extra"');
+    expect(thrown?.message).toMatch(/toString: Invalid input: expected number, received string, got "x"/);
+  });
+
+  it('refuses an input nested deeper than 32 levels, naming where after the label', () => {
+    // Act
+    const thrown = thrownSync(() => parseInput(ConsoleInput, { limits: nested(40) }, { label: 'batch input' }));
+
+    // Assess
+    expect(thrown?.name).toBe('InvalidInputError');
+    expect(thrown?.message).toBe(
+      `batch input: limits${'.a'.repeat(MAX_DEPTH - 1)}: nested deeper than 32 levels (objects and arrays), got more`,
+    );
+  });
+
+  it('caps a message with a long label at 4 KB', () => {
+    // Act
+    const thrown = thrownSync(() => parseInput(ConsoleInput, { maxFiles: 0 }, { label: 'x'.repeat(10_000) }));
+
+    // Assess
+    expect(thrown?.message.length).toBeLessThanOrEqual(MAX_MESSAGE);
+    expect(thrown?.message).toMatch(/\.\.\. \(\d+ characters\)$/);
   });
 });
 

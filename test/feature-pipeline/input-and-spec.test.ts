@@ -119,6 +119,18 @@ describe('validate-input', () => {
       }),
     );
   });
+
+  it('keeps the refusal of a 10,000-character execution name under 4 KB', () => {
+    expect(() => validateInput({ input: {}, executionName: 'x'.repeat(10_000) })).toThrow(
+      expect.objectContaining({
+        name: 'InvalidInputError',
+        message: expect.stringMatching(/^execution name "x{100}.*\.\.\. \(\d+ characters\)$/),
+      }),
+    );
+    expect(() => validateInput({ input: {}, executionName: 'x'.repeat(10_000) })).toThrow(
+      expect.objectContaining({ message: expect.toSatisfy((message: string) => message.length <= 4096) }),
+    );
+  });
 });
 
 describe('buildJobSpec', () => {

@@ -3,7 +3,7 @@
  * fails the execution at once with every bad field named (InvalidInputError, never retried).
  */
 import { InvalidInputError } from '../../core/errors';
-import { describeIssues, parseEvent } from '../../core/validation';
+import { parseEvent, parseInput } from '../../core/validation';
 import {
   MlParams,
   PipelineInput,
@@ -35,32 +35,18 @@ export function validateInput(event: unknown): RunContext {
   const { input, executionName } = parseEvent(ValidateInputEvent, event, 'validate-input');
   // The console sends {} or nothing at all for "all defaults"; both mean the same run.
   const raw = input ?? {};
-  const options = PipelineInput.safeParse(raw);
-  if (!options.success) {
-    throw new InvalidInputError(
-      describeIssues(
-        options.error,
-        raw,
-        (path) => KNOWN_KEYS[path] ?? [],
-        (path) => EXPECTATIONS[path],
-      ),
-    );
-  }
-  if (options.data.fullRefresh && options.data.skipMlFeatures) {
+  const options = parseInput(PipelineInput, raw, { knownKeys: KNOWN_KEYS, expectations: EXPECTATIONS });
+  if (options.fullRefresh && options.skipMlFeatures) {
     throw new InvalidInputError(
       'fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one',
     );
   }
-  const context = RunContextSchema.safeParse({
-    runId: executionName,
-    options: options.data,
-    skipMlFeatures: options.data.skipMlFeatures ?? false,
-  });
-  if (!context.success) {
-    throw new InvalidInputError(
-      `execution name ${JSON.stringify(executionName)} cannot be a Spark run id: ` +
-        describeIssues(context.error, { runId: executionName }, undefined, (path) => EXPECTATIONS[path]),
-    );
-  }
-  return context.data;
+  return parseInput(
+    RunContextSchema,
+    { runId: executionName, options, skipMlFeatures: options.skipMlFeatures ?? false },
+    {
+      label: `execution name ${JSON.stringify(executionName)} cannot be a Spark run id`,
+      expectations: EXPECTATIONS,
+    },
+  );
 }

@@ -5,7 +5,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues, parseEvent } from '../../core/validation';
+import { parseEvent, parseInput } from '../../core/validation';
 import { HealthCheckEvent, SyncInput, type SyncRun, type SyncSettings } from '../contract';
 import { sideFor } from '../engine/clients';
 import { checkHealth } from '../engine/health';
@@ -28,13 +28,8 @@ export function createSyncHealthCheck({
     const request = parseEvent(HealthCheckEvent, event, 'health-check');
     // The console sends {} or nothing for "all tables".
     const raw = request.input ?? {};
-    const input = SyncInput.safeParse(raw);
-    if (!input.success) {
-      throw new InvalidInputError(
-        describeIssues(input.error, raw, (path) => (path === '' ? Object.keys(SyncInput.shape) : [])),
-      );
-    }
-    const tables = input.data.tables ?? settings.tables;
+    const input = parseInput(SyncInput, raw, { knownKeys: { '': Object.keys(SyncInput.shape) } });
+    const tables = input.tables ?? settings.tables;
     const unknown = tables.filter((table) => !settings.tables.includes(table));
     if (unknown.length > 0) {
       throw new InvalidInputError(
@@ -44,9 +39,9 @@ export function createSyncHealthCheck({
     const run: SyncRun = {
       runId: request.executionName,
       tables: [...new Set(tables)],
-      dryRun: input.data.dryRun ?? false,
-      trigger: input.data.trigger ?? 'console',
-      allowEmptySource: input.data.allowEmptySource ?? false,
+      dryRun: input.dryRun ?? false,
+      trigger: input.trigger ?? 'console',
+      allowEmptySource: input.allowEmptySource ?? false,
     };
     const runLog = log.with({ runId: run.runId });
     const health = await checkHealth([

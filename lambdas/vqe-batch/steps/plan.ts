@@ -11,7 +11,7 @@
  */
 import { InvalidInputError } from '../../core/errors';
 import { Logger } from '../../core/logger';
-import { describeIssues, parseEvent } from '../../core/validation';
+import { parseEvent, parseInput } from '../../core/validation';
 import { decideRunSlot, type RunningExecutions } from '../../feature-pipeline/steps/acquire-run-slot';
 import { type BatchSettings, type LanePlan, PlanEvent, type PlanOutput } from '../contract';
 import { BatchInput, type Lane, planBatch } from '../plan';
@@ -58,13 +58,10 @@ export function createPlanBatch({
     const request = parseEvent(PlanEvent, event, 'plan');
     const { executionName, startTime } = request;
     const raw = request.input ?? {};
-    const parsed = BatchInput.safeParse(raw);
-    if (!parsed.success) {
-      throw new InvalidInputError(
-        `batch input: ${describeIssues(parsed.error, raw, (path) => (path === '' ? Object.keys(BatchInput.shape) : []))}`,
-      );
-    }
-    const input = parsed.data;
+    const input = parseInput(BatchInput, raw, {
+      label: 'batch input',
+      knownKeys: { '': Object.keys(BatchInput.shape) },
+    });
     if (input.runTimeoutSeconds !== undefined && input.runTimeoutSeconds > settings.runTimeoutSeconds) {
       throw new InvalidInputError(
         `runTimeoutSeconds: at most ${settings.runTimeoutSeconds} (the deployed per-run timeout), got ${input.runTimeoutSeconds}`,
