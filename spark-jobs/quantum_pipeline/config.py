@@ -6,9 +6,11 @@ import argparse
 import re
 from dataclasses import dataclass
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_URI = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]+$")
+# Checked with fullmatch, never match + `$`: `$` also matches before a final newline, so "abc\n"
+# would pass here while the TypeScript contract's regex refuses it.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_URI = re.compile(r"[a-z][a-z0-9+.-]*://[^\s]+")
 
 
 class ConfigError(ValueError):
@@ -60,15 +62,18 @@ def _check(condition: bool, argument: str, value: object, expectation: str) -> N
 
 def _check_common(ns: argparse.Namespace) -> None:
     _check(
-        bool(_RUN_ID.match(ns.run_id)),
+        bool(_RUN_ID.fullmatch(ns.run_id)),
         "--run-id",
         ns.run_id,
         "expected 1-128 letters, digits or . _ : - (starting with a letter or digit)",
     )
-    _check(bool(_IDENTIFIER.match(ns.catalog)), "--catalog", ns.catalog, "expected an identifier")
-    _check(bool(_IDENTIFIER.match(ns.namespace)), "--namespace", ns.namespace, "expected an identifier")
+    _check(bool(_IDENTIFIER.fullmatch(ns.catalog)), "--catalog", ns.catalog, "expected an identifier")
+    _check(bool(_IDENTIFIER.fullmatch(ns.namespace)), "--namespace", ns.namespace, "expected an identifier")
     _check(
-        bool(_URI.match(ns.summary_uri)), "--summary-uri", ns.summary_uri, "expected a URI such as s3a://bucket/prefix"
+        bool(_URI.fullmatch(ns.summary_uri)),
+        "--summary-uri",
+        ns.summary_uri,
+        "expected a URI such as s3a://bucket/prefix",
     )
     _check(bool(ns.processing_name.strip()), "--processing-name", ns.processing_name, "must not be empty")
 
@@ -90,7 +95,10 @@ def parse_feature_args(argv: list[str]) -> FeatureJobConfig:
     ns = p.parse_args(argv)
     _check_common(ns)
     _check(
-        bool(_URI.match(ns.raw_uri)), "--raw-uri", ns.raw_uri, "expected a URI such as s3a://raw-results/experiments"
+        bool(_URI.fullmatch(ns.raw_uri)),
+        "--raw-uri",
+        ns.raw_uri,
+        "expected a URI such as s3a://raw-results/experiments",
     )
     _check(ns.max_files is None or ns.max_files > 0, "--max-files", ns.max_files, "expected a positive number")
     return FeatureJobConfig(**_common_values(ns), raw_uri=ns.raw_uri.rstrip("/"), max_files=ns.max_files)

@@ -46,6 +46,9 @@ def test_trailing_slashes_are_normalised():
         (["--run-id", "r", "--max-files", "many"], "argument --max-files: invalid int value: 'many'"),
         (["--run-id", "r", "--processing-name", " "], "--processing-name=' ': must not be empty"),
         (["--run-id", "r", "--unknown"], "unrecognized arguments: --unknown"),
+        # A trailing newline passes a `$`-anchored match; the TypeScript contract refuses it, so must the job.
+        (["--run-id", "r", "--catalog", "quantum\n"], "--catalog='quantum\\n': expected an identifier"),
+        (["--run-id", "r", "--summary-uri", "s3a://f/x\n"], "--summary-uri='s3a://f/x\\n': expected a URI"),
     ],
 )
 def test_feature_args_rejected_with_the_argument_named(argv, message):
@@ -60,6 +63,12 @@ def test_feature_args_rejected_with_the_argument_named(argv, message):
 def test_ml_window_sizes_must_be_in_range(argument, value):
     with pytest.raises(ConfigError, match=f"{argument}={value}: expected a whole number from 1 to 1000"):
         parse_ml_args(["--run-id", "r", argument, value])
+
+
+@pytest.mark.parametrize("parse", [parse_feature_args, parse_ml_args])
+def test_run_id_with_a_trailing_newline_is_refused(parse):
+    with pytest.raises(ConfigError, match=r"^--run-id='abc\\n': expected 1-128 letters"):
+        parse(["--run-id", "abc\n"])
 
 
 def test_full_refresh_is_off_unless_asked():
