@@ -154,6 +154,8 @@ export class QuantumPipelineStack extends Stack {
       s3Endpoint: local ? config.local.s3Endpoint : undefined,
       logLevel: config.logLevel,
     });
+    // The id keeps its first name: renaming it would change the logical ids and replace the
+    // deployed state machine (and its execution history) on the next deploy.
     this.pipeline = new FeaturePipeline(this, 'FeatureProcessing', {
       stateMachineName,
       functions: this.functions.functions,
