@@ -23,6 +23,7 @@ import {
 import { assertFitsHistory, HISTORY_EVENT_LIMIT, pollingEvents } from '../common/history-budget';
 import { acknowledgeStateMachine } from '../common/nag';
 import type { JobPolicy } from '../config';
+import { writePageStep } from '../report/report-step';
 import type { HandlerName } from './spark-job-functions';
 
 /** Of Step Functions' 25,000 events per execution, what the job phases may use; the rest is a margin. */
@@ -341,24 +342,20 @@ export class FeaturePipeline extends Construct {
   private published?: sfn.IChainable;
 
   /**
-   * The run report, then `next` whatever happened: a report that could not be written leaves its
-   * error at $.report and the execution goes on (the step itself also returns written: false
-   * rather than throwing). The run id is the execution name, so this works even before $.run exists.
+   * The run report, then `next` whatever happened (writePageStep). The run id is the execution
+   * name, so this works even before $.run exists.
    */
   private writeReport(id: string, next: sfn.IChainable): sfn.IChainable {
-    const fn = this.props.reportFunction as lambda.IFunction;
-    const task = new tasks.LambdaInvoke(this, id, {
-      lambdaFunction: fn,
-      payload: sfn.TaskInput.fromObject({
+    return writePageStep(
+      this,
+      id,
+      this.props.reportFunction as lambda.IFunction,
+      {
         'runId.$': '$$.Execution.Name',
         ...(id === 'WriteFailureReport' ? { 'failure.$': '$.failure' } : {}),
-      }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: true,
-      resultPath: '$.report',
-    });
-    task.addCatch(next, { resultPath: '$.report' });
-    return task.next(next);
+      },
+      next,
+    );
   }
 
   /** One state shared by both Choice branches. */

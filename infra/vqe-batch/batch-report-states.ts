@@ -5,8 +5,8 @@
  */
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { writePageStep } from '../report/report-step';
 
 /**
  * Where every Catch of the batch machine goes: BatchFailed, after the failure page when there is
@@ -31,16 +31,9 @@ export function writeBatchReport(
   reportFunction: lambda.IFunction,
   next: sfn.IChainable,
 ): sfn.IChainable {
-  const task = new tasks.LambdaInvoke(scope, id, {
-    lambdaFunction: reportFunction,
-    payload: sfn.TaskInput.fromObject({
-      'batchId.$': '$.plan.batch.batchId',
-      ...(id === 'WriteBatchFailureReport' ? { 'failure.$': '$.failure' } : {}),
-    }),
-    payloadResponseOnly: true,
-    retryOnServiceExceptions: true,
-    resultPath: '$.report',
-  });
-  task.addCatch(next, { resultPath: '$.report' });
-  return task.next(next);
+  const payload = {
+    'batchId.$': '$.plan.batch.batchId',
+    ...(id === 'WriteBatchFailureReport' ? { 'failure.$': '$.failure' } : {}),
+  };
+  return writePageStep(scope, id, reportFunction, payload, next);
 }
