@@ -1,4 +1,5 @@
-"""Iceberg I/O: create tables from their specs, append a batch at most once, tag what was written.
+"""Iceberg I/O: create tables from their specs (and add the columns declared since), append a batch
+at most once, tag what was written.
 
 Exactly-once rests on one fact: an Iceberg commit is atomic and its snapshot summary carries the
 batch id (`qp.batch-id`). Before appending, a table's snapshots are asked whether the batch is
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from .tables import TableSpec
 
@@ -71,14 +73,63 @@ def ddl(spec: TableSpec, fqn: str) -> str:
     )
 
 
+class SchemaEvolutionError(RuntimeError):
+    """A table's declaration differs from the existing table in a way no run may apply by itself."""
+
+
+def columns_to_add(spec: TableSpec, actual: T.StructType) -> list[str]:
+    """The ALTER TABLE clauses that bring an existing table to its declaration, in declaration
+    order: columns declared since the table was made, each placed after its declared neighbour.
+
+    Only additions are applied. Existing rows read an added column as null, so it must be
+    declared optional. A type change or a removal would reinterpret or lose data that earlier runs
+    wrote, so it is refused, naming the table and the column.
+    """
+    present = {field.name: field for field in actual.fields}
+    declared = {name for name, _, _ in spec.columns}
+    removed = [name for name in present if name not in declared]
+    if removed:
+        raise SchemaEvolutionError(
+            f"table {spec.name}: column(s) {', '.join(removed)} exist in the table but not in its declaration; "
+            "removing a column is refused (it would drop data earlier runs wrote): declare it again"
+        )
+    clauses = []
+    previous = None
+    for name, dtype, nullable in spec.columns:
+        field = present.get(name)
+        if field is None:
+            if not nullable:
+                raise SchemaEvolutionError(
+                    f"table {spec.name}: new column {name} is declared NOT NULL, but the rows already written "
+                    "have no value for it: declare it optional"
+                )
+            position = f" AFTER `{previous}`" if previous else " FIRST"
+            clauses.append(f"ADD COLUMN `{name}` {dtype.simpleString()}{position}")
+        elif field.dataType.simpleString() != dtype.simpleString():
+            raise SchemaEvolutionError(
+                f"table {spec.name}: column {name} is {field.dataType.simpleString()} in the table and "
+                f"{dtype.simpleString()} in its declaration; changing a column's type is refused"
+            )
+        previous = name
+    return clauses
+
+
 def ensure_tables(spark: SparkSession, ref: TableRef, specs: tuple[TableSpec, ...]) -> None:
-    """Create the tables that are missing, decided from one listing of the namespace."""
+    """Create the tables that are missing, decided from one listing of the namespace, and add to
+    the existing ones the columns declared since (schema evolution: additions only)."""
     namespace = f"{ref.catalog}.{ref.namespace}"
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
     existing = {row.tableName for row in spark.sql(f"SHOW TABLES IN {namespace}").collect()}
     for spec in specs:
+        fqn = ref.fqn(spec.name)
         if spec.name not in existing:
-            spark.sql(ddl(spec, ref.fqn(spec.name)))
+            spark.sql(ddl(spec, fqn))
+            continue
+        # The schema comes from the table's metadata (no Spark job); the catalog caches the loaded
+        # table, so the reads and writes of the run that follow do not load it again.
+        for clause in columns_to_add(spec, spark.table(fqn).schema):
+            log.warning("table %s: %s (rows written before read it as null)", spec.name, clause)
+            spark.sql(f"ALTER TABLE {fqn} {clause}")
 
 
 @dataclass(frozen=True)
