@@ -244,10 +244,11 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
         spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True, rows=1
     )
     # The run report's data (lambdas/report renders it); it never fails the job. Written after the
-    # metadata row, so its history holds this run. Exact reference energies plug in through
-    # `references=` once a table of them exists. A run with nothing to do writes none: reading
-    # processing_metadata for the history doubled the in-job time of such a run (7.6 s -> 14.8 s,
-    # bench run H), and its page has nothing new to show beyond job 1's summary.
+    # metadata row, so its history holds this run. The pending experiments' molecules rows give
+    # each run's geometry, matched to the exact (FCI) reference energies inside the report's
+    # per-experiment collect. A run with nothing to do writes none: reading processing_metadata
+    # for the history doubled the in-job time of such a run (7.6 s -> 14.8 s, bench run H), and
+    # its page has nothing new to show beyond job 1's summary.
     if pending.experiments:
         write_report_data(
             spark,
@@ -257,6 +258,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
             batch.batch_id,
             utc_now().isoformat(),
             features,
+            source["molecules"],
             ref.fqn(tables.PROCESSING_METADATA.name),
         )
     return RunSummary(

@@ -8,9 +8,10 @@ rows dropped for a NULL context column or a fanned-out context join.
 
 The physics check runs in job 1, on the batch's new experiments only (the frame the feature
 tables are written from, already materialised): job 1 holds the whole record (geometry, charge,
-multiplicity, basis and minimum) and always runs, while job 2 may be skipped and only knows a
-molecule by its name. The check is one small single-stage Spark job: a broadcast join with the
-few reference rows (a local relation) that brings the violations, normally none, to the driver.
+multiplicity, basis and minimum) and always runs, while job 2 may be skipped. The check is one
+small single-stage Spark job: a broadcast join with the few reference rows (a local relation)
+that brings the violations, normally none, to the driver. Its geometry matching,
+match_references(), also gives job 2's run report the exact reference of each run.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ REFERENCE_SCHEMA = (
     "symbols_key string, units string, charge int, multiplicity int, basis_key string, "
     "reference_coords array<double>, reference_energy double, reference string"
 )
+# A run and a reference row with equal values here (and the same geometry) are the same molecule.
+MATCH_KEYS = ("symbols_key", "units", "charge", "multiplicity", "basis_key")
 _BASIS_NOISE = "[^a-z0-9+*]"
 
 
@@ -90,6 +93,45 @@ def reference_frame(spark: SparkSession, references: Sequence[dict] = REFERENCES
     return spark.sql(f"SELECT * FROM VALUES {values} AS refs({', '.join(columns)})")
 
 
+def geometry_columns(
+    symbols: Column, units: Column, charge: Column, multiplicity: Column, coords: Column
+) -> list[Column]:
+    """A molecule's match keys but the basis, and its coordinates flattened, normalised as
+    reference_frame() normalises the table: the input of match_references() with basis_key."""
+    return [
+        F.array_join(symbols, " ").alias("symbols_key"),
+        F.lower(units).alias("units"),
+        charge.alias("charge"),
+        multiplicity.alias("multiplicity"),
+        F.flatten(coords).alias("coords"),
+    ]
+
+
+def match_references(
+    runs: DataFrame,
+    references: DataFrame,
+    how: str = "inner",
+    coordinate_tolerance: float = COORDINATE_TOLERANCE,
+) -> DataFrame:
+    """`runs` (any columns plus MATCH_KEYS and `coords`, see geometry_columns()) with the
+    `reference_energy` (FCI electronic) and `reference` (its key) of the same molecule: symbols,
+    units, charge, multiplicity and basis equal, every coordinate within `coordinate_tolerance`.
+    how="inner" keeps the matched runs only; "left" keeps every run, NULL where none matches.
+    The physics gate (job 1) and the run report's energy error (job 2) share it, so both judge a
+    run against the same reference. The table holds one row per geometry and basis, so a run
+    matches at most one."""
+    refs = references.select(
+        *[F.col(k).alias(f"_ref_{k}") for k in MATCH_KEYS], "reference_coords", "reference_energy", "reference"
+    )
+    same_geometry = (F.size("coords") == F.size("reference_coords")) & F.forall(
+        F.zip_with("coords", "reference_coords", lambda a, b: F.abs(a - b) <= coordinate_tolerance), lambda ok: ok
+    )
+    condition = same_geometry
+    for key in MATCH_KEYS:
+        condition = (F.col(key) == F.col(f"_ref_{key}")) & condition
+    return runs.join(F.broadcast(refs), condition, how).select(*runs.columns, "reference_energy", "reference")
+
+
 def energy_violations(
     records: DataFrame,
     references: DataFrame,
@@ -99,25 +141,18 @@ def energy_violations(
     """Runs of `records` (validated records) whose vqe_result.minimum is more than `tolerance` below
     the FCI electronic energy of the same molecule (symbols, geometry, units, charge,
     multiplicity) and basis. Runs of molecules without a reference are not judged."""
-    data = "molecule.molecule_data"
+    data = F.col("molecule.molecule_data")
     runs = records.select(
         "experiment_id",
         "object_key",
-        F.array_join(f"{data}.symbols", " ").alias("symbols_key"),
-        F.lower(F.col(f"{data}.units")).alias("units"),
-        F.col(f"{data}.charge").alias("charge"),
-        F.col(f"{data}.multiplicity").alias("multiplicity"),
+        *geometry_columns(data["symbols"], data["units"], data["charge"], data["multiplicity"], data["coords"]),
         basis_key_column(F.col("basis_set")).alias("basis_key"),
-        F.flatten(f"{data}.coords").alias("coords"),
         F.col("vqe_result.minimum").alias("minimum_energy"),
-    )
-    same_geometry = (F.size("coords") == F.size("reference_coords")) & F.forall(
-        F.zip_with("coords", "reference_coords", lambda a, b: F.abs(a - b) <= coordinate_tolerance), lambda ok: ok
     )
     below = F.col("minimum_energy") < F.col("reference_energy") - tolerance
     return (
-        runs.join(F.broadcast(references), ["symbols_key", "units", "charge", "multiplicity", "basis_key"])
-        .where(same_geometry & below)
+        match_references(runs, references, coordinate_tolerance=coordinate_tolerance)
+        .where(below)
         .select(
             "experiment_id",
             "object_key",

@@ -6,12 +6,16 @@ What it holds, all about this run's experiments except the history:
 - convergence curves (energy per iteration) of a few experiments per molecule x basis x optimizer
   x ansatz, each cut to at most MAX_POINTS points;
 - the energy error per molecule x basis x optimizer x ansatz against a reference energy: the exact
-  one where the caller knows it, else the lowest energy this run reached for that molecule and
-  basis (labelled so: a relative gap, not an error against the truth).
+  (FCI) one of each run when every run of the group has one (reference_energies, matched by
+  geometry and basis as job 1's physics gate matches them: quality.match_references), else the
+  lowest energy this run reached for that molecule and basis (labelled so: a relative gap, not an
+  error against the truth).
 
-The Spark work is three small collects: one row per experiment, the sampled curves, and the last
-rows of processing_metadata. Everything else is plain Python on those rows, so it is unit-tested
-without a cluster. Files in/ingested/quarantined are job 1's summary; the report step reads both.
+The Spark work is three small collects: one row per experiment with its exact reference (joined
+in that same collect: the reference table is a broadcast local relation), the sampled curves, and
+the last rows of processing_metadata. Everything else is plain Python on those rows, so it is
+unit-tested without a cluster. Files in/ingested/quarantined are job 1's summary; the report step
+reads both.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from .quality import basis_key_column, geometry_columns, match_references, reference_frame
 from .run_summary import write_text
 
 log = logging.getLogger(__name__)
@@ -39,8 +45,7 @@ MAX_POINTS = 80
 CHEMICAL_ACCURACY_HARTREE = 0.0016
 
 GROUP_COLUMNS = ("molecule_name", "basis_set", "optimizer", "ansatz_type")
-# (molecule_name, basis_set) -> exact ground-state energy in hartree
-References = Mapping[tuple[str, str], float]
+OUTCOME_KEYS = ("experiment_id", *GROUP_COLUMNS, "init_strategy")
 
 
 def report_data_location(summary_uri: str, job: str, run_id: str) -> str:
@@ -49,7 +54,8 @@ def report_data_location(summary_uri: str, job: str, run_id: str) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One experiment of this run: its group and final energy."""
+    """One experiment of this run: its group, final energy and exact reference energy (None when
+    the reference table has none for its geometry and basis)."""
 
     experiment_id: str
     molecule: str
@@ -59,6 +65,7 @@ class Outcome:
     init_strategy: str
     final_energy: float
     iterations: int
+    reference_energy: float | None = None
 
     @property
     def group(self) -> tuple[str, str, str, str]:
@@ -68,12 +75,38 @@ class Outcome:
 # --------------------------------------------------------------------------------------------
 # DataFrame transforms (pure; the caller collects)
 # --------------------------------------------------------------------------------------------
-def experiment_outcomes(iterations: DataFrame) -> DataFrame:
-    """One row per experiment of ml_iteration_features-shaped rows: group columns, final energy
-    and iteration count (every row of an experiment carries the same labels)."""
-    return iterations.groupBy("experiment_id", *GROUP_COLUMNS, "init_strategy").agg(
+def molecule_geometries(molecules: DataFrame) -> DataFrame:
+    """The geometry of each experiment of molecules-table rows, keyed as match_references() wants
+    (the basis comes from the iterations)."""
+    return molecules.select(
+        "experiment_id",
+        *geometry_columns(
+            F.col("atom_symbols"),
+            F.col("coordinate_units"),
+            F.col("charge"),
+            F.col("multiplicity"),
+            F.col("coordinates"),
+        ),
+    )
+
+
+def experiment_outcomes(iterations: DataFrame, geometries: DataFrame, references: DataFrame) -> DataFrame:
+    """One row per experiment of ml_iteration_features-shaped rows: group columns, final energy,
+    iteration count (every row of an experiment carries the same labels) and the exact reference
+    energy of its geometry (molecule_geometries()) and basis, NULL where `references`
+    (quality.reference_frame()) has none. final_energy is vqe_result.minimum, an electronic energy
+    (nuclear repulsion not included), so the reference is the FCI electronic energy, not the total.
+    An experiment has one geometry row: one with two would have fanned its context out, and job 2
+    drops such experiments from the features."""
+    outcomes = iterations.groupBy(*OUTCOME_KEYS).agg(
         F.first("final_energy").alias("final_energy"),
         F.max("total_iterations").alias("iterations"),
+    )
+    runs = outcomes.join(geometries, "experiment_id", "left").withColumn(
+        "basis_key", basis_key_column(F.col("basis_set"))
+    )
+    return match_references(runs, references, how="left").select(
+        *OUTCOME_KEYS, "final_energy", "iterations", "reference_energy"
     )
 
 
@@ -105,6 +138,10 @@ def recent_runs(metadata: DataFrame, limit: int = HISTORY_RUNS) -> DataFrame:
 # --------------------------------------------------------------------------------------------
 # Plain Python on collected rows
 # --------------------------------------------------------------------------------------------
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
 def to_outcomes(rows: Iterable) -> list[Outcome]:
     return [
         Outcome(
@@ -116,9 +153,10 @@ def to_outcomes(rows: Iterable) -> list[Outcome]:
             r["init_strategy"],
             float(r["final_energy"]),
             int(r["iterations"] or 0),
+            _finite(r["reference_energy"]),
         )
         for r in rows
-        if r["final_energy"] is not None and math.isfinite(r["final_energy"])
+        if _finite(r["final_energy"]) is not None
     ]
 
 
@@ -179,37 +217,40 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def energy_errors(outcomes: list[Outcome], references: References | None = None) -> dict:
-    """Error of each group's runs against the molecule's reference. Without an exact reference for
-    a molecule and basis, the lowest energy of this run stands in and the row says so."""
-    references = references or {}
+def _group_error(outcomes: list[Outcome], best_seen: float) -> dict:
+    """The error of each run of one group. Exact when every run has an exact reference: each run
+    against its own (runs of one molecule name may differ in geometry); else all against the
+    lowest energy of the run for the molecule and basis. The best run is the one with the smallest
+    error, so best_energy - reference_energy is best_error."""
+    exact = all(o.reference_energy is not None for o in outcomes)
+    errors = [(o.final_energy - (o.reference_energy if exact else best_seen), o) for o in outcomes]
+    best_error, best = min(errors, key=lambda pair: (pair[0], pair[1].experiment_id))
+    return {
+        "runs": len(outcomes),
+        "reference_kind": "exact" if exact else "best_seen",
+        "reference_energy": best.reference_energy if exact else best_seen,
+        "best_energy": best.final_energy,
+        "best_error": best_error,
+        "median_error": _median([e for e, _ in errors]),
+        "within_chemical_accuracy": sum(1 for e, _ in errors if abs(e) <= CHEMICAL_ACCURACY_HARTREE),
+    }
+
+
+def energy_errors(outcomes: list[Outcome]) -> dict:
+    """Error of each group's runs against the exact reference energy where every run of the group
+    has one; otherwise the lowest energy of this run for the molecule and basis stands in, and the
+    row says so."""
     best_seen: dict[tuple[str, str], float] = {}
+    by_group: dict[tuple[str, str, str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
         key = (o.molecule, o.basis)
         best_seen[key] = min(o.final_energy, best_seen.get(key, math.inf))
-    by_group: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-    for o in outcomes:
-        by_group[o.group].append(o.final_energy)
-    rows = []
-    for (molecule, basis, optimizer, ansatz), energies in sorted(by_group.items()):
-        exact = references.get((molecule, basis))
-        reference = exact if exact is not None else best_seen[(molecule, basis)]
-        errors = [e - reference for e in energies]
-        rows.append(
-            {
-                "molecule": molecule,
-                "basis": basis,
-                "optimizer": optimizer,
-                "ansatz": ansatz,
-                "runs": len(energies),
-                "reference_kind": "exact" if exact is not None else "best_seen",
-                "reference_energy": reference,
-                "best_energy": min(energies),
-                "best_error": min(errors),
-                "median_error": _median(errors),
-                "within_chemical_accuracy": sum(1 for e in errors if abs(e) <= CHEMICAL_ACCURACY_HARTREE),
-            }
-        )
+        by_group[o.group].append(o)
+    rows = [
+        {"molecule": molecule, "basis": basis, "optimizer": optimizer, "ansatz": ansatz}
+        | _group_error(runs, best_seen[(molecule, basis)])
+        for (molecule, basis, optimizer, ansatz), runs in sorted(by_group.items())
+    ]
     return {"chemical_accuracy_hartree": CHEMICAL_ACCURACY_HARTREE, "groups": rows}
 
 
@@ -236,7 +277,6 @@ def build(
     outcome_rows: Iterable,
     point_rows_of,
     history_rows: Iterable,
-    references: References | None = None,
 ) -> dict:
     """The report data from collected rows; `point_rows_of(ids)` collects the sampled curves."""
     outcomes = to_outcomes(outcome_rows)
@@ -258,7 +298,7 @@ def build(
             "groups_total": len(sizes),
             "groups": convergence(samples, point_rows_of(ids) if ids else [], sizes),
         },
-        "energy_error": energy_errors(outcomes, references),
+        "energy_error": energy_errors(outcomes),
     }
 
 
@@ -273,14 +313,19 @@ def write(
     batch_id: str,
     generated_at: str,
     iterations: DataFrame | None,
+    molecules: DataFrame | None,
     metadata_fqn: str,
-    references: References | None = None,
 ) -> str | None:
     """Collect, build and write the report data; `iterations` is this run's ml_iteration_features
-    rows (None when the run had nothing to do). A failure is logged, never raised: the report is
-    an extra, the tables are the job."""
+    rows and `molecules` its experiments' molecules-table rows (both None when the run had nothing
+    to do). A failure is logged, never raised: the report is an extra, the tables are the job."""
+    started = time.monotonic()
     try:
-        outcome_rows = experiment_outcomes(iterations).collect() if iterations is not None else []
+        outcome_rows = (
+            experiment_outcomes(iterations, molecule_geometries(molecules), reference_frame(spark)).collect()
+            if iterations is not None and molecules is not None
+            else []
+        )
         data = build(
             run_id,
             batch_id,
@@ -288,11 +333,17 @@ def write(
             outcome_rows,
             lambda ids: curve_points(iterations, ids).collect(),
             recent_runs(spark.table(metadata_fqn)).collect(),
-            references,
         )
         uri = report_data_location(summary_uri, job, run_id)
         write_text(spark, uri, json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False))
-        log.info("report data written to %s", uri)
+        exact = sum(1 for r in outcome_rows if r["reference_energy"] is not None)
+        log.info(
+            "report data written to %s (%d experiments, %d with an exact reference), %.2f s",
+            uri,
+            len(outcome_rows),
+            exact,
+            time.monotonic() - started,
+        )
         return uri
     except Exception:
         log.exception("report data not written")

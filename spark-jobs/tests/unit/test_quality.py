@@ -113,6 +113,57 @@ def test_basis_names_match_without_case_or_separators(spark):
     assert quality.basis_key("6-31G*") == "631g*"
 
 
+RUNS_SCHEMA = T.StructType(
+    [
+        T.StructField("experiment_id", T.StringType(), False),
+        T.StructField("symbols_key", T.StringType(), False),
+        T.StructField("units", T.StringType(), False),
+        T.StructField("charge", T.IntegerType(), False),
+        T.StructField("multiplicity", T.IntegerType(), False),
+        T.StructField("basis_key", T.StringType(), False),
+        T.StructField("coords", T.ArrayType(T.DoubleType(), False), False),
+    ]
+)
+MATCHED_SCHEMA = T.StructType(
+    [*RUNS_SCHEMA.fields, T.StructField("reference_energy", T.DoubleType()), T.StructField("reference", T.StringType())]
+)
+
+
+def geometry_runs(spark) -> tuple:
+    flat = [v for row in H2_GEOMETRY for v in row]
+    off = [*flat[:-1], flat[-1] + 1e-3]
+    rows = [
+        ("same", "H H", "angstrom", 0, 1, quality.basis_key("STO-3G"), flat),
+        ("off", "H H", "angstrom", 0, 1, "sto3g", off),
+        ("cation", "H H", "angstrom", 1, 2, "sto3g", flat),
+    ]
+    return rows, spark.createDataFrame(rows, RUNS_SCHEMA)
+
+
+def test_match_references_gives_a_matching_geometry_its_reference(spark):
+    # Prepare: H2 at the reference geometry (basis spelled STO-3G), 1e-3 angstrom off, and H2+
+    rows, runs = geometry_runs(spark)
+
+    # Act
+    matched = quality.match_references(runs, quality.reference_frame(spark))
+
+    # Assess: only the exact geometry, charge and (normalised) basis match
+    expected = [(*rows[0], H2_STO3G["fci_electronic_energy"], H2_STO3G["key"])]
+    assertDataFrameEqual(matched, spark.createDataFrame(expected, MATCHED_SCHEMA))
+
+
+def test_a_left_match_keeps_every_run_with_null_where_none_matches(spark):
+    # Prepare
+    rows, runs = geometry_runs(spark)
+
+    # Act
+    matched = quality.match_references(runs, quality.reference_frame(spark), how="left")
+
+    # Assess
+    expected = [(*rows[0], H2_STO3G["fci_electronic_energy"], H2_STO3G["key"])] + [(*r, None, None) for r in rows[1:]]
+    assertDataFrameEqual(matched, spark.createDataFrame(expected, MATCHED_SCHEMA))
+
+
 def test_the_worst_violations_come_first_with_the_total(spark):
     # Prepare
     rows = [Row(experiment_id=f"e{i}", below_by=-1.0 - i) for i in range(3)] + [Row(experiment_id="d", below_by=-3.0)]

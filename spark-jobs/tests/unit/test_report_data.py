@@ -4,8 +4,10 @@ import datetime as dt
 import json
 
 from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
 
-from quantum_pipeline import report_data
+from quantum_pipeline import quality, report_data
+from quantum_pipeline.reference_energies import REFERENCES
 from quantum_pipeline.report_data import CHEMICAL_ACCURACY_HARTREE, Outcome
 
 ITERATIONS = T.StructType(
@@ -22,6 +24,32 @@ ITERATIONS = T.StructType(
         T.StructField("total_iterations", T.IntegerType(), False),
     ]
 )
+MOLECULES = T.StructType(
+    [
+        T.StructField("experiment_id", T.StringType(), False),
+        T.StructField("atom_symbols", T.ArrayType(T.StringType(), False), False),
+        T.StructField("molecule_name", T.StringType(), False),
+        T.StructField("coordinates", T.ArrayType(T.ArrayType(T.DoubleType(), False), False), False),
+        T.StructField("multiplicity", T.IntegerType(), False),
+        T.StructField("charge", T.IntegerType(), False),
+        T.StructField("coordinate_units", T.StringType(), False),
+    ]
+)
+OUTCOMES = T.StructType(
+    [
+        T.StructField("experiment_id", T.StringType()),
+        T.StructField("molecule_name", T.StringType()),
+        T.StructField("basis_set", T.StringType()),
+        T.StructField("optimizer", T.StringType()),
+        T.StructField("ansatz_type", T.StringType()),
+        T.StructField("init_strategy", T.StringType()),
+        T.StructField("final_energy", T.DoubleType()),
+        T.StructField("iterations", T.IntegerType()),
+        T.StructField("reference_energy", T.DoubleType()),
+    ]
+)
+H2_GEOMETRY = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.7414]]  # the reference table's H2
+H2_STO3G = next(e for e in REFERENCES if e["symbols"] == ["H", "H"] and e["basis"] == "sto3g")["fci_electronic_energy"]
 METADATA = T.StructType(
     [
         T.StructField("processing_batch_id", T.StringType(), False),
@@ -32,16 +60,26 @@ METADATA = T.StructType(
 )
 
 
-def curve(eid, molecule, optimizer, energies, ansatz="RealAmplitudes"):
+def curve(eid, molecule, optimizer, energies, ansatz="RealAmplitudes", basis="sto3g"):
     final = energies[-1]
     return [
-        (eid, molecule, "sto3g", optimizer, ansatz, "hf", step, e, final, len(energies))
+        (eid, molecule, basis, optimizer, ansatz, "hf", step, e, final, len(energies))
         for step, e in enumerate(energies, start=1)
     ]
 
 
-def outcome(eid, energy, optimizer="COBYLA", molecule="H2", ansatz="RealAmplitudes"):
-    return Outcome(eid, molecule, "sto3g", optimizer, ansatz, "hf", energy, 10)
+def h2_molecule(eid, coordinates=H2_GEOMETRY):
+    return (eid, ["H", "H"], "HH", coordinates, 1, 0, "angstrom")
+
+
+def outcome(eid, energy, optimizer="COBYLA", molecule="H2", ansatz="RealAmplitudes", reference=None):
+    return Outcome(eid, molecule, "sto3g", optimizer, ansatz, "hf", energy, 10, reference)
+
+
+def outcomes_of(spark, iteration_rows, molecule_rows):
+    iterations = spark.createDataFrame(iteration_rows, ITERATIONS)
+    geometries = report_data.molecule_geometries(spark.createDataFrame(molecule_rows, MOLECULES))
+    return report_data.experiment_outcomes(iterations, geometries, quality.reference_frame(spark))
 
 
 def test_build_from_frames_samples_curves_and_groups(spark):
@@ -54,6 +92,7 @@ def test_build_from_frames_samples_curves_and_groups(spark):
         + curve("e5", "HeH+", "COBYLA", [-2.5, -2.86])
     )
     iterations = spark.createDataFrame(rows, ITERATIONS)
+    molecules = [h2_molecule(e) for e in ("e1", "e2", "e3", "e4")]
     metadata = spark.createDataFrame(
         [("b1", "job1", dt.datetime(2026, 1, 1, 2), {"molecules": 5, "vqe_results": 5})], METADATA
     )
@@ -63,7 +102,7 @@ def test_build_from_frames_samples_curves_and_groups(spark):
         "run-1",
         "m-1",
         "2026-01-01T02:05:00+00:00",
-        report_data.experiment_outcomes(iterations).collect(),
+        outcomes_of(spark, rows, molecules).collect(),
         lambda ids: report_data.curve_points(iterations, ids).collect(),
         report_data.recent_runs(metadata).collect(),
     )
@@ -76,6 +115,8 @@ def test_build_from_frames_samples_curves_and_groups(spark):
     assert [s["experiment_id"] for s in cobyla["samples"]] == ["e1", "e2"]
     assert cobyla["samples"][0]["points"] == [[1, -0.9], [2, -1.12], [3, -1.137]]
     assert data["experiments"] == 5
+    kinds = {(g["molecule"], g["optimizer"]): g["reference_kind"] for g in data["energy_error"]["groups"]}
+    assert kinds == {("H2", "COBYLA"): "exact", ("H2", "SLSQP"): "exact", ("HeH+", "COBYLA"): "best_seen"}
     assert data["history"] == [
         {
             "processing_name": "job1",
@@ -120,16 +161,86 @@ def test_energy_error_against_the_best_seen_without_a_reference():
     assert result["chemical_accuracy_hartree"] == CHEMICAL_ACCURACY_HARTREE
 
 
-def test_energy_error_against_an_exact_reference():
-    # Prepare: the exact reference is 1 mHa and 3 mHa below the two runs
-    outcomes = [outcome("a", -1.136), outcome("b", -1.134)]
+def test_outcomes_carry_the_exact_reference_of_a_matching_geometry_and_basis(spark):
+    # Prepare: H2 at the reference geometry in sto3g and spelled STO-3G, H2 stretched by 1e-3
+    # angstrom, H2 in a basis without a reference, and a run without a molecules row
+    stretched = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.7414 + 1e-3]]
+    iterations = (
+        curve("exact", "HH", "COBYLA", [-1.0, -1.85])
+        + curve("spelled", "HH", "COBYLA", [-1.84], basis="STO-3G")
+        + curve("stretched", "HH", "COBYLA", [-1.83])
+        + curve("unknown-basis", "HH", "COBYLA", [-1.82], basis="sto6g")
+        + curve("no-molecule", "HH", "COBYLA", [-1.81])
+    )
+    molecules = [h2_molecule("exact"), h2_molecule("spelled"), h2_molecule("stretched", stretched)]
+    molecules.append(h2_molecule("unknown-basis"))
 
     # Act
-    (group,) = report_data.energy_errors(outcomes, {("H2", "sto3g"): -1.137})["groups"]
+    actual = outcomes_of(spark, iterations, molecules)
+
+    # Assess
+    expected = spark.createDataFrame(
+        [
+            ("exact", "HH", "sto3g", "COBYLA", "RealAmplitudes", "hf", -1.85, 2, H2_STO3G),
+            ("spelled", "HH", "STO-3G", "COBYLA", "RealAmplitudes", "hf", -1.84, 1, H2_STO3G),
+            ("stretched", "HH", "sto3g", "COBYLA", "RealAmplitudes", "hf", -1.83, 1, None),
+            ("unknown-basis", "HH", "sto6g", "COBYLA", "RealAmplitudes", "hf", -1.82, 1, None),
+            ("no-molecule", "HH", "sto3g", "COBYLA", "RealAmplitudes", "hf", -1.81, 1, None),
+        ],
+        OUTCOMES,
+    )
+    assertDataFrameEqual(actual, expected)
+
+
+def test_energy_error_against_an_exact_reference():
+    # Prepare: the exact reference is 1 mHa and 3 mHa below the two runs
+    outcomes = [outcome("a", -1.136, reference=-1.137), outcome("b", -1.134, reference=-1.137)]
+
+    # Act
+    (group,) = report_data.energy_errors(outcomes)["groups"]
 
     # Assess
     assert group["reference_kind"] == "exact"
+    assert group["reference_energy"] == -1.137
+    assert group["best_energy"] == -1.136
     assert abs(group["best_error"] - 0.001) < 1e-12
+    assert abs(group["median_error"] - 0.002) < 1e-12
+    assert group["within_chemical_accuracy"] == 1
+
+
+def test_a_group_with_one_run_lacking_a_reference_falls_back_to_the_best_seen():
+    # Prepare: COBYLA has one run without a reference; SLSQP's runs all have one
+    outcomes = [
+        outcome("a", -1.130, reference=-1.137),
+        outcome("b", -1.135),
+        outcome("c", -1.136, "SLSQP", reference=-1.137),
+    ]
+
+    # Act
+    cobyla, slsqp = report_data.energy_errors(outcomes)["groups"]
+
+    # Assess: COBYLA against the lowest energy of H2 in this run (SLSQP's), SLSQP against FCI
+    assert cobyla["reference_kind"] == "best_seen"
+    assert cobyla["reference_energy"] == -1.136
+    assert abs(cobyla["best_error"] - 0.001) < 1e-12
+    assert slsqp["reference_kind"] == "exact"
+    assert slsqp["reference_energy"] == -1.137
+
+
+def test_each_run_is_measured_against_its_own_geometry_reference():
+    # Prepare: two geometries under one molecule name; run a is the lower energy but 5 mHa above
+    # its reference, run b 1 mHa above its own
+    outcomes = [outcome("a", -1.140, reference=-1.145), outcome("b", -1.120, reference=-1.121)]
+
+    # Act
+    (group,) = report_data.energy_errors(outcomes)["groups"]
+
+    # Assess: the best run is the one closest to its own reference, and its numbers agree
+    assert group["reference_kind"] == "exact"
+    assert group["best_energy"] == -1.120 and group["reference_energy"] == -1.121
+    assert abs(group["best_error"] - 0.001) < 1e-12
+    assert abs(group["best_energy"] - group["reference_energy"] - group["best_error"]) < 1e-12
+    assert abs(group["median_error"] - 0.003) < 1e-12
     assert group["within_chemical_accuracy"] == 1
 
 
@@ -170,6 +281,7 @@ def test_non_finite_energies_are_left_out():
             "init_strategy": "hf",
             "final_energy": float("nan"),
             "iterations": 3,
+            "reference_energy": None,
         }
     ]
 
