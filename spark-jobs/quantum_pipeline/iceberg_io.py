@@ -8,10 +8,14 @@ already there; a resumed run therefore skips what an interrupted run committed a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pyspark.errors import UnsupportedOperationException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -114,22 +118,53 @@ def columns_to_add(spec: TableSpec, actual: T.StructType) -> list[str]:
     return clauses
 
 
+# Per table, the digest of the declaration its schema was last checked against, as a namespace
+# property: a run whose declarations are unchanged loads no table to compare (about 1 s for 12
+# tables on a cold driver) but reads one row of catalog properties.
+SCHEMA_PROPERTY_PREFIX = "qp.schema."
+
+
+def declaration_digest(spec: TableSpec) -> str:
+    """A short digest of what schema evolution compares: column names, types and nullability."""
+    text = json.dumps([[name, dtype.simpleString(), nullable] for name, dtype, nullable in spec.columns])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_namespace_properties(described: list[tuple[str, str]]) -> dict[str, str]:
+    """The `Properties` row of DESCRIBE NAMESPACE EXTENDED, `((k1,v1), (k2,v2))`, as a dict."""
+    text = next((value for name, value in described if name == "Properties"), "") or ""
+    return dict(re.findall(r"\(([^,()]+),([^()]*)\)", text))
+
+
 def ensure_tables(spark: SparkSession, ref: TableRef, specs: tuple[TableSpec, ...]) -> None:
     """Create the tables that are missing, decided from one listing of the namespace, and add to
-    the existing ones the columns declared since (schema evolution: additions only)."""
+    the existing ones the columns declared since (schema evolution: additions only). A table is
+    compared with its declaration only when the declaration changed since its last check."""
     namespace = f"{ref.catalog}.{ref.namespace}"
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
     existing = {row.tableName for row in spark.sql(f"SHOW TABLES IN {namespace}").collect()}
+    described = [(r[0], r[1]) for r in spark.sql(f"DESCRIBE NAMESPACE EXTENDED {namespace}").collect()]
+    checked = parse_namespace_properties(described)
+    newly_checked = {}
     for spec in specs:
         fqn = ref.fqn(spec.name)
+        key, digest = SCHEMA_PROPERTY_PREFIX + spec.name, declaration_digest(spec)
         if spec.name not in existing:
             spark.sql(ddl(spec, fqn))
+        elif checked.get(key) != digest:
+            # The schema comes from the table's metadata (no Spark job).
+            for clause in columns_to_add(spec, spark.table(fqn).schema):
+                log.warning("table %s: %s (rows written before read it as null)", spec.name, clause)
+                spark.sql(f"ALTER TABLE {fqn} {clause}")
+        else:
             continue
-        # The schema comes from the table's metadata (no Spark job); the catalog caches the loaded
-        # table, so the reads and writes of the run that follow do not load it again.
-        for clause in columns_to_add(spec, spark.table(fqn).schema):
-            log.warning("table %s: %s (rows written before read it as null)", spec.name, clause)
-            spark.sql(f"ALTER TABLE {fqn} {clause}")
+        newly_checked[key] = digest
+    if newly_checked:
+        assignments = ", ".join(f"'{k}'='{v}'" for k, v in sorted(newly_checked.items()))
+        try:
+            spark.sql(f"ALTER NAMESPACE {namespace} SET PROPERTIES ({assignments})")
+        except UnsupportedOperationException as error:  # e.g. Hadoop catalogs: every run checks again
+            log.info("namespace %s keeps no properties (%s): schemas are checked on every run", namespace, error)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,15 @@ change or a removal is refused, naming the table and the column."""
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from quantum_pipeline.iceberg_io import SchemaEvolutionError, TableRef, append_once, columns_to_add, ensure_tables
+from quantum_pipeline.iceberg_io import (
+    SchemaEvolutionError,
+    TableRef,
+    append_once,
+    columns_to_add,
+    declaration_digest,
+    ensure_tables,
+    parse_namespace_properties,
+)
 from quantum_pipeline.tables import D, I, L, S, TableSpec
 
 REF = TableRef("local_catalog", "unit_evolution")
@@ -76,3 +84,18 @@ def test_a_run_with_a_retyped_declaration_fails_before_writing(spark):
     with pytest.raises(SchemaEvolutionError, match=r"table runs: column id is bigint in the table and string"):
         ensure_tables(spark, REF, (retyped,))
     assert spark.table(fqn).schema.simpleString() == BEFORE.schema.simpleString()
+
+
+def test_the_digest_follows_names_types_and_nullability_only():
+    renamed_table = TableSpec("other", BEFORE.columns, ("label",), ("label",))
+    optional_id = TableSpec("runs", (("id", L, True), ("label", S, True)), ("id",), ())
+
+    assert declaration_digest(renamed_table) == declaration_digest(BEFORE)
+    assert len({declaration_digest(BEFORE), declaration_digest(AFTER), declaration_digest(optional_id)}) == 3
+
+
+def test_namespace_properties_are_read_from_describe_namespace():
+    described = [("Namespace Name", "n"), ("Properties", "((qp.schema.runs,0a1b), (owner,me))")]
+
+    assert parse_namespace_properties(described) == {"qp.schema.runs": "0a1b", "owner": "me"}
+    assert parse_namespace_properties([("Properties", "")]) == {}
