@@ -86,7 +86,8 @@ export function transformInput(event: unknown, pathsMap: Record<string, string>,
 interface RuleTarget {
   readonly Arn: unknown;
   readonly Input?: string;
-  readonly InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+  /** InputTemplate is a string, or an intrinsic (Fn::Join) when the text names a resource such as a bucket. */
+  readonly InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: unknown };
 }
 
 export class LocalEventBridge {
@@ -144,7 +145,11 @@ export class LocalEventBridge {
         const topic = this.snsTopicOf(target.Arn);
         if (!topic) continue;
         const message = target.InputTransformer
-          ? transformInput(stamped, target.InputTransformer.InputPathsMap ?? {}, target.InputTransformer.InputTemplate)
+          ? transformInput(
+              stamped,
+              target.InputTransformer.InputPathsMap ?? {},
+              resolveValue(this.template, target.InputTransformer.InputTemplate),
+            )
           : (target.Input ?? JSON.stringify(stamped));
         const delivery = { rule: ruleId, topic, message };
         delivered.push(delivery);

@@ -200,9 +200,14 @@ describe('feature processing state machine, executed locally', () => {
         run.events.filter((e) => e.type === 'StateRetried' && 'state' in e && e.state.name === 'FeatureJob'),
       ).toHaveLength(1);
       expect(entered(run, 'PipelineFailed')).toHaveLength(1);
-      expect(pipeline.bus.deliveries.some((d) => /e2e-failing ended FAILED: SparkJobFailedError/.test(d.message))).toBe(
-        true,
-      );
+      const mail = pipeline.bus.deliveries.find((d) => /e2e-failing ended FAILED: SparkJobFailedError/.test(d.message));
+      // The mail names the page the failure path wrote, and that page exists.
+      expect(mail?.message).toMatch(/ \| Page \(when FAILED\): s3:\/\/artifacts\/reports\/e2e-failing\.html"?$/);
+      expect(
+        run.events.some((e) => e.type === 'StateEntered' && 'state' in e && e.state.name === 'WriteFailureReport'),
+      ).toBe(true);
+      const page = await s3().send(new GetObjectCommand({ Bucket: 'artifacts', Key: 'reports/e2e-failing.html' }));
+      expect(await page.Body!.transformToString('utf-8')).toContain('SparkJobFailedError');
     },
     10 * MINUTES,
   );
