@@ -26,6 +26,7 @@ from .ledger import (
     plan_batch,
     unprocessed,
 )
+from .lineage import collect_lineage, processing_metadata
 from .quality import check_energies, energy_finding, quarantine_finding, reconciliation_finding
 from .raw_io import FileOutcome, list_raw_objects, read_objects
 from .run_summary import QuarantinedFile, RunSummary
@@ -56,17 +57,9 @@ def load_features(
 
 def metadata_row(spark: SparkSession, ctx: BatchContext, results: dict[str, AppendResult], source: str) -> DataFrame:
     names = [spec.name for spec, _ in FEATURE_TRANSFORMS]
-    row = (
-        ctx.batch_id,
-        ctx.processing_name,
-        ctx.processing_timestamp,
-        ctx.processing_date,
-        names,
-        {n: results[n].tag if n in results else NO_CHANGES for n in names},
-        {n: results[n].rows if n in results else 0 for n in names},
-        source,
-    )
-    return spark.createDataFrame([row], tables.PROCESSING_METADATA.schema).coalesce(1)
+    tags = {n: results[n].tag if n in results else NO_CHANGES for n in names}
+    rows = {n: results[n].rows if n in results else 0 for n in names}
+    return processing_metadata(spark, ctx, tags, rows, source, collect_lineage(spark))
 
 
 def describe_source(config: FeatureJobConfig, batch: PlannedBatch | None, outcomes: dict[str, FileOutcome]) -> str:

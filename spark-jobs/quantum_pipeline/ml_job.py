@@ -26,6 +26,7 @@ from . import tables
 from .config import MlJobConfig, parse_ml_args
 from .features import BatchContext
 from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, current_snapshot, ensure_tables
+from .lineage import collect_lineage, processing_metadata
 from .ml_features import (
     MlParams,
     experiment_context,
@@ -225,21 +226,8 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
     names = [spec.name for spec in tables.ML_TABLES]
     tags = {n: results[n].tag if n in results else NO_CHANGES for n in names}
     rows = {n: results[n].rows if n in results else 0 for n in names}
-    meta = spark.createDataFrame(
-        [
-            (
-                batch.batch_id,
-                batch.processing_name,
-                batch.processing_timestamp,
-                batch.processing_date,
-                names,
-                tags,
-                rows,
-                f"{config.catalog}.{config.namespace}: {details['pending_experiments']} pending experiments",
-            )
-        ],
-        tables.PROCESSING_METADATA.schema,
-    ).coalesce(1)
+    described = f"{config.catalog}.{config.namespace}: {details['pending_experiments']} pending experiments"
+    meta = processing_metadata(spark, batch, tags, rows, described, collect_lineage(spark))
     meta_result = append_once(
         spark, ref.fqn(tables.PROCESSING_METADATA.name), meta, batch.batch_id, new_batch=True, rows=1
     )

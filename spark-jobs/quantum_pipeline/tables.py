@@ -202,6 +202,11 @@ PROCESSING_METADATA = TableSpec(
         _req("table_versions", T.MapType(S, S)),
         _req("record_counts", T.MapType(S, L)),
         _req("source_data_info", S),
+        # Lineage (lineage.py); optional because rows written before it have none.
+        _opt("code_version", S),
+        _opt("spark_version", S),
+        _opt("iceberg_version", S),
+        _opt("spark_conf_digest", S),
     ),
     ("processing_batch_id",),
     ("processing_date",),

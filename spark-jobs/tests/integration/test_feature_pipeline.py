@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dataplane_client import assert_succeeded
 from quantum_pipeline import quality, tables
+from quantum_pipeline.code_version import code_version
 from quantum_pipeline.record_spec import RECORD_SCHEMA
 from support import records_frame
 from tools.synthetic_records import make_record
@@ -148,6 +149,11 @@ def test_first_run_fills_all_eleven_tables_from_json_and_avro_in_every_topic(spa
         plane.table(spark, "processing_metadata").where(f"processing_batch_id = '{summary['batch_id']}'").collect()
     )
     assert len(metadata) == 1 and metadata[0].record_counts == expected_rows(all_records)
+    # Lineage: the packaged code the cluster ran, the engine's versions, a digest of its conf.
+    built = json.loads((plane.dist / "build.json").read_text())["codeVersion"]
+    assert metadata[0].code_version == built == code_version()
+    assert metadata[0].spark_version.startswith("4.0.") and metadata[0].iceberg_version == "1.10.1"
+    assert len(metadata[0].spark_conf_digest) == 16
     avro_coords = {
         tuple(r.coordinates[1])
         for r in plane.table(spark, "molecules").collect()
