@@ -5,6 +5,7 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { AppConfig } from './config';
+import { readJobCode } from './feature-pipeline/job-code';
 import { QuantumPipelineStack } from './stack';
 
 export interface BuildOptions {
@@ -20,7 +21,10 @@ export function buildApp(
 ): QuantumPipelineStack {
   const stack = new QuantumPipelineStack(app, config.stackName, {
     config,
-    sparkArtifactsDir: config.profile === 'aws' ? sparkArtifactsDir : undefined,
+    sparkJobCode:
+      config.profile === 'aws' && sparkArtifactsDir !== undefined
+        ? readJobCode(sparkArtifactsDir, config.spark.codeVersion)
+        : undefined,
     description: `Quantum feature pipeline (${config.profile} profile)`,
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

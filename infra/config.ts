@@ -167,6 +167,16 @@ export const AppConfig = z
           executorMemory: memory.default('1536m'),
           shufflePartitions: z.number().int().positive().default(8),
           extraConf: z.record(z.string(), z.string()).default({}),
+          /**
+           * The Spark job code version the jobs run (aws profile): a rollback pins an earlier one,
+           * which must still be in s3://<artifacts>/spark-jobs/<version>/ (versions are listed in
+           * processing_metadata.code_version).
+           * @default the version `npm run build:spark` built (dist/spark-jobs/build.json), uploaded on deploy
+           */
+          codeVersion: z
+            .string()
+            .regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits (a build.json codeVersion)')
+            .optional(),
         })
         .strict(),
     ).default({ driverCores: 1, driverMemory: '1g', executorMemory: '1536m', shufflePartitions: 8, extraConf: {} }),

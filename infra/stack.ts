@@ -14,6 +14,7 @@ import { LANES } from '../lambdas/vqe-batch/contract';
 import { roleOf } from './common/pipeline-function';
 import { type AppConfig, batchEnabled, r2Target } from './config';
 import { FeaturePipeline } from './feature-pipeline/feature-pipeline';
+import type { SparkJobCode } from './feature-pipeline/job-code';
 import { QualityFindingsAlert } from './feature-pipeline/quality-findings';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
@@ -28,8 +29,8 @@ import { VqeBatch, type VqeBatchLauncher } from './vqe-batch/vqe-batch';
 
 export interface QuantumPipelineStackProps extends StackProps {
   readonly config: Readonly<AppConfig>;
-  /** `npm run build:spark` output uploaded on AWS; undefined skips the upload (tests). */
-  readonly sparkArtifactsDir?: string;
+  /** The packaged Spark jobs deployed on AWS (assemble.ts reads them). @default none: no upload (tests) */
+  readonly sparkJobCode?: SparkJobCode;
 }
 
 /** Fixed bucket names of the local profile: the local data plane and compose create these. */
@@ -135,7 +136,7 @@ export class QuantumPipelineStack extends Stack {
         idleTimeoutMinutes: config.emr.idleTimeoutMinutes,
         catalogName: config.catalog.name,
         namespace: config.catalog.namespace,
-        artifactsSourceDir: props.sparkArtifactsDir,
+        jobCode: props.sparkJobCode,
       });
       this.functions = new SparkJobFunctions(this, 'Functions', {
         backend: { kind: 'emr-serverless', compute: this.compute },

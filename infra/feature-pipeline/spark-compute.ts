@@ -19,6 +19,7 @@ import {
   wildcardActions,
   wildcardResource,
 } from '../common/nag';
+import { CODE_VERSION, type SparkJobCode } from './job-code';
 
 export const ARTIFACTS_PREFIX = 'spark-jobs/';
 export const EMR_LOGS_PREFIX = 'emr-logs/';
@@ -41,8 +42,11 @@ export interface SparkComputeProps {
   readonly catalogName?: string;
   /** Glue database = Iceberg namespace. @default 'quantum_features' */
   readonly namespace?: string;
-  /** `npm run build:spark` output to upload; undefined skips the upload (tests). */
-  readonly artifactsSourceDir?: string;
+  /**
+   * The packaged job code, uploaded under spark-jobs/<version>/ and run from there.
+   * @default none: no upload, and the jobs run from spark-jobs/ (tests)
+   */
+  readonly jobCode?: SparkJobCode;
 }
 
 export class SparkCompute extends Construct {
@@ -62,7 +66,8 @@ export class SparkCompute extends Construct {
     this.catalogName = props.catalogName ?? 'quantum_catalog';
     this.namespace = props.namespace ?? 'quantum_features';
     this.features = props.features;
-    this.artifactsUri = props.artifacts.s3UrlForObject(ARTIFACTS_PREFIX);
+    const runVersion = props.jobCode && (props.jobCode.runVersion ?? props.jobCode.builtVersion);
+    this.artifactsUri = props.artifacts.s3UrlForObject(`${ARTIFACTS_PREFIX}${runVersion ? `${runVersion}/` : ''}`);
     this.logUri = props.artifacts.s3UrlForObject(EMR_LOGS_PREFIX);
 
     this.application = new emrs.CfnApplication(this, 'Application', {
@@ -95,7 +100,9 @@ export class SparkCompute extends Construct {
     });
     this.grantJobRole(props);
 
-    if (props.artifactsSourceDir !== undefined) this.uploadJobCode(props.artifactsSourceDir, props.artifacts);
+    // A rollback runs code deployed before; only the version just built is uploaded.
+    if (props.jobCode && runVersion === props.jobCode.builtVersion)
+      this.uploadJobCode(props.jobCode.sourceDir, runVersion, props.artifacts);
   }
 
   /** Checks the props, naming the prop and the value, before anything is built. */
@@ -103,14 +110,20 @@ export class SparkCompute extends Construct {
     const idle = props.idleTimeoutMinutes;
     if (idle !== undefined && (!Number.isInteger(idle) || idle < 1))
       throw new Error(`SparkCompute: idleTimeoutMinutes must be >= 1, got ${idle}`);
-    const sourceDir = props.artifactsSourceDir;
-    if (sourceDir !== undefined) {
-      const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(sourceDir, file)));
-      if (missing.length) {
-        throw new Error(
-          `SparkCompute: artifactsSourceDir ${props.artifactsSourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``,
-        );
-      }
+    const code = props.jobCode;
+    if (code === undefined) return;
+    for (const [prop, version] of [
+      ['builtVersion', code.builtVersion],
+      ['runVersion', code.runVersion],
+    ] as const) {
+      if (version !== undefined && !CODE_VERSION.test(version))
+        throw new Error(`SparkCompute: jobCode.${prop} must be 16 hex digits, got ${JSON.stringify(version)}`);
+    }
+    const missing = REQUIRED_ARTIFACTS.filter((file) => !existsSync(join(code.sourceDir, file)));
+    if (missing.length) {
+      throw new Error(
+        `SparkCompute: jobCode.sourceDir ${code.sourceDir} lacks ${missing.join(', ')}: run \`npm run build:spark\``,
+      );
     }
   }
 
@@ -155,13 +168,19 @@ export class SparkCompute extends Construct {
     );
   }
 
-  /** Uploads `npm run build:spark`'s output; the provider behind BucketDeployment is aws-cdk-lib's own code. */
-  private uploadJobCode(sourceDir: string, artifacts: s3.IBucket): void {
+  /**
+   * Uploads `npm run build:spark`'s output under its version's own prefix; the provider behind
+   * BucketDeployment is aws-cdk-lib's own code. Pruning stays inside that prefix, and the previous
+   * version's prefix is kept when the next deploy moves on (retainOnDelete), so a job still
+   * running the old code keeps reading it, and a rollback finds it.
+   */
+  private uploadJobCode(sourceDir: string, version: string, artifacts: s3.IBucket): void {
     const deployment = new s3deploy.BucketDeployment(this, 'JobCode', {
       sources: [s3deploy.Source.asset(sourceDir)],
       destinationBucket: artifacts,
-      destinationKeyPrefix: ARTIFACTS_PREFIX,
+      destinationKeyPrefix: `${ARTIFACTS_PREFIX}${version}/`,
       prune: true,
+      retainOnDelete: true,
     });
     // The provider is a singleton Lambda in the stack; its role is one of its children.
     const provider = deployment.handlerRole.node.scope;

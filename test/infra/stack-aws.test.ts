@@ -2,7 +2,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PipelineSettings } from '../../lambdas/feature-pipeline/contract';
-import { environmentOf, synth } from './support';
+import { environmentOf, FAKE_CODE_VERSION, fakeSparkArtifacts, synth } from './support';
 
 describe('aws profile: storage', () => {
   it('makes four private, encrypted, TLS-only buckets; three log to the fourth', () => {
@@ -102,11 +102,28 @@ describe('aws profile: Spark compute', () => {
     expect(actions.filter((action) => /^(s3|glue|emr-serverless):\*$/.test(action) || action === '*')).toEqual([]);
   });
 
-  it('uploads the packaged jobs to the artifacts bucket', () => {
-    synth().template.hasResourceProperties('Custom::CDKBucketDeployment', {
-      DestinationBucketKeyPrefix: 'spark-jobs/',
+  it('uploads the packaged jobs under their version, keeping earlier versions, and runs them from there', () => {
+    const s = synth();
+
+    s.template.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DestinationBucketKeyPrefix: `spark-jobs/${FAKE_CODE_VERSION}/`,
       Prune: true,
+      RetainOnDelete: true,
     });
+    expect(environmentOf(s, 'submit-job').SPARK_ARTIFACTS_URI).toMatch(
+      new RegExp(`/spark-jobs/${FAKE_CODE_VERSION}/$`),
+    );
+  });
+
+  it('rolls back by config: runs an earlier version from the bucket and uploads nothing', () => {
+    const s = synth({ spark: { codeVersion: 'fedcba9876543210' } });
+
+    s.template.resourceCountIs('Custom::CDKBucketDeployment', 0);
+    expect(environmentOf(s, 'submit-job').SPARK_ARTIFACTS_URI).toMatch(/\/spark-jobs\/fedcba9876543210\/$/);
+  });
+
+  it('refuses a code version that is not 16 hex digits, naming the field and the value', () => {
+    expect(() => synth({ spark: { codeVersion: 'v1.2' } })).toThrow(/spark\.codeVersion.*v1\.2|v1\.2.*codeVersion/s);
   });
 
   it('refuses to deploy without the packaged jobs', async () => {
@@ -122,9 +139,18 @@ describe('aws profile: Spark compute', () => {
           rawResults: bucket,
           features: bucket,
           artifacts: bucket,
-          artifactsSourceDir: '/nonexistent',
+          jobCode: { sourceDir: '/nonexistent', builtVersion: FAKE_CODE_VERSION },
         }),
-    ).toThrow(/artifactsSourceDir \/nonexistent lacks feature_processing\.py.*npm run build:spark/);
+    ).toThrow(/jobCode\.sourceDir \/nonexistent lacks feature_processing\.py.*npm run build:spark/);
+    expect(
+      () =>
+        new SparkCompute(stack, 'V', {
+          rawResults: bucket,
+          features: bucket,
+          artifacts: bucket,
+          jobCode: { sourceDir: fakeSparkArtifacts(), builtVersion: FAKE_CODE_VERSION, runVersion: 'latest' },
+        }),
+    ).toThrow('SparkCompute: jobCode.runVersion must be 16 hex digits, got "latest"');
     expect(
       () =>
         new SparkCompute(stack, 'T', {
@@ -159,7 +185,7 @@ describe('aws profile: Lambda steps', () => {
     const env = environmentOf(s, 'submit-job');
 
     expect(env.SPARK_BACKEND).toBe('emr-serverless');
-    expect(env.SPARK_ARTIFACTS_URI).toMatch(/^s3:\/\/.+\/spark-jobs\/$/);
+    expect(env.SPARK_ARTIFACTS_URI).toMatch(/^s3:\/\/.+\/spark-jobs\/[0-9a-f]{16}\/$/);
     expect(env.EMR_APPLICATION_ID).toBeTruthy();
     const settings = PipelineSettings.parse(JSON.parse(env.PIPELINE_SETTINGS));
     expect(settings.resources).toEqual({

@@ -16,11 +16,15 @@ import {
 } from '../../localstack/embedded/definition';
 
 /** A stand-in for dist/spark-jobs with the three files the upload expects. */
+/** The code version the fake build names in its build.json. */
+export const FAKE_CODE_VERSION = '0123456789abcdef';
+
 export function fakeSparkArtifacts(): string {
   const dir = mkdtempSync(join(tmpdir(), 'spark-jobs-'));
   mkdirSync(dir, { recursive: true });
   for (const file of ['feature_processing.py', 'ml_feature_processing.py', 'quantum_pipeline.zip'])
     writeFileSync(join(dir, file), '# test\n');
+  writeFileSync(join(dir, 'build.json'), JSON.stringify({ codeVersion: FAKE_CODE_VERSION }));
   return dir;
 }
 
