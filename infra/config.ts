@@ -122,6 +122,16 @@ export const AppConfig = z
         })
         .strict(),
     ).default({ enabled: true, expression: 'cron(0 2 * * ? *)', timezone: 'UTC' }),
+    /** New raw objects under experiments/ start the pipeline, one run per quiet window (the schedule stays the backstop). */
+    objectArrivals: ctx(
+      z
+        .object({
+          enabled: z.boolean().default(true),
+          /** The window: objects arriving within the same quietMinutes start one run, when it ends. */
+          quietMinutes: z.number().int().min(1).max(1440).default(10),
+        })
+        .strict(),
+    ).default({ enabled: true, quietMinutes: 10 }),
     alertEmail: z.email('expected an email address').optional(),
     emr: ctx(
       z
@@ -177,9 +187,18 @@ export const AppConfig = z
             .string()
             .regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits (a build.json codeVersion)')
             .optional(),
+          /** Job code versions kept in s3://<artifacts>/spark-jobs/ at each deploy, the running one included. @default 5 */
+          codeVersionsKept: z.number().int().min(1).default(5),
         })
         .strict(),
-    ).default({ driverCores: 1, driverMemory: '1g', executorMemory: '1536m', shufflePartitions: 8, extraConf: {} }),
+    ).default({
+      driverCores: 1,
+      driverMemory: '1g',
+      executorMemory: '1536m',
+      shufflePartitions: 8,
+      extraConf: {},
+      codeVersionsKept: 5,
+    }),
     catalog: ctx(
       z
         .object({

@@ -21,6 +21,7 @@ import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
 import { PipelineAlerts } from './platform/alerts';
 import { PipelineDashboard } from './platform/dashboard';
 import { PipelineEventBus } from './platform/event-bus';
+import { ObjectArrivalsTrigger } from './platform/object-arrivals';
 import { PipelineBuckets } from './platform/storage';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
 import { R2Sync } from './r2-sync/r2-sync';
@@ -56,6 +57,8 @@ export class QuantumPipelineStack extends Stack {
   /** Writes each run's report page to s3://<artifacts>/reports/<run id>.html. */
   readonly runReport: RunReportFunction;
   readonly schedule: PipelineSchedule;
+  /** New raw objects -> one run per quiet window (S3 "Object Created" -> debounce -> the pipeline). */
+  readonly objectArrivals: ObjectArrivalsTrigger;
   readonly alerts: PipelineAlerts;
   /** The alert of the data-quality gates ("Data Quality Finding" events -> the alert topic). */
   readonly qualityFindings: QualityFindingsAlert;
@@ -137,6 +140,8 @@ export class QuantumPipelineStack extends Stack {
         catalogName: config.catalog.name,
         namespace: config.catalog.namespace,
         jobCode: props.sparkJobCode,
+        codeVersionsKept: config.spark.codeVersionsKept,
+        logLevel: config.logLevel,
       });
       this.functions = new SparkJobFunctions(this, 'Functions', {
         backend: { kind: 'emr-serverless', compute: this.compute },
@@ -197,6 +202,18 @@ export class QuantumPipelineStack extends Stack {
       enabled: config.schedule.enabled,
       deadLetterQueue: this.alerts.deadLetterQueue,
     });
+    this.objectArrivals = new ObjectArrivalsTrigger(this, 'ObjectArrivals', {
+      rawResults: this.buckets.rawResults,
+      featurePipeline: this.pipeline.stateMachine,
+      stateMachineName: `${config.stackName}-object-arrivals`,
+      quietMinutes: config.objectArrivals.quietMinutes,
+      enabled: config.objectArrivals.enabled,
+      eventBus: this.events.bus,
+      deadLetterQueue: this.alerts.deadLetterQueue,
+      logLevel: config.logLevel,
+    });
+    this.events.addProducer(this.objectArrivals.stateMachine.role);
+    this.alerts.watch(this.objectArrivals.stateMachine, 'Object arrivals');
 
     const target = r2Target(config);
     if (target) {

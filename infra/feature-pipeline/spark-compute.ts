@@ -19,7 +19,9 @@ import {
   wildcardActions,
   wildcardResource,
 } from '../common/nag';
+import type { LogLevel } from '../common/pipeline-function';
 import { CODE_VERSION, type SparkJobCode } from './job-code';
+import { JobCodeRetention } from './job-code-retention';
 
 export const ARTIFACTS_PREFIX = 'spark-jobs/';
 export const EMR_LOGS_PREFIX = 'emr-logs/';
@@ -47,6 +49,10 @@ export interface SparkComputeProps {
    * @default none: no upload, and the jobs run from spark-jobs/ (tests)
    */
   readonly jobCode?: SparkJobCode;
+  /** Job code versions kept in the bucket at each deploy, the running one included. @default 5 */
+  readonly codeVersionsKept?: number;
+  /** LOG_LEVEL of the job code retention function. @default 'INFO' */
+  readonly logLevel?: LogLevel;
 }
 
 export class SparkCompute extends Construct {
@@ -101,8 +107,21 @@ export class SparkCompute extends Construct {
     this.grantJobRole(props);
 
     // A rollback runs code deployed before; only the version just built is uploaded.
-    if (props.jobCode && runVersion === props.jobCode.builtVersion)
-      this.uploadJobCode(props.jobCode.sourceDir, runVersion, props.artifacts);
+    if (props.jobCode && runVersion) {
+      const upload =
+        runVersion === props.jobCode.builtVersion
+          ? this.uploadJobCode(props.jobCode.sourceDir, runVersion, props.artifacts)
+          : undefined;
+      const retention = new JobCodeRetention(this, 'JobCodeRetention', {
+        artifacts: props.artifacts,
+        prefix: ARTIFACTS_PREFIX,
+        currentVersion: runVersion,
+        versionsKept: props.codeVersionsKept,
+        logLevel: props.logLevel,
+      });
+      // Pruned after the upload, so the version just deployed counts among those kept.
+      if (upload) retention.node.addDependency(upload);
+    }
   }
 
   /** Checks the props, naming the prop and the value, before anything is built. */
@@ -174,7 +193,7 @@ export class SparkCompute extends Construct {
    * version's prefix is kept when the next deploy moves on (retainOnDelete), so a job still
    * running the old code keeps reading it, and a rollback finds it.
    */
-  private uploadJobCode(sourceDir: string, version: string, artifacts: s3.IBucket): void {
+  private uploadJobCode(sourceDir: string, version: string, artifacts: s3.IBucket): s3deploy.BucketDeployment {
     const deployment = new s3deploy.BucketDeployment(this, 'JobCode', {
       sources: [s3deploy.Source.asset(sourceDir)],
       destinationBucket: artifacts,
@@ -199,6 +218,7 @@ export class SparkCompute extends Construct {
       ],
       reason,
     );
+    return deployment;
   }
 
   /** Spark conf of the job runs: Iceberg on the Glue catalog (EMR ships the Iceberg runtime). */

@@ -1,8 +1,10 @@
 /**
  * The pipeline's buckets. The code that reads and writes them uses only what Garage and
  * LocalStack implement too (GET/PUT/LIST/DELETE, multipart, path-style): no versioning, object
- * lock, tagging or notifications are relied on; those below are AWS-side hardening only. The
- * raw-results bucket is versioned so that a raw file overwritten or deleted by mistake can be
+ * lock or tagging is relied on; those below are AWS-side hardening only. The raw-results bucket
+ * sends its events to EventBridge ("Object Created" starts the pipeline, object-arrivals.ts);
+ * Garage sends none, so the embedded runner plays that part (local-object-arrivals.ts), and a lost
+ * event costs nothing but a later run (the daily schedule). The raw-results bucket is versioned so that a raw file overwritten or deleted by mistake can be
  * restored for `noncurrentVersionDays` (locally the data plane creates the buckets, unversioned).
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -79,6 +81,11 @@ export class PipelineBuckets extends Construct {
         abortUploads,
       ],
     });
+    // CloudFormation's own property: `eventBridgeEnabled: true` would deploy CDK's notifications
+    // custom resource (a Lambda with s3:PutBucketNotification on "*") for the same setting.
+    (this.rawResults.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
     this.features = new s3.Bucket(this, 'Features', {
       ...common,
       ...logged('features'),

@@ -1,6 +1,6 @@
 /**
  * What starts the state machines: the feature pipeline's daily schedule, the R2 sync's event rule
- * and schedule, the batch's "VQE Batch Finished" rule. Every target retries as TARGET_RETRY says,
+ * and schedule, the batch's "VQE Batch Finished" rule (new raw objects: object-arrivals.ts). Every target retries as TARGET_RETRY says,
  * then hands the event to the dead-letter queue (when one is given) instead of dropping it.
  */
 import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
@@ -27,12 +27,12 @@ const DEFAULT_R2_SYNC_SCHEDULE = { enabled: false, expression: 'cron(0 4 * * ? *
 export const TARGET_RETRY = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
 
 /** What a schedule or rule target is given: the retry policy and, when there is one, the dead-letter queue. */
-function delivery(deadLetterQueue: sqs.IQueue | undefined) {
+export function delivery(deadLetterQueue: sqs.IQueue | undefined) {
   return { ...TARGET_RETRY, ...(deadLetterQueue ? { deadLetterQueue } : {}) };
 }
 
 /** The pattern of one of the pipeline's own events, from this account only. */
-function ownEvent(scope: Construct, pattern: events.EventPattern): events.EventPattern {
+export function ownEvent(scope: Construct, pattern: events.EventPattern): events.EventPattern {
   return { ...pattern, account: [Stack.of(scope).account] };
 }
 

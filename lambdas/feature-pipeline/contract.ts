@@ -259,3 +259,36 @@ export const ENV = {
   /** The stack's own bus, where read-summary puts "Data Quality Finding" events. */
   eventBusName: 'EVENT_BUS_NAME',
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Object arrivals: S3 "Object Created" events under experiments/ start one run per quiet window
+// (infra/platform/object-arrivals.ts explains the mechanism).
+// ---------------------------------------------------------------------------------------------
+/** The key prefix of the raw records whose arrival starts the pipeline (the rule's pattern). */
+export const RAW_OBJECTS_PREFIX = 'experiments/';
+/** Source and detail-type of the event the debounce state machine puts when a quiet window closed. */
+export const OBJECTS_EVENT_SOURCE = 'quantum-pipeline.object-arrivals';
+export const OBJECTS_EVENT_DETAIL_TYPE = 'Raw Objects Settled';
+/** What S3 sends to EventBridge for a new object (the fields the debounce step reads). */
+export const ObjectCreatedEvent = z.object({
+  source: z.literal('aws.s3'),
+  'detail-type': z.literal('Object Created'),
+  detail: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({ key: z.string().min(1) }),
+  }),
+});
+export type ObjectCreatedEvent = z.infer<typeof ObjectCreatedEvent>;
+/** One quiet window, whole seconds, RFC 3339 (what the debounce execution waits for: until `end`). */
+export const QuietWindow = z.object({ start: z.iso.datetime(), end: z.iso.datetime() });
+export type QuietWindow = z.infer<typeof QuietWindow>;
+/** The input of a debounce execution: the same for every object of the window, so a repeated start is idempotent. */
+export const DebounceInput = z.object({ window: QuietWindow });
+export type DebounceInput = z.infer<typeof DebounceInput>;
+/** Environment of the debounce function (infra/ sets them). */
+export const OBJECT_ARRIVALS_ENV = {
+  /** The debounce state machine the function starts, one execution per window. */
+  stateMachineArn: 'DEBOUNCE_STATE_MACHINE_ARN',
+  /** The window length in seconds (quietMinutes x 60 on AWS; tests use seconds). */
+  quietSeconds: 'QUIET_SECONDS',
+} as const;

@@ -2,10 +2,12 @@
  * A local stand-in for EventBridge that runs the template's own rules: each event put on a bus
  * is matched against the EventPattern of every `AWS::Events::Rule` of the synthesized template on
  * that bus (a rule without EventBusName is on the default bus), and for
- * each matching rule its SNS targets receive the message its InputTransformer builds, and its
- * state machine targets are started with the rule's input. So the alert and summary messages
- * seen locally are the ones the deployed rules would send, and one state machine starts another
- * as it would on AWS.
+ * each matching rule its SNS targets receive the message its InputTransformer builds, its
+ * state machine targets are started with the rule's input, and its Lambda targets are invoked
+ * asynchronously with the event (as EventBridge invokes them). So the alert and summary messages
+ * seen locally are the ones the deployed rules would send, one state machine starts another
+ * as it would on AWS, and S3's "Object Created" events (which the local stand-in publishes,
+ * local-object-arrivals.ts) reach the same function as on AWS.
  */
 import { appendFileSync } from 'node:fs';
 import type { Environment } from '../../lambdas/core/env';
@@ -33,6 +35,16 @@ export interface Delivery {
 
 /** Starts an execution of the state machine with this logical id. */
 export type StartExecution = (input: unknown) => void;
+
+/** Invokes the function with this logical id (EventBridge's asynchronous invocation). */
+export type InvokeFunction = (event: unknown) => Promise<unknown>;
+
+/** An asynchronous invocation that failed: EventBridge would count it, Lambda retry it, then drop it. */
+export interface FailedInvocation {
+  readonly rule: string;
+  readonly function: string;
+  readonly error: string;
+}
 
 type Pattern = { [key: string]: Pattern | unknown[] };
 
@@ -95,7 +107,11 @@ export class LocalEventBridge {
   readonly events: BusEvent[] = [];
   /** The EMF documents the local functions wrote (CloudWatch would make metrics of them). */
   readonly metrics: Record<string, unknown>[] = [];
+  /** The Lambda targets' invocations that threw. */
+  readonly failedInvocations: FailedInvocation[] = [];
   private readonly stateMachines = new Map<string, StartExecution>();
+  private readonly functions = new Map<string, InvokeFunction>();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly template: CfnTemplate,
@@ -106,6 +122,16 @@ export class LocalEventBridge {
   /** Rules targeting the state machine with this logical id start executions through `start`. */
   connectStateMachine(logicalId: string, start: StartExecution): void {
     this.stateMachines.set(logicalId, start);
+  }
+
+  /** Rules targeting the function with this logical id invoke it through `invoke`, without waiting for it. */
+  connectFunction(logicalId: string, invoke: InvokeFunction): void {
+    this.functions.set(logicalId, invoke);
+  }
+
+  /** Resolves once every function invocation started so far (and those they caused) has ended. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   /** Puts `event` on the bus named `bus` (a name or an ARN; the default bus when undefined). */
@@ -140,6 +166,12 @@ export class LocalEventBridge {
           const input: unknown = target.Input ? JSON.parse(target.Input) : stamped;
           this.log({ kind: 'start', rule: ruleId, stateMachine: machine, input });
           start(input);
+          continue;
+        }
+        const fn = this.functionOf(target.Arn);
+        const invoke = fn ? this.functions.get(fn) : undefined;
+        if (fn && invoke) {
+          this.invokeAsync(ruleId, fn, invoke, target.Input ? JSON.parse(target.Input) : stamped);
           continue;
         }
         const topic = this.snsTopicOf(target.Arn);
@@ -181,6 +213,30 @@ export class LocalEventBridge {
       return value;
     };
     return resolve(pattern) as Pattern;
+  }
+
+  /** As Lambda runs an asynchronous invocation: the caller does not wait, a failure is recorded. */
+  private invokeAsync(rule: string, fn: string, invoke: InvokeFunction, event: unknown): void {
+    this.log({ kind: 'invoke', rule, function: fn });
+    const done: Promise<void> = Promise.resolve()
+      .then(() => invoke(JSON.parse(JSON.stringify(event))))
+      .then(
+        () => undefined,
+        (error: Error) => {
+          const failed = { rule, function: fn, error: `${error.name}: ${error.message}` };
+          this.failedInvocations.push(failed);
+          this.log({ kind: 'invoke-failed', ...failed });
+        },
+      )
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  /** The logical id of a Lambda function target (`Fn::GetAtt [id, Arn]`). */
+  private functionOf(arn: unknown): string | undefined {
+    const getAtt = (arn as { 'Fn::GetAtt'?: unknown } | null)?.['Fn::GetAtt'];
+    if (!Array.isArray(getAtt) || getAtt[1] !== 'Arn' || typeof getAtt[0] !== 'string') return undefined;
+    return this.template.Resources[getAtt[0]]?.Type === 'AWS::Lambda::Function' ? getAtt[0] : undefined;
   }
 
   private snsTopicOf(arn: unknown): string | undefined {

@@ -36,6 +36,7 @@ import {
 } from './definition';
 import { hostBusBindings, LocalEventBridge, localMetricEmitter } from './local-events';
 import { type LambdaHandler, type LocalExecution, LocalStateMachineHost, type PutEventsEntry } from './local-host';
+import { createLocalObjectArrivals, type LocalObjectArrivals } from './local-object-arrivals';
 import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
 
@@ -94,6 +95,8 @@ export interface LocalPipelineOptions {
   readonly batch?: Pick<LocalVqeBatchOptions, 'settings' | 'launcher' | 'pollMs' | 'retryOverridesMs'> & {
     readonly env?: Environment;
   };
+  /** The quiet window of new raw objects in seconds (tests use a few). @default the template's (quietMinutes) */
+  readonly objectQuietSeconds?: number;
 }
 
 export interface LocalPipeline {
@@ -107,8 +110,10 @@ export interface LocalPipeline {
   readonly r2Sync?: LocalR2Sync;
   /** "vqe batch generation"; undefined when batch.enabled is false. */
   readonly vqeBatch?: LocalVqeBatch;
-  /** Feature pipeline executions the bus started (a finished batch's rule), in order. */
+  /** Feature pipeline executions the bus started (a finished batch's rule, a closed window of new objects), in order. */
   readonly triggered: LocalExecution[];
+  /** New raw objects -> the debounce state machine -> the pipeline; S3's events come from `notifications(...)`. */
+  readonly objectArrivals: LocalObjectArrivals;
 }
 
 export function createLocalPipeline(options: LocalPipelineOptions): LocalPipeline {
@@ -230,6 +235,18 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     summaryUri: settings.summaryUri,
     lambdaLog: options.lambdaLog,
   });
+  const objectArrivals = createLocalObjectArrivals({
+    template,
+    stack,
+    bus,
+    s3: s3ClientFromEnv({
+      [ENV.s3Endpoint]: dataplane.s3Endpoint,
+      [ENV.s3ForcePathStyle]: 'true',
+      AWS_REGION: dataplane.s3Region,
+    }),
+    quietSeconds: options.objectQuietSeconds,
+    lambdaLog: options.lambdaLog,
+  });
   const triggered: LocalExecution[] = [];
   const started = host;
   bus.connectStateMachine(machineId, (input) => {
@@ -240,7 +257,7 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
       ),
     );
   });
-  return { host, bus, stack, template, definition, settings, r2Sync, vqeBatch, triggered };
+  return { host, bus, stack, template, definition, settings, r2Sync, vqeBatch, triggered, objectArrivals };
 }
 
 /** The handler code of each function, wired with that function's own environment. */

@@ -199,7 +199,12 @@ describe("the pipeline's own event bus", () => {
     // Prepare
     const s = synth({ r2: { accountId: R2_ACCOUNT }, batch: { host: { instanceId: 'i-0123456789abcdef0' } } });
     const readSummary = { role: s.stack.functions.functions['read-summary'].role! };
-    const machines = [s.stack.pipeline.stateMachine, s.stack.r2Sync!.stateMachine, s.stack.vqeBatch!.stateMachine];
+    const machines = [
+      s.stack.pipeline.stateMachine,
+      s.stack.objectArrivals.stateMachine,
+      s.stack.r2Sync!.stateMachine,
+      s.stack.vqeBatch!.stateMachine,
+    ];
     const producers = [machines[0], readSummary, ...machines.slice(1)];
 
     // Act
@@ -225,14 +230,16 @@ describe("the pipeline's own event bus", () => {
     const bus = { Ref: idOf(s, s.stack.events.bus) };
 
     // Act
+    // AWS services' events (Step Functions status changes, S3's Object Created) go to the default bus only.
     const onOwnEvents = resourcesOfType(s, 'AWS::Events::Rule').filter(
-      ([, rule]) => rule.EventPattern.source[0] !== 'aws.states',
+      ([, rule]) => !['aws.states', 'aws.s3'].includes(rule.EventPattern.source[0]),
     );
 
     // Assess
     expect(onOwnEvents.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'AlertsFeaturesUpdated',
       'BatchFinishedTriggerOnBatchFinished',
+      'ObjectArrivalsOnObjectsSettled',
       'QualityFindingsRule',
       'R2SyncTriggersOnFeaturesUpdated',
     ]);
@@ -332,8 +339,9 @@ describe('dead-lettered triggers', () => {
       ...resourcesOfType(s, 'AWS::Scheduler::Schedule').map(([, schedule]) => schedule.Target as Json),
     ];
 
-    // Assess: 3 failure rules, the summary, the data-quality findings, 2 start rules, 2 schedules
-    expect(targets).toHaveLength(9);
+    // Assess: 4 failure rules, the summary, the data-quality findings, 2 start rules, the 2 rules
+    // of new raw objects, 2 schedules
+    expect(targets).toHaveLength(12);
     for (const target of targets) expect(target).toMatchObject({ DeadLetterConfig: dlq, RetryPolicy: retry });
   });
 

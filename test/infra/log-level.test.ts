@@ -6,8 +6,8 @@ import { LOG_LEVELS, type LogLevel, pipelineFunction } from '../../infra/common/
 import { Logger } from '../../lambdas/core/logger';
 import { synth } from './support';
 
-/** The local profile deploys every function of the project (pipeline and its run report, R2 sync, VQE batch and its report) and no CDK provider function. */
-const ALL_FUNCTIONS = 6 + 1 + 2 + 5 + 1;
+/** The local profile deploys every function of the project (pipeline and its run report, the debounce of new objects, R2 sync, VQE batch and its report) and no CDK provider function. */
+const ALL_FUNCTIONS = 6 + 1 + 1 + 2 + 5 + 1;
 
 describe('LOG_LEVEL of the functions', () => {
   it('is INFO on every function by default', () => {
@@ -39,8 +39,9 @@ describe('LOG_LEVEL of the functions', () => {
       .map((fn) => fn.Properties.Environment?.Variables?.LOG_LEVEL as string | undefined)
       .filter((level) => level !== undefined);
 
-    // Assess: the pipeline's 6, its run report, the batch's 5 and its report
-    expect(levels).toEqual(Array(13).fill('WARN'));
+    // Assess: the pipeline's 6, its run report, the debounce of new objects, the job code
+    // retention, the batch's 5 and its report
+    expect(levels).toEqual(Array(15).fill('WARN'));
   });
 
   it("names only levels the functions' logger knows", () => {

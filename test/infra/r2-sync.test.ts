@@ -32,7 +32,8 @@ describe('when the R2 sync is deployed', () => {
     const s = synth();
 
     expect(s.stack.r2Sync).toBeUndefined();
-    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    // The feature pipeline and the debounce of new objects.
+    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
   });
 
   it('mirrors to https://<account>.r2.cloudflarestorage.com, region auto, from the Glue warehouse folder', () => {

@@ -113,13 +113,47 @@ describe('aws profile: Spark compute', () => {
     expect(environmentOf(s, 'submit-job').SPARK_ARTIFACTS_URI).toMatch(
       new RegExp(`/spark-jobs/${FAKE_CODE_VERSION}/$`),
     );
+    // After the upload, a deploy-time prune keeps the last five versions, this one among them.
+    s.template.hasResourceProperties('Custom::JobCodeRetention', {
+      Prefix: 'spark-jobs/',
+      Keep: 5,
+      CurrentVersion: FAKE_CODE_VERSION,
+    });
+    const [retention] = Object.values(s.template.findResources('Custom::JobCodeRetention'));
+    const [upload] = Object.keys(s.template.findResources('Custom::CDKBucketDeployment'));
+    expect(retention.DependsOn).toContain(upload);
   });
 
   it('rolls back by config: runs an earlier version from the bucket and uploads nothing', () => {
     const s = synth({ spark: { codeVersion: 'fedcba9876543210' } });
 
     s.template.resourceCountIs('Custom::CDKBucketDeployment', 0);
+    s.template.hasResourceProperties('Custom::JobCodeRetention', { CurrentVersion: 'fedcba9876543210' });
     expect(environmentOf(s, 'submit-job').SPARK_ARTIFACTS_URI).toMatch(/\/spark-jobs\/fedcba9876543210\/$/);
+  });
+
+  it('keeps as many code versions as configured, and refuses fewer than one, naming the field', () => {
+    synth({ spark: { codeVersionsKept: 2 } }).template.hasResourceProperties('Custom::JobCodeRetention', { Keep: 2 });
+    expect(() => synth({ spark: { codeVersionsKept: 0 } })).toThrow(/spark\.codeVersionsKept/);
+  });
+
+  it('refuses a job code retention without a version to keep or a folder prefix, naming the prop', async () => {
+    const { JobCodeRetention } = await import('../../infra/feature-pipeline/job-code-retention');
+    const { Stack } = await import('aws-cdk-lib');
+    const { Bucket } = await import('aws-cdk-lib/aws-s3');
+    const stack = new Stack();
+    const artifacts = new Bucket(stack, 'B');
+    const props = { artifacts, prefix: 'spark-jobs/', currentVersion: FAKE_CODE_VERSION };
+
+    expect(() => new JobCodeRetention(stack, 'A', { ...props, versionsKept: 0 })).toThrow(
+      'JobCodeRetention: versionsKept must be a whole number >= 1, got 0',
+    );
+    expect(() => new JobCodeRetention(stack, 'B2', { ...props, currentVersion: 'v2' })).toThrow(
+      'JobCodeRetention: currentVersion must be 16 hex digits, got "v2"',
+    );
+    expect(() => new JobCodeRetention(stack, 'C', { ...props, prefix: 'spark-jobs' })).toThrow(
+      'JobCodeRetention: prefix must end in "/", got "spark-jobs"',
+    );
   });
 
   it('refuses a code version that is not 16 hex digits, naming the field and the value', () => {
@@ -164,7 +198,7 @@ describe('aws profile: Spark compute', () => {
 });
 
 describe('aws profile: Lambda steps', () => {
-  it('bundles seven Node 24 ARM functions (six steps and the run report) with tracing, each logging to its own group', () => {
+  it('bundles nine Node 24 ARM functions (six steps, the run report, the debounce of new objects, the job code retention) with tracing, each logging to its own group', () => {
     const { template } = synth();
 
     template.resourcePropertiesCountIs(
@@ -176,7 +210,7 @@ describe('aws profile: Lambda steps', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: Match.anyValue() },
       },
-      7,
+      9,
     );
   });
 

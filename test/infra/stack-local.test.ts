@@ -10,8 +10,9 @@ describe('local profile', () => {
     for (const type of ['AWS::EMRServerless::Application', 'AWS::Glue::Database', 'Custom::CDKBucketDeployment']) {
       template.resourceCountIs(type, 0);
     }
-    // The feature pipeline, the R2 sync (to the local stand-in) and the VQE batch with its chunk machine; the first two have a schedule each.
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    // The feature pipeline with the debounce of new objects, the R2 sync (to the local stand-in) and
+    // the VQE batch with its chunk machine; the pipeline and the R2 sync have a schedule each.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     template.resourceCountIs('AWS::Scheduler::Schedule', 2);
   });
 

@@ -130,3 +130,77 @@ describe('LocalEventBridge', () => {
     expect(busNameOf('arn:aws:events:eu-west-1:123456789012:event-bus/pipeline')).toBe('pipeline');
   });
 });
+
+describe('LocalEventBridge, Lambda targets', () => {
+  const objectRule = {
+    Type: 'AWS::Events::Rule',
+    Properties: {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [{ Ref: 'Raw' }] }, object: { key: [{ prefix: 'experiments/' }] } },
+      },
+      State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': ['Debounce', 'Arn'] }, Id: 'Target0' }],
+    },
+  };
+  const withFunction: CfnTemplate = {
+    Resources: {
+      Raw: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'raw-results' } },
+      Debounce: { Type: 'AWS::Lambda::Function', Properties: {} },
+      OnObject: objectRule as never,
+    },
+  };
+  const created = (key: string, bucket = 'raw-results') => ({
+    source: 'aws.s3',
+    'detail-type': 'Object Created',
+    detail: { bucket: { name: bucket }, object: { key } },
+  });
+
+  it("invokes a matching rule's function with the whole event, without waiting for it; settled() waits", async () => {
+    // Prepare
+    const bus = new LocalEventBridge(withFunction);
+    const received: unknown[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    bus.connectFunction('Debounce', async (event) => {
+      await gate;
+      received.push(event);
+    });
+
+    // Act: the bucket's name and the key's prefix decide
+    bus.put(created('experiments/experiment.vqe/1.json'));
+    bus.put(created('quarantine/1.json'));
+    bus.put(created('experiments/2.json', 'features'));
+    const beforeSettled = received.length;
+    release();
+    await bus.settled();
+
+    // Assess
+    expect(beforeSettled).toBe(0);
+    expect(received).toEqual([
+      expect.objectContaining({
+        ...created('experiments/experiment.vqe/1.json'),
+        account: '000000000000',
+        time: expect.any(String),
+      }),
+    ]);
+  });
+
+  it('records a failed invocation instead of failing the put, as an asynchronous invocation fails', async () => {
+    // Prepare
+    const bus = new LocalEventBridge(withFunction);
+    bus.connectFunction('Debounce', async () => {
+      throw new TypeError('boom');
+    });
+
+    // Act
+    bus.put(created('experiments/1.json'));
+    await bus.settled();
+
+    // Assess
+    expect(bus.failedInvocations).toEqual([{ rule: 'OnObject', function: 'Debounce', error: 'TypeError: boom' }]);
+  });
+});
