@@ -8,10 +8,16 @@ import { DELETE_GUARD_DEFAULTS, ML_TABLES } from '../lambdas/r2-sync/contract';
 import {
   argumentProblems,
   containerSecretProblems,
+  DEFAULT_FOLDER_FLAG,
+  DEFAULT_HOST_RECORDS_DIR,
+  DEFAULT_S3_FLAG,
+  DELIVERY_MODES,
   describeProblems,
   dockerRunOptionProblems,
+  hostUploadProblems,
   imageReferenceProblem,
   LANE_DEVICES_PATTERN,
+  OUTPUT_FLAG_PATTERN,
 } from '../lambdas/vqe-batch/contract';
 import { LOG_LEVELS } from './common/pipeline-function';
 
@@ -385,6 +391,32 @@ export const AppConfig = z
             }),
           /** Arguments after SPEC section 5's, e.g. ["--kafka"]. */
           extraArgs: z.array(z.string()).default([]),
+          /**
+           * How a run's records reach s3://<raw-results>/experiments/experiment.vqe/ (each launch
+           * below `<container name>/attempt-<n>/`, counted by check-run). docs/configuration.md.
+           */
+          delivery: z
+            .object({
+              /**
+               * host-upload: the image writes into a host folder mounted for the run (folderFlag),
+               * which the run document uploads with the host's role; direct: the image writes to
+               * S3 itself (s3Flag). @default 'host-upload'
+               */
+              mode: z.enum(DELIVERY_MODES).default('host-upload'),
+              /** The image's flag taking its output folder. @default '--output-dir' */
+              folderFlag: z.string().regex(OUTPUT_FLAG_PATTERN, 'expected a --flag').default(DEFAULT_FOLDER_FLAG),
+              /** The image's flag taking an s3:// output prefix. @default '--output' */
+              s3Flag: z.string().regex(OUTPUT_FLAG_PATTERN, 'expected a --flag').default(DEFAULT_S3_FLAG),
+              /** The GPU host's folder the run folders are made in. @default '/var/lib/quantum-pipeline/records' */
+              hostDir: z.string().default(DEFAULT_HOST_RECORDS_DIR),
+            })
+            .strict()
+            .default({
+              mode: 'host-upload',
+              folderFlag: DEFAULT_FOLDER_FLAG,
+              s3Flag: DEFAULT_S3_FLAG,
+              hostDir: DEFAULT_HOST_RECORDS_DIR,
+            }),
           /** `docker build --build-arg CUDA_ARCH=<cudaArch>` on the host before each batch. */
           build: z
             .object({
@@ -418,6 +450,12 @@ export const AppConfig = z
         cpu: 'data/molecules.cpu.json',
       },
       extraArgs: [],
+      delivery: {
+        mode: 'host-upload',
+        folderFlag: DEFAULT_FOLDER_FLAG,
+        s3Flag: DEFAULT_S3_FLAG,
+        hostDir: DEFAULT_HOST_RECORDS_DIR,
+      },
       build: { enabled: false, cudaArch: '6.1' },
       runTimeoutMinutes: 120,
       pollIntervalSeconds: 60,
@@ -492,6 +530,10 @@ export function loadConfig(context: Record<string, unknown>): Readonly<AppConfig
     ...describeProblems('batch.dockerRunOptions', dockerRunOptionProblems(batch.dockerRunOptions)),
     ...describeProblems('batch.extraArgs', argumentProblems(batch.extraArgs)),
     ...containerSecretProblems('batch.containerSecrets', batch.containerSecrets, batch.dockerRunOptions),
+    // The records prefix is the stack's own (experiments/experiment.vqe/); only the host folder is configured.
+    ...hostUploadProblems({ prefix: 'experiments/', hostDir: batch.delivery.hostDir }).map(
+      (problem) => `batch.${problem}`,
+    ),
   ];
   // Only the SSM launcher's run document reads them; the local runs would start without them.
   if (profile === 'local' && Object.keys(batch.containerSecrets).length > 0) {

@@ -294,10 +294,17 @@ export class QuantumPipelineStack extends Stack {
             batch.hostRoleArn ? iam.Role.fromRoleArn(this, 'GpuHostRole', batch.hostRoleArn) : undefined,
           ),
       moleculesFiles: local ? { ...batch.moleculesFiles, ...LOCAL_MOLECULES } : batch.moleculesFiles,
-      // Locally the records go straight to the raw bucket, where job 1 reads them (the image on the GPU host has its own sink).
-      extraArgs: local
-        ? ['--output', `s3://${rawResults.bucketName}/experiments/experiment.vqe/`, ...batch.extraArgs]
-        : batch.extraArgs,
+      extraArgs: batch.extraArgs,
+      // Into the raw bucket below experiments/, where job 1 reads them; locally the same path
+      // with mini-VQE (host-upload: its folder uploaded to Garage; direct: --output s3://...).
+      delivery: {
+        mode: batch.delivery.mode,
+        bucket: rawResults,
+        prefix: 'experiments/experiment.vqe/',
+        folderFlag: batch.delivery.folderFlag,
+        s3Flag: batch.delivery.s3Flag,
+        hostDir: batch.delivery.hostDir,
+      },
       runTimeout: Duration.minutes(batch.runTimeoutMinutes),
       pollInterval: Duration.seconds(batch.pollIntervalSeconds),
       chunkSize: batch.chunkSize,

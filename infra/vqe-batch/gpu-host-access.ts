@@ -8,6 +8,7 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -18,7 +19,13 @@ import {
   runDocumentContent,
   type SsmLauncherSpec,
 } from '../../lambdas/vqe-batch/contract';
-import { acknowledge, acknowledgeUnscopedActions, wildcardResource } from '../common/nag';
+import {
+  acknowledge,
+  acknowledgeUnscopedActions,
+  S3_PUT_ACTIONS,
+  wildcardActions,
+  wildcardResource,
+} from '../common/nag';
 import { roleOf } from '../common/pipeline-function';
 
 export interface GpuHostAccessProps {
@@ -38,9 +45,16 @@ export interface GpuHostAccessProps {
   readonly containerSecrets?: ContainerSecrets;
   /**
    * The GPU host's role (its instance profile's, or the hybrid activation's), granted read of the
-   * container secrets. @default no grant: the `HostSecretsPolicy` output holds the policy to attach
+   * container secrets and the upload of the runs' records. @default no grant: the
+   * `HostSecretsPolicy` and `HostRecordsPolicy` outputs hold the policies to attach
    */
   readonly hostRole?: iam.IRole;
+  /**
+   * Delivery host-upload: the run document mounts a run folder below `hostDir` and uploads it
+   * to `bucket` below `prefix` with the host's role, which may put objects there and nowhere
+   * else of the bucket. @default none: the container delivers its records itself
+   */
+  readonly hostUpload?: { readonly bucket: s3.IBucket; readonly prefix: string; readonly hostDir: string };
 }
 
 /** What a function may do on the host besides SendCommand of its document. */
@@ -70,6 +84,16 @@ export class GpuHostAccess extends Construct {
         ...(props.containerSecrets && Object.keys(props.containerSecrets).length > 0
           ? { containerSecrets: props.containerSecrets, region: Stack.of(this).region }
           : {}),
+        ...(props.hostUpload
+          ? {
+              hostUpload: {
+                bucket: props.hostUpload.bucket.bucketName,
+                prefix: props.hostUpload.prefix,
+                hostDir: props.hostUpload.hostDir,
+                region: Stack.of(this).region,
+              },
+            }
+          : {}),
       }),
     });
     if (props.build) {
@@ -80,6 +104,40 @@ export class GpuHostAccess extends Construct {
       });
     }
     this.grantSecretsToHost(props.containerSecrets ?? {}, props.hostRole);
+    if (props.hostUpload) this.grantRecordsUploadToHost(props.hostUpload, props.hostRole);
+  }
+
+  /**
+   * s3:PutObject (grantPut) below the records prefix only, for the run document's upload: to
+   * the host's role when it is given, else written out as the policy its role needs (the
+   * `HostRecordsPolicy` output).
+   */
+  private grantRecordsUploadToHost(
+    upload: NonNullable<GpuHostAccessProps['hostUpload']>,
+    hostRole: iam.IRole | undefined,
+  ): void {
+    const grantee = hostRole ?? new PolicyCollector(Stack.of(this).account);
+    const objects = `${upload.prefix}*`;
+    upload.bucket.grantPut(grantee, objects);
+    if (hostRole) {
+      acknowledge(
+        hostRole,
+        wildcardActions(S3_PUT_ACTIONS),
+        'grantPut action group of CDK, limited to the records prefix',
+      );
+      acknowledge(
+        hostRole,
+        [wildcardResource(this, upload.bucket.arnForObjects(objects))],
+        "the runs' records: one folder per run and attempt below the records prefix, named by the run",
+      );
+    }
+    if (grantee instanceof PolicyCollector) {
+      new CfnOutput(this, 'HostRecordsPolicy', {
+        description:
+          "The IAM policy the GPU host's role needs to upload the runs' records (set batch.hostRoleArn to have the stack attach it)",
+        value: Stack.of(this).toJsonString(grantee.document),
+      });
+    }
   }
 
   /**
@@ -89,7 +147,7 @@ export class GpuHostAccess extends Construct {
   private grantSecretsToHost(secrets: ContainerSecrets, hostRole: iam.IRole | undefined): void {
     const entries = Object.entries(secrets);
     if (entries.length === 0) return;
-    const grantee = hostRole ?? new PolicyCollector();
+    const grantee = hostRole ?? new PolicyCollector(Stack.of(this).account);
     for (const [name, source] of entries) {
       if ('secretsManager' in source) {
         const id = source.secretsManager;
@@ -191,7 +249,11 @@ export class GpuHostAccess extends Construct {
 class PolicyCollector implements iam.IPrincipal {
   readonly document = new iam.PolicyDocument();
   readonly assumeRoleAction = 'sts:AssumeRole';
-  readonly principalAccount = undefined;
+  /**
+   * The stack's account: a grant on a resource of the stack (a bucket) then stays in this
+   * document, instead of going to the resource's policy as a grant to an unknown account would.
+   */
+  constructor(readonly principalAccount: string) {}
   readonly policyFragment = new iam.ArnPrincipal('*').policyFragment;
   get grantPrincipal(): iam.IPrincipal {
     return this;

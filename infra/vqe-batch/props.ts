@@ -11,14 +11,22 @@ import { describeIssues } from '../../lambdas/core/contract';
 import {
   argumentProblems,
   BatchSettings,
+  CONTAINER_RECORDS_DIR,
   type ContainerSecrets,
   containerSecretProblems,
+  DEFAULT_FOLDER_FLAG,
+  DEFAULT_HOST_RECORDS_DIR,
+  DEFAULT_RECORDS_PREFIX,
+  DEFAULT_S3_FLAG,
+  type DeliveryMode,
   describeProblems,
   dockerRunOptionProblems,
   HOST_PATH,
+  hostUploadProblems,
   imageReferenceProblem,
   LANE_DEVICES_PATTERN,
   type Lane,
+  OUTPUT_FLAG_PATTERN,
   type SsmLauncherSpec,
 } from '../../lambdas/vqe-batch/contract';
 import { assertFitsHistory, itemsWithin, pollingEvents, pollsWithin } from '../common/history-budget';
@@ -53,6 +61,45 @@ export interface VqeBatchSsmLauncher {
 
 export type VqeBatchLauncher = VqeBatchSsmLauncher | { readonly kind: 'local' };
 
+/**
+ * How a run's records reach the raw bucket (lambdas/vqe-batch/delivery.ts). Each launch writes
+ * below `<prefix><container name>/attempt-<n>/`; check-run counts what arrived there.
+ */
+export interface VqeBatchDelivery {
+  /**
+   * 'host-upload': the container writes into a host folder mounted for the run, which the run
+   * document uploads with the host's role on exit 0 (the role is granted s3:PutObject below
+   * `prefix`); 'direct': the container writes to S3 itself (its own credentials).
+   * @default 'host-upload'
+   */
+  readonly mode?: DeliveryMode;
+  /** Where job 1 reads the records. @default the state bucket */
+  readonly bucket?: s3.IBucket;
+  /** Folders of letters, digits and _.- ending in /. @default 'experiments/experiment.vqe/' */
+  readonly prefix?: string;
+  /** The image's flag taking the run folder (host-upload). @default '--output-dir' */
+  readonly folderFlag?: string;
+  /** The image's flag taking the s3:// prefix (direct). @default '--output' */
+  readonly s3Flag?: string;
+  /** The GPU host's folder the run folders are made in (host-upload, SSM launcher). @default '/var/lib/quantum-pipeline/records' */
+  readonly hostDir?: string;
+}
+
+/** The delivery with its defaults applied. */
+export type ResolvedDelivery = Required<VqeBatchDelivery>;
+
+export function resolveDelivery(props: Pick<VqeBatchProps, 'delivery' | 'stateBucket'>): ResolvedDelivery {
+  const delivery = props.delivery ?? {};
+  return {
+    mode: delivery.mode ?? 'host-upload',
+    bucket: delivery.bucket ?? props.stateBucket,
+    prefix: delivery.prefix ?? DEFAULT_RECORDS_PREFIX,
+    folderFlag: delivery.folderFlag ?? DEFAULT_FOLDER_FLAG,
+    s3Flag: delivery.s3Flag ?? DEFAULT_S3_FLAG,
+    hostDir: delivery.hostDir ?? DEFAULT_HOST_RECORDS_DIR,
+  };
+}
+
 export interface VqeBatchProps {
   readonly stateMachineName: string;
   /** Holds the per-run state, plans and batch records. */
@@ -66,6 +113,8 @@ export interface VqeBatchProps {
   readonly moleculesFiles: Readonly<Record<Lane, string>>;
   /** Arguments after SPEC section 5's. @default none */
   readonly extraArgs?: readonly string[];
+  /** How the runs' records reach the raw bucket. @default host-upload to the state bucket's experiments/experiment.vqe/ */
+  readonly delivery?: VqeBatchDelivery;
   /** A run still going after this is stopped and recorded timed_out. @default 2 hours */
   readonly runTimeout?: Duration;
   /** @default 60 seconds */
@@ -183,6 +232,25 @@ function validateHostCommands(props: VqeBatchProps): void {
   // A token (a bucket name) is known at deploy time only; the launcher checks the value before each run.
   const argProblems = argumentProblems(extraArgs).filter(({ index }) => !Token.isUnresolved(extraArgs[index]));
   const problems = describeProblems('extraArgs', argProblems);
+  const delivery = resolveDelivery(props);
+  if (delivery.mode !== 'host-upload' && delivery.mode !== 'direct') {
+    problems.push(`delivery.mode: expected host-upload or direct, got ${JSON.stringify(delivery.mode)}`);
+  }
+  problems.push(...hostUploadProblems(delivery));
+  // The run folder is a mount like any -v: never a system folder of the host.
+  const mount = dockerRunOptionProblems(['-v', `${delivery.hostDir}:${CONTAINER_RECORDS_DIR}`]);
+  if (mount.length > 0) {
+    problems.push(
+      `delivery.hostDir: ${mount[0].message.replace(/^(--volume|-v): /, '')}, got ${JSON.stringify(delivery.hostDir)}`,
+    );
+  }
+  for (const key of ['folderFlag', 's3Flag'] as const) {
+    if (!OUTPUT_FLAG_PATTERN.test(delivery[key])) {
+      problems.push(
+        `delivery.${key}: expected a --flag of letters, digits and -, got ${JSON.stringify(delivery[key])}`,
+      );
+    }
+  }
   const { launcher } = props;
   if (launcher.kind === 'ssm') {
     const imageProblem = imageReferenceProblem(launcher.image);
@@ -253,6 +321,13 @@ export function batchSettings(
     launcher,
     moleculesFiles: { ...props.moleculesFiles },
     extraArgs: [...(props.extraArgs ?? [])],
+    delivery: (({ mode, bucket, prefix, folderFlag, s3Flag }) => ({
+      mode,
+      bucket: bucket.bucketName,
+      prefix,
+      folderFlag,
+      s3Flag,
+    }))(resolveDelivery(props)),
     runTimeoutSeconds,
     pollIntervalSeconds,
     chunkSize,

@@ -40,9 +40,9 @@ import { BatchReportFunction } from '../report/report-function';
 import { batchFailurePath, writeBatchReport } from './batch-report-states';
 import { batchChunkDefinition, batchTask } from './chunk-states';
 import { GpuHostAccess } from './gpu-host-access';
-import { batchSettings, type VqeBatchProps, validateBatchProps } from './props';
+import { batchSettings, resolveDelivery, type VqeBatchProps, validateBatchProps } from './props';
 
-export type { VqeBatchLauncher, VqeBatchProps, VqeBatchSsmLauncher } from './props';
+export type { VqeBatchDelivery, VqeBatchLauncher, VqeBatchProps, VqeBatchSsmLauncher } from './props';
 
 const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
 
@@ -74,6 +74,7 @@ export class VqeBatch extends Construct {
     const { runTimeoutSeconds, pollSeconds, chunkSize } = validateBatchProps(props);
     this.stateMachineName = props.stateMachineName;
     this.retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const delivery = resolveDelivery(props);
     if (props.launcher.kind === 'ssm') {
       const { target, image, dockerRunOptions, build, containerSecrets, hostRole } = props.launcher;
       // The id 'Default' is left out of logical ids: the documents keep the ids they had when this
@@ -85,6 +86,9 @@ export class VqeBatch extends Construct {
         build,
         containerSecrets,
         hostRole,
+        ...(delivery.mode === 'host-upload'
+          ? { hostUpload: { bucket: delivery.bucket, prefix: delivery.prefix, hostDir: delivery.hostDir } }
+          : {}),
       });
       const { runDocument, buildDocument } = this.hostAccess;
       this.documents = { run: runDocument, ...(buildDocument ? { build: buildDocument } : {}) };
@@ -167,6 +171,15 @@ export class VqeBatch extends Construct {
       );
       acknowledge(roleOf(fn), [wildcardResource(this, stateBucket.arnForObjects(`${prefix}${suffix}`))], reason);
     }
+    // check-run lists what each ended run delivered, below the records prefix (read includes List).
+    const delivery = resolveDelivery(this.props);
+    const checkRun = this.functions['check-run'];
+    delivery.bucket.grantRead(checkRun, `${delivery.prefix}*`);
+    acknowledge(
+      roleOf(checkRun),
+      [wildcardResource(this, delivery.bucket.arnForObjects(`${delivery.prefix}*`))],
+      "the runs' records, below each run's own prefix, named by container name and attempt",
+    );
     // What each step does on the host (lambdas/vqe-batch/launchers/ssm.ts): start-run launches;
     // check-run polls and stops its run; image-build starts and polls the build.
     this.hostAccess?.grantLaunch(this.functions['start-run']);
@@ -397,6 +410,7 @@ export class VqeBatch extends Construct {
             'totals.$': '$.summary.result.totals',
             'lanes.$': '$.summary.result.lanes',
             'producedRecords.$': '$.summary.result.producedRecords',
+            'records.$': '$.summary.result.records',
             ...(this.reportFunction ? { 'report.$': '$.report' } : {}),
           }),
         },

@@ -3,6 +3,7 @@
  * deployed with (BATCH_SETTINGS), the per-run state kept in S3, and what the states pass on.
  */
 import { z } from 'zod';
+import { DELIVERY_MODES, OUTPUT_FLAG_PATTERN, RECORDS_PREFIX_PATTERN } from './delivery';
 import { LANE_DEVICES_PATTERN, parseImageReference } from './host-commands';
 
 export {
@@ -12,6 +13,19 @@ export {
   isSecretArn,
   SECRET_LOOKUP_EXIT_CODE,
 } from './container-secrets';
+export {
+  CONTAINER_RECORDS_DIR,
+  DEFAULT_FOLDER_FLAG,
+  DEFAULT_HOST_RECORDS_DIR,
+  DEFAULT_RECORDS_PREFIX,
+  DEFAULT_S3_FLAG,
+  DELIVERY_MODES,
+  type DeliveryMode,
+  NO_RECORDS_DELIVERED,
+  OUTPUT_FLAG_PATTERN,
+  RECORDS_PREFIX_PATTERN,
+  RECORDS_UPLOAD_EXIT_CODE,
+} from './delivery';
 /** What may reach the GPU host (the SSM documents and the synth-time checks), for the CDK app. */
 export {
   argumentProblems,
@@ -23,6 +37,7 @@ export {
   LANE_DEVICES_PATTERN,
   runDocumentContent,
 } from './host-commands';
+export { type HostUploadSettings, hostUploadProblems } from './host-upload';
 
 /** The environment variable the batch Lambdas read their settings from. */
 export const BATCH_ENV = { settings: 'BATCH_SETTINGS' } as const;
@@ -91,6 +106,21 @@ export const SsmLauncherSpec = z
   .strict();
 export type SsmLauncherSpec = z.infer<typeof SsmLauncherSpec>;
 
+/** Where a run's records go (delivery.ts); the bucket is raw-results, where job 1 reads them. */
+export const RecordsDelivery = z
+  .object({
+    mode: z.enum(DELIVERY_MODES),
+    bucket: z.string().min(3).max(63),
+    /** Each launch writes below `<prefix><container name>/attempt-<n>/`. */
+    prefix: z.string().regex(RECORDS_PREFIX_PATTERN, 'expected folders of letters, digits and _.- ending in /'),
+    /** The image's flag taking the run folder (host-upload). */
+    folderFlag: z.string().regex(OUTPUT_FLAG_PATTERN, 'expected a --flag'),
+    /** The image's flag taking the s3:// prefix (direct). */
+    s3Flag: z.string().regex(OUTPUT_FLAG_PATTERN, 'expected a --flag'),
+  })
+  .strict();
+export type RecordsDelivery = z.infer<typeof RecordsDelivery>;
+
 export const BatchSettings = z
   .object({
     /** Where the per-run state, the plans and the batch records live. */
@@ -103,8 +133,9 @@ export const BatchSettings = z
     launcher: z.union([SsmLauncherSpec, z.object({ kind: z.literal('local') }).strict()]),
     /** The molecules file of each lane, as the simulation sees it (--file). */
     moleculesFiles: z.record(Lane, z.string().min(1)),
-    /** Arguments after SPEC section 5's (e.g. --kafka, or mini-VQE's --output). */
+    /** Arguments after SPEC section 5's (e.g. --kafka); the records' output arguments come from `delivery`. */
     extraArgs: z.array(z.string()),
+    delivery: RecordsDelivery,
     /** Default and ceiling of a run's time; the chunk size is computed for the ceiling. */
     runTimeoutSeconds: z.number().int().min(1).max(86400),
     pollIntervalSeconds: z.number().int().min(1).max(3600),
@@ -132,6 +163,10 @@ export const RunState = z
     detail: z.string().optional(),
     handle: RunHandle.optional(),
     args: z.array(z.string()),
+    /** Where this launch delivers its records, `s3://bucket/prefix/` (absent: a run launched before delivery existed). */
+    recordsUri: z.string().optional(),
+    /** The records (S3 objects) found below recordsUri once the run ended. */
+    records: z.number().int().min(0).optional(),
   })
   .strict();
 export type RunState = z.infer<typeof RunState>;
@@ -219,6 +254,8 @@ export const BuildCheckEvent = z.object({ handle: RunHandle }).passthrough();
 export interface LaneProgress extends StatusTally {
   readonly lane: string;
   readonly planned: number;
+  /** Records delivered by this batch's runs of the lane (counted by CheckRun). */
+  readonly records: number;
   /** Mean duration of the runs of this batch that ended, in seconds. */
   readonly meanRunSeconds: number | null;
   readonly etaSeconds: number | null;
@@ -230,6 +267,8 @@ export interface BatchProgress {
   readonly startedAt: string;
   readonly lanes: LaneProgress[];
   readonly totals: StatusTally & { readonly planned: number };
+  /** Records delivered by this batch's runs, all lanes. */
+  readonly records: number;
   /** Lanes run side by side: the batch ends with its slowest lane. */
   readonly etaSeconds: number | null;
   readonly estimatedEnd: string | null;

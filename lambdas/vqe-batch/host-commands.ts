@@ -16,6 +16,7 @@ import {
   secretEnvOptions,
   secretLookupLines,
 } from './container-secrets';
+import { type HostUploadSettings, hostUploadLines, recordsPrefixParameterPattern } from './host-upload';
 import { imageParameterPattern } from './image-reference';
 
 /** A POSIX shell word: the value single-quoted, safe for any content. */
@@ -255,7 +256,14 @@ export function describeProblems(label: string, problems: readonly EntryProblem[
 export const HOST_PATH = /^[A-Za-z0-9_.@+/][A-Za-z0-9_.@+/ -]{0,1023}$/;
 
 /** The run document's parameter names. */
-export type RunParameter = 'action' | 'containerName' | 'image' | 'gpus' | 'args' | 'executionTimeout';
+export type RunParameter =
+  | 'action'
+  | 'containerName'
+  | 'image'
+  | 'gpus'
+  | 'args'
+  | 'executionTimeout'
+  | 'recordsPrefix';
 export type BuildParameter = 'image' | 'cudaArch' | 'executionTimeout';
 
 const stringParameter = (description: string, extra: Record<string, unknown>) => ({
@@ -278,6 +286,11 @@ export function runDocumentContent(settings: {
   readonly containerSecrets?: ContainerSecrets;
   /** Where the secrets are read (a secret given by ARN: its own region); required with containerSecrets. */
   readonly region?: string;
+  /**
+   * Delivery host-upload (host-upload.ts): the run folder mounted, uploaded on exit 0; adds the
+   * recordsPrefix parameter. @default none: the container delivers its records itself
+   */
+  readonly hostUpload?: HostUploadSettings;
 }): Record<string, unknown> {
   const secrets = settings.containerSecrets ?? {};
   const problems = [
@@ -289,6 +302,9 @@ export function runDocumentContent(settings: {
   // The secrets' -e NAME come last: they win over an --env-file that sets the same name.
   const options = [...settings.dockerRunOptions, ...secretEnvOptions(secrets)].map(shellQuote).join(' ');
   const lookups = settings.region ? secretLookupLines(secrets, settings.region) : [];
+  const dockerRun = `docker run --rm --name "$name" "$@"${options ? ` ${options}` : ''}`;
+  const imageAndArgs = "'{{ image }}' {{ args }}";
+  const upload = settings.hostUpload;
   return {
     schemaVersion: '2.2',
     description:
@@ -310,6 +326,14 @@ export function runDocumentContent(settings: {
         allowedPattern: PARAMETER_PATTERNS.executionTimeout,
         default: DEFAULT_EXECUTION_TIMEOUT,
       }),
+      ...(upload
+        ? {
+            recordsPrefix: stringParameter("the run's own key prefix in the records bucket (action=run)", {
+              allowedPattern: recordsPrefixParameterPattern(upload.prefix),
+              default: '',
+            }),
+          }
+        : {}),
     },
     mainSteps: [
       {
@@ -324,7 +348,9 @@ export function runDocumentContent(settings: {
             'docker rm -f "$name" >/dev/null 2>&1',
             ...lookups,
             `if [ '{{ gpus }}' = none ]; then set --; else set -- --gpus '"{{ gpus }}"'; fi`,
-            `exec docker run --rm --name "$name" "$@"${options ? ` ${options}` : ''} '{{ image }}' {{ args }}`,
+            ...(upload
+              ? hostUploadLines(upload, dockerRun, imageAndArgs, Object.keys(secrets))
+              : [`exec ${dockerRun} ${imageAndArgs}`]),
           ],
         },
       },

@@ -5,7 +5,9 @@
  * invocation (another Lambda container, another CLI process) can poll or stop the run with it.
  */
 import { type Lane, RunHandle } from './contract';
+import type { RunRecords } from './delivery';
 
+export type { RunRecords };
 export { RunHandle };
 
 /** What a launcher is asked to start. */
@@ -16,6 +18,12 @@ export interface LaunchRequest {
   readonly args: readonly string[];
   /** The run's lane: the SSM launcher gives a GPU lane its configured device (batch.laneDevices). @default no GPU device */
   readonly lane?: Lane;
+  /**
+   * Where the run's records go (delivery.ts): the launcher adds the image's output arguments
+   * and, for host-upload, mounts the run folder and uploads it once the run exited 0.
+   * @default the arguments alone: the image delivers its records its own way
+   */
+  readonly records?: RunRecords;
 }
 
 /** Where a launched run is. `exitCode` is the container's (or process's); `stderrTail` its last bytes of stderr. */
@@ -50,16 +58,5 @@ export function tail(text: string, bytes: number = STDERR_TAIL_BYTES): string {
     .replace(/^\uFFFD+/, '');
 }
 
-/** A container name Docker accepts, unique per run key: qp-<readable part>-<hash>. */
-export function containerNameFor(runKey: string): string {
-  let hash = 0x811c9dc5;
-  for (const char of runKey) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
-  const readable = runKey
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 80);
-  return `qp-${readable}-${hash.toString(16).padStart(8, '0')}`;
-}
-
+export { containerNameFor } from './container-name';
 export { shellQuote } from './host-commands';

@@ -26,8 +26,11 @@ export function batchProgress(
     const tally = emptyTally();
     const laneDurations: number[] = [];
     let runningFor = 0;
+    let records = 0;
     for (const key of keys) {
       const state = states.get(key);
+      // What this batch delivered: another batch's records were counted in its own progress.
+      if (state?.batchId === batch.batchId) records += state.records ?? 0;
       const status = state && (state.batchId === batch.batchId || state.status === 'done') ? state.status : 'pending';
       tally[status] += 1;
       if (state?.startedAt && state.endedAt && status !== 'pending' && status !== 'in_progress') {
@@ -36,11 +39,11 @@ export function batchProgress(
       if (status === 'in_progress' && state?.startedAt) runningFor += (now - Date.parse(state.startedAt)) / 1000;
     }
     durations.push(...laneDurations);
-    return { lane, keys, tally, laneDurations, runningFor };
+    return { lane, keys, tally, laneDurations, runningFor, records };
   });
   const overallMean = mean(durations);
 
-  const lanes: LaneProgress[] = perLane.map(({ lane, keys, tally, laneDurations, runningFor }) => {
+  const lanes: LaneProgress[] = perLane.map(({ lane, keys, tally, laneDurations, runningFor, records }) => {
     const meanRunSeconds = mean(laneDurations) ?? overallMean;
     const remaining = tally.pending + tally.in_progress;
     // A run in progress has used part of its expected time (one running past the mean counts as
@@ -54,7 +57,7 @@ export function batchProgress(
               1,
               Math.round(tally.pending * meanRunSeconds + Math.max(0, tally.in_progress * meanRunSeconds - runningFor)),
             );
-    return { lane, planned: keys.length, ...tally, meanRunSeconds: round(meanRunSeconds), etaSeconds };
+    return { lane, planned: keys.length, ...tally, records, meanRunSeconds: round(meanRunSeconds), etaSeconds };
   });
 
   const totals = lanes.reduce(
@@ -73,6 +76,7 @@ export function batchProgress(
     startedAt: batch.startedAt,
     lanes,
     totals,
+    records: lanes.reduce((sum, lane) => sum + lane.records, 0),
     etaSeconds,
     estimatedEnd: etaSeconds === null ? null : new Date(now + etaSeconds * 1000).toISOString(),
     finished: totals.pending + totals.in_progress === 0,

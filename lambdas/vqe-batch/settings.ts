@@ -8,6 +8,7 @@ import { type Environment, readJsonEnv } from '../core/env';
 import { ConfigurationError } from '../core/errors';
 import { BATCH_ENV, BatchSettings } from './contract';
 import { SsmLauncher } from './launchers/ssm';
+import { S3RecordCounter } from './record-count';
 import { RunStateStore } from './state-store';
 
 export function readBatchSettings(env: Environment): BatchSettings {
@@ -16,6 +17,11 @@ export function readBatchSettings(env: Environment): BatchSettings {
 
 export function stateStoreFor(settings: BatchSettings, s3?: S3Client): RunStateStore {
   return new RunStateStore(s3 ?? stateS3Client(settings), settings.stateBucket, settings.statePrefix);
+}
+
+/** Counts a run's records in raw-results (the state bucket's endpoint: both are the raw bucket). */
+export function recordCounterFor(settings: BatchSettings, s3?: S3Client): S3RecordCounter {
+  return new S3RecordCounter(s3 ?? stateS3Client(settings));
 }
 
 /** An S3 client of the state bucket's endpoint (path style on an S3-compatible one). */
@@ -41,5 +47,6 @@ export function ssmLauncherFor(settings: BatchSettings, client: SSMClient = new 
     documents: spec.documents,
     laneDevices: spec.laneDevices,
     commandTimeoutSeconds: spec.commandTimeoutSeconds,
+    recordsPrefix: settings.delivery.prefix,
   });
 }

@@ -13,7 +13,7 @@ import { REPORT_ENV } from '../../lambdas/report/contract';
 import { createWriteBatchReport } from '../../lambdas/report/steps/write-report';
 import { BatchSettings } from '../../lambdas/vqe-batch/contract';
 import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
-import { readBatchSettings, stateS3Client, stateStoreFor } from '../../lambdas/vqe-batch/settings';
+import { readBatchSettings, recordCounterFor, stateS3Client, stateStoreFor } from '../../lambdas/vqe-batch/settings';
 import type { RunStateStore } from '../../lambdas/vqe-batch/state-store';
 import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild } from '../../lambdas/vqe-batch/steps/image-build';
@@ -24,6 +24,7 @@ import { batchLockFile, LocalBatchRunSlot } from './batch-run-slot';
 import { type CfnTemplate, functionEnvironment, logicalIdOf, placeholderArn, resolveDefinition } from './definition';
 import { DockerEngineLauncher, dockerSocketPath } from './launchers/docker';
 import { ProcessLauncher } from './launchers/process';
+import { recordsUploaderFromEnv } from './launchers/records';
 import { hostBusBindings, type LocalEventBridge, localMetricEmitter } from './local-events';
 import { type LambdaHandler, LocalStateMachineHost } from './local-host';
 
@@ -70,7 +71,15 @@ export function localLauncher(env: Environment): Launcher {
     .map((name) => `${name}=${env[name]}`);
   if (socketPath) {
     // Host networking: the container reaches the data plane on 127.0.0.1 like the host does.
-    return new DockerEngineLauncher({ socketPath, image: LOCAL_MINI_VQE_IMAGE, env: passOn, network: 'host' });
+    // host-upload: the run folders under the state folder, uploaded to Garage as the GPU host would.
+    return new DockerEngineLauncher({
+      socketPath,
+      image: LOCAL_MINI_VQE_IMAGE,
+      env: passOn,
+      network: 'host',
+      recordsDir: join(localStateDir(env), 'vqe-records'),
+      uploader: recordsUploaderFromEnv(env),
+    });
   }
   return miniVqeProcessLauncher(env);
 }
@@ -86,6 +95,7 @@ export function miniVqeProcessLauncher(env: Environment): Launcher {
     cwd: miniVqeDir(),
     env: { PYTHONPATH: miniVqeDir() },
     runsDir: join(stateDir, 'vqe-runs'),
+    uploader: recordsUploaderFromEnv(env),
   });
 }
 
@@ -150,7 +160,13 @@ export function createLocalVqeBatch(options: LocalVqeBatchOptions): LocalVqeBatc
     options.lambdaLog?.(line);
     options.bus.recordMetrics(line);
   });
-  const checkRun = createCheckRun({ store, launcher, log: logs.checkRun, metrics });
+  const checkRun = createCheckRun({
+    store,
+    launcher,
+    records: recordCounterFor(settings, s3),
+    log: logs.checkRun,
+    metrics,
+  });
   const summary = createBatchSummary({ store, log: logs.summary });
   const imageBuild = createImageBuild({
     settings,

@@ -2,14 +2,16 @@
  * The synthesized "vqe batch generation" state machines executed locally: the parent starts the
  * chunk machine per chunk, the local process launcher runs the real mini-VQE, and the run states
  * and records land in the local Garage. One batch has a run that fails (a GPU lane: mini-VQE has
- * no GPU), the next has a run that times out, and a re-trigger resumes it.
+ * no GPU), the next has a run that times out, and a re-trigger resumes it; one run exits 0 but
+ * delivers nothing. The records go both ways: host-upload (mini-VQE writes into its run folder,
+ * which is uploaded) and direct (mini-VQE writes to S3), and CheckRun counts what arrived.
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../lambdas/core/contract';
-import type { BatchProgress } from '../../lambdas/vqe-batch/contract';
-import type { Launcher, RunHandle } from '../../lambdas/vqe-batch/launcher';
+import { type BatchProgress, type DeliveryMode, NO_RECORDS_DELIVERED } from '../../lambdas/vqe-batch/contract';
+import { containerNameFor, type Launcher, type RunHandle } from '../../lambdas/vqe-batch/launcher';
 import { tierRuns } from '../../lambdas/vqe-batch/plan';
 import { readBatchProgress } from '../../lambdas/vqe-batch/steps/summary';
 import { logicalIdOf } from '../../localstack/embedded/definition';
@@ -46,12 +48,20 @@ function isolatedBatch(
   name: string,
   launcher: Launcher = miniVqeProcessLauncher(process.env),
   retryOverridesMs?: Record<string, number>,
+  mode: DeliveryMode = 'host-upload',
 ) {
   const root = `e2e-batch-${id}/${name}/`;
+  const delivery = {
+    mode,
+    bucket: 'raw-results',
+    prefix: `${root}experiment.vqe/`,
+    folderFlag: '--output-dir',
+    s3Flag: '--output',
+  };
   const local = createLocalPipeline({
     dataplane: dataplaneFromEnv(process.env),
     batch: {
-      settings: { statePrefix: `${root}state/`, extraArgs: ['--output', `s3://raw-results/${root}experiment.vqe/`] },
+      settings: { statePrefix: `${root}state/`, delivery },
       pollMs: 300,
       launcher,
       retryOverridesMs,
@@ -61,7 +71,10 @@ function isolatedBatch(
     const page = await s3.send(new ListObjectsV2Command({ Bucket: 'raw-results', Prefix: `${root}experiment.vqe/` }));
     return (page.Contents ?? []).map((object) => object.Key!);
   };
-  return { pipeline: local, batch: local.vqeBatch!, starts: recordPipelineStarts(local), records };
+  /** Where a launch of a run delivers: its own prefix, by container name and attempt. */
+  const runPrefix = (runKey: string, attempt: number) =>
+    `${delivery.prefix}${containerNameFor(runKey)}/attempt-${attempt}/`;
+  return { pipeline: local, batch: local.vqeBatch!, starts: recordPipelineStarts(local), records, runPrefix };
 }
 
 afterAll(async () => {
@@ -76,7 +89,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
     'runs the lanes, records a failing run without stopping its lane, and announces the finished batch',
     async () => {
       // Prepare
-      const { pipeline, batch, starts, records } = isolatedBatch('lanes');
+      const { pipeline, batch, starts, records, runPrefix } = isolatedBatch('lanes');
 
       // Act
       const run = await execute(batch, { lanes: ['cpu', 'gpu1'], limit: 3 }, `e2e-${id}-first`);
@@ -93,9 +106,26 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
       expect(failed).toMatchObject({ status: 'failed', exitCode: 2, attempt: 1 });
       expect(failed?.stderrTail).toMatch(/--gpu: mini-vqe simulates on the CPU only/);
       const done = await batch.store.readRun(cpuRuns[1].key);
-      expect(done).toMatchObject({ status: 'done', exitCode: 0 });
+      expect(done).toMatchObject({
+        status: 'done',
+        exitCode: 0,
+        records: 1,
+        recordsUri: `s3://raw-results/${runPrefix(cpuRuns[1].key, 1)}`,
+      });
       expect(Date.parse(done!.endedAt!)).toBeGreaterThan(Date.parse(done!.startedAt!));
-      expect(await records()).toHaveLength(2);
+      // host-upload: each cpu run's folder uploaded below its own prefix, one record each; the
+      // failed run delivered nothing.
+      const delivered = await records();
+      expect(delivered).toHaveLength(2);
+      expect(delivered).toEqual(
+        expect.arrayContaining(
+          [cpuRuns[0], cpuRuns[1]].map((run) =>
+            expect.stringMatching(new RegExp(`^${runPrefix(run.key, 1)}\\d{6}-\\d+\\.json$`)),
+          ),
+        ),
+      );
+      expect(failed?.records).toBe(0);
+      expect(progress.records).toBe(2);
       // Each lane's chunk ran as a child execution of the chunk machine, which reported its tally.
       expect((run.output?.chunks as unknown[][] | undefined)?.flat()).toEqual([
         { lane: 'cpu', start: 0, end: 2, tally: { pending: 0, in_progress: 0, done: 2, failed: 0, timed_out: 0 } },
@@ -105,6 +135,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
       expect(finishedEvent?.detail).toMatchObject({
         batchId: progress.batchId,
         producedRecords: true,
+        records: 2,
         totals: { done: 2, failed: 1 },
       });
       expect(starts).toEqual([{ trigger: 'vqe-batch' }]);
@@ -146,7 +177,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
     'stops a run that passes its timeout and records it timed_out; a re-trigger resumes with it',
     async () => {
       // Prepare
-      const { batch, records } = isolatedBatch('timeout');
+      const { batch, records, runPrefix } = isolatedBatch('timeout', undefined, undefined, 'direct');
 
       // Act: the first cpu run gets one second (mini-VQE needs several)
       const timedOut = await execute(batch, { lanes: ['cpu'], limit: 1, runTimeoutSeconds: 1 }, `e2e-${id}-timeout`);
@@ -160,6 +191,7 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
         status: 'timed_out',
         attempt: 1,
         detail: 'no exit within 1 s: stopped',
+        records: 0,
       });
       expect(resumed.error).toBeUndefined();
       const resumedProgress = resumed.output?.progress as BatchProgress;
@@ -168,13 +200,52 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
         status: 'done',
         attempt: 2,
         batchId: resumedProgress.batchId,
+        records: 1,
       });
-      expect(await records()).toHaveLength(1);
+      // direct: mini-VQE wrote its record to the second launch's own prefix itself.
+      expect(await records()).toEqual([
+        expect.stringMatching(new RegExp(`^${runPrefix(cpuRuns[0].key, 2)}\\d{6}-\\d+\\.json$`)),
+      ]);
       // The batch CLI reads the same progress from S3.
       expect((await readBatchProgress(batch.store, resumedProgress.batchId, Date.now())).totals).toMatchObject({
         done: 1,
         planned: 1,
       });
+    },
+    5 * MINUTES,
+  );
+
+  it(
+    'fails a run that exits 0 but delivers nothing, with the reason, and announces no records',
+    async () => {
+      // Prepare: the fault: mini-VQE is launched without its output arguments (as an image whose
+      // output flag is misconfigured), so it prints its record to stdout and exits 0.
+      const real = miniVqeProcessLauncher(process.env);
+      const noOutput: Launcher = {
+        kind: real.kind,
+        launch: ({ records: _dropped, ...request }) => real.launch(request),
+        status: (handle) => real.status(handle),
+        stop: (handle) => real.stop(handle),
+      };
+      const { pipeline, batch, starts, records, runPrefix } = isolatedBatch('no-records', noOutput);
+
+      // Act
+      const run = await execute(batch, { lanes: ['cpu'], limit: 1 }, `e2e-${id}-no-records`);
+
+      // Assess
+      expect(run.error).toBeUndefined();
+      const progress = run.output?.progress as BatchProgress;
+      expect(progress).toMatchObject({ records: 0, totals: { done: 0, failed: 1, planned: 1 } });
+      expect(await batch.store.readRun(cpuRuns[0].key)).toMatchObject({
+        status: 'failed',
+        exitCode: 0,
+        records: 0,
+        detail: `${NO_RECORDS_DELIVERED}: the run exited 0 but no record arrived below s3://raw-results/${runPrefix(cpuRuns[0].key, 1)}`,
+      });
+      expect(await records()).toEqual([]);
+      const finishedEvent = pipeline.bus.events.find((event) => event['detail-type'] === 'VQE Batch Finished');
+      expect(finishedEvent?.detail).toMatchObject({ producedRecords: false, records: 0 });
+      expect(starts).toEqual([]);
     },
     5 * MINUTES,
   );

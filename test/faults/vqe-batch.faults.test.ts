@@ -57,7 +57,13 @@ describe('faults injected in a VQE batch', () => {
           batch: {
             settings: {
               statePrefix: `${root}state/`,
-              extraArgs: ['--output', `s3://raw-results/${root}experiment.vqe/`],
+              delivery: {
+                mode: 'host-upload',
+                bucket: 'raw-results',
+                prefix: `${root}experiment.vqe/`,
+                folderFlag: '--output-dir',
+                s3Flag: '--output',
+              },
             },
             pollMs: 300,
             launcher: watching,

@@ -90,7 +90,10 @@ describe('VQE batch container secrets', () => {
 
   it("grants the host's role read of exactly those secrets when batch.hostRoleArn is set", () => {
     // Act
-    const s = synth({ batch: { host: HOST, containerSecrets: SECRETS, hostRoleArn: HOST_ROLE } });
+    // Delivery direct: the host role gets the secrets only (the upload grant: vqe-batch-delivery.test.ts).
+    const s = synth({
+      batch: { host: HOST, containerSecrets: SECRETS, hostRoleArn: HOST_ROLE, delivery: { mode: 'direct' } },
+    });
 
     // Assess
     const [policy, ...others] = hostPolicies(s);
@@ -124,9 +127,9 @@ describe('VQE batch container secrets', () => {
     ).toEqual(EXPECTED_GRANTS);
   });
 
-  it('adds nothing when there are no container secrets', () => {
+  it('adds nothing when there are no container secrets (and the container delivers its records itself)', () => {
     // Act
-    const s = synth({ batch: { host: HOST, hostRoleArn: HOST_ROLE } });
+    const s = synth({ batch: { host: HOST, hostRoleArn: HOST_ROLE, delivery: { mode: 'direct' } } });
 
     // Assess
     expect(hostPolicies(s)).toEqual([]);

@@ -146,8 +146,15 @@ describe('when the VQE batch is deployed', () => {
       s3Region: 'garage',
       stateBucket: 'raw-results',
     });
-    // The local --output first, then the configured arguments.
-    expect(settings.extraArgs).toEqual(['--output', 's3://raw-results/experiments/experiment.vqe/', '--kafka']);
+    // The records' output arguments come from the delivery (the launcher adds them per run), not extraArgs.
+    expect(settings.extraArgs).toEqual(['--kafka']);
+    expect(settings.delivery).toEqual({
+      mode: 'host-upload',
+      bucket: 'raw-results',
+      prefix: 'experiments/experiment.vqe/',
+      folderFlag: '--output-dir',
+      s3Flag: '--output',
+    });
     for (const fn of FUNCTIONS) expect(sendCommands(s, fn)).toEqual([]);
     s.template.resourceCountIs('AWS::SSM::Document', 0);
   });
@@ -324,7 +331,14 @@ describe('VQE batch settings (BATCH_SETTINGS)', () => {
 describe('VQE batch SSM documents', () => {
   it('deploys one Command document (schema 2.2) whose image parameter takes only the configured repository, with the options fixed in it', () => {
     // Act
-    const s = synth({ batch: { host: HOST, dockerRunOptions: ['--shm-size=8g', '-e', 'KAFKA_SERVERS=kafka:9092'] } });
+    // Delivery direct: the document as it is without the host-upload lines (vqe-batch-delivery.test.ts).
+    const s = synth({
+      batch: {
+        host: HOST,
+        dockerRunOptions: ['--shm-size=8g', '-e', 'KAFKA_SERVERS=kafka:9092'],
+        delivery: { mode: 'direct' },
+      },
+    });
     const [run, ...others] = documentsOf(s);
 
     // Assess

@@ -18,44 +18,12 @@ import {
 } from '../../lambdas/vqe-batch/host-commands';
 import { containerNameFor } from '../../lambdas/vqe-batch/launcher';
 import { LANES, runArguments, TIERS, tierRuns } from '../../lambdas/vqe-batch/plan';
+import { type CommandDocument, render } from './ssm-document';
 
 const IMAGE = 'ghcr.io/qp/vqe:1.2';
 const RUN_KEY = 'gpu1/sto3g/NH3/L-BFGS-B/EfficientSU2/random/seed-1';
 const NAME = containerNameFor(RUN_KEY);
 const ARGS = runArguments(tierRuns(1).gpu1[0], 'data/molecules.gpu1.json');
-
-interface DocumentParameter {
-  readonly type: string;
-  readonly default?: string;
-  readonly allowedPattern?: string;
-  readonly allowedValues?: readonly string[];
-}
-interface CommandDocument {
-  readonly schemaVersion: string;
-  readonly parameters: Record<string, DocumentParameter>;
-  readonly mainSteps: Array<{ action: string; inputs: { timeoutSeconds: string; runCommand: string[] } }>;
-}
-
-/** What SSM does with a Command document: check each parameter, then substitute {{ name }} into the script. */
-function render(content: Record<string, unknown>, values: Record<string, string>): string {
-  const document = content as unknown as CommandDocument;
-  const resolved: Record<string, string> = {};
-  for (const [name, parameter] of Object.entries(document.parameters)) {
-    const value = values[name] ?? parameter.default;
-    if (value === undefined) throw new Error(`parameter ${name} is required`);
-    if (parameter.allowedValues && !parameter.allowedValues.includes(value)) throw new Error(`${name} not allowed`);
-    if (parameter.allowedPattern && !new RegExp(parameter.allowedPattern).test(value)) {
-      throw new Error(`${name} does not match ${parameter.allowedPattern}`);
-    }
-    resolved[name] = value;
-  }
-  const unknown = Object.keys(values).filter((name) => !(name in document.parameters));
-  if (unknown.length > 0) throw new Error(`unknown parameters ${unknown.join(', ')}`);
-  const [step] = document.mainSteps;
-  return step.inputs.runCommand
-    .join('\n')
-    .replace(/\{\{ *([A-Za-z]+) *\}\}/g, (_whole, name: string) => resolved[name] ?? `{{${name}}}`);
-}
 
 let bin: string;
 beforeEach(() => {

@@ -155,6 +155,13 @@ describe('the local batch run slot', () => {
       launcher: { kind: 'local' },
       moleculesFiles: { gpu1: 'a.json', gpu2: 'b.json', cpu: 'c.json' },
       extraArgs: [],
+      delivery: {
+        mode: 'host-upload',
+        bucket: 'raw-results',
+        prefix: 'experiments/experiment.vqe/',
+        folderFlag: '--output-dir',
+        s3Flag: '--output',
+      },
       runTimeoutSeconds: 600,
       pollIntervalSeconds: 5,
       chunkSize: 10,

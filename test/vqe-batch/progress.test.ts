@@ -216,8 +216,32 @@ describe('laneProgress', () => {
       done: 1,
       failed: 1,
       timed_out: 0,
+      records: 0,
       meanRunSeconds: 60,
       etaSeconds: 60,
     });
+  });
+});
+
+describe('records in the progress', () => {
+  it("sums the records this batch's runs delivered, per lane and in all, leaving out another batch's", () => {
+    // Prepare: a failed direct-mode run may have delivered some before it failed; cpu/3 is an older batch's
+    const states = statesOf(
+      { ...state('cpu/1', 'done'), records: 1 },
+      { ...state('cpu/2', 'failed'), records: 2 },
+      { ...state('cpu/3', 'failed', [0, 60], OLDER), records: 5 },
+      { ...state('gpu1/1', 'done'), records: 3 },
+      state('gpu1/2', 'done'), // launched before delivery existed: nothing counted
+    );
+
+    // Act
+    const progress = batchProgress(BATCH, { cpu: ['cpu/1', 'cpu/2', 'cpu/3'], gpu1: ['gpu1/1', 'gpu1/2'] }, states, T0);
+
+    // Assess
+    expect(progress.lanes.map((lane) => [lane.lane, lane.records])).toEqual([
+      ['cpu', 3],
+      ['gpu1', 3],
+    ]);
+    expect(progress.records).toBe(6);
   });
 });

@@ -7,8 +7,15 @@ import { LauncherUnavailableError, RunLaunchError } from '../../lambdas/core/err
 import { Logger } from '../../lambdas/core/logger';
 import { MetricEmitter } from '../../lambdas/core/metrics';
 import { type BatchRef, type BatchSettings, RunState } from '../../lambdas/vqe-batch/contract';
-import type { Launcher, LaunchRequest, RunHandle, RunStatus } from '../../lambdas/vqe-batch/launcher';
+import {
+  containerNameFor,
+  type Launcher,
+  type LaunchRequest,
+  type RunHandle,
+  type RunStatus,
+} from '../../lambdas/vqe-batch/launcher';
 import { type Lane, type PlannedRun, runArguments, tierRuns } from '../../lambdas/vqe-batch/plan';
+import type { RecordCounter } from '../../lambdas/vqe-batch/record-count';
 import type { BatchRecord, RunStateStore } from '../../lambdas/vqe-batch/state-store';
 import { createCheckRun } from '../../lambdas/vqe-batch/steps/check-run';
 import { createImageBuild, type ImageBuilder } from '../../lambdas/vqe-batch/steps/image-build';
@@ -88,12 +95,25 @@ class ScriptedLauncher implements Launcher {
 }
 
 const quiet = new Logger('test', {}, 'ERROR', () => undefined);
+/** The states these tests write carry no recordsUri (launched before delivery existed): nothing is counted. */
+const NOT_COUNTED: RecordCounter = {
+  count: async (bucket, prefix) => {
+    throw new Error(`no count expected, got one of s3://${bucket}/${prefix}`);
+  },
+};
 const SETTINGS: BatchSettings = {
   stateBucket: 'raw-results',
   statePrefix: 'vqe-batch/',
   launcher: { kind: 'local' },
   moleculesFiles: { gpu1: 'm/gpu1.json', gpu2: 'm/gpu2.json', cpu: 'm/cpu.json' },
   extraArgs: ['--kafka'],
+  delivery: {
+    mode: 'host-upload',
+    bucket: 'raw-results',
+    prefix: 'experiments/experiment.vqe/',
+    folderFlag: '--output-dir',
+    s3Flag: '--output',
+  },
   runTimeoutSeconds: 600,
   pollIntervalSeconds: 10,
   chunkSize: 4,
@@ -358,6 +378,7 @@ describe('createStartRun', () => {
       startedAt: new Date(NOW).toISOString(),
       deadline,
       handle: HANDLE,
+      recordsUri: `s3://raw-results/experiments/experiment.vqe/${containerNameFor(CPU[1].key)}/attempt-1/`,
     });
   });
 
@@ -370,7 +391,17 @@ describe('createStartRun', () => {
 
     // Assess
     expect(launcher.launches).toEqual([
-      { runKey: CPU[0].key, args: [...runArguments(CPU[0], 'm/cpu.json'), '--kafka'], lane: 'cpu' },
+      {
+        runKey: CPU[0].key,
+        args: [...runArguments(CPU[0], 'm/cpu.json'), '--kafka'],
+        lane: 'cpu',
+        records: {
+          mode: 'host-upload',
+          bucket: 'raw-results',
+          prefix: `experiments/experiment.vqe/${containerNameFor(CPU[0].key)}/attempt-1/`,
+          flag: '--output-dir',
+        },
+      },
     ]);
   });
 
@@ -467,7 +498,13 @@ describe('createCheckRun', () => {
     });
     const writesBefore = store.writes.length;
     const launcher = new ScriptedLauncher(statuses);
-    const result = await createCheckRun({ store: store.asStore, launcher, now: () => now, log: quiet })({
+    const result = await createCheckRun({
+      store: store.asStore,
+      launcher,
+      records: NOT_COUNTED,
+      now: () => now,
+      log: quiet,
+    })({
       batch: BATCH,
       lane: 'cpu',
       start: 0,
@@ -540,7 +577,13 @@ describe('createCheckRun', () => {
     // Prepare
     const store = new MemoryStore();
     const launcher = new ScriptedLauncher([{ state: 'exited', exitCode: 0, stderrTail: '' }]);
-    const checkRun = createCheckRun({ store: store.asStore, launcher, now: () => NOW, log: quiet });
+    const checkRun = createCheckRun({
+      store: store.asStore,
+      launcher,
+      records: NOT_COUNTED,
+      now: () => NOW,
+      log: quiet,
+    });
 
     // Act + Assess
     await expect(
@@ -699,7 +742,14 @@ describe('createCheckRun: lane progress as metrics', () => {
     // Prepare
     const { store, lines, metrics } = await setUp();
     const launcher = new ScriptedLauncher([{ state: 'running' }, { state: 'exited', exitCode: 0, stderrTail: '' }]);
-    const checkRun = createCheckRun({ store: store.asStore, launcher, now: () => ended, log: quiet, metrics });
+    const checkRun = createCheckRun({
+      store: store.asStore,
+      launcher,
+      records: NOT_COUNTED,
+      now: () => ended,
+      log: quiet,
+      metrics,
+    });
 
     // Act
     await checkRun(event); // still running: nothing changed, nothing published
@@ -750,7 +800,14 @@ describe('createCheckRun: lane progress as metrics', () => {
     const launcher = new ScriptedLauncher([{ state: 'exited', exitCode: 1, stderrTail: 'boom' }]);
 
     // Act
-    const result = await createCheckRun({ store: store.asStore, launcher, now: () => ended, log, metrics })(event);
+    const result = await createCheckRun({
+      store: store.asStore,
+      launcher,
+      records: NOT_COUNTED,
+      now: () => ended,
+      log,
+      metrics,
+    })(event);
 
     // Assess
     expect(result).toEqual({ ended: true, key: CPU[0].key, status: 'failed' });

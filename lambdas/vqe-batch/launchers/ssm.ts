@@ -19,6 +19,7 @@ import { LauncherUnavailableError, RunLaunchError } from '../../core/errors';
 import { isTransientAwsError } from '../../core/transient';
 import { SECRET_LOOKUP_EXIT_CODE } from '../container-secrets';
 import type { Lane } from '../contract';
+import { CONTAINER_RECORDS_DIR, DEFAULT_RECORDS_PREFIX, RECORDS_UPLOAD_EXIT_CODE, recordsArguments } from '../delivery';
 import {
   argumentProblems,
   type BuildParameter,
@@ -27,6 +28,7 @@ import {
   PARAMETER_PATTERNS,
   type RunParameter,
 } from '../host-commands';
+import { recordsPrefixParameterPattern } from '../host-upload';
 import { containerNameFor, type Launcher, type LaunchRequest, type RunHandle, type RunStatus, tail } from '../launcher';
 
 export interface SsmLauncherSettings {
@@ -42,6 +44,11 @@ export interface SsmLauncherSettings {
   readonly commandTimeoutSeconds: number;
   /** Optional CloudWatch log group for full command output. */
   readonly cloudWatchLogGroup?: string;
+  /**
+   * The records prefix's root the run document fixes (delivery host-upload): a run's own prefix
+   * must lie below it. @default 'experiments/experiment.vqe/'
+   */
+  readonly recordsPrefix?: string;
 }
 
 export interface ImageBuildSettings {
@@ -126,7 +133,8 @@ export class SsmLauncher implements Launcher {
     private readonly settings: SsmLauncherSettings,
   ) {
     const image = imageParameterPattern(settings.image);
-    this.runPatterns = { ...PARAMETER_PATTERNS, action: '^(run|stop)$', image };
+    const recordsPrefix = recordsPrefixParameterPattern(settings.recordsPrefix ?? DEFAULT_RECORDS_PREFIX);
+    this.runPatterns = { ...PARAMETER_PATTERNS, action: '^(run|stop)$', image, recordsPrefix };
   }
 
   /**
@@ -134,13 +142,17 @@ export class SsmLauncher implements Launcher {
    * must be `--flag [value]` tokens of restricted characters, the lane's device spec and the
    * container name must fit their patterns. The document itself first removes a container that
    * an earlier launch of the same run left behind (its handle lost with a crashed step), then
-   * `docker run --rm`s the image, whose exit code is the command's.
+   * `docker run --rm`s the image, whose exit code is the command's. The run's records target
+   * adds the image's output arguments: the s3:// prefix (direct), or the mounted run folder and
+   * the recordsPrefix parameter the document uploads it to (host-upload).
    * @throws RunLaunchError naming the value that is refused
    */
   runParameters(request: LaunchRequest): Parameters {
     const refuse = (message: string) =>
       new RunLaunchError(`run ${request.runKey}: refused before SendCommand: ${message}`);
-    const problems = describeProblems('args', argumentProblems(request.args));
+    const { records } = request;
+    const args = [...request.args, ...(records ? recordsArguments(records, CONTAINER_RECORDS_DIR) : [])];
+    const problems = describeProblems('args', argumentProblems(args));
     if (problems.length > 0) throw refuse(problems.join('; '));
     const device = request.lane === undefined ? undefined : this.settings.laneDevices?.[request.lane];
     return checkedParameters(
@@ -149,8 +161,9 @@ export class SsmLauncher implements Launcher {
         containerName: containerNameFor(request.runKey),
         image: this.settings.image,
         gpus: device ?? 'none',
-        args: request.args.join(' '),
+        args: args.join(' '),
         executionTimeout: String(this.settings.commandTimeoutSeconds),
+        ...(records?.mode === 'host-upload' ? { recordsPrefix: records.prefix } : {}),
       },
       this.runPatterns,
       refuse,
@@ -358,6 +371,15 @@ export function invocationStatus(
     case 'Failed': {
       // SSM reports -1 when the shell was killed before it returned a code.
       const code = invocation.ResponseCode;
+      if (code === RECORDS_UPLOAD_EXIT_CODE) {
+        // The run document's own code (host-upload): the run folder could not be made or uploaded.
+        return {
+          state: 'exited',
+          exitCode: code,
+          stderrTail,
+          detail: 'the run folder could not be made or its records uploaded on the host',
+        };
+      }
       if (code === SECRET_LOOKUP_EXIT_CODE) {
         // The run document's own code: a container secret could not be read; stderr names it.
         return {

@@ -2,6 +2,10 @@
  * Polls a launched run. When it has ended, its state becomes done (exit code 0) or failed; when
  * it passes its deadline, it is stopped and becomes timed_out. Either way the loop moves on.
  *
+ * An ended run's records are counted where its launch delivered them (its state's recordsUri,
+ * one listing): the count is the state's `records`, and a run that exited 0 but delivered
+ * nothing is failed with the reason NO_RECORDS_DELIVERED, so done always means "records arrived".
+ *
  * When a run has ended, the lane's progress changed: it is read from the run states and
  * published as metrics per lane (RunsDone, RunsFailed, RunsTimedOut, RunsPending, EtaSeconds,
  * MeanRunSeconds), the live view of a batch. Reading it costs one GET per run of the lane, once
@@ -11,8 +15,10 @@ import { Logger } from '../../core/logger';
 import { METRIC_JOBS, type MetricEmitter, metricEmitterFromEnv } from '../../core/metrics';
 import { parseEvent } from '../../core/validation';
 import { type BatchRef, CheckRunEvent, type Lane, type RunState, type RunStatusName } from '../contract';
+import { NO_RECORDS_DELIVERED, parseRecordsUri } from '../delivery';
 import type { PlannedRun } from '../plan';
 import { laneProgress } from '../progress';
+import type { RecordCounter } from '../record-count';
 import type { RunStateStore } from '../state-store';
 import type { RunStepDeps } from './start-run';
 
@@ -23,10 +29,13 @@ export type CheckRunResult =
 export function createCheckRun({
   store,
   launcher,
+  records,
   now = Date.now,
   log = new Logger('vqe-batch-check-run'),
   metrics = metricEmitterFromEnv(process.env, { log }),
 }: Omit<RunStepDeps, 'settings'> & {
+  /** Counts an ended run's records below its recordsUri. */
+  readonly records: RecordCounter;
   /** @default EMF lines on standard output, Stack from QP_STACK_NAME (none without it) */
   readonly metrics?: MetricEmitter;
 }) {
@@ -44,7 +53,15 @@ export function createCheckRun({
     }
     const previous = await store.readRun(run.key);
     const exited = status.state === 'exited' ? status : undefined;
-    const outcome: RunStatusName = timedOut ? 'timed_out' : exited?.exitCode === 0 ? 'done' : 'failed';
+    let outcome: RunStatusName = timedOut ? 'timed_out' : exited?.exitCode === 0 ? 'done' : 'failed';
+    let detail = timedOut ? `no exit within ${batch.runTimeoutSeconds} s: stopped` : exited?.detail;
+    // A state without recordsUri was launched before delivery existed: its exit code alone tells.
+    const target = previous?.recordsUri === undefined ? undefined : parseRecordsUri(previous.recordsUri);
+    const delivered = target === undefined ? undefined : await records.count(target.bucket, target.prefix);
+    if (outcome === 'done' && delivered === 0) {
+      outcome = 'failed';
+      detail = `${NO_RECORDS_DELIVERED}: the run exited 0 but no record arrived below ${previous?.recordsUri}`;
+    }
     const state: RunState = {
       key: run.key,
       lane,
@@ -58,16 +75,15 @@ export function createCheckRun({
       endedAt: new Date(now()).toISOString(),
       exitCode: exited ? exited.exitCode : null,
       stderrTail: exited?.stderrTail ?? '',
-      ...(timedOut
-        ? { detail: `no exit within ${batch.runTimeoutSeconds} s: stopped` }
-        : exited?.detail
-          ? { detail: exited.detail }
-          : {}),
+      ...(detail ? { detail } : {}),
+      ...(previous?.recordsUri === undefined ? {} : { recordsUri: previous.recordsUri }),
+      ...(delivered === undefined ? {} : { records: delivered }),
     };
     await store.writeRun(state);
     runLog[outcome === 'done' ? 'info' : 'warn']('run ended', {
       status: outcome,
       exitCode: state.exitCode,
+      records: state.records,
       detail: state.detail,
     });
     await publish(batch, lane).catch((error: unknown) =>

@@ -7,6 +7,7 @@ import { RunLaunchError } from '../../core/errors';
 import { Logger } from '../../core/logger';
 import { parseEvent } from '../../core/validation';
 import { type BatchSettings, ChunkCursor, RUN_STATUSES, type StartRunResult, type StatusTally } from '../contract';
+import { type RunRecords, recordsUri, runRecordsPrefix } from '../delivery';
 import type { Launcher } from '../launcher';
 import { type Lane, type PlannedRun, runArguments } from '../plan';
 import type { RunStateStore } from '../state-store';
@@ -82,18 +83,28 @@ export function createStartRun({
     ];
     const startedAt = new Date(now());
     const deadline = new Date(startedAt.getTime() + batch.runTimeoutSeconds * 1000).toISOString();
+    const attempt = (previous?.attempt ?? 0) + 1;
+    // Each launch writes below a prefix of its own, so CheckRun counts what this launch delivered.
+    const { delivery } = settings;
+    const records: RunRecords = {
+      mode: delivery.mode,
+      bucket: delivery.bucket,
+      prefix: runRecordsPrefix(delivery.prefix, run.key, attempt),
+      flag: delivery.mode === 'direct' ? delivery.s3Flag : delivery.folderFlag,
+    };
     const base = {
       key: run.key,
       lane,
       batchId: batch.batchId,
-      attempt: (previous?.attempt ?? 0) + 1,
+      attempt,
       args,
       startedAt: startedAt.toISOString(),
+      recordsUri: recordsUri(records),
     };
     // Written before the launch, so a run the launch leaves behind is never without a record.
     await store.writeRun({ ...base, status: 'in_progress', deadline });
     try {
-      const handle = await launcher.launch({ runKey: run.key, args, lane });
+      const handle = await launcher.launch({ runKey: run.key, args, lane, records });
       await store.writeRun({ ...base, status: 'in_progress', deadline, handle });
       runLog.info('run launched', { attempt: base.attempt, launcher: launcher.kind, deadline });
       return { finished: false, ended: false, key: run.key, handle, deadline };

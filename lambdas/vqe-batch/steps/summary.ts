@@ -13,7 +13,10 @@ import { batchProgress } from '../progress';
 import type { RunStateStore } from '../state-store';
 
 export interface BatchSummary extends BatchProgress {
-  /** Some run of this batch wrote records: the feature pipeline has new input. */
+  /**
+   * Records of this batch's runs arrived in raw-results (`records` > 0, counted by CheckRun
+   * below each run's own prefix): the feature pipeline has new input.
+   */
   readonly producedRecords: boolean;
 }
 
@@ -28,7 +31,7 @@ export async function readBatchProgress(store: RunStateStore, batchId: string, n
     planned[lane] = (await store.readPlan(batchId, lane)).map((run) => run.key);
   const states = await store.readRuns(Object.values(planned).flat());
   const progress = batchProgress(record, planned, states, now);
-  return { ...progress, producedRecords: progress.totals.done > 0 };
+  return { ...progress, producedRecords: progress.records > 0 };
 }
 
 export function createBatchSummary({

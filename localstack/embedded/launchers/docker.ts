@@ -2,10 +2,17 @@
  * Runs a VQE container through the Docker Engine HTTP API (v1.43) on a unix socket, for a host
  * where the pipeline itself runs next to the daemon (the local stack, a single GPU box). Plain
  * `node:http` keeps the Lambda bundle free of a Docker client library.
+ *
+ * A run's records (LaunchRequest.records): direct, the container gets the s3:// prefix;
+ * host-upload, `<recordsDir>/<container name>` is bound at CONTAINER_RECORDS_DIR and, once the
+ * container exited 0, uploaded (records.ts), as the run document does on the GPU host. The
+ * folder and the target ride on the container's labels, so status() needs the handle only.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { LauncherUnavailableError, RunLaunchError } from '../../../lambdas/core/errors';
+import { CONTAINER_RECORDS_DIR, recordsArguments } from '../../../lambdas/vqe-batch/delivery';
 import {
   containerNameFor,
   type Launcher,
@@ -14,6 +21,7 @@ import {
   type RunStatus,
   tail,
 } from '../../../lambdas/vqe-batch/launcher';
+import { afterUpload, type PendingUpload, type RecordsUploader } from './records';
 
 export interface DockerEngineLauncherSettings {
   readonly socketPath: string;
@@ -24,6 +32,10 @@ export interface DockerEngineLauncherSettings {
   readonly binds?: readonly string[];
   readonly gpus?: boolean;
   readonly network?: string;
+  /** The host folder the run folders are made in (host-upload). @default none: a host-upload run is refused */
+  readonly recordsDir?: string;
+  /** Uploads a host-upload run's folder once it exited 0. @default none: a host-upload run is refused */
+  readonly uploader?: RecordsUploader;
 }
 
 /** The Engine API version whose request and response shapes this code follows. */
@@ -36,6 +48,8 @@ const STDERR_LOG_LINES = 200;
 const FRAME_HEADER_BYTES = 8;
 const STDERR_STREAM = 2;
 export const RUN_KEY_LABEL = 'quantum-pipeline.run-key';
+/** A host-upload run's PendingUpload, as JSON. */
+export const RECORDS_UPLOAD_LABEL = 'quantum-pipeline.records-upload';
 
 const RUNNING_STATES = new Set(['created', 'running', 'restarting', 'paused']);
 const CONNECTION_ERROR_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EACCES', 'ETIMEDOUT']);
@@ -86,11 +100,12 @@ export class DockerEngineLauncher implements Launcher {
 
   async launch(request: LaunchRequest): Promise<RunHandle> {
     const name = containerNameFor(request.runKey);
-    let created = await this.create(name, request);
+    const pending = this.runFolder(name, request);
+    let created = await this.create(name, request, pending);
     if (created.statusCode === 409) {
       // A container of this name is left from an earlier attempt of the same run: replace it once.
       await this.removeIgnoringMissing(name);
-      created = await this.create(name, request);
+      created = await this.create(name, request, pending);
     }
     if (created.statusCode === 404) {
       throw new RunLaunchError(`image ${this.settings.image} is not on the Docker host: ${engineMessage(created)}`);
@@ -122,9 +137,13 @@ export class DockerEngineLauncher implements Launcher {
     if (inspected.statusCode === 404)
       return { state: 'exited', exitCode: 1, stderrTail: '', detail: 'container vanished' };
     if (inspected.statusCode !== 200) throw this.unexpected('inspect', containerId, inspected);
-    const state =
-      (JSON.parse(inspected.body.toString('utf8')) as { State?: { Status?: string; ExitCode?: number } }).State ?? {};
+    const container = JSON.parse(inspected.body.toString('utf8')) as {
+      State?: { Status?: string; ExitCode?: number };
+      Config?: { Labels?: Record<string, string> };
+    };
+    const state = container.State ?? {};
     if (RUNNING_STATES.has(state.Status ?? '')) return { state: 'running' };
+    const upload = container.Config?.Labels?.[RECORDS_UPLOAD_LABEL];
 
     const logs = await this.call('GET', `${path}/logs?stderr=1&stdout=0&tail=${STDERR_LOG_LINES}`);
     if (logs.statusCode !== 200 && logs.statusCode !== 404)
@@ -133,9 +152,32 @@ export class DockerEngineLauncher implements Launcher {
     // The container was kept (AutoRemove off) only so its logs could be read above.
     await this.removeIgnoringMissing(containerId);
     const exitCode = state.ExitCode ?? 1;
-    return state.Status === 'exited'
-      ? { state: 'exited', exitCode, stderrTail }
-      : { state: 'exited', exitCode, stderrTail, detail: `container ended in state ${state.Status ?? 'unknown'}` };
+    if (state.Status !== 'exited') {
+      return { state: 'exited', exitCode, stderrTail, detail: `container ended in state ${state.Status ?? 'unknown'}` };
+    }
+    const pending = upload === undefined ? undefined : (JSON.parse(upload) as PendingUpload);
+    const delivered = await afterUpload({ state: 'exited', exitCode, stderrTail }, pending, this.settings.uploader);
+    // Uploaded (or failed for good: the run is recorded failed): the folder is not needed any more.
+    if (pending && delivered.state === 'exited' && delivered.exitCode === 0)
+      rmSync(pending.folder, { recursive: true, force: true });
+    return delivered;
+  }
+
+  /** A host-upload run's folder, made empty and writable by any container user; undefined otherwise. */
+  private runFolder(name: string, request: LaunchRequest): PendingUpload | undefined {
+    const { records } = request;
+    if (records?.mode !== 'host-upload') return undefined;
+    const { recordsDir, uploader } = this.settings;
+    if (!recordsDir || !uploader) {
+      throw new RunLaunchError(
+        `run ${request.runKey}: delivery host-upload needs DockerEngineLauncher.recordsDir and .uploader`,
+      );
+    }
+    const folder = join(recordsDir, name);
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(folder, { recursive: true });
+    chmodSync(folder, 0o777); // the image may run as any user; mkdir's mode is cut by the umask
+    return { folder, bucket: records.bucket, prefix: records.prefix };
   }
 
   async stop(handle: RunHandle): Promise<void> {
@@ -146,20 +188,25 @@ export class DockerEngineLauncher implements Launcher {
     await this.removeIgnoringMissing(containerId);
   }
 
-  private create(name: string, request: LaunchRequest): Promise<EngineResponse> {
+  private create(name: string, request: LaunchRequest, pending: PendingUpload | undefined): Promise<EngineResponse> {
     const { image, env, binds, gpus, network } = this.settings;
+    const { records } = request;
+    const allBinds = [...(binds ?? []), ...(pending ? [`${pending.folder}:${CONTAINER_RECORDS_DIR}`] : [])];
     return this.call('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
       Image: image,
-      Cmd: [...request.args],
+      Cmd: [...request.args, ...(records ? recordsArguments(records, CONTAINER_RECORDS_DIR) : [])],
       Env: env === undefined ? undefined : [...env],
       HostConfig: {
-        Binds: binds === undefined ? undefined : [...binds],
+        Binds: allBinds.length === 0 ? undefined : allBinds,
         NetworkMode: network,
         AutoRemove: false,
         // Count -1 with the gpu capability is what `docker run --gpus all` sends.
         DeviceRequests: gpus ? [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] : undefined,
       },
-      Labels: { [RUN_KEY_LABEL]: request.runKey },
+      Labels: {
+        [RUN_KEY_LABEL]: request.runKey,
+        ...(pending ? { [RECORDS_UPLOAD_LABEL]: JSON.stringify(pending) } : {}),
+      },
     });
   }
 

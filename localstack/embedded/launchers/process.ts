@@ -3,11 +3,16 @@
  * mini-VQE by default). A small shell wrapper writes the run's stderr, stdout and finally its exit
  * code into the run's folder, so the run's status lives on disk, not in this Node process: a
  * later invocation, or another process, polls it from the handle alone.
+ *
+ * A run's records (LaunchRequest.records): direct, the program gets the s3:// prefix; host-upload,
+ * it gets `<run folder>/records` and, once it exited 0, the first status() that sees the exit
+ * uploads that folder (records.ts), as the run document does on the GPU host.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLaunchError } from '../../../lambdas/core/errors';
+import { recordsArguments } from '../../../lambdas/vqe-batch/delivery';
 import {
   containerNameFor,
   type Launcher,
@@ -16,6 +21,7 @@ import {
   type RunStatus,
   tail,
 } from '../../../lambdas/vqe-batch/launcher';
+import { afterUpload, type PendingUpload, type RecordsUploader } from './records';
 
 export interface ProcessLauncherSettings {
   /** The program and its leading arguments, e.g. [python, '-m', 'mini_vqe']. */
@@ -25,7 +31,12 @@ export interface ProcessLauncherSettings {
   readonly env?: Readonly<Record<string, string>>;
   /** One folder per run is made in here. */
   readonly runsDir: string;
+  /** Uploads a host-upload run's folder once it exited 0. @default none: a host-upload run is refused */
+  readonly uploader?: RecordsUploader;
 }
+
+/** The run folder's file naming where its records go (host-upload). */
+const UPLOAD_FILE = 'upload.json';
 
 // $1 is the run folder; the rest is the command. The exit code goes through a rename, so a
 // reader never sees a half-written file.
@@ -44,8 +55,21 @@ export class ProcessLauncher implements Launcher {
     await this.stopEarlierRuns(request.runKey);
     const runDir = join(this.settings.runsDir, `${containerNameFor(request.runKey)}-${Date.now()}`);
     mkdirSync(runDir, { recursive: true });
-    writeFileSync(join(runDir, 'command.json'), JSON.stringify([...this.settings.command, ...request.args]));
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'qp-run', runDir, ...this.settings.command, ...request.args], {
+    const { records } = request;
+    const folder = join(runDir, 'records');
+    if (records?.mode === 'host-upload') {
+      if (!this.settings.uploader) {
+        throw new RunLaunchError(
+          `run ${request.runKey}: delivery host-upload needs an uploader (ProcessLauncher.uploader)`,
+        );
+      }
+      mkdirSync(folder);
+      const pending: PendingUpload = { folder, bucket: records.bucket, prefix: records.prefix };
+      writeFileSync(join(runDir, UPLOAD_FILE), JSON.stringify(pending));
+    }
+    const args = [...request.args, ...(records ? recordsArguments(records, folder) : [])];
+    writeFileSync(join(runDir, 'command.json'), JSON.stringify([...this.settings.command, ...args]));
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'qp-run', runDir, ...this.settings.command, ...args], {
       cwd: this.settings.cwd,
       env: { ...process.env, ...this.settings.env },
       detached: true, // its own process group: a timeout stops the shell and the program together
@@ -83,7 +107,16 @@ export class ProcessLauncher implements Launcher {
     const exitFile = join(runDir, 'exit-code');
     if (existsSync(exitFile)) {
       const code = Number.parseInt(readFileSync(exitFile, 'utf8').trim(), 10);
-      return { state: 'exited', exitCode: Number.isNaN(code) ? 1 : code, stderrTail: this.stderrTail(runDir) };
+      const exited = {
+        state: 'exited',
+        exitCode: Number.isNaN(code) ? 1 : code,
+        stderrTail: this.stderrTail(runDir),
+      } as const;
+      const uploadFile = join(runDir, UPLOAD_FILE);
+      const pending = existsSync(uploadFile)
+        ? (JSON.parse(readFileSync(uploadFile, 'utf8')) as PendingUpload)
+        : undefined;
+      return afterUpload(exited, pending, this.settings.uploader);
     }
     if (isRunProcess(pid, runDir)) return { state: 'running' };
     // Killed before the wrapper could record a code (a stop, or the machine went down).
