@@ -49,6 +49,11 @@ export interface FeaturePipelineProps {
   readonly mlFeaturesJob: JobPolicy;
   /** @default 60 */
   readonly pollIntervalSeconds?: number;
+  /**
+   * The ARNs of other state machines sharing the run slot (table maintenance): the oldest running
+   * execution of them all holds it. @default none
+   */
+  readonly sharesRunSlotWith?: readonly string[];
   /** How a second execution waits for the running one. @default 300 s, x1.5, 12 attempts */
   readonly runSlotRetry?: {
     readonly intervalSeconds: number;
@@ -116,16 +121,26 @@ export class FeaturePipeline extends Construct {
     const failed = new sfn.Fail(this, 'PipelineFailed', { errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     this.failure = props.reportFunction ? this.writeReport('WriteFailureReport', failed) : failed;
 
+    // Job 2 is reached after job 1, or alone ({"mlOnly": true}); one phase, two ways in.
+    const mlPhase = this.sparkJobPhase('ml-features', 'MlFeature', props.mlFeaturesJob, '$.mlFeatures').next(
+      this.publish(),
+    );
+    const afterFeatures = new sfn.Choice(this, 'ShouldRunMlFeatures')
+      .when(sfn.Condition.booleanEquals('$.run.skipMlFeatures', true), this.skipMlFeatures().next(this.publish()))
+      .otherwise(mlPhase);
     const definition = this.start()
       .next(this.validateInput())
       .next(this.acquireRunSlot())
-      .next(this.sparkJobPhase('features', 'Feature', props.featuresJob, '$.features'))
       .next(
-        new sfn.Choice(this, 'ShouldRunMlFeatures')
-          .when(sfn.Condition.booleanEquals('$.run.skipMlFeatures', true), this.skipMlFeatures().next(this.publish()))
-          .otherwise(
-            this.sparkJobPhase('ml-features', 'MlFeature', props.mlFeaturesJob, '$.mlFeatures').next(this.publish()),
-          ),
+        new sfn.Choice(this, 'ShouldRunFeatures')
+          .when(
+            sfn.Condition.and(
+              sfn.Condition.isPresent('$.run.mlOnly'),
+              sfn.Condition.booleanEquals('$.run.mlOnly', true),
+            ),
+            this.skipFeatures().next(mlPhase),
+          )
+          .otherwise(this.sparkJobPhase('features', 'Feature', props.featuresJob, '$.features').next(afterFeatures)),
       );
 
     this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
@@ -255,6 +270,7 @@ export class FeaturePipeline extends Construct {
         'stateMachineArn.$': '$$.StateMachine.Id',
         'executionArn.$': '$$.Execution.Id',
         'startTime.$': '$$.Execution.StartTime',
+        ...(this.props.sharesRunSlotWith?.length ? { sharedWith: [...this.props.sharesRunSlotWith] } : {}),
       },
       '$.slot',
     )
@@ -330,6 +346,13 @@ export class FeaturePipeline extends Construct {
     });
     phase.addCatch(this.failure, { resultPath: '$.failure' });
     return phase;
+  }
+
+  private skipFeatures(): sfn.Pass {
+    return new sfn.Pass(this, 'FeaturesSkipped', {
+      result: sfn.Result.fromObject({ outcome: null }),
+      resultPath: '$.features',
+    });
   }
 
   private skipMlFeatures(): sfn.Pass {

@@ -41,6 +41,8 @@ export const PipelineInput = z
     fullRefresh: z.boolean().optional(),
     /** Run job 1 only. */
     skipMlFeatures: z.boolean().optional(),
+    /** Run job 2 only (job 1 is skipped): new mlParams or a fullRefresh without ingesting anything. */
+    mlOnly: z.boolean().optional(),
     /** W/H/T of job 2 (SPEC section 3); the deployed defaults apply when absent. */
     mlParams: MlParams.optional(),
     /** Free text recorded in the logs and the summary event (e.g. "schedule", "console"). */
@@ -60,6 +62,10 @@ export const RunContext = z.object({
   runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
   options: PipelineInput,
   skipMlFeatures: z.boolean(),
+  /** Job 1 skipped (options.mlOnly); validate-input always sets it, so the state machine's Choice finds it. */
+  mlOnly: z.boolean().optional(),
+  /** Set by the table-maintenance state machine's validation only: what its job does. */
+  maintenance: MaintenanceOptions.optional(),
 });
 export type RunContext = z.infer<typeof RunContext>;
 

@@ -147,6 +147,17 @@ describe('feature processing state machine, executed locally', () => {
       } finally {
         await report.browser.close();
       }
+
+      // Job 2 alone, rebuilding the ML tables from the base rows: job 1 is not submitted at all.
+      const mlOnly = await execute(pipeline, { mlOnly: true, fullRefresh: true }, 'e2e-ml-only');
+      expect(mlOnly.error).toBeUndefined();
+      expect(entered(mlOnly, 'FeaturesSkipped')).toHaveLength(1);
+      expect(entered(mlOnly, 'SubmitFeatureJob')).toHaveLength(0);
+      expect(mlOnly.output?.features.outcome).toBeNull();
+      expect(mlOnly.output?.mlFeatures.outcome).toMatchObject({
+        status: 'succeeded',
+        newRows: { ml_run_summary: 6, ml_iteration_features: ml.newRows.ml_iteration_features },
+      });
     },
     15 * MINUTES,
   );

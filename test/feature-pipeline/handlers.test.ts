@@ -75,7 +75,7 @@ describe('handler modules', () => {
 
     const run = await handler({ input: { maxFiles: 5 }, executionName: 'manual-1' }, {} as never, () => undefined);
 
-    expect(run).toEqual({ runId: 'manual-1', options: { maxFiles: 5 }, skipMlFeatures: false });
+    expect(run).toEqual({ runId: 'manual-1', options: { maxFiles: 5 }, skipMlFeatures: false, mlOnly: false });
   });
 
   it("validate-input logs with the invocation's request id, function name, cold start and trace id", async () => {

@@ -31,6 +31,10 @@ describe('validate-input', () => {
       { skipMlFeatures: true, trigger: 'schedule' },
       { skipMlFeatures: true, trigger: 'schedule' },
     ],
+    [
+      { mlOnly: true, fullRefresh: true, mlParams: { rollingWindow: 9 } },
+      { mlOnly: true, fullRefresh: true, mlParams: { rollingWindow: 9 } },
+    ],
   ])('accepts %j', (input, options) => {
     const run = validateInput({ input, executionName: 'exec-1' });
 
@@ -38,6 +42,7 @@ describe('validate-input', () => {
       runId: 'exec-1',
       options,
       skipMlFeatures: (options as { skipMlFeatures?: boolean }).skipMlFeatures ?? false,
+      mlOnly: (options as { mlOnly?: boolean }).mlOnly ?? false,
     });
   });
 
@@ -47,6 +52,7 @@ describe('validate-input', () => {
     [{ maxFiles: 'all' }, 'maxFiles: expected a positive whole number, got "all"'],
     [{ fullRefresh: 'yes' }, 'fullRefresh: expected true or false, got "yes"'],
     [{ skipMlFeatures: 1 }, 'skipMlFeatures: expected true or false, got 1'],
+    [{ mlOnly: 'true' }, 'mlOnly: expected true or false, got "true"'],
     [{ trigger: '' }, 'trigger: expected a text of 1 to 64 characters, got ""'],
     [{ trigger: 'x'.repeat(65) }, 'trigger: expected a text of 1 to 64 characters, got "xxxxx'],
     [{ mlParams: 5 }, 'mlParams: expected an object with rollingWindow, trajectoryHead and/or trajectoryTail, got 5'],
@@ -101,6 +107,15 @@ describe('validate-input', () => {
     expect(
       validateInput({ input: { fullRefresh: false, skipMlFeatures: true }, executionName: 'exec-1' }).skipMlFeatures,
     ).toBe(true);
+  });
+
+  it.each([
+    [{ mlOnly: true, skipMlFeatures: true }, /mlOnly: true runs job 2 alone, skipMlFeatures: true runs job 1 alone/],
+    [{ mlOnly: true, maxFiles: 50 }, /maxFiles: 50 bounds job 1, which mlOnly: true skips/],
+  ])('refuses %j: mlOnly contradicts an option of job 1, naming both', (input, message) => {
+    expect(() => validateInput({ input, executionName: 'exec-1' })).toThrow(
+      expect.objectContaining({ name: 'InvalidInputError', message: expect.stringMatching(message) }),
+    );
   });
 
   it('refuses an event without the execution name', () => {

@@ -9,14 +9,29 @@ function states(context: Record<string, unknown> = {}): Record<string, AslState>
 }
 
 describe('feature processing state machine', () => {
-  it('validates, takes the run slot, runs job 1, then job 2 or skips it, and publishes', () => {
+  it('validates, takes the run slot, runs job 1 (or skips it: mlOnly), then job 2 or skips it, and publishes', () => {
     const definition = definitionOf(synth());
     const top = definition.States;
 
     expect(definition.StartAt).toBe('StartRun');
     expect(top.StartRun.Next).toBe('ValidateInput');
     expect(top.ValidateInput.Next).toBe('AcquireRunSlot');
-    expect(top.AcquireRunSlot.Next).toBe('FeatureJob');
+    expect(top.AcquireRunSlot.Next).toBe('ShouldRunFeatures');
+    expect(top.ShouldRunFeatures).toMatchObject({
+      Choices: [
+        {
+          And: [
+            { Variable: '$.run.mlOnly', IsPresent: true },
+            { Variable: '$.run.mlOnly', BooleanEquals: true },
+          ],
+          Next: 'FeaturesSkipped',
+        },
+      ],
+      Default: 'FeatureJob',
+    });
+    // Skipped, job 1's outcome is null (the summary event says so), and job 2 runs as after job 1.
+    expect(top.FeaturesSkipped).toMatchObject({ Result: { outcome: null }, ResultPath: '$.features' });
+    expect(top.FeaturesSkipped.Next).toBe('MlFeatureJob');
     expect(top.FeatureJob.Next).toBe('ShouldRunMlFeatures');
     expect(top.ShouldRunMlFeatures).toMatchObject({
       Choices: [{ Variable: '$.run.skipMlFeatures', BooleanEquals: true, Next: 'MlFeaturesSkipped' }],

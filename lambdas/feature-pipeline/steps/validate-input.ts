@@ -23,6 +23,7 @@ const EXPECTATIONS: Record<string, string> = {
   maxFiles: 'expected a positive whole number',
   fullRefresh: 'expected true or false',
   skipMlFeatures: 'expected true or false',
+  mlOnly: 'expected true or false',
   mlParams: 'expected an object with rollingWindow, trajectoryHead and/or trajectoryTail',
   'mlParams.rollingWindow': 'expected a whole number from 1 to 1000',
   'mlParams.trajectoryHead': 'expected a whole number from 1 to 1000',
@@ -36,17 +37,30 @@ export function validateInput(event: unknown): RunContext {
   // The console sends {} or nothing at all for "all defaults"; both mean the same run.
   const raw = input ?? {};
   const options = parseInput(PipelineInput, raw, { knownKeys: KNOWN_KEYS, expectations: EXPECTATIONS });
-  if (options.fullRefresh && options.skipMlFeatures) {
-    throw new InvalidInputError(
-      'fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one',
-    );
-  }
+  const conflict = conflictOf(options);
+  if (conflict) throw new InvalidInputError(conflict);
   return parseInput(
     RunContextSchema,
-    { runId: executionName, options, skipMlFeatures: options.skipMlFeatures ?? false },
+    {
+      runId: executionName,
+      options,
+      skipMlFeatures: options.skipMlFeatures ?? false,
+      mlOnly: options.mlOnly ?? false,
+    },
     {
       label: `execution name ${JSON.stringify(executionName)} cannot be a Spark run id`,
       expectations: EXPECTATIONS,
     },
   );
+}
+
+/** Options that each make sense alone but contradict each other, named with their values. */
+function conflictOf(options: PipelineInput): string | undefined {
+  if (options.fullRefresh && options.skipMlFeatures)
+    return 'fullRefresh: true rebuilds the ML tables, skipMlFeatures: true skips them; choose one';
+  if (options.mlOnly && options.skipMlFeatures)
+    return 'mlOnly: true runs job 2 alone, skipMlFeatures: true runs job 1 alone; choose one';
+  if (options.mlOnly && options.maxFiles !== undefined)
+    return `maxFiles: ${options.maxFiles} bounds job 1, which mlOnly: true skips; leave one out`;
+  return undefined;
 }
