@@ -64,8 +64,6 @@ export const RunContext = z.object({
   skipMlFeatures: z.boolean(),
   /** Job 1 skipped (options.mlOnly); validate-input always sets it, so the state machine's Choice finds it. */
   mlOnly: z.boolean().optional(),
-  /** Set by the table-maintenance state machine's validation only: what its job does. */
-  maintenance: MaintenanceOptions.optional(),
 });
 export type RunContext = z.infer<typeof RunContext>;
 
