@@ -141,6 +141,8 @@ export interface LaneView {
   readonly timedOut: number;
   readonly inProgress: number;
   readonly pending: number;
+  /** Records (S3 objects) the lane's runs of this batch delivered to raw-results, as CheckRun counted them. */
+  readonly records: number;
   readonly meanRunSeconds: number | null;
   readonly etaSeconds: number | null;
 }

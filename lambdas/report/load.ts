@@ -225,6 +225,7 @@ export async function loadBatch(
       timedOut: l.timed_out,
       inProgress: l.in_progress,
       pending: l.pending,
+      records: l.records,
       meanRunSeconds: l.meanRunSeconds,
       etaSeconds: l.etaSeconds,
     })),

@@ -207,7 +207,7 @@ export function renderBatch(view: BatchView): string {
         `<tr><th scope="row">${esc(l.lane)}</th><td class="n">${fmtInt(l.planned)}</td><td class="n">${fmtInt(l.done)}</td>` +
         `<td class="n">${fmtInt(l.failed)}</td><td class="n">${fmtInt(l.timedOut)}</td><td class="n">${fmtInt(l.inProgress)}</td>` +
         `<td class="n">${fmtInt(l.pending)}</td><td class="n">${esc(fmtSeconds(l.meanRunSeconds))}</td>` +
-        `<td class="n">${esc(fmtSeconds(l.etaSeconds))}</td></tr>`,
+        `<td class="n">${esc(fmtSeconds(l.etaSeconds))}</td><td class="n">${fmtInt(l.records)}</td></tr>`,
     )
     .join('');
   const progress =
@@ -223,7 +223,8 @@ export function renderBatch(view: BatchView): string {
     '<table id="lanes-table"><caption>Lanes</caption><thead><tr><th scope="col">lane</th><th scope="col" class="n">planned</th>' +
     '<th scope="col" class="n">done</th><th scope="col" class="n">failed</th><th scope="col" class="n">timed out</th>' +
     '<th scope="col" class="n">in progress</th><th scope="col" class="n">pending</th><th scope="col" class="n">mean run</th>' +
-    `<th scope="col" class="n">ETA</th></tr></thead><tbody>${lanes}</tbody></table></section>`;
+    '<th scope="col" class="n">ETA</th><th scope="col" class="n">records</th></tr></thead>' +
+    `<tbody>${lanes}</tbody></table></section>`;
   const laneNames = [...new Set(view.runs.map((r) => r.lane))];
   const durations =
     '<section id="durations"><h2>Run durations</h2>' +
@@ -257,6 +258,7 @@ export function renderBatch(view: BatchView): string {
       ['started', view.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')],
       ['lanes', String(view.lanes.length)],
       ['runs ended', fmtInt(view.runs.length)],
+      ['records delivered', fmtInt(view.lanes.reduce((sum, l) => sum + l.records, 0))],
     ]) +
       failureSection(view.failure) +
       progress +

@@ -154,14 +154,16 @@ describe('vqe batch generation, executed locally with mini-VQE', () => {
           rows.map((r) => [
             r.querySelector('th')?.textContent,
             ...[...r.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent),
+            [...r.querySelectorAll('td')].at(-1)?.textContent,
           ]),
         );
         const points = await pointsPerChart(report.page);
 
         expect(verdict).toBe('Finished: 2 of 3 run(s) done, 1 failed or timed out.');
         expect(lanes).toEqual([
-          ['cpu', '2', '2', '0'],
-          ['gpu1', '1', '0', '1'],
+          // lane, planned, done, failed ... records delivered (1 per cpu run, none from the failed gpu1 run)
+          ['cpu', '2', '2', '0', '2'],
+          ['gpu1', '1', '0', '1', '0'],
         ]);
         expect(points['run-durations']).toBe(3);
         expect(report.problems).toEqual([]);

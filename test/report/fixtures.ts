@@ -204,6 +204,7 @@ export const BATCH_VIEW: BatchView = {
       timedOut: 0,
       inProgress: 0,
       pending: 0,
+      records: 6,
       meanRunSeconds: 20,
       etaSeconds: 0,
     },

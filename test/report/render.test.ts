@@ -127,6 +127,9 @@ describe('batch page', () => {
     // Assess
     expect(html).toMatch(/id="verdict"[^>]*>Finished: 3 of 4 run\(s\) done, 1 failed or timed out\./);
     expect(html).toContain('data-chart="lane-progress"');
+    // What arrived in raw-results: per lane (the table's last column) and in all (a figure on top).
+    expect(html).toMatch(/<th scope="row">cpu<\/th>(<td class="n">[^<]*<\/td>){8}<td class="n">6<\/td><\/tr>/);
+    expect(html).toContain('<div class="kpi"><b>6</b>records delivered</div>');
     expect(count(html.slice(html.indexOf('data-chart="run-durations"')), /class="point"/g)).toBeGreaterThanOrEqual(2);
     expect(html).toContain('data-chart="energy-error"');
   });
