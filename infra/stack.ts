@@ -25,6 +25,7 @@ import { ObjectArrivalsTrigger } from './platform/object-arrivals';
 import { PipelineBuckets } from './platform/storage';
 import { BatchFinishedTrigger, PipelineSchedule, R2SyncTriggers } from './platform/triggers';
 import { R2Sync } from './r2-sync/r2-sync';
+import { FeatureQueries } from './reading/feature-queries';
 import { RunReportFunction } from './report/report-function';
 import { VqeBatch, type VqeBatchLauncher } from './vqe-batch/vqe-batch';
 
@@ -50,6 +51,8 @@ const NO_SUCCESS_ALARM_AFTER = Duration.hours(26);
 export class QuantumPipelineStack extends Stack {
   readonly buckets: PipelineBuckets;
   readonly compute?: SparkCompute;
+  /** Athena's workgroup and saved queries over the Glue tables (aws profile). */
+  readonly queries?: FeatureQueries;
   readonly functions: SparkJobFunctions;
   readonly pipeline: FeaturePipeline;
   /** Where both jobs write their run summaries and job 2 its report data (s3a:// locally). */
@@ -143,6 +146,12 @@ export class QuantumPipelineStack extends Stack {
         codeVersionsKept: config.spark.codeVersionsKept,
         logLevel: config.logLevel,
       });
+      this.queries = new FeatureQueries(this, 'Queries', {
+        database: this.compute.namespace,
+        features: this.buckets.features,
+        results: this.buckets.artifacts,
+      });
+      this.queries.node.addDependency(this.compute.database);
       this.functions = new SparkJobFunctions(this, 'Functions', {
         backend: { kind: 'emr-serverless', compute: this.compute },
         settings: settings(this.compute.sparkConf(config.spark.shufflePartitions, config.spark.extraConf)),

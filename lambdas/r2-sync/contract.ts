@@ -110,6 +110,8 @@ export const TableProgress = z.object({
   durationMs: z.number().min(0),
   /** A dry run only: the delete guard would refuse this plan's deletions (why, in words). */
   deletionsRefused: z.string().optional(),
+  /** The mirror's current metadata file, as its pointer (metadata/version-hint.text, latest.json) names it. */
+  metadata: z.string().optional(),
 });
 export type TableProgress = z.infer<typeof TableProgress>;
 

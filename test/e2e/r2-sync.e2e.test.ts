@@ -1,7 +1,8 @@
 /**
  * The synthesized "r2 sync" state machine executed locally against two real S3 endpoints
  * (Garage: the features bucket with the pipeline's key, the qp-data stand-in with its own key).
- * The ML tables are stand-in objects here; the feature pipeline's e2e test syncs real ones.
+ * The ML tables are stand-in objects here, but for a real Iceberg table's files (test/r2-sync/
+ * iceberg-table.ts) in the first test; the feature pipeline's e2e test syncs tables the jobs wrote.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { ERROR_NAMES } from '../../lambdas/core/contract';
 import type { SyncSettings, TableProgress } from '../../lambdas/r2-sync/contract';
 import { resolveValue } from '../../localstack/embedded/definition';
 import { createLocalPipeline, dataplaneFromEnv } from '../../localstack/embedded/local-pipeline';
+import { CURRENT_METADATA, relocated } from '../r2-sync/iceberg-table';
 import { contents, localEndpoints, putAll, removeAll, sides } from '../r2-sync/support';
 import { entered, execute } from './harness';
 
@@ -49,15 +51,19 @@ afterAll(async () => {
 
 describe('r2 sync state machine, executed locally', () => {
   it(
-    'mirrors both ML tables, metadata included, and publishes "R2 Sync Completed"; a resync copies nothing',
+    'mirrors both ML tables as Iceberg tables of their own and publishes "R2 Sync Completed"; a resync copies nothing',
     async () => {
-      // Prepare
+      // Prepare: in each table folder, a real Iceberg table's 10 files and a few more data files.
       const { pipeline, sync, source, destination } = localSync('mirror');
+      const iceberg = (table: string) =>
+        Object.fromEntries(
+          [...relocated(`${source.prefix}${table}/`)].map(([key, bytes]) => [`${table}/${key}`, bytes]),
+        );
       await putAll(source, {
         ...tableFiles('ml_iteration_features', 5),
         ...tableFiles('ml_run_summary', 3),
-        'ml_run_summary/metadata/v1.metadata.json': '{}',
-        'ml_iteration_features/metadata/v1.metadata.json': '{}',
+        ...iceberg('ml_run_summary'),
+        ...iceberg('ml_iteration_features'),
       });
 
       // Act
@@ -67,13 +73,25 @@ describe('r2 sync state machine, executed locally', () => {
       // Assess
       expect(run.error).toBeUndefined();
       const tables = run.output?.tables as TableProgress[];
-      expect(tables.map((t) => [t.table, t.complete, t.copied.objects])).toEqual([
-        ['ml_iteration_features', true, 6],
-        ['ml_run_summary', true, 4],
+      const mirrorOf = (table: string) => `s3://${destination.bucket}/${destination.prefix}${table}`;
+      expect(tables.map((t) => [t.table, t.complete, t.copied.objects, t.metadata])).toEqual([
+        ['ml_iteration_features', true, 15, `${mirrorOf('ml_iteration_features')}/${CURRENT_METADATA}`],
+        ['ml_run_summary', true, 13, `${mirrorOf('ml_run_summary')}/${CURRENT_METADATA}`],
       ]);
+      // Data byte for byte; metadata rewritten to name the mirror alone; plus each table's pointer.
       const [want, have] = await Promise.all([contents(source), contents(destination)]);
-      expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
-      for (const [key, bytes] of want) expect(have.get(key)?.equals(bytes), key).toBe(true);
+      const pointers = ['ml_iteration_features', 'ml_run_summary'].flatMap((table) => [
+        `${table}/metadata/latest.json`,
+        `${table}/metadata/version-hint.text`,
+      ]);
+      expect([...have.keys()].sort()).toEqual([...want.keys(), ...pointers].sort());
+      for (const [key, bytes] of want) {
+        if (key.includes('/metadata/')) expect(have.get(key)?.toString('latin1'), key).not.toContain('//features/');
+        else expect(have.get(key)?.equals(bytes), key).toBe(true);
+      }
+      expect(have.get(`ml_run_summary/${CURRENT_METADATA}`)?.toString()).toContain(
+        `"location":"${mirrorOf('ml_run_summary')}"`,
+      );
       const event = pipeline.bus.events.find((e) => e['detail-type'] === 'R2 Sync Completed');
       expect(event?.detail).toMatchObject({ runId: 'e2e-sync-console', trigger: 'console', dryRun: false });
       expect((again.output?.tables as TableProgress[] | undefined)?.map((t) => t.copied.objects)).toEqual([0, 0]);

@@ -41,7 +41,10 @@ describe('the delete guard on the real stores', () => {
     const objects = {
       'ml_run_summary/data/part-0.parquet': 'rows 0',
       'ml_run_summary/data/part-1.parquet': 'rows 1',
-      'ml_run_summary/metadata/v1.metadata.json': '{"format-version":2}',
+      'ml_run_summary/metadata/v1.metadata.json': JSON.stringify({
+        'format-version': 2,
+        location: `s3://${source.bucket}/${source.prefix}ml_run_summary`,
+      }),
     };
     await putAll(source, objects);
     expect(await sync({ run, table: 'ml_run_summary' }, context)).toMatchObject({
@@ -61,13 +64,14 @@ describe('the delete guard on the real stores', () => {
         /^ml_run_summary: refused to delete 3 of the mirror's 3 object\(s\) \(100%\): the source listing is empty/,
       ),
     });
-    expect(before.size).toBe(3);
+    // The three objects and the mirror's pointer to its current metadata (version-hint.text, latest.json).
+    expect(before.size).toBe(5);
     expect([...(await contents(table)).keys()].sort()).toEqual([...before.keys()].sort());
 
     // Act
     const allowed = await sync({ run: { ...run, allowEmptySource: true }, table: 'ml_run_summary' }, context);
 
-    // Assess
+    // Assess: the pointer went too (first: it must never name files that are gone).
     expect(allowed).toMatchObject({ complete: true, deleted: { objects: 3 } });
     expect((await contents(table)).size).toBe(0);
   });

@@ -50,10 +50,31 @@ describe('planSync', () => {
     expect(metadataMatches(source, { 'qp-source-etag': 'abd-2', 'qp-source-size': '5' })).toBe(false);
     expect(metadataMatches(source, undefined)).toBe(false);
   });
+
+  it('checks a rewritten key the mirror holds whatever its size, and copies one it lacks', () => {
+    const rewritten = (key: string) => key.startsWith('metadata/');
+    const source = byKey(entry('metadata/a.avro', 5, 'x'), entry('metadata/b.avro', 5, 'y'), entry('data/c', 1, 'z'));
+    const mirror = byKey(entry('metadata/a.avro', 9, 'other'), entry('data/c', 1, 'z'));
+
+    const plan = planSync(source, mirror, rewritten);
+
+    expect(plan.check.map((e) => e.key)).toEqual(['metadata/a.avro']);
+    expect(plan.copy.map((e) => [e.key, e.reason])).toEqual([['metadata/b.avro', 'new']]);
+    expect(plan.unchanged.map((e) => e.key)).toEqual(['data/c']);
+  });
+
+  it('matches a rewritten copy only when it was rewritten for this mirror location', () => {
+    const source = entry('k', 5, 'abc');
+    const provenance = { 'qp-source-etag': 'abc', 'qp-source-size': '5' };
+
+    expect(metadataMatches(source, { ...provenance, 'qp-mirror-location': 's3://m/t' }, 's3://m/t')).toBe(true);
+    expect(metadataMatches(source, { ...provenance, 'qp-mirror-location': 's3://m/old' }, 's3://m/t')).toBe(false);
+    expect(metadataMatches(source, provenance, 's3://m/t')).toBe(false);
+  });
 });
 
 describe('copyWaves', () => {
-  it('sends data files first, then manifests, then the metadata.json roots, largest first in each', () => {
+  it('sends data files first, then manifests, then manifest lists, then the metadata.json roots, largest first in each', () => {
     const item = (key: string, size: number) => ({ key, size, etag: 'e', reason: 'new' as const });
     const waves = copyWaves([
       item('metadata/v2.metadata.json', 1),
@@ -61,11 +82,13 @@ describe('copyWaves', () => {
       item('metadata/snap-1.avro', 2),
       item('data/b.parquet', 9),
       item('metadata/m0.avro', 3),
+      item('metadata/m1.avro', 4),
     ]);
 
     expect(waves.map((wave) => wave.map((i) => i.key))).toEqual([
       ['data/b.parquet', 'data/a.parquet'],
-      ['metadata/m0.avro', 'metadata/snap-1.avro'],
+      ['metadata/m1.avro', 'metadata/m0.avro'],
+      ['metadata/snap-1.avro'],
       ['metadata/v2.metadata.json'],
     ]);
   });

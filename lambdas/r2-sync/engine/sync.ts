@@ -13,7 +13,9 @@ import { Logger } from '../../core/logger';
 import { runPool } from '../../core/pool';
 import { HEALTH_PROBE_PREFIX } from '../contract';
 import { type DeleteGuard, type DeleteRefusal, deleteRefusal } from './guard';
+import { mirrorKind, POINTER_KEYS } from './iceberg-mirror';
 import { listSide, type ObjectEntry, type Side } from './listing';
+import { copyRewritten, type MirrorSettings, type PointerOutcome, publishPointer } from './mirror-io';
 import { type CopyItem, copyWaves, metadataMatches, planSync } from './plan';
 import { copyObject, OutOfTimeError, type TransferSettings } from './transfer';
 
@@ -36,6 +38,12 @@ export interface SyncOptions {
   readonly log?: Logger;
   /** Limits on the deletions of one sync. @default none: every planned deletion is made */
   readonly deleteGuard?: DeleteGuard;
+  /**
+   * Mirror the folder as an Iceberg table of its own (iceberg-mirror.ts): metadata rewritten for
+   * the mirror's location, and a pointer to the current metadata file published once all is in.
+   * @default none: every object is copied byte for byte
+   */
+  readonly mirror?: MirrorSettings;
 }
 
 export interface Tally {
@@ -64,6 +72,8 @@ export interface SyncReport {
    * dry run, `deleted` still shows the plan's deletions and `complete` stays true).
    */
   readonly deletionsRefused?: DeleteRefusal;
+  /** An Iceberg mirror: what became of its current-metadata pointer (absent in a dry run or an incomplete one). */
+  readonly pointer?: PointerOutcome;
 }
 
 const tally = (entries: readonly { size: number }[]): Tally => ({
@@ -81,11 +91,22 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     failures.push({ key, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
   };
 
+  const mirror = options.mirror;
   const [sourceObjects, destinationObjects] = await Promise.all([
-    listSide(options.source, [HEALTH_PROBE_PREFIX]),
+    // The mirror's pointers are its own: a source's (a Hadoop table's version hint) is not copied.
+    listSide(options.source, mirror ? [HEALTH_PROBE_PREFIX, ...POINTER_KEYS] : [HEALTH_PROBE_PREFIX]),
     listSide(options.destination, [HEALTH_PROBE_PREFIX]),
   ]);
-  const plan = planSync(sourceObjects, destinationObjects);
+  const pointers = new Map<string, ObjectEntry>();
+  for (const key of mirror ? POINTER_KEYS : []) {
+    const entry = destinationObjects.get(key);
+    if (entry) pointers.set(key, entry);
+    destinationObjects.delete(key);
+  }
+  const rewritten = (key: string): boolean => mirror !== undefined && mirrorKind(key) !== 'copy';
+  /** The mirror's size of each rewritten file, for the manifest lists' manifest_length. */
+  const mirroredSizes = new Map([...destinationObjects.values()].map((entry) => [entry.key, entry.size]));
+  const plan = planSync(sourceObjects, destinationObjects, rewritten);
   const refusal = options.deleteGuard
     ? deleteRefusal(
         { source: sourceObjects.size, destination: destinationObjects.size, planned: plan.delete.length },
@@ -105,7 +126,8 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
           Key: options.destination.prefix + entry.key,
         }),
       );
-      if (metadataMatches(entry, head.Metadata)) unchanged.push(entry);
+      const location = rewritten(entry.key) ? mirror?.locations.target : undefined;
+      if (metadataMatches(entry, head.Metadata, location)) unchanged.push(entry);
       else toCopy.push({ ...entry, reason: 'content-changed' });
     } catch (error) {
       fail(entry.key, error);
@@ -159,13 +181,17 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       async (item) => {
         try {
           guaranteed ??= item;
-          await copyObject(
-            options.source,
-            options.destination,
-            item,
-            options.transfer,
-            item === guaranteed ? () => true : inTime,
-          );
+          if (mirror && rewritten(item.key)) {
+            await copyRewritten(options.source, options.destination, item, mirror, mirroredSizes);
+          } else {
+            await copyObject(
+              options.source,
+              options.destination,
+              item,
+              options.transfer,
+              item === guaranteed ? () => true : inTime,
+            );
+          }
           copied.push(item);
         } catch (error) {
           if (error instanceof OutOfTimeError) interrupted += 1;
@@ -175,6 +201,25 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
       mayStartCopy,
     );
     pending += wave.length - result.started + interrupted;
+  }
+
+  // Every file the current metadata names is in the mirror now: the pointer may name it. Before
+  // the deletions, which only remove what the current metadata no longer names.
+  let pointer: PointerOutcome | undefined;
+  if (mirror && failures.length === 0 && pending === 0 && !(refusal && sourceObjects.size === 0)) {
+    try {
+      pointer = await publishPointer(
+        options.source,
+        options.destination,
+        sourceObjects.keys(),
+        pointers,
+        mirror,
+        now,
+        log,
+      );
+    } catch (error) {
+      fail(POINTER_KEYS[0], error);
+    }
   }
 
   const deleted: ObjectEntry[] = [];
@@ -221,6 +266,7 @@ export async function syncPrefix(options: SyncOptions): Promise<SyncReport> {
     pending,
     failures,
     refusal,
+    pointer,
   });
 }
 
@@ -236,6 +282,7 @@ function report(
     pending: number;
     failures: { key: string; error: string }[];
     refusal?: DeleteRefusal;
+    pointer?: PointerOutcome;
   },
 ): SyncReport {
   return {
@@ -250,5 +297,6 @@ function report(
     failed: parts.failures.slice(0, FAILURES_KEPT),
     durationMs: ended - started,
     ...(parts.refusal ? { deletionsRefused: parts.refusal } : {}),
+    ...(parts.pointer ? { pointer: parts.pointer } : {}),
   };
 }

@@ -22,6 +22,7 @@ import { parseEvent } from '../../core/validation';
 import { type SyncSettings, SyncTableEvent, type TableProgress, type TallyShape } from '../contract';
 import { sideFor } from '../engine/clients';
 import { describeRefusal } from '../engine/guard';
+import { TableLocations } from '../engine/iceberg-mirror';
 import { type SyncReport, syncPrefix } from '../engine/sync';
 import { MIB } from '../engine/transfer';
 import type { SyncClients } from './health-check';
@@ -48,9 +49,13 @@ export function createSyncTable({
   return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<TableProgress> => {
     const { run, table, progress } = parseEvent(SyncTableEvent, event, 'sync-table');
     const tableLog = log.with({ runId: run.runId, table });
+    const source = sideFor('source', clients.source, settings.source, table);
+    const destination = sideFor('destination', clients.destination, settings.destination, table);
     const report: SyncReport = await syncPrefix({
-      source: sideFor('source', clients.source, settings.source, table),
-      destination: sideFor('destination', clients.destination, settings.destination, table),
+      source,
+      destination,
+      // The mirror is an Iceberg table of its own: its metadata names the mirror's files.
+      mirror: { locations: new TableLocations(source.bucket, source.prefix, destination.bucket, destination.prefix) },
       transfers: settings.transfers,
       checkers: settings.checkers,
       transfer: {
@@ -110,6 +115,7 @@ export function createSyncTable({
       checked: (progress?.checked ?? 0) + report.checked,
       pending: report.pending,
       durationMs: (progress?.durationMs ?? 0) + report.durationMs,
+      ...(report.pointer && 'metadata' in report.pointer ? { metadata: report.pointer.metadata } : {}),
       ...(refused && run.dryRun
         ? { deletionsRefused: `${refused}; a real run would copy, delete nothing and fail` }
         : {}),
