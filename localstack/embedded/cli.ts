@@ -102,7 +102,9 @@ export function describeSync(output: unknown, mirror: string): string[] {
     (t) =>
       `  ${t.table}: ${verb} ${t.copied.objects} object(s) (${mib(t.copied.bytes)}), ` +
       `${state?.run?.dryRun ? 'would delete' : 'deleted'} ${t.deleted.objects}, unchanged ${t.unchanged.objects}, ` +
-      `${t.invocations} invocation(s) -> ${mirror}${t.table}/`,
+      `${t.invocations} invocation(s) -> ${mirror}${t.table}/` +
+      // What a reader opens (pyiceberg, DuckDB): the metadata file the mirror's pointer names.
+      (t.metadata ? `\n    current metadata: ${t.metadata}` : ''),
   );
 }
 
