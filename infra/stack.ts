@@ -18,6 +18,7 @@ import type { SparkJobCode } from './feature-pipeline/job-code';
 import { QualityFindingsAlert } from './feature-pipeline/quality-findings';
 import { SparkCompute } from './feature-pipeline/spark-compute';
 import { SparkJobFunctions } from './feature-pipeline/spark-job-functions';
+import { TableMaintenance } from './maintenance/table-maintenance';
 import { PipelineAlerts } from './platform/alerts';
 import { PipelineDashboard } from './platform/dashboard';
 import { PipelineEventBus } from './platform/event-bus';
@@ -60,6 +61,8 @@ export class QuantumPipelineStack extends Stack {
   /** Writes each run's report page to s3://<artifacts>/reports/<run id>.html. */
   readonly runReport: RunReportFunction;
   readonly schedule: PipelineSchedule;
+  /** The weekly table maintenance (its own state machine, sharing the pipeline's run slot). */
+  readonly maintenance: TableMaintenance;
   /** New raw objects -> one run per quiet window (S3 "Object Created" -> debounce -> the pipeline). */
   readonly objectArrivals: ObjectArrivalsTrigger;
   readonly alerts: PipelineAlerts;
@@ -91,6 +94,7 @@ export class QuantumPipelineStack extends Stack {
     this.events = new PipelineEventBus(this, 'Events');
 
     const stateMachineName = `${config.stackName}-feature-pipeline`;
+    const maintenanceName = `${config.stackName}-table-maintenance`;
     const scheme = local ? 's3a' : 's3';
     this.summaryUri = `${scheme}://${this.buckets.features.bucketName}/pipeline-runs`;
     const settings = (sparkConf: Record<string, string>): PipelineSettings => ({
@@ -109,6 +113,7 @@ export class QuantumPipelineStack extends Stack {
       jobTimeoutSeconds: {
         features: config.jobs.features.timeoutSeconds,
         'ml-features': config.jobs.mlFeatures.timeoutSeconds,
+        maintenance: config.maintenance.timeoutSeconds,
       },
       mlDefaults: { ...config.mlDefaults },
     });
@@ -127,6 +132,7 @@ export class QuantumPipelineStack extends Stack {
         settings: settings({ ...config.spark.extraConf }),
         features: this.buckets.features,
         stateMachineName,
+        sharedRunSlotStateMachineNames: [maintenanceName],
         logLevel: config.logLevel,
         eventBus: this.events.bus,
       });
@@ -157,6 +163,7 @@ export class QuantumPipelineStack extends Stack {
         settings: settings(this.compute.sparkConf(config.spark.shufflePartitions, config.spark.extraConf)),
         features: this.buckets.features,
         stateMachineName,
+        sharedRunSlotStateMachineNames: [maintenanceName],
         logLevel: config.logLevel,
         eventBus: this.events.bus,
       });
@@ -174,6 +181,7 @@ export class QuantumPipelineStack extends Stack {
     this.pipeline = new FeaturePipeline(this, 'FeatureProcessing', {
       stateMachineName,
       functions: this.functions.functions,
+      sharesRunSlotWith: [TableMaintenance.stateMachineArn(this, maintenanceName)],
       reportFunction: this.runReport.function,
       featuresJob: config.jobs.features,
       mlFeaturesJob: config.jobs.mlFeatures,
@@ -211,6 +219,26 @@ export class QuantumPipelineStack extends Stack {
       enabled: config.schedule.enabled,
       deadLetterQueue: this.alerts.deadLetterQueue,
     });
+    this.maintenance = new TableMaintenance(this, 'TableMaintenance', {
+      stateMachineName: maintenanceName,
+      functions: this.functions.functions,
+      sharesRunSlotWith: [stateMachineName],
+      defaults: {
+        retentionDays: config.maintenance.retentionDays,
+        retainLast: config.maintenance.retainLast,
+        targetFileSizeBytes: config.maintenance.targetFileSizeBytes,
+      },
+      pollIntervalSeconds: config.pollIntervalSeconds,
+      runSlotRetry: {
+        intervalSeconds: config.runSlot.retryIntervalSeconds,
+        backoffRate: config.runSlot.backoffRate,
+        maxAttempts: config.runSlot.maxAttempts,
+      },
+      schedule: { enabled: config.maintenance.enabled, expression: config.maintenance.expression },
+      deadLetterQueue: this.alerts.deadLetterQueue,
+      logLevel: config.logLevel,
+    });
+    this.alerts.notify(this.maintenance.failedAlarm);
     this.objectArrivals = new ObjectArrivalsTrigger(this, 'ObjectArrivals', {
       rawResults: this.buckets.rawResults,
       featurePipeline: this.pipeline.stateMachine,

@@ -1,6 +1,6 @@
 """Package the Spark jobs for spark-submit and EMR Serverless.
 
-Writes <out>/feature_processing.py, <out>/ml_feature_processing.py (entry points),
+Writes <out>/feature_processing.py, <out>/ml_feature_processing.py, <out>/table_maintenance.py (entry points),
 <out>/quantum_pipeline.zip (the shared package, for --py-files / spark.submit.pyFiles) and
 <out>/build.json ({"codeVersion": ...}: the digest of the sources, see quantum_pipeline/code_version.py;
 the CDK app deploys the code under s3://<artifacts>/spark-jobs/<codeVersion>/).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE / "quantum_pipeline"
-ENTRY_POINTS = ("feature_processing.py", "ml_feature_processing.py")
+ENTRY_POINTS = ("feature_processing.py", "ml_feature_processing.py", "table_maintenance.py")
 BUILD_INFO = "build.json"
 
 sys.path.insert(0, str(HERE))

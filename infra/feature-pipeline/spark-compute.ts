@@ -25,7 +25,12 @@ import { JobCodeRetention } from './job-code-retention';
 
 export const ARTIFACTS_PREFIX = 'spark-jobs/';
 export const EMR_LOGS_PREFIX = 'emr-logs/';
-const REQUIRED_ARTIFACTS = ['feature_processing.py', 'ml_feature_processing.py', 'quantum_pipeline.zip'];
+const REQUIRED_ARTIFACTS = [
+  'feature_processing.py',
+  'ml_feature_processing.py',
+  'table_maintenance.py',
+  'quantum_pipeline.zip',
+];
 const DEFAULT_IDLE_TIMEOUT_MINUTES = 15;
 
 export interface SparkComputeProps {

@@ -48,6 +48,11 @@ export interface SparkJobFunctionsProps {
   readonly features: s3.IBucket;
   /** Name of the state machine whose running executions acquire-run-slot lists. */
   readonly stateMachineName: string;
+  /**
+   * Other state machines sharing the run slot (table maintenance), whose executions acquire-run-slot
+   * also lists. @default none
+   */
+  readonly sharedRunSlotStateMachineNames?: readonly string[];
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
   /** LOG_LEVEL of the functions. @default 'INFO' */
@@ -149,17 +154,18 @@ export class SparkJobFunctions extends Construct {
     );
     // The state machine references these functions, so its ARN is built from its fixed name
     // rather than taken from the construct (which would be a circular reference).
-    const stateMachineArn = Stack.of(this).formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: props.stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const stateMachineArn = (name: string) =>
+      Stack.of(this).formatArn({
+        service: 'states',
+        resource: 'stateMachine',
+        resourceName: name,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
     fns['acquire-run-slot'].addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ListOwnExecutions',
         actions: ['states:ListExecutions'],
-        resources: [stateMachineArn],
+        resources: [props.stateMachineName, ...(props.sharedRunSlotStateMachineNames ?? [])].map(stateMachineArn),
       }),
     );
     if (props.backend.kind === 'emr-serverless') {

@@ -107,6 +107,20 @@ export class PipelineDashboard extends Construct {
         ),
       ),
     );
+    this.dashboard.addWidgets(
+      this.graph('Table maintenance: data files per table, before and after', [
+        this.perTableSearch('dataFilesBefore', jobs.maintenance),
+        this.perTableSearch('dataFilesAfter', jobs.maintenance),
+      ]),
+      this.graph('Table maintenance: data bytes per table, before and after', [
+        this.perTableSearch('dataBytesBefore', jobs.maintenance),
+        this.perTableSearch('dataBytesAfter', jobs.maintenance),
+      ]),
+      this.graph('Table maintenance: snapshots per table, before and after', [
+        this.perTableSearch('snapshotsBefore', jobs.maintenance),
+        this.perTableSearch('snapshotsAfter', jobs.maintenance),
+      ]),
+    );
     const lanes = props.batchLanes ?? [];
     if (lanes.length > 0) {
       const lane = (name: MetricName, value: string) =>
@@ -195,6 +209,19 @@ export class PipelineDashboard extends Construct {
       expression:
         `SEARCH('{${namespace},${d.stack},${d.job},${d.table}} MetricName="${names.newRows}" ` +
         `${d.stack}="${this.stackName}"', 'Sum', ${this.period.toSeconds()})`,
+      usingMetrics: {},
+      period: this.period,
+      label: '',
+    });
+  }
+
+  /** One metric of a job for every table it was written for (the tables are not known at synth). */
+  private perTableSearch(name: MetricName, job: string): cloudwatch.MathExpression {
+    const { namespace, dimensions: d, names } = PIPELINE_METRICS;
+    return new cloudwatch.MathExpression({
+      expression:
+        `SEARCH('{${namespace},${d.stack},${d.job},${d.table}} MetricName="${names[name]}" ` +
+        `${d.stack}="${this.stackName}" ${d.job}="${job}"', 'Maximum', ${this.period.toSeconds()})`,
       usingMetrics: {},
       period: this.period,
       label: '',

@@ -15,6 +15,7 @@ export const METRIC_JOBS = {
   mlFeatures: 'ml_feature_processing',
   vqeBatch: 'vqe_batch',
   r2Sync: 'r2_sync',
+  maintenance: 'table_maintenance',
 } as const;
 
 /** Every metric the steps emit, with its unit; docs/operations.md explains each. */
@@ -27,6 +28,14 @@ export const METRICS = {
   filesQuarantined: { name: 'FilesQuarantined', unit: 'Count' },
   duplicateExperiments: { name: 'DuplicateExperiments', unit: 'Count' },
   jobElapsedSeconds: { name: 'JobElapsedSeconds', unit: 'Seconds' },
+  // table maintenance, per table (read-summary): the current snapshot's data files and bytes, and
+  // the table's snapshots, before and after the run
+  dataFilesBefore: { name: 'DataFilesBefore', unit: 'Count' },
+  dataFilesAfter: { name: 'DataFilesAfter', unit: 'Count' },
+  dataBytesBefore: { name: 'DataBytesBefore', unit: 'Bytes' },
+  dataBytesAfter: { name: 'DataBytesAfter', unit: 'Bytes' },
+  snapshotsBefore: { name: 'SnapshotsBefore', unit: 'Count' },
+  snapshotsAfter: { name: 'SnapshotsAfter', unit: 'Count' },
   // VQE batch, per lane (check-run)
   runsDone: { name: 'RunsDone', unit: 'Count' },
   runsFailed: { name: 'RunsFailed', unit: 'Count' },

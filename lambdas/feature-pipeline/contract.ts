@@ -5,19 +5,21 @@
  */
 import { z } from 'zod';
 
-/** Which of the two Spark jobs of the feature pipeline. */
-export const SparkJobKind = z.enum(['features', 'ml-features']);
+/** Which Spark job: the feature pipeline's two, or table maintenance (its own state machine). */
+export const SparkJobKind = z.enum(['features', 'ml-features', 'maintenance']);
 export type SparkJobKind = z.infer<typeof SparkJobKind>;
 
 /** The Python entry script of each job (dist/spark-jobs/<name>.py, s3://<artifacts>/spark-jobs/<name>.py). */
 export const ENTRY_SCRIPT: Record<SparkJobKind, string> = {
   features: 'feature_processing.py',
   'ml-features': 'ml_feature_processing.py',
+  maintenance: 'table_maintenance.py',
 };
 /** The job name the Spark jobs use in their run-summary key: <summaryPrefix>/<jobName>/<runId>.json. */
 export const SUMMARY_JOB_NAME: Record<SparkJobKind, string> = {
   features: 'feature_processing',
   'ml-features': 'ml_feature_processing',
+  maintenance: 'table_maintenance',
 };
 export const PY_FILES_ARCHIVE = 'quantum_pipeline.zip';
 
@@ -51,6 +53,28 @@ export const PipelineInput = z
   .strict();
 export type PipelineInput = z.infer<typeof PipelineInput>;
 
+/** What a table-maintenance run does (spark-jobs/quantum_pipeline/maintenance.py); every field set. */
+export const MaintenanceOptions = z
+  .object({
+    /** Tagged snapshots younger than this many days are kept. */
+    retentionDays: z.number().int().min(1).max(3650),
+    /** The last N snapshots of each table are kept, whatever their age. */
+    retainLast: z.number().int().min(1).max(1000),
+    /** Compaction's target data file size (1 MiB to 2 GiB). */
+    targetFileSizeBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .max(2 * 1024 * 1024 * 1024),
+    /** Only these tables; absent: every table of the namespace. */
+    tables: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+      .min(1)
+      .optional(),
+  })
+  .strict();
+export type MaintenanceOptions = z.infer<typeof MaintenanceOptions>;
+
 /** Event of the validate-input Lambda: the raw execution input plus the execution context. */
 export const ValidateInputEvent = z.object({
   input: z.unknown(),
@@ -64,6 +88,8 @@ export const RunContext = z.object({
   skipMlFeatures: z.boolean(),
   /** Job 1 skipped (options.mlOnly); validate-input always sets it, so the state machine's Choice finds it. */
   mlOnly: z.boolean().optional(),
+  /** Set by the table-maintenance state machine's validation only: what its job does. */
+  maintenance: MaintenanceOptions.optional(),
 });
 export type RunContext = z.infer<typeof RunContext>;
 
@@ -75,6 +101,11 @@ export const AcquireRunSlotEvent = z.object({
   executionArn: z.string().min(1),
   /** $$.Execution.StartTime (ISO 8601). The oldest running execution holds the slot. */
   startTime: z.string().min(1),
+  /**
+   * Other state machines that share the slot (the feature pipeline and table maintenance): the
+   * oldest running execution of them all holds it. @default none
+   */
+  sharedWith: z.array(z.string().min(1)).optional(),
 });
 export type AcquireRunSlotEvent = z.infer<typeof AcquireRunSlotEvent>;
 /** The slot this execution holds, and how many executions were running when it took it. */
@@ -237,7 +268,12 @@ export const PipelineSettings = z.object({
   sparkConf: z.record(z.string(), z.string()),
   resources: JobSpec.shape.resources,
   extraSubmitArgs: z.array(z.string()),
-  jobTimeoutSeconds: z.object({ features: z.number().int().positive(), 'ml-features': z.number().int().positive() }),
+  jobTimeoutSeconds: z.object({
+    features: z.number().int().positive(),
+    'ml-features': z.number().int().positive(),
+    /** Absent: the maintenance job cannot be submitted (a stack without table maintenance). */
+    maintenance: z.number().int().positive().optional(),
+  }),
   mlDefaults: z.object({
     rollingWindow: z.number().int().min(1).max(1000),
     trajectoryHead: z.number().int().min(1).max(1000),

@@ -1,4 +1,5 @@
 /** The Spark job of each pipeline step, described once in backend-neutral terms. */
+import { InvalidInputError } from '../core/errors';
 import {
   ENTRY_SCRIPT,
   type JobSpec,
@@ -20,6 +21,24 @@ function jobArguments(kind: SparkJobKind, run: RunContext, settings: PipelineSet
     settings.summaryUri,
   ];
   const { options } = run;
+  if (kind === 'maintenance') {
+    const m = run.maintenance;
+    if (!m) {
+      throw new InvalidInputError(
+        'maintenance job: run.maintenance is missing (only the table-maintenance state machine submits it)',
+      );
+    }
+    return [
+      ...common,
+      '--retention-days',
+      String(m.retentionDays),
+      '--retain-last',
+      String(m.retainLast),
+      '--target-file-size-bytes',
+      String(m.targetFileSizeBytes),
+      ...(m.tables ? ['--tables', m.tables.join(',')] : []),
+    ];
+  }
   if (kind === 'features') {
     return [
       ...common,

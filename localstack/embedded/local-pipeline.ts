@@ -15,7 +15,7 @@ import type { MetricEmitter } from '../../lambdas/core/metrics';
 import { ENV, PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { createFindingsPublisher } from '../../lambdas/feature-pipeline/quality-findings';
 import { backendFromEnv, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
-import { createAcquireRunSlot } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
+import { createAcquireRunSlot, type RunningExecutions } from '../../lambdas/feature-pipeline/steps/acquire-run-slot';
 import { createCancelJob } from '../../lambdas/feature-pipeline/steps/cancel-job';
 import { createJobStatus } from '../../lambdas/feature-pipeline/steps/job-status';
 import { createReadSummary } from '../../lambdas/feature-pipeline/steps/read-summary';
@@ -36,6 +36,7 @@ import {
 } from './definition';
 import { hostBusBindings, LocalEventBridge, localMetricEmitter } from './local-events';
 import { type LambdaHandler, type LocalExecution, LocalStateMachineHost, type PutEventsEntry } from './local-host';
+import { createLocalMaintenance, runSlotLister } from './local-maintenance';
 import { createLocalObjectArrivals, type LocalObjectArrivals } from './local-object-arrivals';
 import { createLocalR2Sync, type LocalR2Sync } from './local-r2-sync';
 import { createLocalVqeBatch, type LocalVqeBatch, type LocalVqeBatchOptions } from './local-vqe-batch';
@@ -114,6 +115,8 @@ export interface LocalPipeline {
   readonly triggered: LocalExecution[];
   /** New raw objects -> the debounce state machine -> the pipeline; S3's events come from `notifications(...)`. */
   readonly objectArrivals: LocalObjectArrivals;
+  /** "table maintenance", sharing the pipeline's run slot and Spark steps (started by `maintenance.start`). */
+  readonly maintenance: LocalStateMachineHost;
 }
 
 export function createLocalPipeline(options: LocalPipelineOptions): LocalPipeline {
@@ -138,6 +141,7 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
   const definition = resolveDefinition(template, machineId);
 
   let host: LocalStateMachineHost | undefined;
+  let maintenance: LocalStateMachineHost | undefined;
   let settings: PipelineSettings | undefined;
   const handlers: Record<string, LambdaHandler> = {};
   for (const name of HANDLER_NAMES) {
@@ -165,10 +169,14 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
       env,
       log,
       metrics,
-      () => {
-        if (!host) throw new Error('the local host is not ready');
-        return host;
-      },
+      // The run slot is shared with table maintenance (local-maintenance.ts).
+      runSlotLister(() => {
+        if (!host || !maintenance) throw new Error('the local hosts are not ready');
+        return [
+          { host, name: stack.pipeline.stateMachineName },
+          { host: maintenance, name: stack.maintenance.stateMachineName },
+        ];
+      }),
       // PutEvents of the steps (the data-quality findings) go on the local bus, to the template's rules.
       (entries) => hostBusBindings(bus).eventBus(entries),
     );
@@ -212,6 +220,15 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
     ...hostBusBindings(bus),
     waitOverridesMs: waits,
     retryOverridesMs: options.retryOverridesMs,
+  });
+  maintenance = createLocalMaintenance({
+    template,
+    stack,
+    bus,
+    sparkHandlers: handlers,
+    pollMs: options.pollMs,
+    retryOverridesMs: options.retryOverridesMs,
+    lambdaLog: options.lambdaLog,
   });
   const r2Sync = createLocalR2Sync({
     template,
@@ -257,7 +274,19 @@ export function createLocalPipeline(options: LocalPipelineOptions): LocalPipelin
       ),
     );
   });
-  return { host, bus, stack, template, definition, settings, r2Sync, vqeBatch, triggered, objectArrivals };
+  return {
+    host,
+    bus,
+    stack,
+    template,
+    definition,
+    settings,
+    r2Sync,
+    vqeBatch,
+    triggered,
+    objectArrivals,
+    maintenance,
+  };
 }
 
 /** The handler code of each function, wired with that function's own environment. */
@@ -266,7 +295,7 @@ function bindHandler(
   env: Environment,
   log: Logger,
   metrics: MetricEmitter,
-  host: () => LocalStateMachineHost,
+  slot: RunningExecutions,
   putOnBus: (entries: PutEventsEntry[]) => void,
 ): LambdaHandler {
   switch (name) {
@@ -277,7 +306,7 @@ function bindHandler(
         return run;
       };
     case 'acquire-run-slot':
-      return createAcquireRunSlot({ list: async (arn) => host().listRunning(arn) }, log);
+      return createAcquireRunSlot(slot, log);
     case 'submit-job':
       return createSubmitJob({ backend: backendFromEnv(env), settings: readSettings(env), log });
     case 'job-status':

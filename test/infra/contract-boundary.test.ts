@@ -80,6 +80,7 @@ describe('the boundary between infra/ and lambdas/', () => {
     expect(contracts.sort()).toEqual([
       'lambdas/core/contract.ts',
       'lambdas/feature-pipeline/contract.ts',
+      'lambdas/maintenance/contract.ts',
       'lambdas/r2-sync/contract.ts',
       'lambdas/report/contract.ts',
       'lambdas/vqe-batch/contract.ts',

@@ -340,8 +340,8 @@ describe('dead-lettered triggers', () => {
     ];
 
     // Assess: 4 failure rules, the summary, the data-quality findings, 2 start rules, the 2 rules
-    // of new raw objects, 2 schedules
-    expect(targets).toHaveLength(12);
+    // of new raw objects, 3 schedules (the pipeline's, the R2 sync's, table maintenance's)
+    expect(targets).toHaveLength(13);
     for (const target of targets) expect(target).toMatchObject({ DeadLetterConfig: dlq, RetryPolicy: retry });
   });
 

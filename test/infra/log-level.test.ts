@@ -6,8 +6,8 @@ import { LOG_LEVELS, type LogLevel, pipelineFunction } from '../../infra/common/
 import { Logger } from '../../lambdas/core/logger';
 import { synth } from './support';
 
-/** The local profile deploys every function of the project (pipeline and its run report, the debounce of new objects, R2 sync, VQE batch and its report) and no CDK provider function. */
-const ALL_FUNCTIONS = 6 + 1 + 1 + 2 + 5 + 1;
+/** The local profile deploys every function of the project (pipeline and its run report, the debounce of new objects, table maintenance's validation, R2 sync, VQE batch and its report) and no CDK provider function. */
+const ALL_FUNCTIONS = 6 + 1 + 1 + 1 + 2 + 5 + 1;
 
 describe('LOG_LEVEL of the functions', () => {
   it('is INFO on every function by default', () => {
@@ -40,8 +40,8 @@ describe('LOG_LEVEL of the functions', () => {
       .filter((level) => level !== undefined);
 
     // Assess: the pipeline's 6, its run report, the debounce of new objects, the job code
-    // retention, the batch's 5 and its report
-    expect(levels).toEqual(Array(15).fill('WARN'));
+    // retention, table maintenance's validation, the batch's 5 and its report
+    expect(levels).toEqual(Array(16).fill('WARN'));
   });
 
   it("names only levels the functions' logger knows", () => {

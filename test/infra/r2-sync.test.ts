@@ -32,8 +32,8 @@ describe('when the R2 sync is deployed', () => {
     const s = synth();
 
     expect(s.stack.r2Sync).toBeUndefined();
-    // The feature pipeline and the debounce of new objects.
-    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    // The feature pipeline, the debounce of new objects and table maintenance.
+    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
   });
 
   it('mirrors to https://<account>.r2.cloudflarestorage.com, region auto, from the Glue warehouse folder', () => {

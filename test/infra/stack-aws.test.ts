@@ -198,7 +198,7 @@ describe('aws profile: Spark compute', () => {
 });
 
 describe('aws profile: Lambda steps', () => {
-  it('bundles nine Node 24 ARM functions (six steps, the run report, the debounce of new objects, the job code retention) with tracing, each logging to its own group', () => {
+  it("bundles ten Node 24 ARM functions (six steps, the run report, the debounce of new objects, the job code retention, table maintenance's validation) with tracing, each logging to its own group", () => {
     const { template } = synth();
 
     template.resourcePropertiesCountIs(
@@ -210,7 +210,7 @@ describe('aws profile: Lambda steps', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: Match.anyValue() },
       },
-      9,
+      10,
     );
   });
 
@@ -228,7 +228,7 @@ describe('aws profile: Lambda steps', () => {
       executorCores: 1,
       executorMemory: '1536m',
     });
-    expect(settings.jobTimeoutSeconds).toEqual({ features: 7200, 'ml-features': 3600 });
+    expect(settings.jobTimeoutSeconds).toEqual({ features: 7200, 'ml-features': 3600, maintenance: 7200 });
     expect(settings.sparkConf).toMatchObject({
       'spark.sql.catalog.quantum_catalog.type': 'glue',
       'spark.serializer': 'org.apache.spark.serializer.KryoSerializer',
@@ -254,14 +254,17 @@ describe('aws profile: Lambda steps', () => {
     );
   });
 
-  it('lets the run-slot function list the executions of its own state machine only', () => {
+  it('lets the run-slot function list the executions of its own state machine and table maintenance only', () => {
     synth().template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
             Sid: 'ListOwnExecutions',
             Action: 'states:ListExecutions',
-            Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-pipeline'])] },
+            Resource: [
+              { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-feature-pipeline'])] },
+              { 'Fn::Join': ['', Match.arrayWith([':stateMachine:QuantumPipeline-table-maintenance'])] },
+            ],
           }),
         ]),
       },

@@ -10,10 +10,11 @@ describe('local profile', () => {
     for (const type of ['AWS::EMRServerless::Application', 'AWS::Glue::Database', 'Custom::CDKBucketDeployment']) {
       template.resourceCountIs(type, 0);
     }
-    // The feature pipeline with the debounce of new objects, the R2 sync (to the local stand-in) and
-    // the VQE batch with its chunk machine; the pipeline and the R2 sync have a schedule each.
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
-    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    // The feature pipeline with the debounce of new objects, table maintenance, the R2 sync (to the
+    // local stand-in) and the VQE batch with its chunk machine; the pipeline, table maintenance and
+    // the R2 sync have a schedule each.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 6);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 3);
   });
 
   it('names the buckets as the local data plane does', () => {

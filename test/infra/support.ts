@@ -22,7 +22,12 @@ export const FAKE_CODE_VERSION = '0123456789abcdef';
 export function fakeSparkArtifacts(): string {
   const dir = mkdtempSync(join(tmpdir(), 'spark-jobs-'));
   mkdirSync(dir, { recursive: true });
-  for (const file of ['feature_processing.py', 'ml_feature_processing.py', 'quantum_pipeline.zip'])
+  for (const file of [
+    'feature_processing.py',
+    'ml_feature_processing.py',
+    'table_maintenance.py',
+    'quantum_pipeline.zip',
+  ])
     writeFileSync(join(dir, file), '# test\n');
   writeFileSync(join(dir, 'build.json'), JSON.stringify({ codeVersion: FAKE_CODE_VERSION }));
   return dir;

@@ -109,8 +109,8 @@ describe('when the VQE batch is deployed', () => {
     s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: 'GpuLab-vqe-batch-chunk',
     });
-    // The feature pipeline, the debounce of new objects, plus the two batch machines.
-    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    // The feature pipeline, the debounce of new objects, table maintenance, plus the two batch machines.
+    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
   });
 
   it('deploys nothing of the batch on AWS without a host', () => {
@@ -120,8 +120,8 @@ describe('when the VQE batch is deployed', () => {
     // Assess
     expect(s.stack.vqeBatch).toBeUndefined();
     expect(s.stack.batchFinishedTrigger).toBeUndefined();
-    // The feature pipeline and the debounce of new objects.
-    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    // The feature pipeline, the debounce of new objects and table maintenance.
+    s.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     expect(
       s.template.findResources('AWS::Lambda::Function', {
         Properties: { Environment: { Variables: { BATCH_SETTINGS: Match.anyValue() } } },

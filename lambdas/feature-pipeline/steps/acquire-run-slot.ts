@@ -3,6 +3,8 @@
  * execution holds the slot; any other one gets PipelineBusyError, which the state machine retries
  * with backoff, so a second trigger waits its turn instead of running a second job on the same
  * tables. Every contender computes the same answer from the same list, so no lock is needed.
+ * State machines that work on the same tables (the feature pipeline, table maintenance) share one
+ * slot: each lists the running executions of all of them (event.sharedWith).
  */
 import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { InvalidInputError, PipelineBusyError, SparkBackendUnavailableError } from '../../core/errors';
@@ -47,7 +49,10 @@ export function createAcquireRunSlot(executions: RunningExecutions, log = new Lo
         `acquire-run-slot event: startTime: expected an ISO 8601 time, got ${JSON.stringify(request.startTime)}`,
       );
     }
-    const running = await executions.list(request.stateMachineArn);
+    // Every state machine sharing the slot. An execution that starts while they are listed is
+    // younger than this one, so whether a list has it or not, it cannot hold the slot.
+    const machines = [request.stateMachineArn, ...(request.sharedWith ?? [])];
+    const running = (await Promise.all([...new Set(machines)].map((arn) => executions.list(arn)))).flat();
     const slot = decideRunSlot(request, running);
     log.info('run slot acquired', { executionArn: request.executionArn, running: running.length });
     return slot;

@@ -112,4 +112,23 @@ function recordSummary(batch: MetricBatch, s: RunSummary): void {
   if (count(s.files.ingested)) batch.put('filesIngested', s.files.ingested);
   if (count(s.files.quarantined)) batch.put('filesQuarantined', s.files.quarantined);
   if (count(s.details.duplicate_experiments)) batch.put('duplicateExperiments', s.details.duplicate_experiments);
+  recordMaintenance(batch, s.details.tables);
+}
+
+type Measure = { data_files?: unknown; data_bytes?: unknown; snapshots?: unknown };
+
+/** Table maintenance's per-table figures (details.tables: {before, after}), each that is a number. */
+function recordMaintenance(batch: MetricBatch, tables: unknown): void {
+  if (typeof tables !== 'object' || tables === null) return;
+  const count = (value: unknown): value is number => typeof value === 'number';
+  for (const [table, figures] of Object.entries(tables as Record<string, { before?: Measure; after?: Measure }>)) {
+    const { before = {}, after = {} } = figures ?? {};
+    const dims = { Table: table };
+    if (count(before.data_files)) batch.put('dataFilesBefore', before.data_files, dims);
+    if (count(after.data_files)) batch.put('dataFilesAfter', after.data_files, dims);
+    if (count(before.data_bytes)) batch.put('dataBytesBefore', before.data_bytes, dims);
+    if (count(after.data_bytes)) batch.put('dataBytesAfter', after.data_bytes, dims);
+    if (count(before.snapshots)) batch.put('snapshotsBefore', before.snapshots, dims);
+    if (count(after.snapshots)) batch.put('snapshotsAfter', after.snapshots, dims);
+  }
 }

@@ -1,8 +1,9 @@
 /** Submits one Spark job of the pipeline and returns the handle the state machine polls with. */
+import { ConfigurationError } from '../../core/errors';
 import { Logger } from '../../core/logger';
 import { parseEvent } from '../../core/validation';
 import type { SparkBackend } from '../backends/types';
-import { type JobHandle, type PipelineSettings, SubmitJobEvent } from '../contract';
+import { ENV, type JobHandle, type PipelineSettings, SubmitJobEvent } from '../contract';
 import { buildJobSpec } from '../job-spec';
 
 export interface SubmitDeps {
@@ -20,6 +21,10 @@ export function createSubmitJob({
 }: SubmitDeps) {
   return async (event: unknown): Promise<JobHandle> => {
     const { kind, run, clientToken } = parseEvent(SubmitJobEvent, event, 'submit-job');
+    const timeoutSeconds = settings.jobTimeoutSeconds[kind];
+    if (timeoutSeconds === undefined) {
+      throw new ConfigurationError(`${ENV.settings}: jobTimeoutSeconds.${kind} is not set, so no ${kind} job can run`);
+    }
     const spec = buildJobSpec(kind, run, settings, clientToken);
     const { jobId } = await backend.submit(spec);
     const handle: JobHandle = {
@@ -28,7 +33,7 @@ export function createSubmitJob({
       kind,
       runId: run.runId,
       submittedAt: now().toISOString(),
-      timeoutSeconds: settings.jobTimeoutSeconds[kind],
+      timeoutSeconds,
     };
     log.info('job submitted', {
       runId: run.runId,
