@@ -1,10 +1,10 @@
 """The job code's version: a digest of its sources, the same however the job was started.
 
-The digest covers the package's .py files and the two entry points, by relative path and content.
-`spark-jobs/build.py` computes it once and bakes it into the packaged zip as `_build.py`, because a
-job run from a zip on EMR cannot list its own package; a run from the source tree (tests,
-`npm run job:features`) computes the same digest from disk. No PySpark import here: the build uses
-this module too.
+The digest covers the package's .py files and the job entry points (jobs/*.py), by relative path
+and content. `spark-jobs/build.py` computes it once and bakes it into the packaged zip as
+`_build.py`, because a job run from a zip on EMR cannot list its own package; a run from the source
+tree (tests, `npm run job:features`) computes the same digest from disk. No PySpark import here:
+the build uses this module too.
 """
 
 from __future__ import annotations
