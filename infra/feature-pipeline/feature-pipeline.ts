@@ -22,6 +22,7 @@ import {
 } from '../../lambdas/feature-pipeline/contract';
 import { assertFitsHistory, HISTORY_EVENT_LIMIT, pollingEvents } from '../common/history-budget';
 import { acknowledgeStateMachine } from '../common/nag';
+import { acquireRunSlotStep, DEFAULT_RUN_SLOT_RETRY } from '../common/run-slot';
 import type { JobPolicy } from '../config';
 import { writePageStep } from '../report/report-step';
 import type { HandlerName } from './spark-job-functions';
@@ -35,7 +36,6 @@ const EVENTS_PER_ATTEMPT = 24;
 /** Events of an execution outside the job phases: start, validation, run slot, publish. */
 const EVENTS_OUTSIDE_JOBS = 200;
 const DEFAULT_POLL_INTERVAL_SECONDS = 60;
-const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
 /** The metric a failed job attempt counts in, per state machine: `QuantumPipeline/<stateMachineName>`. */
 export const JOB_ATTEMPT_METRIC_NAMESPACE = 'QuantumPipeline';
 export const JOB_ATTEMPTS_FAILED_METRIC = 'JobAttemptsFailed';
@@ -262,31 +262,12 @@ export class FeaturePipeline extends Construct {
   }
 
   private acquireRunSlot(): sfn.TaskStateBase {
-    const retry = this.props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
-    return this.invoke(
-      'AcquireRunSlot',
-      'acquire-run-slot',
-      {
-        'stateMachineArn.$': '$$.StateMachine.Id',
-        'executionArn.$': '$$.Execution.Id',
-        'startTime.$': '$$.Execution.StartTime',
-        ...(this.props.sharesRunSlotWith?.length ? { sharedWith: [...this.props.sharesRunSlotWith] } : {}),
-      },
-      '$.slot',
-    )
-      .addRetry({
-        errors: [ERROR_NAMES.pipelineBusy],
-        interval: Duration.seconds(retry.intervalSeconds),
-        backoffRate: retry.backoffRate,
-        maxAttempts: retry.maxAttempts,
-      })
-      .addRetry({
-        errors: [ERROR_NAMES.backendUnavailable],
-        interval: Duration.seconds(5),
-        backoffRate: 2,
-        maxAttempts: 3,
-      })
-      .addCatch(this.failure, { resultPath: '$.failure' });
+    return acquireRunSlotStep(this, {
+      fn: this.props.functions['acquire-run-slot'],
+      failure: this.failure,
+      retry: this.props.runSlotRetry,
+      sharedWith: this.props.sharesRunSlotWith,
+    });
   }
 
   /** Submit -> poll until final -> read the summary, retried as a whole on a failed job. */

@@ -22,6 +22,7 @@ import { ERROR_NAMES } from '../../lambdas/core/contract';
 import { MaintenanceOptions } from '../../lambdas/feature-pipeline/contract';
 import { acknowledgeStateMachine } from '../common/nag';
 import { type LogLevel, pipelineFunction } from '../common/pipeline-function';
+import { acquireRunSlotStep } from '../common/run-slot';
 import type { HandlerName } from '../feature-pipeline/spark-job-functions';
 import { delivery } from '../platform/triggers';
 
@@ -34,7 +35,6 @@ export const DEFAULT_MAINTENANCE_OPTIONS: MaintenanceOptions = {
 };
 const SCHEDULE_EXPRESSION = /^(cron|rate|at)\(.+\)$/;
 const DEFAULT_POLL_INTERVAL_SECONDS = 60;
-const DEFAULT_RUN_SLOT_RETRY = { intervalSeconds: 300, backoffRate: 1.5, maxAttempts: 12 } as const;
 const SPARK_STEPS: readonly HandlerName[] = [
   'acquire-run-slot',
   'submit-job',
@@ -234,31 +234,12 @@ export class TableMaintenance extends Construct {
   }
 
   private acquireRunSlot(): sfn.TaskStateBase {
-    const retry = this.props.runSlotRetry ?? DEFAULT_RUN_SLOT_RETRY;
-    return this.invoke(
-      'AcquireRunSlot',
-      this.props.functions['acquire-run-slot'],
-      {
-        'stateMachineArn.$': '$$.StateMachine.Id',
-        'executionArn.$': '$$.Execution.Id',
-        'startTime.$': '$$.Execution.StartTime',
-        sharedWith: this.props.sharesRunSlotWith.map((name) => TableMaintenance.stateMachineArn(this, name)),
-      },
-      '$.slot',
-    )
-      .addRetry({
-        errors: [ERROR_NAMES.pipelineBusy],
-        interval: Duration.seconds(retry.intervalSeconds),
-        backoffRate: retry.backoffRate,
-        maxAttempts: retry.maxAttempts,
-      })
-      .addRetry({
-        errors: [ERROR_NAMES.backendUnavailable],
-        interval: Duration.seconds(5),
-        backoffRate: 2,
-        maxAttempts: 3,
-      })
-      .addCatch(this.failure, { resultPath: '$.failure' });
+    return acquireRunSlotStep(this, {
+      fn: this.props.functions['acquire-run-slot'],
+      failure: this.failure,
+      retry: this.props.runSlotRetry,
+      sharedWith: this.props.sharesRunSlotWith.map((name) => TableMaintenance.stateMachineArn(this, name)),
+    });
   }
 
   /** Submit -> poll until final -> read the summary; a failed job is retried as a whole. */
