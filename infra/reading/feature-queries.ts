@@ -114,7 +114,7 @@ export class FeatureQueries extends Construct {
         workGroup: this.workGroupName,
         queryString: query.sql(props.database),
       });
-      saved.addDependency(this.workGroup);
+      saved.node.addDependency(this.workGroup);
       return saved;
     });
   }
