@@ -51,8 +51,9 @@ def upload(plane, indexes: range) -> None:
         plane.put_raw(f"experiment.vqe/{i:06d}-{1_700_000_000_000_000_000 + i}.json", json.dumps(body).encode())
 
 
-def run_sync(plane, folder: str) -> dict:
-    """One execution of the local R2 sync from this test's namespace into its folder of the stand-in."""
+def run_sync(plane, folder: str, trigger: str = "mirror-test", **overrides) -> dict:
+    """One execution of the local R2 sync from this test's namespace into its folder of the stand-in;
+    `overrides` replace settings of the sync (e.g. maxDeleteFraction)."""
     endpoint = {"region": os.environ["QP_S3_REGION"], "forcePathStyle": True}
     settings = {
         "source": {
@@ -67,9 +68,10 @@ def run_sync(plane, folder: str) -> dict:
             "prefix": folder,
             "endpoint": os.environ["QP_R2_ENDPOINT"],
         },
+        **overrides,
     }
     done = subprocess.run(
-        ["npx", "tsx", "localstack/embedded/run-r2-sync.ts", '{"trigger": "mirror-test"}', "--name", plane.name],
+        ["npx", "tsx", "localstack/embedded/run-r2-sync.ts", json.dumps({"trigger": trigger}), "--name", plane.name],
         cwd=REPO,
         env={**os.environ, "QP_R2_SYNC_SETTINGS": json.dumps(settings)},
         capture_output=True,

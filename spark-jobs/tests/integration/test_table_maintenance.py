@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 from collections import Counter
 
 from dataplane_client import assert_succeeded
@@ -16,7 +14,7 @@ from quantum_pipeline import maintenance, tables
 from quantum_pipeline.session import utc_now
 
 # r2: the mirror test's fixture (the stand-in bucket and this test's folder in it), used by name.
-from test_r2_mirror import ML_TABLES, REPO, assert_mirror_equals_source, r2, run_sync  # noqa: F401
+from test_r2_mirror import ML_TABLES, assert_mirror_equals_source, r2, run_sync  # noqa: F401
 from tools.synthetic_records import make_record
 
 RUNS = 3  # incremental job-1 runs before maintenance, two records each
@@ -82,25 +80,7 @@ def test_maintenance_compacts_after_incremental_runs_and_changes_no_row(spark, p
 def sync_allowing_deletes(plane, folder: str) -> dict:
     """run_sync with the delete guard opened: on tables this small, expiry deletes more than half of
     a table's mirror, which the default guard (50 %) holds back by design."""
-    endpoint = {"region": os.environ["QP_S3_REGION"], "forcePathStyle": True}
-    settings = {
-        "source": {**endpoint, "bucket": "features", "prefix": f"warehouse/{plane.namespace}/"}
-        | {"endpoint": os.environ["QP_S3_ENDPOINT"]},
-        "destination": {**endpoint, "bucket": os.environ["QP_R2_BUCKET"], "prefix": folder}
-        | {"endpoint": os.environ["QP_R2_ENDPOINT"]},
-        "maxDeleteFraction": 1,
-    }
-    done = subprocess.run(
-        ["npx", "tsx", "localstack/embedded/run-r2-sync.ts", '{"trigger": "maintenance-test"}', "--name", plane.name],
-        cwd=REPO,
-        env={**os.environ, "QP_R2_SYNC_SETTINGS": json.dumps(settings)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, f"the sync failed:\n{done.stderr[-4000:]}\n{done.stdout[-2000:]}"
-    return {table["table"]: table for table in json.loads(done.stdout)["tables"]}
+    return run_sync(plane, folder, trigger="maintenance-test", maxDeleteFraction=1)
 
 
 def test_past_the_retention_expired_files_leave_the_r2_mirror_which_still_matches_the_source(spark, plane, r2):  # noqa: F811
