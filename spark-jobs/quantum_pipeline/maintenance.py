@@ -181,8 +181,8 @@ def _last_snapshot_ids(table, count: int) -> set[int]:
     return ids
 
 
-def measure(spark: SparkSession, fqn: str) -> TableMeasure:
-    table = _java_table(spark, fqn)
+def measure(spark: SparkSession, table) -> TableMeasure:
+    """Figures of an Iceberg table (its Java object, freshly loaded): snapshot summary and storage."""
     current = table.currentSnapshot()
     summary = current.summary() if current is not None else {}
 
@@ -213,11 +213,12 @@ def maintain_table(spark: SparkSession, config: MaintenanceJobConfig, name: str,
     """The four procedures on one table, measured before and after; the figures for the summary."""
     ref = TableRef(config.catalog, config.namespace)
     fqn, ident = ref.fqn(name), f"'{config.namespace}.{name}'"
-    before = measure(spark, fqn)
+    # One catalog load serves the measure, the tags and the schema; the procedures load their own.
+    table = _java_table(spark, fqn)
+    before = measure(spark, table)
     retention_ms = config.retention_days * DAY_MS
     cutoff = now - dt.timedelta(days=config.retention_days)
 
-    table = _java_table(spark, fqn)
     tags = _tags(table)
     conflicts = retention_conflicts(
         name,
@@ -237,8 +238,8 @@ def maintain_table(spark: SparkSession, config: MaintenanceJobConfig, name: str,
     )[0]
     size, inputs = config.target_file_size_bytes, MIN_INPUT_FILES
     options = f"map('target-file-size-bytes', '{size}', 'min-input-files', '{inputs}')"
-    columns = set(spark.table(fqn).columns)
-    strategy = f", strategy => 'sort', sort_order => '{SORT_COLUMN}'" if SORT_COLUMN in columns else ""
+    sortable = table.schema().findField(SORT_COLUMN) is not None
+    strategy = f", strategy => 'sort', sort_order => '{SORT_COLUMN}'" if sortable else ""
     compacted = _call(spark, config, "rewrite_data_files", f"table => {ident}, options => {options}{strategy}")[0]
     manifests = _call(spark, config, "rewrite_manifests", f"table => {ident}")[0]
     # Never later than the wall clock minus the orphan age, whatever `now` says: a file younger than
@@ -248,7 +249,7 @@ def maintain_table(spark: SparkSession, config: MaintenanceJobConfig, name: str,
         spark, config, "remove_orphan_files", f"table => {ident}, older_than => {sql_timestamp(orphan_cutoff)}"
     )
 
-    after = measure(spark, fqn)
+    after = measure(spark, _java_table(spark, fqn))
     if after.records != before.records:
         raise MaintenanceIntegrityError(
             f"table {name}: {before.records} rows before maintenance, {after.records} after; "
