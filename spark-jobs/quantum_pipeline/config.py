@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -32,9 +33,19 @@ class CommonConfig:
 
 
 @dataclass(frozen=True)
+class Reprocess:
+    """Re-ingest the listed objects under `prefix` (a key prefix in the raw bucket, "" for all) that
+    the ledger recorded at or after `since` (UTC; None for any time), and those never ingested."""
+
+    prefix: str
+    since: dt.datetime | None  # naive UTC, like the ledger's ingested_at
+
+
+@dataclass(frozen=True)
 class FeatureJobConfig(CommonConfig):
     raw_uri: str
     max_files: int | None  # bound one run (a large backfill then takes several runs)
+    reprocess: Reprocess | None = None
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,49 @@ def _common_values(ns: argparse.Namespace) -> dict:
     )
 
 
+_SINCE_EXPECTATION = "expected an ISO-8601 date (2026-11-30) or date-time with a zone (2026-11-30T09:00:00Z)"
+
+
+def parse_since(value: str) -> dt.datetime:
+    """A date (midnight UTC) or a zoned date-time, as naive UTC; ConfigError naming the value."""
+    # Python before 3.11 reads no "Z" suffix, and the job may run on such an interpreter.
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--reprocess-since={value!r}: {_SINCE_EXPECTATION}") from None
+    if parsed.tzinfo is None:  # a local time would mean different instants on different hosts
+        raise ConfigError(f"--reprocess-since={value!r}: {_SINCE_EXPECTATION}")
+    return parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _reprocess(ns: argparse.Namespace) -> Reprocess | None:
+    if not ns.reprocess:
+        for argument, value in (("--reprocess-prefix", ns.reprocess_prefix), ("--reprocess-since", ns.reprocess_since)):
+            _check(value is None, argument, value, "only applies with --reprocess")
+        return None
+    prefix = ns.reprocess_prefix or ""
+    _check(
+        len(prefix) <= 1024 and not prefix.startswith("/") and prefix.isprintable(),
+        "--reprocess-prefix",
+        prefix,
+        "expected an object-key prefix in the raw bucket (at most 1024 printable characters, no leading /)",
+    )
+    since = parse_since(ns.reprocess_since) if ns.reprocess_since is not None else None
+    return Reprocess(prefix, since)
+
+
 def parse_feature_args(argv: list[str]) -> FeatureJobConfig:
     p = _common_parser("feature_processing", "quantum_feature_processing")
     p.add_argument("--raw-uri", default="s3a://raw-results/experiments")
     p.add_argument("--max-files", type=int, default=None)
+    p.add_argument("--reprocess", action="store_true", help="re-ingest objects the ledger already holds")
+    p.add_argument("--reprocess-prefix", default=None)
+    p.add_argument("--reprocess-since", default=None)
     ns = p.parse_args(argv)
     _check_common(ns)
     _check(
@@ -101,7 +151,12 @@ def parse_feature_args(argv: list[str]) -> FeatureJobConfig:
         "expected a URI such as s3a://raw-results/experiments",
     )
     _check(ns.max_files is None or ns.max_files > 0, "--max-files", ns.max_files, "expected a positive number")
-    return FeatureJobConfig(**_common_values(ns), raw_uri=ns.raw_uri.rstrip("/"), max_files=ns.max_files)
+    reprocess = _reprocess(ns)
+    # A reprocess is one batch, so that each table's rows are replaced in one commit.
+    _check(reprocess is None or ns.max_files is None, "--max-files", ns.max_files, "not allowed with --reprocess")
+    return FeatureJobConfig(
+        **_common_values(ns), raw_uri=ns.raw_uri.rstrip("/"), max_files=ns.max_files, reprocess=reprocess
+    )
 
 
 def parse_ml_args(argv: list[str]) -> MlJobConfig:

@@ -16,7 +16,15 @@ from pyspark.sql import functions as F
 from . import tables
 from .config import FeatureJobConfig, parse_feature_args
 from .features import FEATURE_TRANSFORMS, BatchContext, drop_known_experiments
-from .iceberg_io import NO_CHANGES, AppendResult, TableRef, append_once, check_iceberg_session, ensure_tables
+from .iceberg_io import (
+    NO_CHANGES,
+    AppendResult,
+    TableRef,
+    append_once,
+    check_iceberg_session,
+    ensure_tables,
+    version_tag,
+)
 from .ledger import (
     PlannedBatch,
     commit_batch,
@@ -24,11 +32,13 @@ from .ledger import (
     ledger_covers,
     listing_digest,
     plan_batch,
+    reprocess_selection,
     unprocessed,
 )
 from .lineage import collect_lineage, processing_metadata
 from .quality import check_energies, energy_finding, quarantine_finding, reconciliation_finding
 from .raw_io import FileOutcome, list_raw_objects, read_objects
+from .replace import replace_once
 from .run_summary import QuarantinedFile, RunSummary
 from .session import fault_point, job_main, utc_now, write_tables
 
@@ -45,9 +55,29 @@ ALL_TABLES = (
 
 
 def load_features(
-    spark: SparkSession, ref: TableRef, records: DataFrame, ctx: BatchContext, new_batch: bool
+    spark: SparkSession,
+    ref: TableRef,
+    records: DataFrame,
+    ctx: BatchContext,
+    new_batch: bool,
+    replaced: list[str] | None = None,
 ) -> dict[str, AppendResult]:
+    """Append the batch's rows to each feature table, or, for a reprocess (`replaced` = the
+    experiment ids it re-ingested), replace those experiments' rows in one commit per table."""
+    reprocess_tag = version_tag(ctx.batch_id, first_snapshot=False, reprocess=True)
+
     def writer(spec: tables.TableSpec, transform) -> Callable[[], AppendResult]:
+        if replaced is not None:
+            return lambda: replace_once(
+                spark,
+                ref.fqn(spec.name),
+                transform(records, ctx),
+                ctx.batch_id,
+                spec.key,
+                replaced,
+                new_batch=new_batch,
+                tag=reprocess_tag,
+            )
         return lambda: append_once(
             spark, ref.fqn(spec.name), transform(records, ctx), ctx.batch_id, new_batch=new_batch
         )
@@ -64,14 +94,35 @@ def metadata_row(spark: SparkSession, ctx: BatchContext, results: dict[str, Appe
 
 def describe_source(config: FeatureJobConfig, batch: PlannedBatch | None, outcomes: dict[str, FileOutcome]) -> str:
     if batch is None:
-        return f"{config.raw_uri}: no new objects"
+        return f"{config.raw_uri}: {'nothing to reprocess' if config.reprocess else 'no new objects'}"
     formats = {f: sum(1 for o in batch.objects if o.file_format == f) for f in ("json", "avro", "unsupported")}
     topics = sorted({o.topic for o in batch.objects})
     rejected = sum(1 for o in outcomes.values() if o.status == "rejected")
     return (
-        f"{config.raw_uri}: {len(batch.objects)} new objects ({formats['json']} JSON, {formats['avro']} Avro, "
+        f"{config.raw_uri}: {len(batch.objects)} {'reprocessed' if batch.reprocess else 'new'} objects "
+        f"({formats['json']} JSON, {formats['avro']} Avro, "
         f"{formats['unsupported']} other) in topics {', '.join(topics)}; {rejected} quarantined"
     )
+
+
+def reprocess_details(config: FeatureJobConfig, batch: PlannedBatch | None, replaced: list[str] | None) -> dict:
+    """What became of a reprocess: asked for, or resumed from an interrupted run."""
+    request = config.reprocess
+    details: dict[str, object] = {
+        "prefix": request.prefix if request else None,
+        "since": request.since.isoformat() + "Z" if request and request.since else None,
+    }
+    if batch is None:
+        return details | {"status": "nothing_selected", "objects": 0, "experiments": 0}
+    if not batch.reprocess:
+        # Batches run one at a time: the interrupted one is finished first, and nothing is lost by
+        # waiting, since the reprocess selects from the ledger, not from this run.
+        return details | {
+            "status": "deferred",
+            "reason": f"batch {batch.context.batch_id} was interrupted and has been resumed first; "
+            "start the reprocess again",
+        }
+    return details | {"status": "done", "objects": len(batch.objects), "experiments": len(replaced or [])}
 
 
 def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
@@ -83,7 +134,13 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     batch = interrupted_batch(spark, ref, config.processing_name)
     listed_count, unchanged, listing = None, False, None
     known_count = deferred_count = None  # None when resuming, like listed_count
-    if batch is None:
+    if batch is None and config.reprocess:
+        listed = list_raw_objects(spark, config.raw_uri)
+        selected = reprocess_selection(spark, ref, listed, config.reprocess)
+        listed_count, known_count, deferred_count = len(listed), len(listed) - len(selected), 0
+        if selected:
+            batch = plan_batch(spark, ref, selected, config.processing_name, reprocess=True)
+    elif batch is None:
         listed = list_raw_objects(spark, config.raw_uri)
         listed_count, listing = len(listed), listing_digest(listed)
         unchanged = ledger_covers(spark, ref, listing)
@@ -100,11 +157,16 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         outcomes: dict[str, FileOutcome] = {}
         duplicates = 0
         energy = []
+        replaced = None
     else:
         ctx = batch.context
         records, outcomes = read_objects(spark, config.raw_uri, batch.objects)
+        # A reprocess replaces the experiments it reads, so none counts as known (duplicates within
+        # the batch are still dropped).
         known = (
-            spark.table(ref.fqn(tables.MOLECULES.name))
+            spark.createDataFrame([], "experiment_id string")
+            if batch.reprocess
+            else spark.table(ref.fqn(tables.MOLECULES.name))
             .where(F.col("processing_batch_id") != ctx.batch_id)
             .select("experiment_id")
         )
@@ -121,7 +183,8 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
         )
         # The physics gate on the batch's new experiments: one small job on the materialised frame.
         energy = check_energies(spark, fresh)
-        results = load_features(spark, ref, fresh, ctx, new_batch=not batch.resumed)
+        replaced = sorted(r.experiment_id for r in fresh.select("experiment_id").collect()) if batch.reprocess else None
+        results = load_features(spark, ref, fresh, ctx, new_batch=not batch.resumed, replaced=replaced)
         # molecules holds one row per experiment written: the rest of the accepted records were
         # experiments already known, or delivered twice.
         accepted = sum(o.record_count for o in outcomes.values() if o.status == "accepted")
@@ -139,6 +202,7 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
     if batch is not None:
         commit_batch(spark, ref, batch, outcomes, listing=listing)  # None when resuming: nothing was listed
 
+    reprocessing = bool(batch and batch.reprocess)
     rejected = [o for o in outcomes.values() if o.status == "rejected"]
     key_of = {o.uri: o for o in batch.objects} if batch else {}
     summary = RunSummary(
@@ -159,7 +223,8 @@ def run(spark: SparkSession, config: FeatureJobConfig) -> RunSummary:
             "deferred": deferred_count,  # new objects left for the next run by --max-files
         },
         # listing_unchanged: the ledger's last commit recorded this very listing, so it was not read.
-        details={"duplicate_experiments": duplicates, "listing_unchanged": unchanged},
+        details={"duplicate_experiments": duplicates, "listing_unchanged": unchanged}
+        | ({"reprocess": reprocess_details(config, batch, replaced)} if config.reprocess or reprocessing else {}),
     )
     summary.add_quarantined(
         [QuarantinedFile(key_of[o.uri].key, key_of[o.uri].etag, o.reason or "") for o in rejected if o.uri in key_of]

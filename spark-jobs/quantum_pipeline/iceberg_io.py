@@ -219,8 +219,10 @@ def find_batch_snapshot(spark: SparkSession, fqn: str, batch_id: str) -> tuple[i
     return row.snapshot_id, row.parent_id, row.added or 0
 
 
-def version_tag(batch_id: str, first_snapshot: bool, full_refresh: bool = False) -> str:
+def version_tag(batch_id: str, first_snapshot: bool, full_refresh: bool = False, reprocess: bool = False) -> str:
     compact = batch_id.replace("-", "")
+    if reprocess:
+        return f"v_reproc_{compact}"
     if full_refresh and not first_snapshot:
         return f"v_full_{compact}"
     return f"v_{compact}" if first_snapshot else f"v_incr_{compact}"

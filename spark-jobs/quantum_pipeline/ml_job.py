@@ -1,9 +1,10 @@
 """Job 2: the 9 base tables -> ml_iteration_features + ml_run_summary, incremental by experiment_id.
 
-Each ML table gets only experiments it does not hold yet, so a run interrupted between the two
-appends is completed by the next run without duplicates. Source reads are pruned to the
-processing_date partitions and the job-1 batches (data files) where pending experiments live, so a
-run reads O(new) data even on a day with many batches.
+Each ML table gets only experiments it does not hold yet, or holds from older base rows than
+vqe_results has now (a reprocess rewrote them): those are replaced in one commit per table. A run
+interrupted between the two writes is therefore completed by the next run without duplicates.
+Source reads are pruned to the processing_date partitions and the job-1 batches (data files) where
+pending experiments live, so a run reads O(new) data even on a day with many batches.
 `--full-refresh` recomputes every experiment and replaces each ML table's content in one commit
 (after a change of W/H/T, say).
 
@@ -25,7 +26,15 @@ from pyspark.sql import functions as F
 from . import tables
 from .config import MlJobConfig, parse_ml_args
 from .features import BatchContext
-from .iceberg_io import NO_CHANGES, TableRef, append_once, check_iceberg_session, current_snapshot, ensure_tables
+from .iceberg_io import (
+    NO_CHANGES,
+    TableRef,
+    append_once,
+    check_iceberg_session,
+    current_snapshot,
+    ensure_tables,
+    version_tag,
+)
 from .lineage import collect_lineage, processing_metadata
 from .ml_features import (
     MlParams,
@@ -38,6 +47,7 @@ from .ml_features import (
     with_context_multiplicity,
 )
 from .quality import dropped_rows, dropped_rows_finding
+from .replace import replace_once
 from .report_data import write as write_report_data
 from .run_summary import RunSummary
 from .session import job_main, utc_now, write_tables
@@ -50,42 +60,54 @@ SOURCE_PROPERTY = "qp.source-snapshot-id"  # on each ML commit: the vqe_results 
 
 @dataclass(frozen=True)
 class Pending:
-    """What job 2 has to do: experiments missing from each ML table, and where they live."""
+    """What job 2 has to do: experiments missing from each ML table or stale in it, and where
+    they live in the base tables."""
 
     for_iterations: frozenset[str]
     for_summary: frozenset[str]
     dates: frozenset[dt.date]  # processing_date partitions that hold them
     batches: frozenset[str]  # the job-1 batches that wrote them (each data file holds one batch)
+    # Of those, the ones the ML table holds rows of, written before their base rows were (a
+    # reprocess): their rows are replaced rather than appended.
+    stale_iterations: frozenset[str] = frozenset()
+    stale_summary: frozenset[str] = frozenset()
 
     @property
     def experiments(self) -> frozenset[str]:
         return self.for_iterations | self.for_summary
 
 
-def _ids(spark: SparkSession, fqn: str, flag: str) -> DataFrame:
-    return spark.table(fqn).select("experiment_id").distinct().withColumn(flag, F.lit(True))
+def _written_at(spark: SparkSession, fqn: str, column: str) -> DataFrame:
+    """Per experiment, when the ML table last wrote its rows."""
+    return spark.table(fqn).groupBy("experiment_id").agg(F.max("processing_timestamp").alias(column))
 
 
 def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) -> Pending:
     """Experiments of vqe_results that an ML table lacks (every one for a full refresh), found in
     one pass and brought to the driver: a few thousand short ids at most per run."""
     source = spark.table(ref.fqn(tables.VQE_RESULTS.name)).select(
-        "experiment_id", "processing_date", "processing_batch_id"
+        "experiment_id", "processing_date", "processing_batch_id", "processing_timestamp"
     )
     if full_refresh:
         rows = source.withColumn("need_iterations", F.lit(True)).withColumn("need_summary", F.lit(True))
+        rows = rows.withColumn("stale_iterations", F.lit(False)).withColumn("stale_summary", F.lit(False))
     else:
+        # A base row newer than the experiment's ML rows was rewritten by a reprocess after job 2
+        # last saw it (job 2 always runs after the job-1 batch it reads, so never otherwise).
+        base_at = F.col("processing_timestamp")
         rows = (
             source.join(
-                _ids(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), "has_iterations"), "experiment_id", "left"
+                _written_at(spark, ref.fqn(tables.ML_ITERATION_FEATURES.name), "iterations_at"), "experiment_id", "left"
             )
-            .join(_ids(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), "has_summary"), "experiment_id", "left")
+            .join(_written_at(spark, ref.fqn(tables.ML_RUN_SUMMARY.name), "summary_at"), "experiment_id", "left")
             .select(
                 "experiment_id",
                 "processing_date",
                 "processing_batch_id",
-                F.col("has_iterations").isNull().alias("need_iterations"),
-                F.col("has_summary").isNull().alias("need_summary"),
+                (F.col("iterations_at").isNull() | (base_at > F.col("iterations_at"))).alias("need_iterations"),
+                (F.col("summary_at").isNull() | (base_at > F.col("summary_at"))).alias("need_summary"),
+                (base_at > F.col("iterations_at")).alias("stale_iterations"),
+                (base_at > F.col("summary_at")).alias("stale_summary"),
             )
             .where("need_iterations OR need_summary")
         )
@@ -95,6 +117,8 @@ def pending_experiments(spark: SparkSession, ref: TableRef, full_refresh: bool) 
         frozenset(r.experiment_id for r in collected if r.need_summary),
         frozenset(r.processing_date for r in collected),
         frozenset(r.processing_batch_id for r in collected),
+        frozenset(r.experiment_id for r in collected if r.stale_iterations),
+        frozenset(r.experiment_id for r in collected if r.stale_summary),
     )
 
 
@@ -193,24 +217,39 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
             pending.for_summary,
             everything,
         )
+        source_property = {SOURCE_PROPERTY: source_id} if source_id else None
+
+        def write(spec: tables.TableSpec, rows: DataFrame, stale: frozenset[str]):
+            if stale:  # rows of reprocessed experiments are swapped, the rest inserted, in one commit
+                return lambda: replace_once(
+                    spark,
+                    ref.fqn(spec.name),
+                    rows,
+                    batch.batch_id,
+                    spec.key,
+                    sorted(stale),
+                    new_batch=True,
+                    tag=version_tag(batch.batch_id, first_snapshot=False, reprocess=True),
+                    extra_properties=source_property,
+                )
+            return lambda: append_once(
+                spark,
+                ref.fqn(spec.name),
+                rows,
+                batch.batch_id,
+                replace=config.full_refresh,
+                new_batch=True,
+                extra_properties=source_property,
+            )
+
         results = write_tables(
             spark,
             [
-                (
-                    spec.name,
-                    (
-                        lambda spec=spec, rows=rows: append_once(
-                            spark,
-                            ref.fqn(spec.name),
-                            rows,
-                            batch.batch_id,
-                            replace=config.full_refresh,
-                            new_batch=True,
-                            extra_properties={SOURCE_PROPERTY: source_id} if source_id else None,
-                        )
-                    ),
+                (spec.name, write(spec, rows, stale))
+                for spec, rows, stale in (
+                    (tables.ML_ITERATION_FEATURES, iteration_rows, pending.stale_iterations),
+                    (tables.ML_RUN_SUMMARY, summaries, pending.stale_summary),
                 )
-                for spec, rows in ((tables.ML_ITERATION_FEATURES, iteration_rows), (tables.ML_RUN_SUMMARY, summaries))
             ],
         )
         details = {
@@ -220,6 +259,7 @@ def run(spark: SparkSession, config: MlJobConfig) -> RunSummary:
             "full_refresh": config.full_refresh,
             "partitions_read": [d.isoformat() for d in sorted(pending.dates)],
             "batches_read": len(pending.batches),
+            "replaced_experiments": len(pending.stale_iterations | pending.stale_summary),
             "source_unchanged": unchanged,
         }
 

@@ -225,6 +225,9 @@ INGESTION_PLAN = TableSpec(
         _req("size_bytes", L),
         _req("topic", S),
         _req("file_format", S),
+        # True for a batch that re-ingests objects (a reprocess): a resumed run must replace rows
+        # again, not append them. Added after the table's first release, hence optional.
+        _opt("reprocess", B),
     ),
     ("batch_id", "object_key"),
     (),

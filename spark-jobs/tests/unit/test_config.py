@@ -1,8 +1,10 @@
 """Job arguments: defaults, and a named error for every rejected value."""
 
+import datetime as dt
+
 import pytest
 
-from quantum_pipeline.config import ConfigError, parse_feature_args, parse_ml_args
+from quantum_pipeline.config import ConfigError, Reprocess, parse_feature_args, parse_ml_args
 
 
 def test_feature_defaults():
@@ -49,6 +51,14 @@ def test_trailing_slashes_are_normalised():
         # A trailing newline passes a `$`-anchored match; the TypeScript contract refuses it, so must the job.
         (["--run-id", "r", "--catalog", "quantum\n"], "--catalog='quantum\\n': expected an identifier"),
         (["--run-id", "r", "--summary-uri", "s3a://f/x\n"], "--summary-uri='s3a://f/x\\n': expected a URI"),
+        (["--run-id", "r", "--reprocess-prefix", "a/"], "--reprocess-prefix='a/': only applies with --reprocess"),
+        (["--run-id", "r", "--reprocess-since", "2026-01-01"], "--reprocess-since='2026-01-01': only applies"),
+        (["--run-id", "r", "--reprocess", "--reprocess-prefix", "/a"], "--reprocess-prefix='/a': expected an"),
+        (["--run-id", "r", "--reprocess", "--reprocess-prefix", "a\tb"], "--reprocess-prefix='a\\tb': expected"),
+        (["--run-id", "r", "--reprocess", "--reprocess-since", "yesterday"], "--reprocess-since='yesterday': expected"),
+        # A date-time without a zone names a different instant on each host.
+        (["--run-id", "r", "--reprocess", "--reprocess-since", "2026-11-30T09:00:00"], "expected an ISO-8601 date"),
+        (["--run-id", "r", "--reprocess", "--max-files", "5"], "--max-files=5: not allowed with --reprocess"),
     ],
 )
 def test_feature_args_rejected_with_the_argument_named(argv, message):
@@ -74,3 +84,22 @@ def test_run_id_with_a_trailing_newline_is_refused(parse):
 def test_full_refresh_is_off_unless_asked():
     assert parse_ml_args(["--run-id", "r1"]).full_refresh is False
     assert parse_ml_args(["--run-id", "r1", "--full-refresh"]).full_refresh is True
+
+
+def test_reprocess_is_off_unless_asked():
+    assert parse_feature_args(["--run-id", "r"]).reprocess is None
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ([], Reprocess("", None)),
+        (["--reprocess-prefix", "experiments/experiment.vqe/"], Reprocess("experiments/experiment.vqe/", None)),
+        (["--reprocess-since", "2026-11-30"], Reprocess("", dt.datetime(2026, 11, 30))),
+        (["--reprocess-since", "2026-11-30T09:30:00Z"], Reprocess("", dt.datetime(2026, 11, 30, 9, 30))),
+        # Converted to UTC, the zone the ledger's timestamps are written in.
+        (["--reprocess-since", "2026-11-30T09:30:00+02:00"], Reprocess("", dt.datetime(2026, 11, 30, 7, 30))),
+    ],
+)
+def test_reprocess_arguments(extra, expected):
+    assert parse_feature_args(["--run-id", "r", "--reprocess", *extra]).reprocess == expected
