@@ -35,6 +35,44 @@ export const MlParams = z
   .strict();
 export type MlParams = z.infer<typeof MlParams>;
 
+/** The longest object key S3 allows, so the longest prefix that can select anything. */
+export const MAX_REPROCESS_PREFIX = 1024;
+
+/**
+ * Which raw objects a reprocess re-ingests (job 1's --reprocess-prefix / --reprocess-since). Each
+ * rule of the prefix carries its own words, so a refusal says which one the value broke.
+ */
+export const Reprocess = z
+  .object({
+    /**
+     * A key prefix inside the raw bucket, full keys (e.g. `experiments/experiment.vqe/`); empty or
+     * absent: every object under the raw root. Never `/` first (S3 keys have no leading slash) or `-`
+     * first (the job's argument parser would read it as an option); printable characters only.
+     */
+    prefix: z
+      .string({ error: 'expected a text (an object-key prefix such as "experiments/experiment.vqe/")' })
+      .max(MAX_REPROCESS_PREFIX, { error: `expected at most ${MAX_REPROCESS_PREFIX} characters` })
+      .refine((p) => !p.startsWith('/'), {
+        error: 'expected a key prefix without a leading "/" (keys are full keys in the bucket, e.g. "experiments/")',
+      })
+      .refine((p) => !p.startsWith('-'), { error: 'expected a key prefix that does not start with "-"' })
+      // Python's str.isprintable(), which job 1 applies again: control, format and separator
+      // characters other than the space (tab, newline, no-break and zero-width spaces...).
+      .refine((p) => !/(?! )[\p{C}\p{Z}]/u.test(p), {
+        error: 'expected no control characters or invisible spaces (tab, newline, no-break space, ...)',
+      })
+      .refine((p) => p === '' || p.trim() !== '', { error: 'expected a key prefix, not only spaces' })
+      .optional(),
+    /**
+     * Objects the ledger recorded at or after this instant are re-ingested: an ISO-8601 date-time
+     * with its zone (`2026-11-30T00:00:00Z`, `2026-11-30T09:00:00+02:00`) or a date (`2026-11-30`,
+     * midnight UTC). A time without a zone is refused: which clock it meant cannot be guessed.
+     */
+    since: z.union([z.iso.date(), z.iso.datetime({ offset: true })]).optional(),
+  })
+  .strict();
+export type Reprocess = z.infer<typeof Reprocess>;
+
 export const PipelineInput = z
   .object({
     /** Bound job 1 to this many new raw files (a large backlog then takes several runs). */
@@ -47,6 +85,11 @@ export const PipelineInput = z
     mlOnly: z.boolean().optional(),
     /** W/H/T of job 2 (SPEC section 3); the deployed defaults apply when absent. */
     mlParams: MlParams.optional(),
+    /**
+     * Re-ingest raw files already ingested (after a change to job 1's features): their rows are
+     * replaced, in one batch. {} re-ingests every object under the raw root.
+     */
+    reprocess: Reprocess.optional(),
     /** Free text recorded in the logs and the summary event (e.g. "schedule", "console"). */
     trigger: z.string().min(1).max(64).optional(),
   })
@@ -218,6 +261,20 @@ export const RunSummary = z.object({
 export type RunSummary = z.infer<typeof RunSummary>;
 
 /** What read-summary returns into the execution: the summary, cut to fit the payload limit. */
+/**
+ * What became of a reprocess, from job 1's `details.reprocess`: `deferred` when the run finished
+ * an interrupted batch instead (the reprocess has to be started again).
+ */
+export const ReprocessOutcome = z.object({
+  status: z.enum(['done', 'deferred', 'nothing_selected']),
+  prefix: z.string().nullish(),
+  since: z.string().nullish(),
+  objects: z.number().int().optional(),
+  experiments: z.number().int().optional(),
+  reason: z.string().optional(),
+});
+export type ReprocessOutcome = z.infer<typeof ReprocessOutcome>;
+
 export const JobOutcome = z.object({
   kind: SparkJobKind,
   runId: z.string(),
@@ -230,6 +287,8 @@ export const JobOutcome = z.object({
   quarantined: z.array(QuarantinedFile),
   durationSeconds: z.number(),
   summaryUri: z.string(),
+  /** Present when job 1 was asked to reprocess, or resumed a reprocess batch. */
+  reprocess: ReprocessOutcome.optional(),
 });
 export type JobOutcome = z.infer<typeof JobOutcome>;
 

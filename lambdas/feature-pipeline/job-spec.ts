@@ -5,6 +5,7 @@ import {
   type JobSpec,
   type PipelineSettings,
   PY_FILES_ARCHIVE,
+  type Reprocess,
   type RunContext,
   type SparkJobKind,
 } from './contract';
@@ -45,6 +46,7 @@ function jobArguments(kind: SparkJobKind, run: RunContext, settings: PipelineSet
       '--raw-uri',
       settings.rawUri,
       ...(options.maxFiles !== undefined ? ['--max-files', String(options.maxFiles)] : []),
+      ...reprocessArguments(options.reprocess),
     ];
   }
   const ml = { ...settings.mlDefaults, ...options.mlParams };
@@ -57,6 +59,16 @@ function jobArguments(kind: SparkJobKind, run: RunContext, settings: PipelineSet
     '--trajectory-tail',
     String(ml.trajectoryTail),
     ...(options.fullRefresh ? ['--full-refresh'] : []),
+  ];
+}
+
+/** Job 1's reprocess selection: an empty prefix means the whole raw root, so it is left out like an absent one. */
+function reprocessArguments(reprocess: Reprocess | undefined): string[] {
+  if (!reprocess) return [];
+  return [
+    '--reprocess',
+    ...(reprocess.prefix ? ['--reprocess-prefix', reprocess.prefix] : []),
+    ...(reprocess.since !== undefined ? ['--reprocess-since', reprocess.since] : []),
   ];
 }
 

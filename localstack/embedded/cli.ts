@@ -1,7 +1,7 @@
 /** What the local run commands share: arguments, where their records go, and the R2 sync summary. */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobOutcome } from '../../lambdas/feature-pipeline/contract';
+import type { JobOutcome, ReprocessOutcome } from '../../lambdas/feature-pipeline/contract';
 import type { TableProgress } from '../../lambdas/r2-sync/contract';
 import type { LocalEventBridge } from './local-events';
 import { errorCause, errorName, type LocalExecution } from './local-host';
@@ -116,6 +116,7 @@ function describeOutcome(label: string, outcome: JobOutcome | null | undefined):
   return (
     `${label}: ${outcome.status} in ${outcome.durationSeconds.toFixed(0)}s, batch ${outcome.batchId}` +
     `${rows.length ? `\n    ${rows.join(', ')}` : ''}` +
+    `${outcome.reprocess ? `\n    reprocess ${describeReprocess(outcome.reprocess)}` : ''}` +
     `${
       outcome.quarantinedTotal
         ? `\n    quarantined ${outcome.quarantinedTotal} file(s): ` +
@@ -126,6 +127,12 @@ function describeOutcome(label: string, outcome: JobOutcome | null | undefined):
         : ''
     }`
   );
+}
+
+function describeReprocess(r: ReprocessOutcome): string {
+  if (r.status === 'deferred') return `deferred: ${r.reason ?? 'an interrupted batch was finished first'}`;
+  if (r.status === 'nothing_selected') return 'selected nothing';
+  return `done: ${r.objects ?? 0} object(s), ${r.experiments ?? 0} experiment(s) replaced`;
 }
 
 /** The two job lines of a feature pipeline's output (nothing when it failed). */

@@ -383,6 +383,25 @@ describe('read-summary', () => {
     expect(outcome.summaryUri).toBe('s3://features/pipeline-runs/feature_processing/run-1.json');
   });
 
+  it('carries what became of a reprocess, and refuses a reprocess record it cannot read', async () => {
+    const reprocess = { status: 'deferred', prefix: null, since: null, reason: 'batch b-0 was interrupted' };
+    s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary({ details: { reprocess } }))));
+
+    expect((await read()({ job: handle() })).reprocess).toEqual(reprocess);
+
+    s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary({ details: { reprocess: { status: 'half' } } }))));
+    await expect(read()({ job: handle() })).rejects.toMatchObject({
+      name: 'RunSummaryError',
+      message: expect.stringMatching(/details\.reprocess status/),
+    });
+  });
+
+  it('leaves reprocess out of the outcome of a run that was not one', async () => {
+    s3.on(GetObjectCommand).resolves(body(JSON.stringify(summary())));
+
+    expect(await read()({ job: handle() })).not.toHaveProperty('reprocess');
+  });
+
   it.each([
     [
       'a missing summary',

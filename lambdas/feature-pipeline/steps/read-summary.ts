@@ -10,7 +10,14 @@ import { RunSummaryError } from '../../core/errors';
 import { Logger } from '../../core/logger';
 import { type MetricBatch, type MetricEmitter, metricEmitterFromEnv } from '../../core/metrics';
 import { describeIssues, parseEvent } from '../../core/validation';
-import { type JobOutcome, type PipelineSettings, ReadSummaryEvent, RunSummary, SUMMARY_JOB_NAME } from '../contract';
+import {
+  type JobOutcome,
+  type PipelineSettings,
+  ReadSummaryEvent,
+  ReprocessOutcome,
+  RunSummary,
+  SUMMARY_JOB_NAME,
+} from '../contract';
 import type { FindingsPublisher } from '../quality-findings';
 
 const QUARANTINE_LIMIT = 20;
@@ -87,6 +94,17 @@ export function createReadSummary({
       durationSeconds: s.duration_seconds,
       summaryUri: where,
     };
+    if (s.details.reprocess !== undefined) {
+      const reprocess = ReprocessOutcome.safeParse(s.details.reprocess);
+      if (!reprocess.success)
+        throw new RunSummaryError(
+          `the run summary ${where} breaks the contract: details.reprocess ${describeIssues(reprocess.error, s.details.reprocess)}`,
+        );
+      outcome.reprocess = reprocess.data;
+      // The run did what was asked only in part: the person who started it has to start it again.
+      if (reprocess.data.status === 'deferred')
+        log.warn('reprocess deferred', { runId: job.runId, reason: reprocess.data.reason });
+    }
     log.info('run summary read', {
       runId: job.runId,
       jobId: job.jobId,

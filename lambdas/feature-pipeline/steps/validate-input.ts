@@ -7,6 +7,7 @@ import { parseEvent, parseInput } from '../../core/validation';
 import {
   MlParams,
   PipelineInput,
+  Reprocess,
   type RunContext,
   RunContext as RunContextSchema,
   ValidateInputEvent,
@@ -15,6 +16,7 @@ import {
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(PipelineInput.shape),
   mlParams: Object.keys(MlParams.shape),
+  reprocess: Object.keys(Reprocess.shape),
 };
 
 /** The rule of each console field in the words of the README's input table (zod names one bound at a time). */
@@ -28,6 +30,10 @@ const EXPECTATIONS: Record<string, string> = {
   'mlParams.rollingWindow': 'expected a whole number from 1 to 1000',
   'mlParams.trajectoryHead': 'expected a whole number from 1 to 1000',
   'mlParams.trajectoryTail': 'expected a whole number from 1 to 1000',
+  reprocess:
+    'expected an object such as {"prefix": "experiments/experiment.vqe/", "since": "2026-11-30"} ({} for every raw file)',
+  'reprocess.since':
+    'expected a date (2026-11-30, midnight UTC) or a date-time with its zone (2026-11-30T09:00:00Z, 2026-11-30T09:00:00+02:00)',
   trigger: 'expected a text of 1 to 64 characters',
   runId: 'expected 1 to 128 letters, digits or . _ : - starting with a letter or digit',
 };
@@ -62,5 +68,10 @@ function conflictOf(options: PipelineInput): string | undefined {
     return 'mlOnly: true runs job 2 alone, skipMlFeatures: true runs job 1 alone; choose one';
   if (options.mlOnly && options.maxFiles !== undefined)
     return `maxFiles: ${options.maxFiles} bounds job 1, which mlOnly: true skips; leave one out`;
+  if (options.reprocess && options.mlOnly)
+    return 'reprocess re-ingests raw files in job 1, which mlOnly: true skips; leave one out';
+  // One batch, so each table's rows are replaced in one commit (several runs would leave a mix).
+  if (options.reprocess && options.maxFiles !== undefined)
+    return `maxFiles: ${options.maxFiles} bounds job 1's batch, reprocess re-ingests its files in one batch (one commit per table); leave one out`;
   return undefined;
 }
