@@ -4,7 +4,7 @@
  * never grows by one version per code change forever, while the version a job may still be
  * running, and a few to roll back to, stay.
  */
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 
 /** A version folder's name: 16 hex digits (spark-jobs/build.py). Other folders are never touched. */
@@ -47,9 +47,7 @@ export function versionsToPrune(folders: readonly VersionFolder[], keep: number,
 /** Every version folder under the prefix, with its objects (the listing is small: four files per version). */
 export async function listVersionFolders(s3: S3Client, bucket: string, prefix: string): Promise<VersionFolder[]> {
   const folders = new Map<string, { deployedAt: Date; keys: string[] }>();
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
     for (const object of page.Contents ?? []) {
       const [version, ...rest] = (object.Key ?? '').slice(prefix.length).split('/');
       if (!VERSION.test(version) || rest.length === 0) continue;
@@ -59,8 +57,7 @@ export async function listVersionFolders(s3: S3Client, bucket: string, prefix: s
       folder.keys.push(object.Key as string);
       folders.set(version, folder);
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return [...folders].map(([version, f]) => ({ version, deployedAt: f.deployedAt, keys: f.keys }));
 }
 

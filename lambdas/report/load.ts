@@ -3,7 +3,7 @@
  * runs' summaries (for the duration history); for a batch, its run states. The I/O is here; how
  * the pieces become a view is in the pure functions below it, which the tests call directly.
  */
-import { type _Object, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { type _Object, GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { runPool } from '../core/pool';
 import { RunSummary, SUMMARY_JOB_NAME } from '../feature-pipeline/contract';
 import type { RunStateStore } from '../vqe-batch/state-store';
@@ -46,12 +46,9 @@ async function readJson(s3: S3Client, bucket: string, key: string): Promise<unkn
 
 async function list(s3: S3Client, bucket: string, prefix: string): Promise<_Object[]> {
   const objects: _Object[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
     objects.push(...(page.Contents ?? []));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return objects;
 }
 

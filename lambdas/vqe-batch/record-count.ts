@@ -3,7 +3,7 @@
  * strongly consistent on S3, and a run's records are written (direct) or uploaded (host-upload)
  * before its command ends, so one listing after the end sees them all.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 
 export interface RecordCounter {
   /** The objects below `prefix` in `bucket` (folder placeholders, keys ending in /, left out). */
@@ -15,14 +15,9 @@ export class S3RecordCounter implements RecordCounter {
 
   async count(bucket: string, prefix: string): Promise<number> {
     let count = 0;
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      );
+    for await (const page of paginateListObjectsV2({ client: this.s3 }, { Bucket: bucket, Prefix: prefix })) {
       for (const { Key } of page.Contents ?? []) if (Key && !Key.endsWith('/')) count += 1;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
     return count;
   }
 }

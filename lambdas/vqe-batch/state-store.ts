@@ -8,7 +8,13 @@
  *
  * A done run is never rewritten, so the markers and the states agree.
  */
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { runPool } from '../core/pool';
 import { type BatchRef, RunState } from './contract';
 import type { Lane, PlannedRun } from './plan';
@@ -67,21 +73,13 @@ export class RunStateStore {
   /** The batch ids, oldest first (ids start with their start time). */
   async batchIds(): Promise<string[]> {
     const ids: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: `${this.prefix}batches/`,
-          Delimiter: '/',
-          ContinuationToken: token,
-        }),
-      );
-      for (const { Prefix } of page.CommonPrefixes ?? []) {
-        if (Prefix) ids.push(Prefix.slice(`${this.prefix}batches/`.length, -1));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    const folder = `${this.prefix}batches/`;
+    for await (const page of paginateListObjectsV2(
+      { client: this.s3 },
+      { Bucket: this.bucket, Prefix: folder, Delimiter: '/' },
+    )) {
+      for (const { Prefix } of page.CommonPrefixes ?? []) if (Prefix) ids.push(Prefix.slice(folder.length, -1));
+    }
     return ids.sort();
   }
 
@@ -112,14 +110,9 @@ export class RunStateStore {
 
   private async listKeys(prefix: string): Promise<string[]> {
     const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
+    for await (const page of paginateListObjectsV2({ client: this.s3 }, { Bucket: this.bucket, Prefix: prefix })) {
       for (const { Key } of page.Contents ?? []) if (Key) keys.push(Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
     return keys;
   }
 }

@@ -10,7 +10,7 @@
  * whoever wrote it (the demo loader, mini-VQE, a test). Objects present when it starts are taken
  * as announced, as S3 announces only objects created after notifications were switched on.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { QuantumPipelineStack } from '../../infra/stack';
 import { Logger } from '../../lambdas/core/logger';
 import { type DebounceInput, OBJECT_ARRIVALS_ENV } from '../../lambdas/feature-pipeline/contract';
@@ -179,16 +179,12 @@ export class LocalS3Notifications {
 
   private async list(): Promise<Map<string, { size?: number; etag?: string }>> {
     const found = new Map<string, { size?: number; etag?: string }>();
-    let token: string | undefined;
-    do {
-      const page = await this.props.s3.send(
-        new ListObjectsV2Command({ Bucket: this.props.bucket, Prefix: this.props.prefix, ContinuationToken: token }),
-      );
+    const listing = { Bucket: this.props.bucket, Prefix: this.props.prefix };
+    for await (const page of paginateListObjectsV2({ client: this.props.s3 }, listing)) {
       for (const object of page.Contents ?? []) {
         if (object.Key) found.set(object.Key, { size: object.Size, etag: object.ETag?.replace(/"/g, '') });
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
     return found;
   }
 }

@@ -1,5 +1,6 @@
 /** The local stand-in of S3's EventBridge notifications: one "Object Created" per new key, none for what was there. */
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import type { CfnTemplate } from '../../localstack/embedded/definition';
 import { LocalEventBridge } from '../../localstack/embedded/local-events';
@@ -7,10 +8,12 @@ import { LocalS3Notifications } from '../../localstack/embedded/local-object-arr
 
 /** A bucket listing that pages like S3 (two keys a page) over keys the test changes. */
 function fakeBucket(keys: string[]): S3Client {
-  return {
-    send: async (command: { input: { Prefix?: string; ContinuationToken?: string } }) => {
-      const matching = keys.filter((k) => k.startsWith(command.input.Prefix ?? ''));
-      const from = Number(command.input.ContinuationToken ?? 0);
+  const client = new S3Client({ region: 'garage' });
+  mockClient(client)
+    .on(ListObjectsV2Command)
+    .callsFake((input: { Prefix?: string; ContinuationToken?: string }) => {
+      const matching = keys.filter((k) => k.startsWith(input.Prefix ?? ''));
+      const from = Number(input.ContinuationToken ?? 0);
       const page = matching.slice(from, from + 2);
       const more = from + 2 < matching.length;
       return {
@@ -18,8 +21,8 @@ function fakeBucket(keys: string[]): S3Client {
         IsTruncated: more,
         NextContinuationToken: more ? String(from + 2) : undefined,
       };
-    },
-  } as unknown as S3Client;
+    });
+  return client;
 }
 
 const emptyTemplate: CfnTemplate = { Resources: {} };

@@ -1,5 +1,5 @@
 /** Paged listing of one side of a sync: every object under a prefix, by key relative to it. */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 
 export interface ObjectEntry {
   /** Key relative to the side's prefix. */
@@ -23,22 +23,14 @@ export const unquote = (etag: string | undefined): string => (etag ?? '').replac
 /** Every object under the side's prefix (1,000 per page), keyed by relative key. */
 export async function listSide(side: Side, excludePrefixes: readonly string[] = []): Promise<Map<string, ObjectEntry>> {
   const entries = new Map<string, ObjectEntry>();
-  let token: string | undefined;
-  do {
-    const page = await side.client.send(
-      new ListObjectsV2Command({
-        Bucket: side.bucket,
-        Prefix: side.prefix || undefined,
-        ContinuationToken: token,
-      }),
-    );
+  const listing = { Bucket: side.bucket, Prefix: side.prefix || undefined };
+  for await (const page of paginateListObjectsV2({ client: side.client }, listing)) {
     for (const object of page.Contents ?? []) {
       if (!object.Key || object.Key.endsWith('/')) continue; // "folder" markers carry no data
       const key = object.Key.slice(side.prefix.length);
       if (excludePrefixes.some((excluded) => key.startsWith(excluded))) continue;
       entries.set(key, { key, size: object.Size ?? 0, etag: unquote(object.ETag) });
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return entries;
 }
