@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SyncSettings } from '../../lambdas/r2-sync/contract';
 import type { ExecutionEvent, LocalStateMachineHost } from '../../localstack/embedded/local-host';
@@ -144,4 +145,12 @@ export function exitedOutput(finished: Finished, state: string): any[] {
 export async function driverState(submissionId: string): Promise<string> {
   const response = await fetch(`${process.env.QP_SPARK_REST_URL}/v1/submissions/status/${submissionId}`);
   return ((await response.json()) as { driverState: string }).driverState;
+}
+
+/** A standalone driver's stdout so far (the job's log lines land there on the cluster); '' before it starts. */
+export function driverStdout(submissionId: string): string {
+  const workDir = process.env.QP_SPARK_WORK_DIR;
+  if (!workDir) throw new Error('QP_SPARK_WORK_DIR is not set: start the data plane and load its dataplane.env');
+  const file = join(workDir, submissionId, 'stdout');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }

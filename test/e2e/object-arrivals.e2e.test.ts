@@ -4,8 +4,12 @@
  * on the local bus, the template's rule calls the real debounce step, the synthesized debounce
  * state machine waits for its window, and its event's rule starts the real feature pipeline.
  * The window is a few seconds here (quietMinutes on AWS); nothing else is shortened but the
- * run slot's retry pause. The stand-in of S3 publishes when polled: each burst's events go out
- * together once its upload is done, as a burst's events arrive within seconds of each other.
+ * run slot's retry pause and the job polls. The stand-in of S3 publishes when polled: each burst's
+ * events go out together once its upload is done, as a burst's events arrive within seconds of each other.
+ *
+ * Each run here is job 1 only: the test gives the arrival rule's target input `skipMlFeatures`
+ * (jobOneOnly below). What is tested is which objects start which run and what each run reads,
+ * which job 1 alone decides; job 2 after job 1 is the feature pipeline e2e's happy path.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,11 +20,16 @@ import { describe, expect, it } from 'vitest';
 import { quietWindow } from '../../lambdas/feature-pipeline/steps/debounce';
 import type { CfnTemplate } from '../../localstack/embedded/definition';
 import type { ExecutionEvent, LocalExecution } from '../../localstack/embedded/local-host';
-import { execute, isolatedPipeline } from './harness';
+import { driverStdout, execute, isolatedPipeline } from './harness';
 
 const MINUTES = 60_000;
-/** Shorter than job 2 of run 1 takes, so that the second burst's run starts while run 1 still works. */
-const QUIET_SECONDS = 10;
+/**
+ * Far shorter than what job 1 of run 1 still has to do once it has planned its batch (read 200
+ * files, commit 12 tables: 30 s and more), so that the second burst's run starts while run 1
+ * still works; and longer than announcing a burst of 200 objects takes here (one listing, then
+ * local calls), so that the burst stays in one window.
+ */
+const QUIET_SECONDS = 5;
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,6 +75,25 @@ function scheduleInput(template: CfnTemplate): unknown {
   return JSON.parse(String((schedule?.Properties?.Target as { Input?: string } | undefined)?.Input));
 }
 
+/**
+ * The template's "Raw Objects Settled" rule starts the pipeline with job 1 only (its deployed input
+ * plus skipMlFeatures). The local bus reads the rules from this template at every event.
+ */
+function jobOneOnly(template: CfnTemplate): void {
+  const targets = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::Events::Rule')
+    .flatMap((r) => (r.Properties?.Targets as Array<{ Input?: string }> | undefined) ?? [])
+    .filter((t) => typeof t.Input === 'string' && JSON.parse(t.Input).trigger === 'objects');
+  expect(targets.map((t) => JSON.parse(t.Input!))).toEqual([{ trigger: 'objects' }]);
+  targets[0].Input = JSON.stringify({ trigger: 'objects', skipMlFeatures: true });
+}
+
+/** The submission id of the execution's (first) job 1, once submitted. */
+function featureJobId(events: ExecutionEvent[]): string | undefined {
+  const exited = named(events, 'StateExited', 'SubmitFeatureJob')[0];
+  return exited && 'state' in exited ? (exited.state.output as any)?.job?.jobId : undefined;
+}
+
 async function removeAll(prefix: string): Promise<void> {
   const s3 = new S3Client({
     endpoint: process.env.QP_S3_ENDPOINT,
@@ -90,9 +118,11 @@ describe('new raw objects start the feature pipeline, executed locally', () => {
         settings: { rawUri: `s3a://raw-results/${prefix}` },
         objectQuietSeconds: QUIET_SECONDS,
         context: { runSlot: { retryIntervalSeconds: 60, backoffRate: 1, maxAttempts: 50 } },
-        // Up to 50 x 6 s = 5 minutes of waiting for run 1, ample on a loaded machine.
-        retryOverridesMs: { AcquireRunSlot: 6000 },
+        // Up to 50 x 3 s = 2.5 minutes of waiting for run 1 (it is past its plan when run 2 starts): ample.
+        retryOverridesMs: { AcquireRunSlot: 3000 },
+        pollMs: 1000,
       });
+      jobOneOnly(pipeline.template);
       const arrivals = pipeline.objectArrivals;
       let dropping = false;
       const notifications = arrivals.notifications(`${prefix}/`, { drop: () => dropping });
@@ -114,13 +144,12 @@ describe('new raw objects start the feature pipeline, executed locally', () => {
         const events1 = collect(run1);
         expect(run1.startDate.getTime()).toBeGreaterThanOrEqual(Date.parse(quietWindow(burstStart, QUIET_SECONDS).end));
 
-        // Act 2: a second burst while run 1 works, once its job 1 has read its files (job 2 is under way)
+        // Act 2: a second burst while run 1 works, once its job 1 has planned its batch (the
+        // files it reads are fixed: the plan is committed before any of them is read)
+        const job1 = await waitFor('job 1 of run 1 to be submitted', () => featureJobId(events1), 5 * MINUTES);
         await waitFor(
-          'job 1 of run 1',
-          () =>
-            events1.some((e) => e.type === 'StateExited' && 'state' in e && e.state.name === 'FeatureJob')
-              ? true
-              : undefined,
+          'job 1 of run 1 to plan its batch',
+          () => (/ planned (reprocess )?batch \S+: \d+ objects/.test(driverStdout(job1)) ? true : undefined),
           10 * MINUTES,
         );
         await upload(prefix, 20, 200);
@@ -137,8 +166,11 @@ describe('new raw objects start the feature pipeline, executed locally', () => {
         expect(run1RunningWhenRun2Started).toBe(true);
         expect(arrivals.executions).toHaveLength(2);
         expect(output1.run.options.trigger).toBe('objects');
-        expect(output1.mlFeatures.outcome.newRows.ml_run_summary).toBe(200);
-        expect(output2.mlFeatures.outcome.newRows.ml_run_summary).toBe(20);
+        // (vqe_results has one row per record; job 2 was skipped, as the rule's input asked)
+        expect(output1.run.options.skipMlFeatures).toBe(true);
+        expect(output1.mlFeatures.outcome).toBeNull();
+        expect(output1.features.outcome.newRows.vqe_results).toBe(200);
+        expect(output2.features.outcome.newRows.vqe_results).toBe(20);
         expect(named(events2, 'StateRetried', 'AcquireRunSlot').length).toBeGreaterThan(0);
         const run1End = events1.find((e) => e.type === 'ExecutionSucceeded')?.timestamp ?? Number.NaN;
         const run2Submit = named(events2, 'StateEntered', 'SubmitFeatureJob')[0]?.timestamp ?? Number.NaN;
@@ -157,13 +189,14 @@ describe('new raw objects start the feature pipeline, executed locally', () => {
         expect(arrivals.executions).toHaveLength(2);
         expect(pipeline.triggered).toHaveLength(2);
         // ... until the daily schedule's start, whose job 1 reads every file not yet ingested
-        const scheduled = await execute(pipeline, scheduleInput(pipeline.template), `e2e-schedule-${id}`);
+        const input = { ...(scheduleInput(pipeline.template) as object), skipMlFeatures: true };
+        const scheduled = await execute(pipeline, input, `e2e-schedule-${id}`);
         expect(scheduled.error).toBeUndefined();
         expect(scheduled.output?.run.options.trigger).toBe('schedule');
-        expect(scheduled.output?.mlFeatures.outcome.newRows.ml_run_summary).toBe(5);
+        expect(scheduled.output?.features.outcome.newRows.vqe_results).toBe(5);
       } finally {
         await notifications.stop();
-        // The R2 syncs the runs' "ML Features Updated" started, before the test's objects go.
+        // The R2 syncs an "ML Features Updated" started (none when job 2 is skipped), before the test's objects go.
         await Promise.allSettled((pipeline.r2Sync?.triggered ?? []).map((sync) => sync.result));
         await removeAll(`${prefix}/`);
       }
