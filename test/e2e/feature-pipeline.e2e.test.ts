@@ -148,6 +148,15 @@ describe('feature processing state machine, executed locally', () => {
         await report.browser.close();
       }
 
+      // A reprocess of the topic's files from the console: job 1 replaces their rows, adds none.
+      const prefix = `${rawPrefix}/experiment.vqe/`;
+      const reprocess = await execute(pipeline, { reprocess: { prefix }, skipMlFeatures: true }, 'e2e-reprocess');
+      expect(reprocess.error).toBeUndefined();
+      const replaced = reprocess.output?.features.outcome;
+      expect(replaced.reprocess).toEqual({ status: 'done', prefix, since: null, objects: 7, experiments: 6 });
+      expect(replaced.newRows.vqe_results).toBe(6);
+      expect(replaced.tags.vqe_results).toMatch(/^v_reproc_/);
+
       // Job 2 alone, rebuilding the ML tables from the base rows: job 1 is not submitted at all.
       const mlOnly = await execute(pipeline, { mlOnly: true, fullRefresh: true }, 'e2e-ml-only');
       expect(mlOnly.error).toBeUndefined();
