@@ -1,10 +1,11 @@
 """Benchmark of both Spark jobs on the local cluster (not a test: it prints figures).
 
-    npm run bench:features -- [--records 3200] [--increment-percent 1] [--keep]
+    npm run bench:features -- [--records 3200] [--increment-percent 1] [--reprocess] [--keep]
 
 Uploads N synthetic records (default 3,200 = one tier-1 batch) under a private prefix, then times
 through the REST API: a full run of job 1 and job 2, a run of both with nothing new, and an
-incremental run of both after adding --increment-percent new files. Phase time is submission to
+incremental run of both after adding --increment-percent new files; with --reprocess, last, a
+reprocess of every object (job 1 replaces all rows, job 2 recomputes every experiment). Phase time is submission to
 FINISHED, as a scheduler sees it; in-job time is the job's own duration_seconds (session start-up
 excluded); the peak JVM heap of the driver and of the executors comes from Spark's event log.
 The last line is one JSON object of the in-job seconds (keys full_job1_s, ..., with
@@ -88,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=3200)
     parser.add_argument("--increment-percent", type=float, default=1.0)
+    parser.add_argument("--reprocess", action="store_true", help="also time a reprocess of every object")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's tables and objects")
     args = parser.parse_args()
     for name in ("QP_S3_ENDPOINT", "QP_SPARK_REST_URL"):
@@ -111,6 +113,7 @@ def main() -> None:
 
     rows = []
     runs = (("full", args.records, 0), ("noop", 0, 0), ("incr", increment, args.records))
+    runs += (("reproc", args.records + increment, 0),) if args.reprocess else ()
     events = Path(tempfile.mkdtemp(prefix="bench-events-"))
     try:
         size, seconds = upload(s3, prefix, range(args.records))
@@ -118,7 +121,8 @@ def main() -> None:
         for label, count, start in runs:
             if label == "incr":
                 upload(s3, prefix, range(start, start + count))
-            for job, run_args in (("feature_processing", features_args), ("ml_feature_processing", common)):
+            reprocess = ["--reprocess"] if label == "reproc" else []
+            for job, run_args in (("feature_processing", features_args + reprocess), ("ml_feature_processing", common)):
                 phase, summary, peaks = timed_run(
                     rest, dist, job, ["--run-id", f"{label}-{job[:2]}-{tag}", *run_args], events
                 )
