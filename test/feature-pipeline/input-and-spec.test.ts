@@ -4,17 +4,13 @@ import type { PipelineSettings } from '../../lambdas/feature-pipeline/contract';
 import { buildJobSpec } from '../../lambdas/feature-pipeline/job-spec';
 import { backendFromEnv, readSettings, s3ClientFromEnv } from '../../lambdas/feature-pipeline/settings';
 import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
+import { pipelineSettings } from './fixtures';
 
+/** The deployed settings, with conf and submit arguments that the job spec must carry through. */
 const settings: PipelineSettings = {
-  catalog: 'quantum_catalog',
-  namespace: 'quantum_features',
-  rawUri: 's3a://raw-results/experiments',
-  summaryUri: 's3a://features/pipeline-runs',
+  ...pipelineSettings,
   sparkConf: { 'spark.x': '1' },
   extraSubmitArgs: ['--verbose'],
-  resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' },
-  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 },
-  mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
 };
 
 describe('validate-input', () => {

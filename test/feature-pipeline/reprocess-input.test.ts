@@ -1,20 +1,11 @@
 /** The `reprocess` console input: its validation and the job-1 arguments it becomes. */
 import { describe, expect, it } from 'vitest';
-import { type PipelineSettings, SubmitJobEvent } from '../../lambdas/feature-pipeline/contract';
+import { SubmitJobEvent } from '../../lambdas/feature-pipeline/contract';
 import { buildJobSpec } from '../../lambdas/feature-pipeline/job-spec';
 import { validateInput } from '../../lambdas/feature-pipeline/steps/validate-input';
+import { pipelineSettings } from './fixtures';
 
-const settings: PipelineSettings = {
-  catalog: 'quantum_catalog',
-  namespace: 'quantum_features',
-  rawUri: 's3a://raw-results/experiments',
-  summaryUri: 's3a://features/pipeline-runs',
-  sparkConf: { 'spark.x': '1' },
-  extraSubmitArgs: ['--verbose'],
-  resources: { driverCores: 1, driverMemory: '1g', executorCores: 1, executorMemory: '1536m' },
-  jobTimeoutSeconds: { features: 7200, 'ml-features': 3600 },
-  mlDefaults: { rollingWindow: 5, trajectoryHead: 10, trajectoryTail: 10 },
-};
+const settings = pipelineSettings;
 
 describe('validate-input: reprocess', () => {
   const refusal = (message: string | RegExp) =>
