@@ -112,13 +112,12 @@ def replace_once(
     copy-on-write MERGE also rewrites the untouched rows of every data file it changes.
     """
     table = fqn.rsplit(".", 1)[-1]
+    rows = df.count()
     found = None if new_batch else find_batch_snapshot(spark, fqn, batch_id)
     if found is not None:
         log.info("table %s: replacement of batch %s committed by an interrupted run", table, batch_id)
         snapshot_id, already = found[0], True
-        rows = df.count()
     else:
-        rows = df.count()
         if rows == 0 and not replaced:
             log.info("table %s: nothing to replace in batch %s", table, batch_id)
             return AppendResult(table, 0, NO_CHANGES, None, False)
